@@ -1,0 +1,336 @@
+"""Compatibility launcher for moto, used by the harness's `moto` target.
+
+Stock moto enforces identity policies (IAM, STS, S3, EC2) once
+INITIAL_NO_AUTH_ACTION_COUNT is reached, but its trust-policy check on
+sts:AssumeRole departs from AWS in ways that break the blog's fix:
+  * a statement with a Service principal raises TypeError (HTTP 500);
+  * {"AWS": "<role ARN>"} never matches that role's assumed-role session;
+  * {"AWS": "arn:aws:iam::<acct>:root"} never matches principals of the account;
+  * a statement whose principal does not match DENIES instead of being neutral.
+This launcher replaces that check with AWS semantics (see `trust_allows`).
+It also renders moto's authorization errors for IAM, STS and EC2 in their
+query protocols' error shape (`ErrorResponse/Error` for IAM and STS,
+`Response/Errors/Error` for EC2): stock moto writes `ErrorResponse/Errors/Error`
+for all three, which the AWS SDKs and Terraform cannot parse, so a denial
+shows as an unknown error instead of AccessDenied (see `query_error_body`).
+Nothing else in moto is changed.
+
+It also:
+  * enforces IAM from the very first request (INITIAL_NO_AUTH_ACTION_COUNT=0)
+    and bootstraps an admin IAM user in-process, writing its key to a 0600 file,
+    so enforcement is never off, not even during bootstrap;
+  * serves POST /_harness/ec2/instance-credentials: what the EC2 service does
+    for an instance profile (assume the profile's role as ec2.amazonaws.com,
+    only if the role's trust policy allows that service);
+  * serves GET /_harness/health for readiness;
+  * exits when the harness that started it is gone (no orphaned emulators).
+
+Usage: python moto_launcher.py --port P --credentials-file F [--parent-pid PID]
+"""
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import sys
+import threading
+import time
+from xml.sax.saxutils import escape
+
+# Must be set before moto.settings is imported: enforcement on from request 1.
+os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+
+import moto  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.iam import iam_backends  # noqa: E402
+from moto.core.exceptions import _RESTError  # noqa: E402
+from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBase  # noqa: E402
+from moto.iam.utils import format_incoming_conditional_values  # noqa: E402
+from moto.ec2 import ec2_backends  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.sts import sts_backends  # noqa: E402
+from werkzeug.serving import run_simple  # noqa: E402
+from werkzeug.wrappers import Request, Response  # noqa: E402
+
+LAUNCHER_VERSION = "1"
+ADMIN_USER = "harness-admin"
+EC2_SERVICE = "ec2.amazonaws.com"
+PARTITION = "aws"
+
+
+# ---------------------------------------------------------------------------
+# Trust policy evaluation with AWS semantics
+# ---------------------------------------------------------------------------
+
+class AwsCaller:
+    """An IAM identity calling sts:AssumeRole (user, role session, root)."""
+
+    def __init__(self, arn):
+        self.arn = arn
+        parts = arn.split(":", 5)
+        self.account = parts[4] if len(parts) > 4 else ""
+
+
+class ServiceCaller:
+    """An AWS service assuming a role on a customer's behalf (EC2 for instance profiles)."""
+
+    def __init__(self, service):
+        self.service = service
+
+
+_ROLE_ARN = re.compile(r"^arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+_ROOT_ARN = re.compile(r"^arn:([^:]+):iam::(\d{12}):root$")
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def aws_principal_matches(entry, caller):
+    """Does one entry of Principal.AWS name this caller?"""
+    if not isinstance(caller, AwsCaller):
+        return False  # an AWS-account principal never names a service
+    if entry == "*":
+        return True
+    if re.fullmatch(r"\d{12}", entry):
+        return caller.account == entry  # bare account id == account root
+    root = _ROOT_ARN.match(entry)
+    if root:
+        return caller.account == root.group(2)  # root trusts every principal of the account
+    if entry == caller.arn:
+        return True
+    role = _ROLE_ARN.match(entry)
+    if role:
+        # A role ARN matches every session of that role.
+        partition, account, name = role.groups()
+        prefix = f"arn:{partition}:sts::{account}:assumed-role/{name}/"
+        return caller.arn.startswith(prefix)
+    return False
+
+
+def principal_matches(principal, caller):
+    """Does a statement's Principal (or NotPrincipal) element name this caller?"""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for key, entries in principal.items():
+        for entry in _as_list(entries):
+            if key == "AWS" and aws_principal_matches(entry, caller):
+                return True
+            if key == "Service" and isinstance(caller, ServiceCaller) and entry == caller.service:
+                return True
+            # Federated and CanonicalUser never name an AWS caller or a service.
+    return False
+
+
+def action_matches(pattern, action):
+    # IAM action names are case-insensitive; `*` and `?` are wildcards.
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def statement_applies(statement, action, caller, condition_values):
+    if "NotAction" in statement:
+        if any(action_matches(p, action) for p in _as_list(statement["NotAction"])):
+            return False
+    elif not any(action_matches(p, action) for p in _as_list(statement.get("Action", []))):
+        return False
+    if "NotPrincipal" in statement:
+        if principal_matches(statement["NotPrincipal"], caller):
+            return False
+    elif not principal_matches(statement.get("Principal"), caller):
+        return False
+    if "Condition" in statement:
+        try:
+            return IAMPolicyStatement(statement)._check_conditions(condition_values)
+        except Exception:
+            # A condition moto cannot evaluate: fail closed (an Allow does not
+            # apply, a Deny does).
+            return statement.get("Effect") == "Deny"
+    return True
+
+
+def trust_allows(policy_document, action, caller, condition_values=None):
+    """AWS semantics: a matching Deny denies; otherwise a matching Allow allows;
+    a statement that does not match the caller is neutral."""
+    if isinstance(policy_document, str):
+        policy_document = json.loads(policy_document)
+    allowed = False
+    for statement in _as_list(policy_document.get("Statement", [])):
+        if not statement_applies(statement, action, caller, condition_values or {}):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        if statement.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def _check_role_trust_relationship(self, role_arn):
+    role = self.backend.get_role_by_arn(role_arn)
+    return trust_allows(
+        role.assume_role_policy_document,
+        self._action,
+        AwsCaller(self._access_key.arn),
+        format_incoming_conditional_values(self._data),
+    )
+
+
+IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+
+
+# ---------------------------------------------------------------------------
+# Authorization errors in the shape each query protocol defines
+# ---------------------------------------------------------------------------
+
+def query_error_body(service, code, message):
+    code, message = escape(code), escape(message)
+    if service == "ec2":
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+                f"<Code>{code}</Code><Message>{message}</Message>"
+                "</Error></Errors><RequestID>harness</RequestID></Response>")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message>"
+            "</Error><RequestId>harness</RequestId></ErrorResponse>")
+
+
+def _with_query_error_body(raise_error):
+    def patched(self, *args):
+        try:
+            raise_error(self, *args)
+        except _RESTError as err:
+            err.description = query_error_body(self._service, err.error_type, err.message)
+            raise
+    return patched
+
+
+for _name in ("_raise_access_denied", "_raise_signature_does_not_match", "_raise_invalid_access_key"):
+    setattr(IAMRequest, _name, _with_query_error_body(getattr(IAMRequest, _name)))
+
+
+# ---------------------------------------------------------------------------
+# Admin bootstrap, instance credentials, health
+# ---------------------------------------------------------------------------
+
+def bootstrap_admin(credentials_file):
+    iam = iam_backends[DEFAULT_ACCOUNT_ID][PARTITION]
+    iam.create_user(region_name="us-east-1", user_name=ADMIN_USER)
+    iam.put_user_policy(
+        ADMIN_USER,
+        "harness-admin",
+        json.dumps({"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )
+    key = iam.create_access_key(ADMIN_USER)
+    payload = {
+        "account_id": DEFAULT_ACCOUNT_ID,
+        "user_arn": f"arn:{PARTITION}:iam::{DEFAULT_ACCOUNT_ID}:user/{ADMIN_USER}",
+        "access_key_id": key.access_key_id,
+        "secret_access_key": key.secret_access_key,
+    }
+    tmp = credentials_file + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f)
+    os.replace(tmp, credentials_file)
+
+
+def _json(status, body):
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def instance_credentials(request):
+    """Assume the instance profile's role as the EC2 service would."""
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        instance_id = body["instance_id"]
+    except (ValueError, KeyError):
+        return _json(400, {"Code": "BadRequest", "Message": "JSON body with instance_id required"})
+    region = body.get("region", "us-east-1")
+    duration = int(body.get("duration_seconds", 900))
+    account = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    association = ec2_backends[account][region].iam_instance_profile_associations.get(instance_id)
+    if association is None:
+        return _json(404, {"Code": "NotFound",
+                           "Message": f"instance {instance_id} has no IAM instance profile in {region}"})
+    profile = association.iam_instance_profile
+    if not profile.roles:
+        return _json(404, {"Code": "NotFound", "Message": f"instance profile {profile.name} has no role"})
+    role = profile.roles[0]
+    if not trust_allows(role.assume_role_policy_document, "sts:AssumeRole", ServiceCaller(EC2_SERVICE)):
+        return _json(403, {"Code": "AccessDenied",
+                           "Message": f"role {role.name} does not trust {EC2_SERVICE}"})
+    session = sts_backends[account][PARTITION].assume_role(
+        region_name=region,
+        role_session_name=instance_id,
+        role_arn=role.arn,
+        policy=None,
+        duration=duration,
+        external_id=None,
+    )
+    return _json(200, {
+        "Code": "Success",
+        "Type": "AWS-HMAC",
+        "RoleName": role.name,
+        "RoleArn": role.arn,
+        "AccessKeyId": session.access_key_id,
+        "SecretAccessKey": session.secret_access_key,
+        "Token": session.session_token,
+        "Expiration": session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
+
+
+class HarnessApp:
+    """WSGI wrapper: /_harness/* is ours, everything else is moto."""
+
+    def __init__(self, moto_app):
+        self.moto_app = moto_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_harness/"):
+            return self.moto_app(environ, start_response)
+        request = Request(environ)
+        if path == "/_harness/health" and request.method == "GET":
+            response = _json(200, {"launcher_version": LAUNCHER_VERSION,
+                                   "moto_version": moto.__version__,
+                                   "identity_policies_enforced": True})
+        elif path == "/_harness/ec2/instance-credentials" and request.method == "POST":
+            response = instance_credentials(request)
+        else:
+            response = _json(404, {"Code": "NotFound", "Message": path})
+        return response(environ, start_response)
+
+
+def watch_parent(parent_pid):
+    # The harness may die without cleaning up (SIGKILL): do not outlive it.
+    while True:
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        time.sleep(1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--credentials-file", required=True)
+    parser.add_argument("--parent-pid", type=int)
+    args = parser.parse_args()
+
+    if args.parent_pid:
+        threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()
+    bootstrap_admin(args.credentials_file)
+    app = HarnessApp(DomainDispatcherApplication(create_backend_app))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+//! End-to-end verification of AWS IAM assume-role setups written in Terraform.
+//!
+//! The flow, one module per stage:
+//! [`scenario`] (what to verify) -> [`terraform`] (apply the config) ->
+//! [`target`] (where: an IAM-enforcing emulator, probed for what it enforces) ->
+//! [`identity`] (each principal's credentials, the workload's over IMDS) ->
+//! [`steps`] (one AWS call and its verdict) -> [`runner`] (the whole run,
+//! destroy included) -> [`report`] (console table and JSON).
+
+pub mod exit_code;
+pub mod identity;
+pub mod process;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod sdk;
+pub mod secret;
+pub mod steps;
+pub mod target;
+pub mod terraform;

@@ -1,0 +1,294 @@
+//! The flow of a run: probe the target, then for each scenario (several at
+//! once, each in its own working copy with its own name prefix):
+//! working copy -> init -> apply -> outputs -> principals (instance profile
+//! lookup, IMDS) -> steps -> destroy. Destroy runs whatever happened after
+//! apply began: a failed step, a failed apply, a panic, or Ctrl-C.
+//! The runner emits events and returns data; it prints nothing.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use futures_util::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::identity::{self, CredentialSource, ImdsServer};
+use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
+use crate::scenario::{Action, Expectation, PrincipalSource, Scenario};
+use crate::steps::{self, Call, Observed, Performed, Verdict};
+use crate::target::{Capabilities, Target, capabilities};
+use crate::terraform::{self, RunVariables, Terraform, WorkingCopy};
+
+/// The principal that looks up the instance's profile (Terraform's identity).
+pub const ADMIN_PRINCIPAL: &str = "harness-admin";
+/// Tag put on every taggable resource, with the run id as value.
+pub const RUN_TAG: &str = "harness-run";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenarios applied at once.
+    pub jobs: usize,
+    /// UNVERIFIED steps do not fail the run (a non-enforcing target, on purpose).
+    pub allow_unverified: bool,
+    /// Cap on the lifetime of the instance credentials IMDS advertises.
+    pub imds_lifetime: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { jobs: 3, allow_unverified: false, imds_lifetime: None }
+    }
+}
+
+pub type EventSink<'a> = &'a (dyn Fn(Event<'_>) + Sync);
+
+pub struct Runner {
+    pub target: Arc<Target>,
+    pub terraform: Terraform,
+    pub options: RunOptions,
+    pub cancel: CancellationToken,
+    pub run_id: String,
+}
+
+/// A short random id: part of every resource name, so runs never collide.
+pub fn new_run_id() -> String {
+    std::iter::repeat_with(|| {
+        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        alphabet[fastrand::usize(..alphabet.len())] as char
+    })
+    .take(6)
+    .collect()
+}
+
+/// `<scenario>-<run id>`: lowercase, hyphens, short enough for a bucket name.
+pub fn name_prefix(scenario: &str, run_id: &str) -> String {
+    let slug: String = scenario.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(24).collect();
+    let slug = slug.trim_matches('-');
+    let slug = if slug.is_empty() { "scenario" } else { slug };
+    format!("{slug}-{run_id}")
+}
+
+impl Runner {
+    pub async fn run(&self, scenarios: &[Scenario], events: EventSink<'_>) -> RunReport {
+        let admin = self.target.admin_config().await;
+        let (caps, notes) =
+            capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("harness-{}", self.run_id)).await;
+        let target = TargetReport { description: self.target.description.clone(), capabilities: caps, probe_notes: notes.0 };
+        events(Event::TargetReady(&target));
+
+        let reports: Vec<ScenarioReport> = futures_util::stream::iter(scenarios.iter().map(|s| self.run_scenario(s, caps, events)))
+            .buffered(self.options.jobs.max(1))
+            .collect()
+            .await;
+        let passed = !reports.is_empty() && reports.iter().all(|r| r.passed);
+        RunReport { run_id: self.run_id.clone(), target, scenarios: reports, passed }
+    }
+
+    async fn run_scenario(&self, scenario: &Scenario, caps: Capabilities, events: EventSink<'_>) -> ScenarioReport {
+        let prefix = name_prefix(&scenario.name, &self.run_id);
+        events(Event::ScenarioStarted { scenario: &scenario.name, prefix: &prefix });
+        let mut report = ScenarioReport {
+            name: scenario.name.clone(),
+            config: scenario.config.display().to_string(),
+            passed: false,
+            error: None,
+            cleanup: Cleanup::NothingApplied,
+            phases: Vec::new(),
+            steps: Vec::new(),
+        };
+        let fail = |report: &mut ScenarioReport, phase: &str, message: String| {
+            report.error = Some(ScenarioError { phase: phase.into(), message });
+        };
+
+        let checked = terraform::declared_outputs(&scenario.config).map_err(|e| e.to_string()).and_then(|declared| {
+            scenario.check_outputs(&declared).map_err(|e| e.to_string())
+        });
+        if let Err(message) = checked {
+            fail(&mut report, "config", message);
+            return self.finish(report, events);
+        }
+        let vars = RunVariables {
+            name_prefix: prefix.clone(),
+            region: self.target.endpoint.region.clone(),
+            tags: BTreeMap::from([
+                ("harness".to_string(), "aws-assume-role-harness".to_string()),
+                (RUN_TAG.to_string(), self.run_id.clone()),
+                ("harness-scenario".to_string(), scenario.name.clone()),
+            ]),
+        };
+        let copy = match WorkingCopy::create(&self.terraform, &scenario.config, &self.target.provider_target(), &vars) {
+            Ok(copy) => copy,
+            Err(err) => {
+                fail(&mut report, "config", err.to_string());
+                return self.finish(report, events);
+            }
+        };
+
+        if let Err(err) = self.phase(&mut report, "init", events, copy.init(&self.cancel)).await {
+            fail(&mut report, "init", err.to_string());
+            return self.finish(report, events);
+        }
+        // From here on something may exist on the target: destroy always runs.
+        match self.phase(&mut report, "apply", events, copy.apply(&self.cancel)).await {
+            Err(err) => fail(&mut report, "apply", err.to_string()),
+            Ok(_) => {
+                let started = Instant::now();
+                let body = AssertUnwindSafe(self.run_steps(scenario, &copy, caps, &mut report, events)).catch_unwind().await;
+                match body {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => fail(&mut report, "scenario", message),
+                    Err(_) => fail(&mut report, "scenario", "the harness panicked while running the steps (see stderr)".into()),
+                }
+                let ok = report.error.is_none();
+                self.record_phase(&mut report, "scenario", started.elapsed(), ok, events);
+            }
+        }
+        match self.phase(&mut report, "destroy", events, copy.destroy()).await {
+            Ok(_) => report.cleanup = Cleanup::Destroyed,
+            Err(err) => {
+                let error = err.to_string();
+                let dir = copy.keep();
+                let command = format!("cd {} && terraform destroy -auto-approve", dir.display());
+                report.cleanup = Cleanup::Kept { dir: dir.display().to_string(), command, error };
+            }
+        }
+        self.finish(report, events)
+    }
+
+    fn finish(&self, mut report: ScenarioReport, events: EventSink<'_>) -> ScenarioReport {
+        let steps_ok = !report.steps.is_empty()
+            && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && self.options.allow_unverified));
+        report.passed = report.error.is_none() && steps_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
+        events(Event::ScenarioFinished(&report));
+        report
+    }
+
+    async fn phase<T, E>(&self, report: &mut ScenarioReport, name: &str, events: EventSink<'_>, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let started = Instant::now();
+        let result = work.await;
+        self.record_phase(report, name, started.elapsed(), result.is_ok(), events);
+        result
+    }
+
+    fn record_phase(&self, report: &mut ScenarioReport, name: &str, elapsed: Duration, ok: bool, events: EventSink<'_>) {
+        let phase = PhaseReport { name: name.into(), latency_ms: millis(elapsed), ok };
+        events(Event::PhaseFinished { scenario: &report.name, phase: &phase });
+        report.phases.push(phase);
+    }
+
+    async fn run_steps(
+        &self,
+        scenario: &Scenario,
+        copy: &WorkingCopy,
+        caps: Capabilities,
+        report: &mut ScenarioReport,
+        events: EventSink<'_>,
+    ) -> Result<(), String> {
+        let outputs = copy.outputs(&self.cancel).await.map_err(|e| e.to_string())?;
+        let admin = self.target.admin_config().await;
+        let mut principals: BTreeMap<String, SdkConfig> = BTreeMap::new();
+        // Kept alive for the whole scenario: the workload reads them on refresh.
+        let mut imds_servers: Vec<ImdsServer> = Vec::new();
+
+        for (name, PrincipalSource::Instance { instance, role }) in &scenario.principals {
+            let instance_id = instance.render(&outputs).map_err(|o| format!("unknown output `{o}`"))?;
+            let expect_role = role.as_ref().map(|r| r.render(&outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
+            let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
+            let performed = steps::perform(&call, &admin).await;
+            let step_name = format!("{name} is the role of instance {instance_id}'s profile");
+            let verdict = self.record_step(report, events, step_name, ADMIN_PRINCIPAL, &call, Expectation::Allowed, &performed, &caps);
+            if let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) {
+                let imds = ImdsServer::start(role_name, self.instance_credentials_source(&instance_id), self.options.imds_lifetime)
+                    .await
+                    .map_err(|e| format!("cannot start the IMDS endpoint: {e}"))?;
+                principals.insert(name.clone(), imds.workload_config(&self.target.endpoint).await);
+                imds_servers.push(imds);
+            }
+        }
+
+        for step in &scenario.steps {
+            if self.cancel.is_cancelled() {
+                return Err("interrupted (Ctrl-C)".into());
+            }
+            let call = Call::from_action(&step.action, &outputs).map_err(|o| format!("unknown output `{o}`"))?;
+            let performed = match principals.get(&step.principal) {
+                Some(config) => steps::perform(&call, config).await,
+                None => Performed {
+                    observed: Observed::Error {
+                        code: "NoCredentials".into(),
+                        message: format!("principal `{}` has no credentials: the step that provides them did not pass", step.principal),
+                    },
+                    detail: String::new(),
+                    mismatch: None,
+                    latency: Duration::ZERO,
+                    session: None,
+                    role_name: None,
+                },
+            };
+            if let (Action::AssumeRole { save_as, .. }, Some(session)) = (&step.action, &performed.session) {
+                principals.insert(save_as.clone(), identity::session_config(&self.target.endpoint, session).await);
+            }
+            self.record_step(report, events, step.name.clone(), &step.principal, &call, step.expect, &performed, &caps);
+        }
+        drop(imds_servers);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_step(
+        &self,
+        report: &mut ScenarioReport,
+        events: EventSink<'_>,
+        name: String,
+        principal: &str,
+        call: &Call,
+        expect: Expectation,
+        performed: &Performed,
+        caps: &Capabilities,
+    ) -> Verdict {
+        let (verdict, reason) = steps::judge(expect, performed, call.denial_verifiable(caps));
+        let step = StepReport {
+            name,
+            principal: principal.into(),
+            action: call.action_name().into(),
+            expected: expect,
+            observed: performed.observed.label().into(),
+            error_code: performed.observed.error_code().map(str::to_string),
+            verdict,
+            latency_ms: millis(performed.latency),
+            detail: performed.detail.clone(),
+            reason,
+        };
+        events(Event::StepFinished { scenario: &report.name, step: &step });
+        report.steps.push(step);
+        verdict
+    }
+
+    fn instance_credentials_source(&self, instance_id: &str) -> CredentialSource {
+        let target = self.target.clone();
+        let instance_id = instance_id.to_string();
+        Arc::new(move || {
+            let target = target.clone();
+            let instance_id = instance_id.clone();
+            Box::pin(async move { target.instance_credentials(&instance_id).await.map_err(|e| e.to_string()) })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_bucket_safe_and_distinct_per_run() {
+        let a = name_prefix("solution_demo_root_user", "abc123");
+        assert_eq!(a, "solution-demo-root-user-abc123");
+        assert!(a.len() <= 38);
+        assert_ne!(name_prefix("x", &new_run_id()), name_prefix("x", &new_run_id()));
+        assert_eq!(name_prefix("__", "r1"), "scenario-r1");
+        assert!(name_prefix("A Very Long Scenario Name With Spaces", "r").len() <= 38);
+    }
+}

@@ -1,0 +1,499 @@
+//! The scenario file: which Terraform config to apply, who the principals
+//! are, and the steps with their expected outcome. Files are TOML; every
+//! error names `file:line:column`.
+//!
+//! ```toml
+//! description = "role1 assumes role2 to reach role2's bucket"
+//! config = "solution_demo"        # a folder under terraform_configuration/, or a path
+//!
+//! [principals.role1]
+//! instance = "${instance_id}"     # the workload: the credentials of this instance's profile
+//! role = "${role1_name}"          # optional: the role that profile must carry
+//!
+//! [[steps]]
+//! as = "role1"
+//! action = "s3:ListBucket"
+//! bucket = "${bucket_name}"
+//! expect = "denied"
+//! ```
+//! `${name}` is a Terraform output of the config.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The file extension of scenario files.
+pub const EXTENSION: &str = "toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: cannot read the scenario file: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", location(path, *line, *column))]
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("unknown scenario `{name}`; known: {}", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error("{dir}: no scenario files (*.{EXTENSION}) found")]
+    NoneFound { dir: PathBuf },
+}
+
+fn location(path: &Path, line: usize, column: usize) -> String {
+    format!("{}:{line}:{column}", path.display())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expectation {
+    Allowed,
+    Denied,
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expectation::Allowed => "allowed",
+            Expectation::Denied => "denied",
+        })
+    }
+}
+
+/// A string with `${output}` references, rendered once the config is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub text: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Template {
+    /// The output names this template refers to.
+    pub fn references(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        let mut rest = self.text.as_str();
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            match after.find('}') {
+                Some(end) => {
+                    names.push(&after[..end]);
+                    rest = &after[end + 1..];
+                }
+                None => break,
+            }
+        }
+        names
+    }
+
+    /// Replace every `${name}` by its value; the error is the first unknown name.
+    pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String, String> {
+        let mut out = self.text.clone();
+        for name in self.references() {
+            let value = values.get(name).ok_or_else(|| name.to_string())?;
+            out = out.replace(&format!("${{{name}}}"), value);
+        }
+        Ok(out)
+    }
+}
+
+/// How a principal gets its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalSource {
+    /// The workload on an EC2 instance: its instance profile's role, served
+    /// over IMDSv2. `role`, when given, must be the profile's role name.
+    Instance { instance: Template, role: Option<Template> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    ListBucket { bucket: Template, expect_keys: Vec<String> },
+    PutObject { bucket: Template, key: Template, body: String },
+    GetObject { bucket: Template, key: Template, expect_body: Option<String> },
+    AssumeRole { role_arn: Template, session_name: String, save_as: String },
+    GetCallerIdentity { expect_arn: Option<Template> },
+}
+
+impl Action {
+    /// The IAM action name, as written in the scenario and shown in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ListBucket { .. } => "s3:ListBucket",
+            Action::PutObject { .. } => "s3:PutObject",
+            Action::GetObject { .. } => "s3:GetObject",
+            Action::AssumeRole { .. } => "sts:AssumeRole",
+            Action::GetCallerIdentity { .. } => "sts:GetCallerIdentity",
+        }
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        match self {
+            Action::ListBucket { bucket, .. } => vec![bucket],
+            Action::PutObject { bucket, key, .. } | Action::GetObject { bucket, key, .. } => vec![bucket, key],
+            Action::AssumeRole { role_arn, .. } => vec![role_arn],
+            Action::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
+        }
+    }
+}
+
+pub const ACTIONS: &[&str] =
+    &["s3:ListBucket", "s3:PutObject", "s3:GetObject", "sts:AssumeRole", "sts:GetCallerIdentity"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    pub principal: String,
+    pub action: Action,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file stem: what `--scenario` and test filters name.
+    pub name: String,
+    pub path: PathBuf,
+    pub description: Option<String>,
+    /// The Terraform config folder (resolved, may not exist: checked by the runner).
+    pub config: PathBuf,
+    pub principals: BTreeMap<String, PrincipalSource>,
+    pub steps: Vec<Step>,
+}
+
+// ---- the file as written ---------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    description: Option<String>,
+    config: Spanned<String>,
+    #[serde(default)]
+    principals: BTreeMap<String, Spanned<RawPrincipal>>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrincipal {
+    instance: Spanned<String>,
+    role: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    #[serde(rename = "as")]
+    principal: Spanned<String>,
+    action: Spanned<String>,
+    expect: Expectation,
+    bucket: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    body: Option<String>,
+    role_arn: Option<Spanned<String>>,
+    session_name: Option<String>,
+    save_as: Option<Spanned<String>>,
+    expect_keys: Option<Vec<String>>,
+    expect_body: Option<String>,
+    expect_arn: Option<Spanned<String>>,
+}
+
+/// Turns byte offsets into 1-based line and column.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        (line, column)
+    }
+
+    fn error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.line_col(offset);
+        ScenarioError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    fn template(&self, value: &Spanned<String>) -> Result<Template, ScenarioError> {
+        let (line, column) = self.line_col(value.span().start);
+        let template = Template { text: value.get_ref().clone(), line, column };
+        if template.text.matches("${").count() != template.references().len()
+            || template.references().iter().any(|r| r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(self.error(value.span().start, format!("malformed output reference in `{}`; write `${{output_name}}`", template.text)));
+        }
+        Ok(template)
+    }
+}
+
+impl Scenario {
+    /// Read and validate a scenario file. `configs_root` resolves a bare
+    /// config name; `config_override` (the user's `--config`) wins over the file.
+    pub fn load(path: &Path, configs_root: &Path, config_override: Option<&Path>) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text, configs_root, config_override)
+    }
+
+    pub fn parse(path: &Path, text: &str, configs_root: &Path, config_override: Option<&Path>) -> Result<Self, ScenarioError> {
+        let source = Source { path, text };
+        let raw: RawScenario = toml::from_str(text).map_err(|err| {
+            let offset = err.span().map_or(0, |span| span.start);
+            source.error(offset, err.message().trim().to_string())
+        })?;
+
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let config = match config_override {
+            Some(dir) => dir.to_path_buf(),
+            None => resolve_config(path, configs_root, raw.config.get_ref()),
+        };
+
+        let mut principals = BTreeMap::new();
+        for (principal, spec) in &raw.principals {
+            let spec = spec.get_ref();
+            let role = spec.role.as_ref().map(|r| source.template(r)).transpose()?;
+            principals.insert(principal.clone(), PrincipalSource::Instance { instance: source.template(&spec.instance)?, role });
+        }
+
+        let mut known: BTreeSet<String> = principals.keys().cloned().collect();
+        let mut steps = Vec::new();
+        if raw.steps.is_empty() {
+            return Err(source.error(0, "the scenario has no [[steps]]"));
+        }
+        for (index, spanned) in raw.steps.iter().enumerate() {
+            let start = spanned.span().start;
+            let raw_step = spanned.get_ref();
+            let principal = raw_step.principal.get_ref();
+            if !known.contains(principal) {
+                return Err(source.error(
+                    raw_step.principal.span().start,
+                    format!(
+                        "unknown principal `{principal}`; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                        known.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            let action = parse_action(&source, raw_step, start)?;
+            if let Action::AssumeRole { save_as, .. } = &action {
+                known.insert(save_as.clone());
+            }
+            let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
+            let _ = index;
+            steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect });
+        }
+
+        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, config, principals, steps })
+    }
+
+    /// Every `${output}` the scenario uses must be an output the config
+    /// declares: caught before anything is applied.
+    pub fn check_outputs(&self, declared: &BTreeSet<String>) -> Result<(), ScenarioError> {
+        let principal_templates = self.principals.values().flat_map(|PrincipalSource::Instance { instance, role }| {
+            std::iter::once(instance).chain(role.iter())
+        });
+        let step_templates = self.steps.iter().flat_map(|step| step.action.templates());
+        for template in principal_templates.chain(step_templates) {
+            for reference in template.references() {
+                if !declared.contains(reference) {
+                    return Err(ScenarioError::Invalid {
+                        path: self.path.clone(),
+                        line: template.line,
+                        column: template.column,
+                        message: format!(
+                            "`${{{reference}}}` is not an output of {}; it declares: {}",
+                            self.config.display(),
+                            declared.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> PathBuf {
+    let beside = scenario_path.parent().unwrap_or(Path::new(".")).join(config);
+    if Path::new(config).is_absolute() || config.contains('/') || beside.is_dir() {
+        beside
+    } else {
+        configs_root.join(config)
+    }
+}
+
+fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action, ScenarioError> {
+    let action_name = step.action.get_ref().as_str();
+    let need = |field: &Option<Spanned<String>>, field_name: &str| -> Result<Template, ScenarioError> {
+        match field {
+            Some(value) => source.template(value),
+            None => Err(source.error(step_start, format!("a `{action_name}` step needs `{field_name}`"))),
+        }
+    };
+    let action = match action_name {
+        "s3:ListBucket" => Action::ListBucket { bucket: need(&step.bucket, "bucket")?, expect_keys: step.expect_keys.clone().unwrap_or_default() },
+        "s3:PutObject" => Action::PutObject {
+            bucket: need(&step.bucket, "bucket")?,
+            key: need(&step.key, "key")?,
+            body: step.body.clone().unwrap_or_default(),
+        },
+        "s3:GetObject" => Action::GetObject {
+            bucket: need(&step.bucket, "bucket")?,
+            key: need(&step.key, "key")?,
+            expect_body: step.expect_body.clone(),
+        },
+        "sts:AssumeRole" => {
+            let save_as = step
+                .save_as
+                .as_ref()
+                .ok_or_else(|| source.error(step_start, "a `sts:AssumeRole` step needs `save_as`, the principal name of the new session"))?;
+            Action::AssumeRole {
+                role_arn: need(&step.role_arn, "role_arn")?,
+                session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
+                save_as: save_as.get_ref().clone(),
+            }
+        }
+        "sts:GetCallerIdentity" => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
+        other => {
+            return Err(source.error(step.action.span().start, format!("unknown action `{other}`; known: {}", ACTIONS.join(", "))));
+        }
+    };
+    Ok(action)
+}
+
+/// All scenario files of a folder, sorted by name.
+pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read { path: dir.to_path_buf(), source })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == EXTENSION))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ScenarioError::NoneFound { dir: dir.to_path_buf() });
+    }
+    Ok(files)
+}
+
+/// A `--scenario` argument: a file path, or the name of a file in `dir`.
+pub fn find(dir: &Path, name_or_path: &str) -> Result<PathBuf, ScenarioError> {
+    let as_path = Path::new(name_or_path);
+    if as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    let files = discover(dir)?;
+    files
+        .iter()
+        .find(|file| file.file_stem().is_some_and(|stem| stem == name_or_path))
+        .cloned()
+        .ok_or_else(|| ScenarioError::Unknown {
+            name: name_or_path.to_string(),
+            known: files.iter().filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned())).collect(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("scenarios/demo.toml"), text, Path::new("terraform_configuration"), None)
+    }
+
+    const GOOD: &str = r#"
+config = "solution_demo"
+
+[principals.role1]
+instance = "${instance_id}"
+
+[[steps]]
+as = "role1"
+action = "sts:AssumeRole"
+role_arn = "${role2_arn}"
+save_as = "role2"
+expect = "allowed"
+
+[[steps]]
+name = "role2 lists"
+as = "role2"
+action = "s3:ListBucket"
+bucket = "${bucket_name}"
+expect_keys = ["hello"]
+expect = "allowed"
+"#;
+
+    #[test]
+    fn parses_a_chain_of_principals() {
+        let scenario = parse(GOOD).unwrap();
+        assert_eq!(scenario.name, "demo");
+        assert_eq!(scenario.config, Path::new("terraform_configuration/solution_demo"));
+        assert_eq!(scenario.steps.len(), 2);
+        assert_eq!(scenario.steps[0].name, "role1 sts:AssumeRole");
+        assert_eq!(scenario.steps[1].principal, "role2");
+        assert!(matches!(&scenario.steps[1].action, Action::ListBucket { expect_keys, .. } if expect_keys == &["hello"]));
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_column() {
+        let err = error_of("config = \"x\"\n[[steps]\n");
+        assert!(err.starts_with("scenarios/demo.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_action_is_located_and_lists_the_known_ones() {
+        let text = GOOD.replace("action = \"s3:ListBucket\"", "action = \"s3:ListBuckets\"");
+        let err = error_of(&text);
+        assert!(err.starts_with("scenarios/demo.toml:17:10: unknown action `s3:ListBuckets`"), "{err}");
+        assert!(err.contains("s3:ListBucket,"), "{err}");
+    }
+
+    #[test]
+    fn unknown_principal_is_refused() {
+        let text = GOOD.replace("\nas = \"role2\"", "\nas = \"role3\"");
+        let err = error_of(&text);
+        assert!(err.contains(":16:6: unknown principal `role3`"), "{err}");
+    }
+
+    #[test]
+    fn a_principal_is_known_only_after_the_step_that_saves_it() {
+        let text = GOOD.replace("save_as = \"role2\"", "save_as = \"other\"");
+        assert!(error_of(&text).contains("unknown principal `role2`"));
+    }
+
+    #[test]
+    fn bad_expectation_and_unknown_fields_are_refused() {
+        assert!(error_of(&GOOD.replace("expect = \"allowed\"\n\n[[steps]]", "expect = \"maybe\"\n\n[[steps]]")).contains("maybe"));
+        assert!(error_of(&GOOD.replace("save_as", "saveas")).contains("saveas"));
+    }
+
+    #[test]
+    fn missing_field_and_empty_steps() {
+        assert!(error_of(&GOOD.replace("bucket = \"${bucket_name}\"\n", "")).contains("needs `bucket`"));
+        assert!(error_of("config = \"x\"\n").contains("no [[steps]]"));
+    }
+
+    #[test]
+    fn outputs_are_checked_against_the_config() {
+        let scenario = parse(GOOD).unwrap();
+        let declared: BTreeSet<String> = ["instance_id", "role2_arn"].iter().map(|s| s.to_string()).collect();
+        let err = scenario.check_outputs(&declared).unwrap_err().to_string();
+        assert!(err.starts_with("scenarios/demo.toml:18:10: `${bucket_name}` is not an output"), "{err}");
+    }
+
+    #[test]
+    fn templates_render_and_reject_malformed_references() {
+        let t = Template { text: "arn:${a}/x/${b}".into(), line: 1, column: 1 };
+        let values: BTreeMap<String, String> = [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())].into();
+        assert_eq!(t.render(&values).unwrap(), "arn:1/x/2");
+        assert!(error_of(&GOOD.replace("${bucket_name}", "${bucket name}")).contains("malformed output reference"));
+    }
+}

@@ -1,0 +1,224 @@
+//! The embedded target: moto started by the harness as a host process on a
+//! free 127.0.0.1 port, through the compatibility launcher
+//! (`harness/emulator/moto_launcher.py`, embedded in the binary) that
+//! enforces IAM from the first request, fixes trust-policy principal
+//! matching to AWS semantics, and plays the EC2 service for instance
+//! profiles.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::identity::SessionCredentials;
+use crate::process::{Command, signal_group};
+use crate::secret::Secret;
+
+use super::TargetError;
+
+pub const LAUNCHER_SOURCE: &str = include_str!("../../emulator/moto_launcher.py");
+/// The moto release the launcher is written and tested against (`make setup` installs it).
+pub const PINNED_MOTO: &str = "5.2.5";
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Instance-profile sessions minted for the workload last this long
+/// (the shortest session AWS allows).
+const INSTANCE_SESSION_SECONDS: u64 = 900;
+
+#[derive(Debug, Clone)]
+pub struct MotoOptions {
+    /// The Python that has `moto[server]`; None finds one.
+    pub python: Option<PathBuf>,
+    /// A fixed port; None picks a free one.
+    pub port: Option<u16>,
+}
+
+/// A running moto launcher. Dropping it kills the process group.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: tokio::process::Child,
+    pgid: Option<i32>,
+    pub endpoint: String,
+    pub version: String,
+    pub admin_access_key_id: String,
+    pub admin_secret: Secret,
+    pub admin_arn: String,
+    pub account_id: String,
+    _dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+#[derive(serde::Deserialize)]
+struct AdminFile {
+    account_id: String,
+    user_arn: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Health {
+    moto_version: String,
+}
+
+/// The Python to run moto with: explicit, else the project's `.venv`, else python3.
+pub fn find_python(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    let candidates = [
+        PathBuf::from(".venv/bin/python"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+    ];
+    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
+    let port = requested.unwrap_or(0);
+    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
+    listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
+}
+
+impl MotoServer {
+    pub async fn start(options: &MotoOptions) -> Result<Self, TargetError> {
+        let python = find_python(options.python.as_deref());
+        check_moto_installed(&python).await?;
+        let port = free_port(options.port)?;
+        let dir = tempfile::Builder::new().prefix("harness-moto-").tempdir().map_err(TargetError::Io)?;
+        let launcher = dir.path().join("moto_launcher.py");
+        std::fs::write(&launcher, LAUNCHER_SOURCE).map_err(TargetError::Io)?;
+        let credentials_file = dir.path().join("admin.json");
+        let log_file = dir.path().join("moto.log");
+
+        let command = Command::new("start moto", &python, STARTUP_TIMEOUT)
+            .arg(&launcher)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--credentials-file")
+            .arg(&credentials_file)
+            .args(["--parent-pid", &std::process::id().to_string()])
+            .env("PYTHONUNBUFFERED", "1");
+        let child = command.spawn_logged(&log_file).map_err(|e| TargetError::Start(e.to_string()))?;
+        let pgid = child.id().map(|p| p as i32);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let mut server = MotoServer {
+            child,
+            pgid,
+            endpoint,
+            version: String::new(),
+            admin_access_key_id: String::new(),
+            admin_secret: Secret::new(""),
+            admin_arn: String::new(),
+            account_id: String::new(),
+            _dir: dir,
+            http,
+        };
+        let health = server.wait_ready(&log_file, port).await?;
+        server.version = health.moto_version;
+        let admin: AdminFile = std::fs::read_to_string(&credentials_file)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(|| TargetError::Start("the launcher did not write the admin credentials".into()))?;
+        server.admin_access_key_id = admin.access_key_id;
+        server.admin_secret = Secret::new(admin.secret_access_key);
+        server.admin_arn = admin.user_arn;
+        server.account_id = admin.account_id;
+        Ok(server)
+    }
+
+    /// Poll the health endpoint until it answers, the process dies, or the deadline passes.
+    async fn wait_ready(&mut self, log_file: &Path, port: u16) -> Result<Health, TargetError> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let url = format!("{}/_harness/health", self.endpoint);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(log_file).unwrap_or_default();
+                if log.contains("Address already in use") {
+                    return Err(TargetError::PortInUse(port));
+                }
+                let tail: Vec<&str> = log.lines().rev().take(8).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(TargetError::Start(format!("moto exited with {status}: {}", tail.join("\n"))));
+            }
+            if let Ok(response) = self.http.get(&url).send().await {
+                if let Ok(health) = response.json::<Health>().await {
+                    return Ok(health);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// What EC2 hands an instance: a session of its profile's role.
+    pub async fn instance_credentials(&self, instance_id: &str, region: &str) -> Result<SessionCredentials, TargetError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Minted {
+            access_key_id: Option<String>,
+            secret_access_key: Option<String>,
+            token: Option<String>,
+            expiration: Option<String>,
+            code: String,
+            message: Option<String>,
+        }
+        let response = self
+            .http
+            .post(format!("{}/_harness/ec2/instance-credentials", self.endpoint))
+            .json(&serde_json::json!({"instance_id": instance_id, "region": region, "duration_seconds": INSTANCE_SESSION_SECONDS}))
+            .send()
+            .await
+            .map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
+        let minted: Minted = response.json().await.map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
+        match (minted.access_key_id, minted.secret_access_key, minted.token, minted.expiration) {
+            (Some(access_key_id), Some(secret), Some(token), Some(expiration)) => Ok(SessionCredentials {
+                access_key_id,
+                secret_access_key: Secret::new(secret),
+                session_token: Secret::new(token),
+                expiration: crate::identity::parse_timestamp(&expiration).map_err(TargetError::InstanceCredentials)?,
+            }),
+            _ => Err(TargetError::InstanceCredentials(format!("{}: {}", minted.code, minted.message.unwrap_or_default()))),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            signal_group(pgid, libc::SIGTERM);
+            if tokio::time::timeout(STOP_GRACE, self.child.wait()).await.is_err() {
+                signal_group(pgid, libc::SIGKILL);
+                let _ = self.child.wait().await;
+            }
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // Backstop for panics and early returns; `stop` is the normal path.
+        if let Some(pgid) = self.pgid {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+async fn check_moto_installed(python: &Path) -> Result<(), TargetError> {
+    let probe = Command::new("check that moto is installed", python, Duration::from_secs(60))
+        .args(["-c", "import moto, werkzeug, flask; print(moto.__version__)"])
+        .run(&tokio_util::sync::CancellationToken::new())
+        .await;
+    match probe {
+        Ok(out) => {
+            let version = out.stdout.trim();
+            if !version.starts_with("5.2.") {
+                return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()) });
+            }
+            if version != PINNED_MOTO {
+                tracing::warn!("moto {version} found; the launcher is tested with {PINNED_MOTO} (`make setup` installs it)");
+            }
+            Ok(())
+        }
+        Err(_) => Err(TargetError::MotoMissing { python: python.to_path_buf(), found: None }),
+    }
+}

@@ -1,0 +1,425 @@
+//! Terraform as the harness drives it: find the binary, make `init` work
+//! offline where the machine ships a provider mirror, copy a config into a
+//! temporary working copy pointed at the target, then init, apply, read the
+//! outputs and destroy. The user's config folder is never written to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::process::{Command, Output, ProcessError};
+
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub const APPLY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+pub const DESTROY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const QUICK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where provider mirrors are looked for when `HARNESS_TF_PROVIDER_MIRROR` is unset:
+/// Terraform's own implied mirror folders and this project's CI image.
+const MIRROR_CANDIDATES: &[&str] = &["/opt/tf-plugins", "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins"];
+
+/// The file the harness adds to a working copy to point the provider at its target.
+pub const OVERRIDE_FILE: &str = "zz_harness_override.tf";
+const PROVIDER_FILE: &str = "zz_harness_provider.tf";
+const VARS_FILE: &str = "zz_harness.auto.tfvars.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TerraformError {
+    #[error("terraform was not found (looked for `terraform` and `tofu` on PATH); install Terraform >= 1.5 or pass --terraform PATH (env HARNESS_TERRAFORM)")]
+    NotInstalled,
+    #[error("the terraform binary `{0}` does not exist; fix --terraform / HARNESS_TERRAFORM")]
+    BadPath(PathBuf),
+    #[error("config folder {0} does not exist or holds no *.tf file; pass an existing Terraform root module with --config")]
+    ConfigMissing(PathBuf),
+    #[error("cannot prepare the working copy of {config}")]
+    WorkingCopy {
+        config: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error("cannot read `terraform output -json`: {0}")]
+    Outputs(String),
+}
+
+/// The terraform (or tofu) binary and the environment every call shares.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    pub binary: PathBuf,
+    /// Set when the harness wrote a CLI config for an offline provider mirror.
+    pub cli_config: Option<PathBuf>,
+}
+
+impl Terraform {
+    /// `explicit` is the user's --terraform; otherwise PATH is searched.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, TerraformError> {
+        let binary = match explicit {
+            Some(path) if path.is_file() => path.to_path_buf(),
+            Some(path) if !path.as_os_str().to_string_lossy().contains('/') => {
+                find_on_path(&path.to_string_lossy()).ok_or_else(|| TerraformError::BadPath(path.to_path_buf()))?
+            }
+            Some(path) => return Err(TerraformError::BadPath(path.to_path_buf())),
+            None => find_on_path("terraform").or_else(|| find_on_path("tofu")).ok_or(TerraformError::NotInstalled)?,
+        };
+        Ok(Self { binary, cli_config: None })
+    }
+
+    /// Where the machine ships a provider mirror and no CLI config file
+    /// exists, write one (into `state_dir`) so `init` works offline. On a
+    /// normal laptop nothing is found and init downloads as usual.
+    pub fn arrange_offline_providers(&mut self, state_dir: &Path) -> std::io::Result<()> {
+        let configured = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from);
+        if configured.as_ref().is_some_and(|file| file.is_file()) {
+            return Ok(());
+        }
+        let Some(mirror) = find_provider_mirror() else { return Ok(()) };
+        let file = state_dir.join("terraform-cli.tfrc");
+        std::fs::create_dir_all(state_dir)?;
+        std::fs::write(&file, cli_config_for_mirror(&mirror))?;
+        tracing::info!(mirror = %mirror.display(), "terraform providers come from the local mirror");
+        self.cli_config = Some(file);
+        Ok(())
+    }
+
+    pub async fn version(&self) -> Option<String> {
+        let out = Command::new("read the terraform version", &self.binary, QUICK_TIMEOUT)
+            .args(["version", "-json"])
+            .run(&CancellationToken::new())
+            .await
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        json.get("terraform_version").and_then(|v| v.as_str()).map(str::to_string)
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+fn find_provider_mirror() -> Option<PathBuf> {
+    let from_env = std::env::var_os("HARNESS_TF_PROVIDER_MIRROR").map(PathBuf::from);
+    from_env
+        .into_iter()
+        .chain(MIRROR_CANDIDATES.iter().map(PathBuf::from))
+        .find(|root| root.join("registry.terraform.io/hashicorp/aws").is_dir())
+}
+
+pub fn cli_config_for_mirror(mirror: &Path) -> String {
+    format!(
+        r#"# Written by the harness: hashicorp/aws from the machine's filesystem mirror.
+provider_installation {{
+  filesystem_mirror {{
+    path    = "{}"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }}
+}}
+"#,
+        mirror.display()
+    )
+}
+
+/// The names of the `output` blocks a config declares, read from its files
+/// so a scenario's references are checked before anything is applied.
+pub fn declared_outputs(config: &Path) -> Result<BTreeSet<String>, TerraformError> {
+    let missing = || TerraformError::ConfigMissing(config.to_path_buf());
+    let entries = std::fs::read_dir(config).map_err(|_| missing())?;
+    let mut outputs = BTreeSet::new();
+    let mut any_tf = false;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|ext| ext != "tf") {
+            continue;
+        }
+        any_tf = true;
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines() {
+            let line = line.trim_start();
+            if let Some(rest) = line.strip_prefix("output") {
+                if let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next()) {
+                    outputs.insert(name.to_string());
+                }
+            }
+        }
+    }
+    if !any_tf {
+        return Err(missing());
+    }
+    Ok(outputs)
+}
+
+/// How the provider reaches the target.
+#[derive(Debug, Clone)]
+pub struct ProviderTarget {
+    pub region: String,
+    /// An emulator's endpoint; None for a real account.
+    pub endpoint: Option<String>,
+    /// Environment for every terraform call (credentials of the admin identity).
+    pub env: Vec<(String, OsString)>,
+}
+
+/// Variables every harness run sets: the per-run name prefix and tags.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunVariables {
+    pub name_prefix: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Working copies that exist right now, so an impatient second Ctrl-C can
+/// still say where the state is.
+static ACTIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+pub fn active_working_copies() -> Vec<PathBuf> {
+    ACTIVE.lock().map(|set| set.iter().cloned().collect()).unwrap_or_default()
+}
+
+/// A temporary copy of a config, set up for one target. Dropping it removes
+/// the folder; `keep` leaves it (with its state) for a manual cleanup.
+#[derive(Debug)]
+pub struct WorkingCopy {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    terraform: Terraform,
+    target: ProviderTarget,
+}
+
+impl Drop for WorkingCopy {
+    fn drop(&mut self) {
+        if let Ok(mut set) = ACTIVE.lock() {
+            set.remove(&self.path);
+        }
+    }
+}
+
+impl WorkingCopy {
+    pub fn create(terraform: &Terraform, config: &Path, target: &ProviderTarget, vars: &RunVariables) -> Result<Self, TerraformError> {
+        declared_outputs(config)?; // the folder exists and holds *.tf
+        let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
+        let dir = tempfile::Builder::new().prefix("harness-tf-").tempdir().map_err(wrap)?;
+        copy_config(config, dir.path()).map_err(wrap)?;
+        if let Some(endpoint) = &target.endpoint {
+            // Override files may only override an existing provider block.
+            let has_provider = config_has_aws_provider(config);
+            let file = if has_provider { OVERRIDE_FILE } else { PROVIDER_FILE };
+            std::fs::write(dir.path().join(file), emulator_provider_block(endpoint, &target.region, !has_provider)).map_err(wrap)?;
+        }
+        let vars_json = serde_json::to_string_pretty(vars).map_err(|e| wrap(std::io::Error::other(e)))?;
+        std::fs::write(dir.path().join(VARS_FILE), vars_json).map_err(wrap)?;
+        let path = dir.path().to_path_buf();
+        if let Ok(mut set) = ACTIVE.lock() {
+            set.insert(path.clone());
+        }
+        Ok(Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Leave the folder in place (for a destroy that failed) and return it.
+    pub fn keep(mut self) -> PathBuf {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+        self.path.clone()
+    }
+
+    fn command(&self, summary: &str, timeout: Duration, args: &[&str]) -> Command {
+        let mut cmd = Command::new(summary, &self.terraform.binary, timeout)
+            .args(args.iter().copied())
+            .cwd(&self.path)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .cancel_signal(libc::SIGINT);
+        if let Some(cli_config) = &self.terraform.cli_config {
+            cmd = cmd.env("TF_CLI_CONFIG_FILE", cli_config);
+        }
+        if self.target.endpoint.is_some() {
+            // An emulator run must never pick up the user's real credentials.
+            for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
+                cmd = cmd.env_remove(key);
+            }
+        }
+        for (key, value) in &self.target.env {
+            cmd = cmd.env(key.clone(), value.clone());
+        }
+        cmd
+    }
+
+    pub fn init_command(&self) -> Command {
+        self.command("terraform init", INIT_TIMEOUT, &["init", "-input=false", "-no-color"])
+    }
+
+    pub fn apply_command(&self) -> Command {
+        self.command("terraform apply", APPLY_TIMEOUT, &["apply", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    pub fn destroy_command(&self) -> Command {
+        self.command("terraform destroy", DESTROY_TIMEOUT, &["destroy", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    pub async fn init(&self, cancel: &CancellationToken) -> Result<Output, TerraformError> {
+        Ok(self.init_command().run(cancel).await?)
+    }
+
+    pub async fn apply(&self, cancel: &CancellationToken) -> Result<Output, TerraformError> {
+        Ok(self.apply_command().run(cancel).await?)
+    }
+
+    /// Destroy is never cancelled by the run's Ctrl-C: it IS the cleanup.
+    pub async fn destroy(&self) -> Result<Output, TerraformError> {
+        Ok(self.destroy_command().run(&CancellationToken::new()).await?)
+    }
+
+    /// The config's outputs, each rendered as a string.
+    pub async fn outputs(&self, cancel: &CancellationToken) -> Result<BTreeMap<String, String>, TerraformError> {
+        let out = self.command("terraform output", QUICK_TIMEOUT, &["output", "-json", "-no-color"]).run(cancel).await?;
+        parse_outputs(&out.stdout)
+    }
+
+    /// Whether the state still holds resources (after a failed destroy).
+    pub async fn state_is_empty(&self) -> bool {
+        match self.command("terraform state list", QUICK_TIMEOUT, &["state", "list"]).run(&CancellationToken::new()).await {
+            Ok(out) => out.stdout.trim().is_empty(),
+            Err(_) => false,
+        }
+    }
+}
+
+pub fn parse_outputs(json: &str) -> Result<BTreeMap<String, String>, TerraformError> {
+    let parsed: BTreeMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| TerraformError::Outputs(e.to_string()))?;
+    Ok(parsed
+        .into_iter()
+        .map(|(name, output)| {
+            let value = match output.get("value") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            (name, value)
+        })
+        .collect())
+}
+
+fn config_has_aws_provider(config: &Path) -> bool {
+    std::fs::read_dir(config)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|ext| ext == "tf"))
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .any(|line| line.trim_start().starts_with("provider \"aws\""))
+        })
+}
+
+/// The provider settings an emulator needs, merged over the config's own
+/// provider block (or standing alone when the config has none).
+pub fn emulator_provider_block(endpoint: &str, region: &str, standalone: bool) -> String {
+    let region_line = if standalone { format!("  region                      = \"{region}\"\n") } else { String::new() };
+    format!(
+        r#"# Written by the harness: points the aws provider at the emulator.
+provider "aws" {{
+{region_line}  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+
+  endpoints {{
+    iam = "{endpoint}"
+    sts = "{endpoint}"
+    s3  = "{endpoint}"
+    ec2 = "{endpoint}"
+  }}
+}}
+"#
+    )
+}
+
+/// Copy a config folder, leaving out local state and caches.
+fn copy_config(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == ".terraform" || name_str.starts_with("terraform.tfstate") || name_str == ".terraform.lock.hcl" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_config(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn reads_declared_outputs() {
+        let dir = config_dir(&[("outputs.tf", "output \"a\" {\n value = 1\n}\n  output \"b_c\" { value = 2 }\n"), ("x.txt", "output \"no\"")]);
+        let outputs = declared_outputs(dir.path()).unwrap();
+        assert_eq!(outputs.into_iter().collect::<Vec<_>>(), ["a", "b_c"]);
+    }
+
+    #[test]
+    fn a_missing_config_is_reported() {
+        let err = declared_outputs(Path::new("/nonexistent/config")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/config does not exist"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(declared_outputs(empty.path()), Err(TerraformError::ConfigMissing(_))));
+    }
+
+    #[test]
+    fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone() {
+        let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
+        let tf = Terraform { binary: PathBuf::from("terraform"), cli_config: None };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
+        let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
+        let override_text = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
+        assert!(override_text.contains("s3  = \"http://127.0.0.1:4000\""));
+        assert!(!override_text.contains("region"), "an override must not replace the config's region");
+        assert!(!copy.path().join("terraform.tfstate").exists(), "local state is not copied");
+        assert!(copy.path().join(VARS_FILE).exists());
+        assert_eq!(std::fs::read_dir(config.path()).unwrap().count(), 2, "the user's folder is untouched");
+    }
+
+    #[test]
+    fn outputs_become_strings() {
+        let outputs = parse_outputs(r#"{"a":{"value":"x","type":"string"},"n":{"value":3,"type":"number"}}"#).unwrap();
+        assert_eq!(outputs["a"], "x");
+        assert_eq!(outputs["n"], "3");
+    }
+
+    #[test]
+    fn mirror_cli_config_names_the_mirror() {
+        let text = cli_config_for_mirror(Path::new("/opt/mirror"));
+        assert!(text.contains("path    = \"/opt/mirror\""));
+        assert!(text.contains("exclude = [\"registry.terraform.io/hashicorp/aws\"]"));
+    }
+}
