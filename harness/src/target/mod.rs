@@ -24,7 +24,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("moto[server] 5.2.x is not importable by {}{}; run `make setup` (creates .venv with moto[server]=={pinned}) or pass --moto-python", python.display(), found.as_ref().map(|v| format!(" (found moto {v})")).unwrap_or_default(), pinned = moto::PINNED_MOTO)]
+    #[error("moto[server] 5.2.x is not importable by {}{}; run `make setup` (creates .venv with moto[server]=={pinned}) or pass --moto-python", python.display(), found.as_ref().map(|v| format!(" (found moto {v})")).unwrap_or_default(), pinned = moto::pinned_moto())]
     MotoMissing { python: PathBuf, found: Option<String> },
     #[error("port {0} on 127.0.0.1 is already in use; free it or pass another --port (or none, to pick a free one)")]
     PortInUse(u16),
@@ -124,6 +124,13 @@ impl Target {
     pub async fn instance_credentials(&self, instance_id: &str) -> Result<SessionCredentials, TargetError> {
         match &self.backend {
             Backend::Moto(server) => server.instance_credentials(instance_id, &self.endpoint.region).await,
+        }
+    }
+
+    /// Ask the target to stop without waiting (for owners that cannot give it up).
+    pub fn terminate(&self) {
+        match &self.backend {
+            Backend::Moto(server) => server.terminate(),
         }
     }
 

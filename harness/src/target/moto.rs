@@ -16,14 +16,27 @@ use crate::secret::Secret;
 use super::TargetError;
 
 pub const LAUNCHER_SOURCE: &str = include_str!("../../emulator/moto_launcher.py");
-/// The moto release the launcher is written and tested against (`make setup` installs it).
-pub const PINNED_MOTO: &str = "5.2.5";
+/// What `make setup` installs: the moto release the launcher is tested against.
+const REQUIREMENTS: &str = include_str!("../../emulator/requirements.txt");
+
+/// The pinned moto version, read from the requirements file (one source of truth).
+pub fn pinned_moto() -> &'static str {
+    REQUIREMENTS.lines().find_map(|line| line.trim().strip_prefix("moto[server]==")).unwrap_or("?")
+}
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Instance-profile sessions minted for the workload last this long
 /// (the shortest session AWS allows).
 const INSTANCE_SESSION_SECONDS: u64 = 900;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pinned_version_comes_from_the_requirements_file() {
+        assert!(super::pinned_moto().starts_with("5.2."), "{}", super::pinned_moto());
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct MotoOptions {
@@ -183,6 +196,12 @@ impl MotoServer {
         }
     }
 
+    pub fn terminate(&self) {
+        if let Some(pgid) = self.pgid {
+            signal_group(pgid, libc::SIGTERM);
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(pgid) = self.pgid.take() {
             signal_group(pgid, libc::SIGTERM);
@@ -214,8 +233,8 @@ async fn check_moto_installed(python: &Path) -> Result<(), TargetError> {
             if !version.starts_with("5.2.") {
                 return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()) });
             }
-            if version != PINNED_MOTO {
-                tracing::warn!("moto {version} found; the launcher is tested with {PINNED_MOTO} (`make setup` installs it)");
+            if version != pinned_moto() {
+                tracing::warn!("moto {version} found; the launcher is tested with {} (`make setup` installs it)", pinned_moto());
             }
             Ok(())
         }

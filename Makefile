@@ -1,0 +1,40 @@
+# Everyday commands. `make demo` reproduces the blog; `make test` is what CI runs.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+CARGO ?= cargo
+
+.PHONY: setup demo test unit e2e lint clean
+
+## setup: install what the embedded emulator needs (moto in .venv); check terraform
+setup: $(VENV)/.installed
+	@command -v terraform >/dev/null || command -v tofu >/dev/null || \
+	  { echo "error: terraform not found on PATH; install Terraform >= 1.5 (or OpenTofu)" >&2; exit 3; }
+
+$(VENV)/.installed: harness/emulator/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r harness/emulator/requirements.txt
+	touch $@
+
+## demo: apply the blog's three configs on the embedded emulator, run every scenario, destroy
+demo: setup
+	$(CARGO) run --quiet -p harness -- run --report-json target/demo-report.json
+
+## test: unit tests and the end-to-end suite (every scenario step is a test)
+test: setup
+	$(CARGO) test --features localstack
+
+## unit: unit tests only (no emulator, no terraform)
+unit:
+	$(CARGO) test
+
+## e2e: the end-to-end suite only; pass FILTER=solution_demo to select
+e2e: setup
+	$(CARGO) test --features localstack --test e2e -- $(FILTER)
+
+lint:
+	$(CARGO) clippy --all-targets --features localstack -- -D warnings
+	terraform fmt -check -recursive terraform_configuration
+
+clean:
+	rm -rf $(VENV) target/e2e-report.json target/demo-report.json

@@ -1,0 +1,262 @@
+//! Trials that prove, against the running emulator, each fix of the moto
+//! compatibility launcher and the workload's IMDS identity. Every denial is
+//! checked by its error code and for the principal that made the call.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use harness::identity::{CredentialSource, ImdsServer};
+use harness::sdk::{self, CallError, call_error};
+use harness::target::{Target, capabilities, moto::MotoOptions};
+use libtest_mimic::{Failed, Trial};
+use serde_json::{Value, json};
+use tokio::runtime::Handle;
+
+/// The suite's target, started once by `main` when a selected trial needs it.
+pub static SUITE: OnceLock<Result<Suite, String>> = OnceLock::new();
+
+pub struct Suite {
+    pub target: Arc<Target>,
+    admin: SdkConfig,
+    run: String,
+}
+
+impl Suite {
+    pub async fn start() -> Result<Self, String> {
+        let target = Target::start_moto(&MotoOptions { python: None, port: None }, "the e2e suite's embedded target")
+            .await
+            .map_err(|e| format!("cannot start the moto target: {e}"))?;
+        let admin = target.admin_config().await;
+        Ok(Self { target: Arc::new(target), admin, run: harness::runner::new_run_id() })
+    }
+
+    /// Stop the emulator (the suite lives in a static, so no Drop runs).
+    pub fn stop(&self) {
+        self.target.terminate();
+    }
+
+    fn account(&self) -> &str {
+        &self.target.admin.account_id
+    }
+
+    fn name(&self, what: &str) -> String {
+        format!("e2e-{}-{what}", self.run)
+    }
+
+    async fn role(&self, name: &str, trust: Value, policy: Option<Value>) -> Result<String, Failed> {
+        let iam = aws_sdk_iam::Client::new(&self.admin);
+        let out = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("CreateRole {name}: {}", call_error(&e).code()))?;
+        if let Some(policy) = policy {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name("inline")
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .map_err(|e| format!("PutRolePolicy {name}: {}", call_error(&e).code()))?;
+        }
+        Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+    }
+
+    /// AssumeRole as `caller`; Ok is the session's config.
+    async fn assume(&self, caller: &SdkConfig, role_arn: &str) -> Result<SdkConfig, CallError> {
+        let out = aws_sdk_sts::Client::new(caller).assume_role().role_arn(role_arn).role_session_name("e2e").send().await.map_err(|e| call_error(&e))?;
+        let c = out.credentials().expect("AssumeRole returns credentials");
+        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "e2e");
+        Ok(sdk::config_with(&self.target.endpoint, SharedCredentialsProvider::new(creds)).await)
+    }
+
+    async fn caller_arn(config: &SdkConfig) -> Result<String, Failed> {
+        let out = aws_sdk_sts::Client::new(config).get_caller_identity().send().await.map_err(|e| format!("GetCallerIdentity: {}", call_error(&e).code()))?;
+        Ok(out.arn().unwrap_or_default().to_string())
+    }
+
+    /// A session of a fresh role trusting the account, allowed sts:AssumeRole on anything.
+    async fn assumer(&self, what: &str) -> Result<(String, SdkConfig), Failed> {
+        let name = self.name(what);
+        let arn = self.role(&name, trust(json!({"AWS": format!("arn:aws:iam::{}:root", self.account())})), Some(allow("sts:AssumeRole"))).await?;
+        let session = self.assume(&self.admin, &arn).await.map_err(|e| format!("admin could not assume {name}: {}", e.code()))?;
+        Ok((arn, session))
+    }
+
+    /// An instance whose profile carries a new role with `trust`.
+    async fn instance(&self, what: &str, trust_doc: Value) -> Result<(String, String), Failed> {
+        let name = self.name(what);
+        self.role(&name, trust_doc, None).await?;
+        let iam = aws_sdk_iam::Client::new(&self.admin);
+        iam.create_instance_profile().instance_profile_name(&name).send().await.map_err(|e| call_error(&e).code().to_string())?;
+        iam.add_role_to_instance_profile().instance_profile_name(&name).role_name(&name).send().await.map_err(|e| call_error(&e).code().to_string())?;
+        let ec2 = aws_sdk_ec2::Client::new(&self.admin);
+        let images = ec2.describe_images().owners("amazon").send().await.map_err(|e| call_error(&e).code().to_string())?;
+        let ami = images.images().first().and_then(|i| i.image_id()).ok_or("no AMI")?.to_string();
+        let run = ec2
+            .run_instances()
+            .image_id(ami)
+            .min_count(1)
+            .max_count(1)
+            .iam_instance_profile(aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().name(&name).build())
+            .send()
+            .await
+            .map_err(|e| format!("RunInstances: {}", call_error(&e).code()))?;
+        let id = run.instances().first().and_then(|i| i.instance_id()).ok_or("no instance")?.to_string();
+        Ok((id, name))
+    }
+}
+
+fn trust(principal: Value) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
+}
+
+fn allow(action: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+}
+
+/// The call must be refused with AccessDenied, and the message must name the caller.
+fn expect_denied<T>(result: Result<T, CallError>, caller: &str, what: &str) -> Result<(), Failed> {
+    match result {
+        Ok(_) => Err(format!("{what}: allowed, expected AccessDenied").into()),
+        Err(CallError::Service { code, message }) if sdk::is_access_denied(&code) => {
+            if !caller.is_empty() && !message.contains(caller) {
+                return Err(format!("{what}: denied, but for another principal: {message}").into());
+            }
+            Ok(())
+        }
+        Err(other) => Err(format!("{what}: expected AccessDenied, got {} ({})", other.code(), other.message()).into()),
+    }
+}
+
+fn trial<F, Fut>(handle: &Handle, name: &str, body: F) -> Trial
+where
+    F: FnOnce(&'static Suite) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Failed>>,
+{
+    let handle = handle.clone();
+    Trial::test(name, move || {
+        let suite: &'static Suite = match SUITE.get() {
+            Some(Ok(suite)) => suite,
+            Some(Err(message)) => return Err(message.clone().into()),
+            None => return Err("the emulator was not started".into()),
+        };
+        handle.block_on(body(suite))
+    })
+}
+
+pub fn trials(handle: Handle) -> Vec<Trial> {
+    vec![
+        trial(&handle, "target::capability_probes_find_identity_and_trust_enforced", |s| async move {
+            let (caps, notes) = capabilities::probe(&s.admin, &s.target.endpoint, s.account(), &s.name("probe")).await;
+            if caps.identity_policies && caps.trust_policies && caps.role_session_principals {
+                Ok(())
+            } else {
+                Err(format!("{caps:?} {notes:?}").into())
+            }
+        }),
+        trial(&handle, "moto_launcher::role_arn_trust_matches_that_roles_sessions_only", |s| async move {
+            let (a_arn, a) = s.assumer("arn-a").await?;
+            let (_, other) = s.assumer("arn-other").await?;
+            let b = s.role(&s.name("arn-b"), trust(json!({"AWS": a_arn})), None).await?;
+            s.assume(&a, &b).await.map_err(|e| format!("a session of the trusted role was refused: {}", e.code()))?;
+            expect_denied(s.assume(&other, &b).await, &s.name("arn-other"), "another role's session")
+        }),
+        trial(&handle, "moto_launcher::account_root_trust_matches_principals_of_the_account", |s| async move {
+            let (_, a) = s.assumer("root-a").await?;
+            let by_root = s.role(&s.name("root-b"), trust(json!({"AWS": format!("arn:aws:iam::{}:root", s.account())})), None).await?;
+            let by_id = s.role(&s.name("root-c"), trust(json!({"AWS": s.account()})), None).await?;
+            s.assume(&a, &by_root).await.map_err(|e| format!("root trust refused a session of the account: {}", e.code()))?;
+            s.assume(&a, &by_id).await.map_err(|e| format!("account-id trust refused a session of the account: {}", e.code()))?;
+            // Root trust does not grant by itself: the caller still needs the identity grant.
+            let bare_name = s.name("root-bare");
+            let bare = s.role(&bare_name, trust(json!({"AWS": format!("arn:aws:iam::{}:root", s.account())})), None).await?;
+            let bare_session = s.assume(&s.admin, &bare).await.map_err(|e| e.code().to_string())?;
+            expect_denied(s.assume(&bare_session, &by_root).await, &bare_name, "a session without sts:AssumeRole")
+        }),
+        trial(&handle, "moto_launcher::service_principal_never_matches_an_aws_caller", |s| async move {
+            let ec2_only = s.role(&s.name("svc"), trust(json!({"Service": "ec2.amazonaws.com"})), None).await?;
+            // Stock moto answers HTTP 500 here; AWS answers AccessDenied.
+            expect_denied(s.assume(&s.admin, &ec2_only).await, "harness-admin", "admin assuming an ec2-only role")
+        }),
+        trial(&handle, "moto_launcher::non_matching_trust_statement_is_neutral", |s| async move {
+            let doc = json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:role/somebody-else", s.account())}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": s.target.admin.arn.clone()}, "Action": "sts:AssumeRole"}]});
+            let role = s.role(&s.name("neutral"), doc, None).await?;
+            s.assume(&s.admin, &role).await.map(|_| ()).map_err(|e| format!("refused although one statement names the caller: {}", e.code()).into())
+        }),
+        trial(&handle, "moto_launcher::matching_deny_in_trust_denies", |s| async move {
+            let (_, a) = s.assumer("deny-a").await?;
+            let doc = json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", s.account())}, "Action": "sts:AssumeRole"},
+                {"Effect": "Deny", "Principal": {"AWS": s.target.admin.arn.clone()}, "Action": "sts:AssumeRole"}]});
+            let role = s.role(&s.name("deny"), doc, None).await?;
+            expect_denied(s.assume(&s.admin, &role).await, "harness-admin", "the denied admin")?;
+            s.assume(&a, &role).await.map(|_| ()).map_err(|e| format!("the Deny also refused another principal: {}", e.code()).into())
+        }),
+        trial(&handle, "moto_launcher::iam_sts_and_ec2_denials_carry_their_error_code", |s| async move {
+            let (_, a) = s.assumer("codes").await?;
+            let caller = s.name("codes");
+            let iam = aws_sdk_iam::Client::new(&a).list_roles().send().await.map_err(|e| call_error(&e));
+            expect_denied(iam, &caller, "iam:ListRoles")?;
+            let ec2 = aws_sdk_ec2::Client::new(&a).describe_instances().send().await.map_err(|e| call_error(&e));
+            expect_denied(ec2, &caller, "ec2:DescribeInstances")?;
+            let s3 = sdk::s3_client(&a).list_buckets().send().await.map_err(|e| call_error(&e));
+            expect_denied(s3, "", "s3:ListBuckets")
+        }),
+        trial(&handle, "moto_launcher::instance_credentials_need_the_roles_ec2_trust", |s| async move {
+            let (trusted, trusted_role) = s.instance("ec2-trusted", trust(json!({"Service": "ec2.amazonaws.com"}))).await?;
+            let creds = s.target.instance_credentials(&trusted).await.map_err(|e| e.to_string())?;
+            let config = harness::identity::session_config(&s.target.endpoint, &creds).await;
+            let arn = Suite::caller_arn(&config).await?;
+            let expected = format!("arn:aws:sts::{}:assumed-role/{trusted_role}/{trusted}", s.account());
+            if arn != expected {
+                return Err(format!("instance session is {arn}, expected {expected}").into());
+            }
+            let (untrusted, _) = s.instance("ec2-untrusted", trust(json!({"AWS": format!("arn:aws:iam::{}:root", s.account())}))).await?;
+            match s.target.instance_credentials(&untrusted).await {
+                Ok(_) => Err("EC2 got credentials for a role that does not trust ec2.amazonaws.com".into()),
+                Err(e) if e.to_string().contains("AccessDenied") => Ok(()),
+                Err(e) => Err(format!("expected AccessDenied, got: {e}").into()),
+            }
+        }),
+        trial(&handle, "identity::workload_reads_imds_and_refreshes_expiring_credentials", |s| async move {
+            let (instance, role) = s.instance("imds", trust(json!({"Service": "ec2.amazonaws.com"}))).await?;
+            let target = s.target.clone();
+            let id = instance.clone();
+            let source: CredentialSource = Arc::new(move || {
+                let target = target.clone();
+                let id = id.clone();
+                Box::pin(async move { target.instance_credentials(&id).await.map_err(|e| e.to_string()) })
+            });
+            // Credentials advertised for 1 s: the SDK must come back for new ones.
+            let imds = ImdsServer::start(role.clone(), source, Some(Duration::from_secs(1))).await.map_err(|e| e.to_string())?;
+            let workload = imds.workload_config(&s.target.endpoint).await;
+            let expected = format!("arn:aws:sts::{}:assumed-role/{role}/{instance}", s.account());
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut calls = 0;
+            while imds.sessions_minted() < 2 {
+                let arn = Suite::caller_arn(&workload).await?;
+                calls += 1;
+                if arn != expected {
+                    return Err(format!("call {calls} ran as {arn}, expected {expected}").into());
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("after {calls} calls the workload never fetched a second session").into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            // And the refreshed session works.
+            let arn = Suite::caller_arn(&workload).await?;
+            if arn == expected { Ok(()) } else { Err(format!("after refresh ran as {arn}").into()) }
+        }),
+    ]
+}
