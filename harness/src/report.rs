@@ -140,7 +140,8 @@ pub fn progress_line(event: &Event<'_>) -> String {
         Event::ScenarioFinished(report) => {
             let mut line = format!("[{}] {}", report.name, if report.passed { "PASSED" } else { "FAILED" });
             if let Some(error) = &report.error {
-                line.push_str(&format!(" ({} failed: {})", error.phase, error.message));
+                let indented = error.message.trim_end().replace('\n', "\n    ");
+                line.push_str(&format!(": {} failed: {indented}", error.phase));
             }
             if let Cleanup::Kept { dir, command, error } = &report.cleanup {
                 line.push_str(&format!("\n    CLEANUP INCOMPLETE: {error}\n    state kept in {dir}; finish with: {command}"));
@@ -219,9 +220,12 @@ pub fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<(
     }
     let steps: Vec<&StepReport> = report.scenarios.iter().flat_map(|s| &s.steps).collect();
     let count = |v: Verdict| steps.iter().filter(|s| s.verdict == v).count();
+    let stopped: Vec<String> =
+        report.scenarios.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
+    let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
     writeln!(
         out,
-        "result: {} | {} passed, {} failed, {} unverified",
+        "result: {} | {} passed, {} failed, {} unverified{stopped}",
         if report.passed { "PASSED" } else { "FAILED" },
         count(Verdict::Pass),
         count(Verdict::Fail),

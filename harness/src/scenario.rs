@@ -38,7 +38,7 @@ pub enum ScenarioError {
     },
     #[error("{}: {message}", location(path, *line, *column))]
     Invalid { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("unknown scenario `{name}`; known: {}", known.join(", "))]
+    #[error("unknown scenario `{name}`; known: {} (see `harness list`)", known.join(", "))]
     Unknown { name: String, known: Vec<String> },
     #[error("{dir}: no scenario files (*.{EXTENSION}) found")]
     NoneFound { dir: PathBuf },

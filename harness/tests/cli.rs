@@ -1,0 +1,130 @@
+//! The `harness` binary on bad input: each case ends with a one-line cause,
+//! a remedy, and its own non-zero exit code. Cases that need the emulator
+//! and terraform run with `--features localstack`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harness::exit_code;
+
+fn project(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+fn harness(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(args).current_dir(project(""));
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The last stderr line is the error: one line, a cause and a remedy.
+fn assert_fails(out: &Output, code: i32, cause: &str, remedy: &str) {
+    let err = stderr(out);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr:\n{err}");
+    assert!(last.starts_with("error: "), "one-line error expected, got:\n{err}");
+    assert!(last.contains(cause), "cause `{cause}` missing in: {last}");
+    assert!(last.contains(remedy), "remedy `{remedy}` missing in: {last}");
+}
+
+#[test]
+fn missing_terraform() {
+    let out = harness(&["run", "-s", "problem_demo"]).env("PATH", "/nonexistent").output().unwrap();
+    assert_fails(&out, exit_code::ENVIRONMENT, "terraform was not found", "install Terraform");
+}
+
+#[test]
+fn terraform_path_that_does_not_exist() {
+    let out = harness(&["run", "-s", "problem_demo", "--terraform", "/nonexistent/terraform"]).output().unwrap();
+    assert_fails(&out, exit_code::ENVIRONMENT, "/nonexistent/terraform` does not exist", "--terraform");
+}
+
+#[test]
+fn unknown_scenario() {
+    let out = harness(&["run", "-s", "no_such_scenario"]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "unknown scenario `no_such_scenario`", "harness list");
+    assert!(stderr(&out).contains("solution_demo"), "the known scenarios are listed");
+}
+
+#[test]
+fn malformed_scenario_file_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, "config = \"problem_demo\"\n\n[[steps]\nas = \"role1\"\n").unwrap();
+    let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, &format!("{}:3:", file.display()), "expected `]`");
+}
+
+#[test]
+fn unknown_action_in_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    let text = std::fs::read_to_string(project("scenarios/problem_demo.toml")).unwrap().replace("s3:PutObject", "s3:PutObjects");
+    std::fs::write(&file, text).unwrap();
+    let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "unknown action `s3:PutObjects`", "known: s3:ListBucket");
+}
+
+#[test]
+fn config_folder_that_does_not_exist() {
+    let out = harness(&["run", "-s", "problem_demo", "--config", "/nonexistent/config"]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "/nonexistent/config does not exist", "--config");
+}
+
+#[test]
+fn list_shows_the_scenarios() {
+    let out = harness(&["list"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["problem_demo", "solution_demo", "solution_demo_root_user"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing:\n{text}");
+    }
+}
+
+#[test]
+fn emulator_not_installed() {
+    let out = harness(&["run", "-s", "problem_demo", "--moto-python", "/nonexistent/python"]).output().unwrap();
+    assert_fails(&out, exit_code::ENVIRONMENT, "moto[server] 5.2.x is not importable", "make setup");
+}
+
+#[cfg(feature = "localstack")]
+mod with_emulator {
+    use super::*;
+
+    #[test]
+    fn port_in_use() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let out = harness(&["run", "-s", "problem_demo", "--port", &port]).output().unwrap();
+        assert_fails(&out, exit_code::ENVIRONMENT, &format!("port {port} on 127.0.0.1 is already in use"), "another --port");
+    }
+
+    /// An apply that fails halfway: terraform's error is shown, and what was
+    /// created before the failure is destroyed.
+    #[test]
+    fn apply_failure_shows_terraforms_error_and_destroys_what_was_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        let scenario = fixture("scenarios/broken_apply.toml");
+        let out = harness(&["run", "-s", scenario.to_str().unwrap(), "--report-json", report.to_str().unwrap()]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(exit_code::APPLY_FAILED), "{err}");
+        assert!(err.contains("apply failed: terraform apply: exited with"), "{err}");
+        assert!(err.contains("NoSuchEntity"), "terraform's own error is shown:\n{err}");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let scenario = &json["scenarios"][0];
+        assert_eq!(scenario["passed"], false);
+        assert_eq!(scenario["error"]["phase"], "apply");
+        assert_eq!(scenario["cleanup"]["status"], "destroyed", "{scenario}");
+        let phases: Vec<&str> = scenario["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(phases, ["init", "apply", "destroy"]);
+    }
+}
