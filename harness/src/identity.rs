@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 
-use crate::sdk::{self, Endpoint};
+use crate::sdk::{self, CallError, Endpoint, call_error};
 use crate::secret::Secret;
 
 /// A session: what AssumeRole returns and what IMDS serves.
@@ -201,6 +201,52 @@ async fn role_credentials(State(state): State<Arc<ImdsState>>, headers: HeaderMa
         "Expiration": format_timestamp(served.expiration),
     }))
     .into_response()
+}
+
+/// The role an instance really carries: its instance profile and that profile's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRole {
+    pub profile_name: String,
+    pub role_name: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceRoleError {
+    Call(CallError),
+    NoProfile,
+}
+
+/// Look the instance up as EC2 sees it (DescribeInstances), then its profile in IAM.
+pub async fn instance_role(admin: &SdkConfig, instance_id: &str) -> Result<InstanceRole, InstanceRoleError> {
+    let described = aws_sdk_ec2::Client::new(admin)
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .map_err(|e| InstanceRoleError::Call(call_error(&e)))?;
+    let profile_arn = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find(|i| i.instance_id() == Some(instance_id))
+        .and_then(|i| i.iam_instance_profile())
+        .and_then(|p| p.arn())
+        .ok_or(InstanceRoleError::NoProfile)?;
+    // arn:aws:iam::ACCT:instance-profile/[path/]NAME
+    let profile_name = profile_arn.rsplit('/').next().unwrap_or_default().to_string();
+    let profile = aws_sdk_iam::Client::new(admin)
+        .get_instance_profile()
+        .instance_profile_name(&profile_name)
+        .send()
+        .await
+        .map_err(|e| InstanceRoleError::Call(call_error(&e)))?;
+    let role = profile.instance_profile().and_then(|p| p.roles().first());
+    Ok(InstanceRole {
+        profile_name,
+        role_name: role.map(|r| r.role_name().to_string()),
+        role_arn: role.map(|r| r.arn().to_string()),
+    })
 }
 
 /// A principal backed by a session returned by an AssumeRole step.

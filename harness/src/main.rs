@@ -33,10 +33,12 @@ enum Command {
     List(ListArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TargetKind {
     /// moto started by the harness on 127.0.0.1, enforcing IAM (identity and trust policies).
     Moto,
+    /// An AWS-compatible endpoint you run (--endpoint); the harness destroys what it applied there.
+    Endpoint,
 }
 
 #[derive(clap::Args)]
@@ -60,9 +62,16 @@ struct RunArgs {
     /// Use this Terraform config folder instead of the one the scenario names.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where to run.
-    #[arg(long, value_enum, default_value = "moto")]
-    target: TargetKind,
+    /// Where to run (default: moto, or endpoint when --endpoint is given).
+    #[arg(long, value_enum)]
+    target: Option<TargetKind>,
+    /// Base URL of an AWS-compatible endpoint to run against (LocalStack, moto, ...);
+    /// admin credentials come from the standard chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint: Option<String>,
+    /// Region of the endpoint target.
+    #[arg(long, default_value = harness::target::DEFAULT_REGION)]
+    region: String,
     /// Write the JSON report here.
     #[arg(long)]
     report_json: Option<PathBuf>,
@@ -172,21 +181,18 @@ async fn run(args: RunArgs) -> ExitCode {
     let cancel = CancellationToken::new();
     watch_ctrl_c(cancel.clone());
 
-    let target = match args.target {
-        TargetKind::Moto => {
+    let kind = args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Moto });
+    let target = match (kind, &args.endpoint) {
+        (TargetKind::Moto, _) => {
             let options = MotoOptions { python: args.moto_python.clone(), port: args.port };
             Target::start_moto(&options, "embedded moto: enforces identity and trust policies").await
         }
+        (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &args.region).await,
+        (TargetKind::Endpoint, None) => return fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)"),
     };
     let target = match target {
         Ok(t) => Arc::new(t),
-        Err(err) => {
-            let code = match err {
-                harness::target::TargetError::MotoMissing { .. } | harness::target::TargetError::PortInUse(_) => exit_code::ENVIRONMENT,
-                _ => exit_code::TARGET,
-            };
-            return fail(code, err);
-        }
+        Err(err) => return fail(if err.is_environment() { exit_code::ENVIRONMENT } else { exit_code::TARGET }, err),
     };
 
     let runner = Runner {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::identity::{SessionCredentials, format_timestamp};
+use crate::identity::{self, InstanceRoleError, SessionCredentials, format_timestamp};
 use crate::scenario::{Action, Expectation};
 use crate::sdk::{self, CallError, call_error, is_access_denied};
 use crate::secret::{REDACTED, Secret};
@@ -237,41 +237,25 @@ fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, latency: Durat
 
 async fn instance_profile_role(admin: &SdkConfig, instance_id: &str, expect_role: Option<&str>) -> Performed {
     let start = Instant::now();
-    let described = aws_sdk_ec2::Client::new(admin).describe_instances().instance_ids(instance_id).send().await;
-    let profile_arn = match described {
-        Ok(out) => out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find(|i| i.instance_id() == Some(instance_id))
-            .and_then(|i| i.iam_instance_profile())
-            .and_then(|p| p.arn())
-            .map(str::to_string),
-        Err(err) => return Performed::new(Observed::from_error(call_error(&err)), start.elapsed()),
-    };
-    let Some(profile_arn) = profile_arn else {
-        let mut done = Performed::new(Observed::Allowed, start.elapsed());
-        done.mismatch = Some(format!("instance {instance_id} has no IAM instance profile"));
-        return done;
-    };
-    // arn:aws:iam::ACCT:instance-profile/[path/]NAME
-    let profile_name = profile_arn.rsplit('/').next().unwrap_or_default().to_string();
-    let profile = aws_sdk_iam::Client::new(admin).get_instance_profile().instance_profile_name(&profile_name).send().await;
-    let mut done = match profile {
-        Ok(out) => {
-            let role = out.instance_profile().and_then(|p| p.roles().first()).map(|r| r.role_name().to_string());
-            let mut done = Performed::new(Observed::Allowed, start.elapsed());
-            done.detail = format!("instance profile {profile_name} -> role {}", role.as_deref().unwrap_or("(none)"));
-            done.role_name = role;
-            done
+    let found = identity::instance_role(admin, instance_id).await;
+    let latency = start.elapsed();
+    let role = match found {
+        Ok(role) => role,
+        Err(InstanceRoleError::Call(err)) => return Performed::new(Observed::from_error(err), latency),
+        Err(InstanceRoleError::NoProfile) => {
+            let mut done = Performed::new(Observed::Allowed, latency);
+            done.mismatch = Some(format!("instance {instance_id} has no IAM instance profile"));
+            return done;
         }
-        Err(err) => return Performed::new(Observed::from_error(call_error(&err)), start.elapsed()),
     };
-    match (&done.role_name, expect_role) {
-        (None, _) => done.mismatch = Some(format!("instance profile {profile_name} has no role")),
-        (Some(role), Some(expected)) if role != expected => done.mismatch = Some(format!("the instance carries {role}, expected {expected}")),
+    let mut done = Performed::new(Observed::Allowed, latency);
+    done.detail = format!("instance profile {} -> role {}", role.profile_name, role.role_name.as_deref().unwrap_or("(none)"));
+    match (&role.role_name, expect_role) {
+        (None, _) => done.mismatch = Some(format!("instance profile {} has no role", role.profile_name)),
+        (Some(name), Some(expected)) if name != expected => done.mismatch = Some(format!("the instance carries {name}, expected {expected}")),
         _ => {}
     }
+    done.role_name = role.role_name;
     done
 }
 

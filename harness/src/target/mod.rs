@@ -4,6 +4,7 @@
 //! probed for what it really enforces.
 
 pub mod capabilities;
+pub mod endpoint;
 pub mod moto;
 
 use std::ffi::OsString;
@@ -12,10 +13,11 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
-use crate::identity::SessionCredentials;
-use crate::sdk::{self, Endpoint};
+use crate::identity::{self, InstanceRoleError, SessionCredentials};
+use crate::sdk::{self, CallError, Endpoint, call_error};
+use crate::secret::Secret;
 use crate::terraform::ProviderTarget;
 
 pub use capabilities::Capabilities;
@@ -36,6 +38,19 @@ pub enum TargetError {
     InstanceCredentials(String),
     #[error("the harness could not create its temporary files")]
     Io(#[source] std::io::Error),
+    #[error("cannot reach {url} ({cause}); start the emulator there or fix --endpoint")]
+    Unreachable { url: String, cause: String },
+    #[error("{url} does not answer like AWS STS ({cause}); give the base URL of an AWS-compatible endpoint")]
+    NotAws { url: String, cause: String },
+    #[error("the target refused the admin credentials ({0}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to an admin identity of the target")]
+    BadCredentials(String),
+}
+
+impl TargetError {
+    /// The machine lacks something (as opposed to the target misbehaving).
+    pub fn is_environment(&self) -> bool {
+        matches!(self, TargetError::MotoMissing { .. } | TargetError::PortInUse(_) | TargetError::Io(_))
+    }
 }
 
 /// What ran, for the console banner and the JSON report.
@@ -60,6 +75,7 @@ pub struct Admin {
 #[derive(Debug)]
 enum Backend {
     Moto(moto::MotoServer),
+    Endpoint { flavor: endpoint::Flavor, http: reqwest::Client },
 }
 
 pub struct Target {
@@ -103,6 +119,47 @@ impl Target {
         })
     }
 
+    /// Use an endpoint the user runs, as the admin identity of the standard
+    /// credential chain (env or profile).
+    pub async fn connect_endpoint(url: &str, region: &str) -> Result<Self, TargetError> {
+        let (flavor, version) = endpoint::detect(url).await?;
+        let endpoint = Endpoint { url: Some(url.trim_end_matches('/').to_string()), region: region.to_string() };
+        let ambient = sdk::ambient_config(Some(region.to_string())).await;
+        let provider = ambient.credentials_provider().ok_or_else(|| TargetError::BadCredentials("no credentials provider".into()))?;
+        let credentials = provider.provide_credentials().await.map_err(|e| TargetError::BadCredentials(format!("none found: {e}")))?;
+        let shared = SharedCredentialsProvider::new(credentials.clone());
+        let admin_config = sdk::config_with(&endpoint, shared.clone()).await;
+        let identity = aws_sdk_sts::Client::new(&admin_config).get_caller_identity().send().await.map_err(|e| match call_error(&e) {
+            CallError::Service { code, .. } => TargetError::BadCredentials(code),
+            CallError::Transport { message, .. } => TargetError::NotAws { url: url.to_string(), cause: message },
+        })?;
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID".to_string(), OsString::from(credentials.access_key_id())),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), OsString::from(credentials.secret_access_key())),
+            ("AWS_REGION".to_string(), OsString::from(region)),
+        ];
+        if let Some(token) = credentials.session_token() {
+            env.push(("AWS_SESSION_TOKEN".to_string(), OsString::from(token)));
+        }
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        Ok(Target {
+            description: TargetDescription {
+                kind: flavor.name().to_string(),
+                endpoint: endpoint.url.clone(),
+                version,
+                reason: format!("--endpoint {url}"),
+            },
+            admin: Admin {
+                arn: identity.arn().unwrap_or_default().to_string(),
+                account_id: identity.account().unwrap_or_default().to_string(),
+                credentials: shared,
+                env,
+            },
+            endpoint,
+            backend: Backend::Endpoint { flavor, http },
+        })
+    }
+
     pub async fn admin_config(&self) -> SdkConfig {
         sdk::config_with(&self.endpoint, self.admin.credentials.clone()).await
     }
@@ -117,6 +174,7 @@ impl Target {
     pub fn outlives_run(&self) -> bool {
         match self.backend {
             Backend::Moto(_) => false,
+            Backend::Endpoint { .. } => true,
         }
     }
 
@@ -124,19 +182,57 @@ impl Target {
     pub async fn instance_credentials(&self, instance_id: &str) -> Result<SessionCredentials, TargetError> {
         match &self.backend {
             Backend::Moto(server) => server.instance_credentials(instance_id, &self.endpoint.region).await,
+            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http, .. } => {
+                let url = self.endpoint.url.as_deref().unwrap_or_default();
+                moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
+            }
+            Backend::Endpoint { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
         }
+    }
+
+    /// Without a launcher, the admin assumes the profile's role itself. On a
+    /// target that enforces trust this is refused (the role trusts EC2, not
+    /// the admin), and the error says so.
+    async fn assume_instance_role(&self, admin: &SdkConfig, instance_id: &str) -> Result<SessionCredentials, TargetError> {
+        let role = identity::instance_role(admin, instance_id).await.map_err(|e| match e {
+            InstanceRoleError::Call(err) => TargetError::InstanceCredentials(format!("cannot look up instance {instance_id}: {}", err.code())),
+            InstanceRoleError::NoProfile => TargetError::InstanceCredentials(format!("instance {instance_id} has no instance profile")),
+        })?;
+        let role_arn = role.role_arn.ok_or_else(|| TargetError::InstanceCredentials(format!("profile {} has no role", role.profile_name)))?;
+        let out = aws_sdk_sts::Client::new(admin)
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name(instance_id)
+            .duration_seconds(moto::INSTANCE_SESSION_SECONDS as i32)
+            .send()
+            .await
+            .map_err(|e| {
+                TargetError::InstanceCredentials(format!(
+                    "{}: this endpoint cannot play EC2 for instance profiles (the admin may not assume {role_arn}); use the embedded moto target",
+                    call_error(&e).code()
+                ))
+            })?;
+        let c = out.credentials().ok_or_else(|| TargetError::InstanceCredentials("AssumeRole returned no credentials".into()))?;
+        Ok(SessionCredentials {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: Secret::new(c.secret_access_key()),
+            session_token: Secret::new(c.session_token()),
+            expiration: std::time::SystemTime::try_from(*c.expiration()).unwrap_or_else(|_| std::time::SystemTime::now()),
+        })
     }
 
     /// Ask the target to stop without waiting (for owners that cannot give it up).
     pub fn terminate(&self) {
         match &self.backend {
             Backend::Moto(server) => server.terminate(),
+            Backend::Endpoint { .. } => {} // the user's: never stopped by the harness
         }
     }
 
     pub async fn shutdown(self) {
         match self.backend {
             Backend::Moto(server) => server.stop().await,
+            Backend::Endpoint { .. } => {}
         }
     }
 }

@@ -28,7 +28,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Instance-profile sessions minted for the workload last this long
 /// (the shortest session AWS allows).
-const INSTANCE_SESSION_SECONDS: u64 = 900;
+pub const INSTANCE_SESSION_SECONDS: u64 = 900;
 
 #[cfg(test)]
 mod tests {
@@ -167,33 +167,7 @@ impl MotoServer {
 
     /// What EC2 hands an instance: a session of its profile's role.
     pub async fn instance_credentials(&self, instance_id: &str, region: &str) -> Result<SessionCredentials, TargetError> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Minted {
-            access_key_id: Option<String>,
-            secret_access_key: Option<String>,
-            token: Option<String>,
-            expiration: Option<String>,
-            code: String,
-            message: Option<String>,
-        }
-        let response = self
-            .http
-            .post(format!("{}/_harness/ec2/instance-credentials", self.endpoint))
-            .json(&serde_json::json!({"instance_id": instance_id, "region": region, "duration_seconds": INSTANCE_SESSION_SECONDS}))
-            .send()
-            .await
-            .map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
-        let minted: Minted = response.json().await.map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
-        match (minted.access_key_id, minted.secret_access_key, minted.token, minted.expiration) {
-            (Some(access_key_id), Some(secret), Some(token), Some(expiration)) => Ok(SessionCredentials {
-                access_key_id,
-                secret_access_key: Secret::new(secret),
-                session_token: Secret::new(token),
-                expiration: crate::identity::parse_timestamp(&expiration).map_err(TargetError::InstanceCredentials)?,
-            }),
-            _ => Err(TargetError::InstanceCredentials(format!("{}: {}", minted.code, minted.message.unwrap_or_default()))),
-        }
+        launcher_instance_credentials(&self.http, &self.endpoint, instance_id, region).await
     }
 
     pub fn terminate(&self) {
@@ -239,5 +213,40 @@ async fn check_moto_installed(python: &Path) -> Result<(), TargetError> {
             Ok(())
         }
         Err(_) => Err(TargetError::MotoMissing { python: python.to_path_buf(), found: None }),
+    }
+}
+
+/// Ask a launcher (ours, or one the user runs) for an instance's credentials.
+pub async fn launcher_instance_credentials(
+    http: &reqwest::Client,
+    endpoint: &str,
+    instance_id: &str,
+    region: &str,
+) -> Result<SessionCredentials, TargetError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Minted {
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+        token: Option<String>,
+        expiration: Option<String>,
+        code: String,
+        message: Option<String>,
+    }
+    let response = http
+        .post(format!("{}/_harness/ec2/instance-credentials", endpoint.trim_end_matches('/')))
+        .json(&serde_json::json!({"instance_id": instance_id, "region": region, "duration_seconds": INSTANCE_SESSION_SECONDS}))
+        .send()
+        .await
+        .map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
+    let minted: Minted = response.json().await.map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
+    match (minted.access_key_id, minted.secret_access_key, minted.token, minted.expiration) {
+        (Some(access_key_id), Some(secret), Some(token), Some(expiration)) => Ok(SessionCredentials {
+            access_key_id,
+            secret_access_key: Secret::new(secret),
+            session_token: Secret::new(token),
+            expiration: crate::identity::parse_timestamp(&expiration).map_err(TargetError::InstanceCredentials)?,
+        }),
+        _ => Err(TargetError::InstanceCredentials(format!("{}: {}", minted.code, minted.message.unwrap_or_default()))),
     }
 }
