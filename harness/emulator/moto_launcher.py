@@ -23,9 +23,12 @@ It also:
     for an instance profile (assume the profile's role as ec2.amazonaws.com,
     only if the role's trust policy allows that service);
   * serves GET /_harness/health for readiness;
-  * exits when the harness that started it is gone (no orphaned emulators).
+  * exits when the harness that started it is gone (no orphaned emulators);
+  * with --record-secrets FILE, appends every secret it issues (access key
+    secrets, session tokens) to FILE, so a test can prove none of them leaks.
 
 Usage: python moto_launcher.py --port P --credentials-file F [--parent-pid PID]
+       [--record-secrets FILE]
 """
 
 import argparse
@@ -53,7 +56,9 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.iam.models import IAMBackend  # noqa: E402
 from moto.sts import sts_backends  # noqa: E402
+from moto.sts.models import STSBackend  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
@@ -307,6 +312,32 @@ class HarnessApp:
         return response(environ, start_response)
 
 
+def record_secrets(path):
+    lock = threading.Lock()
+
+    def append(*secrets):
+        with lock:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as f:
+                f.write("".join(secret + "\n" for secret in secrets if secret))
+
+    assume_role = STSBackend.assume_role
+    create_access_key = IAMBackend.create_access_key
+
+    def recording_assume_role(self, *args, **kwargs):
+        session = assume_role(self, *args, **kwargs)
+        append(session.secret_access_key, session.session_token)
+        return session
+
+    def recording_create_access_key(self, *args, **kwargs):
+        key = create_access_key(self, *args, **kwargs)
+        append(key.secret_access_key)
+        return key
+
+    STSBackend.assume_role = recording_assume_role
+    IAMBackend.create_access_key = recording_create_access_key
+
+
 def watch_parent(parent_pid):
     # The harness may die without cleaning up (SIGKILL): do not outlive it.
     while True:
@@ -323,7 +354,11 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--credentials-file", required=True)
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--record-secrets")
     args = parser.parse_args()
+
+    if args.record_secrets:
+        record_secrets(args.record_secrets)
 
     if args.parent_pid:
         threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()

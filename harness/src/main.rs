@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -170,21 +169,13 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(tf) => tf,
         Err(err) => return fail(exit_code::ENVIRONMENT, err),
     };
-    let state_dir = match tempfile::Builder::new().prefix("harness-run-").tempdir() {
-        Ok(dir) => dir,
-        Err(err) => return fail(exit_code::ENVIRONMENT, format!("cannot create a temporary folder: {err}")),
-    };
-    if let Err(err) = terraform.arrange_offline_providers(state_dir.path()) {
-        return fail(exit_code::ENVIRONMENT, format!("cannot write the terraform CLI config: {err}"));
-    }
-
+    terraform.arrange_offline_providers();
     let cancel = CancellationToken::new();
-    watch_ctrl_c(cancel.clone());
 
     let kind = args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Moto });
     let target = match (kind, &args.endpoint) {
         (TargetKind::Moto, _) => {
-            let options = MotoOptions { python: args.moto_python.clone(), port: args.port };
+            let options = MotoOptions { python: args.moto_python.clone(), port: args.port, ..MotoOptions::default() };
             Target::start_moto(&options, "embedded moto: enforces identity and trust policies").await
         }
         (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &args.region).await,
@@ -194,6 +185,7 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(t) => Arc::new(t),
         Err(err) => return fail(if err.is_environment() { exit_code::ENVIRONMENT } else { exit_code::TARGET }, err),
     };
+    watch_ctrl_c(cancel.clone(), target.outlives_run());
 
     let runner = Runner {
         target: target.clone(),
@@ -239,8 +231,8 @@ fn run_exit_code(result: &RunReport, interrupted: bool) -> i32 {
 }
 
 /// First Ctrl-C: stop and clean up (destroy still runs). Second: stop
-/// waiting, and say where the state is to finish the cleanup by hand.
-fn watch_ctrl_c(cancel: CancellationToken) {
+/// waiting, and say how to finish the cleanup by hand.
+fn watch_ctrl_c(cancel: CancellationToken, target_outlives_run: bool) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
@@ -250,13 +242,16 @@ fn watch_ctrl_c(cancel: CancellationToken) {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        let kept = terraform::active_working_copies();
         eprintln!("stopped waiting; cleanup may be incomplete.");
-        for dir in kept {
-            eprintln!("  state kept in {}; finish with: cd {} && terraform destroy -auto-approve", dir.display(), dir.display());
+        if target_outlives_run {
+            eprintln!("terraform may still be stopping; once it has, finish the cleanup with the target's credentials:");
+            for hint in terraform::active_destroy_hints() {
+                eprintln!("  {hint}");
+            }
+        } else {
+            eprintln!("the embedded emulator stops with the harness: nothing it held outlives this run.");
         }
         // Leave now: no destructor runs, so the working copies stay on disk.
-        tokio::time::sleep(Duration::from_millis(10)).await;
         std::process::exit(exit_code::INTERRUPTED);
     });
 }

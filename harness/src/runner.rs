@@ -150,8 +150,8 @@ impl Runner {
             Ok(_) => report.cleanup = Cleanup::Destroyed,
             Err(err) => {
                 let error = err.to_string();
+                let command = copy.destroy_hint();
                 let dir = copy.keep();
-                let command = format!("cd {} && terraform destroy -auto-approve", dir.display());
                 report.cleanup = Cleanup::Kept { dir: dir.display().to_string(), command, error };
             }
         }

@@ -26,6 +26,8 @@ const MIRROR_CANDIDATES: &[&str] = &["/opt/tf-plugins", "/usr/local/share/terraf
 pub const OVERRIDE_FILE: &str = "zz_harness_override.tf";
 const PROVIDER_FILE: &str = "zz_harness_provider.tf";
 const VARS_FILE: &str = "zz_harness.auto.tfvars.json";
+/// The CLI config written into a working copy when providers come from a mirror.
+const CLI_CONFIG_FILE: &str = ".harness-terraform.tfrc";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerraformError {
@@ -51,8 +53,8 @@ pub enum TerraformError {
 #[derive(Debug, Clone)]
 pub struct Terraform {
     pub binary: PathBuf,
-    /// Set when the harness wrote a CLI config for an offline provider mirror.
-    pub cli_config: Option<PathBuf>,
+    /// A filesystem provider mirror to install hashicorp/aws from (offline machines).
+    pub mirror: Option<PathBuf>,
 }
 
 impl Terraform {
@@ -66,24 +68,22 @@ impl Terraform {
             Some(path) => return Err(TerraformError::BadPath(path.to_path_buf())),
             None => find_on_path("terraform").or_else(|| find_on_path("tofu")).ok_or(TerraformError::NotInstalled)?,
         };
-        Ok(Self { binary, cli_config: None })
+        Ok(Self { binary, mirror: None })
     }
 
     /// Where the machine ships a provider mirror and no CLI config file
-    /// exists, write one (into `state_dir`) so `init` works offline. On a
-    /// normal laptop nothing is found and init downloads as usual.
-    pub fn arrange_offline_providers(&mut self, state_dir: &Path) -> std::io::Result<()> {
+    /// exists, every working copy gets a CLI config that installs from it,
+    /// so `init` works offline. On a normal laptop nothing is found and init
+    /// downloads as usual.
+    pub fn arrange_offline_providers(&mut self) {
         let configured = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from);
         if configured.as_ref().is_some_and(|file| file.is_file()) {
-            return Ok(());
+            return;
         }
-        let Some(mirror) = find_provider_mirror() else { return Ok(()) };
-        let file = state_dir.join("terraform-cli.tfrc");
-        std::fs::create_dir_all(state_dir)?;
-        std::fs::write(&file, cli_config_for_mirror(&mirror))?;
-        tracing::info!(mirror = %mirror.display(), "terraform providers come from the local mirror");
-        self.cli_config = Some(file);
-        Ok(())
+        self.mirror = find_provider_mirror();
+        if let Some(mirror) = &self.mirror {
+            tracing::info!(mirror = %mirror.display(), "terraform providers come from the local mirror");
+        }
     }
 
     pub async fn version(&self) -> Option<String> {
@@ -173,12 +173,13 @@ pub struct RunVariables {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Working copies that exist right now, so an impatient second Ctrl-C can
-/// still say where the state is.
-static ACTIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Working copies that exist right now (folder -> destroy command), so an
+/// impatient second Ctrl-C can still say where the state is.
+static ACTIVE: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
 
-pub fn active_working_copies() -> Vec<PathBuf> {
-    ACTIVE.lock().map(|set| set.iter().cloned().collect()).unwrap_or_default()
+/// The destroy command of every working copy that exists right now.
+pub fn active_destroy_hints() -> Vec<String> {
+    ACTIVE.lock().map(|map| map.values().cloned().collect()).unwrap_or_default()
 }
 
 /// A temporary copy of a config, set up for one target. Dropping it removes
@@ -193,8 +194,8 @@ pub struct WorkingCopy {
 
 impl Drop for WorkingCopy {
     fn drop(&mut self) {
-        if let Ok(mut set) = ACTIVE.lock() {
-            set.remove(&self.path);
+        if let Ok(mut map) = ACTIVE.lock() {
+            map.remove(&self.path);
         }
     }
 }
@@ -213,11 +214,16 @@ impl WorkingCopy {
         }
         let vars_json = serde_json::to_string_pretty(vars).map_err(|e| wrap(std::io::Error::other(e)))?;
         std::fs::write(dir.path().join(VARS_FILE), vars_json).map_err(wrap)?;
-        let path = dir.path().to_path_buf();
-        if let Ok(mut set) = ACTIVE.lock() {
-            set.insert(path.clone());
+        if let Some(mirror) = &terraform.mirror {
+            // In the copy itself, so a kept copy stays usable by hand.
+            std::fs::write(dir.path().join(CLI_CONFIG_FILE), cli_config_for_mirror(mirror)).map_err(wrap)?;
         }
-        Ok(Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone() })
+        let path = dir.path().to_path_buf();
+        let copy = Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone() };
+        if let Ok(mut map) = ACTIVE.lock() {
+            map.insert(copy.path.clone(), copy.destroy_hint());
+        }
+        Ok(copy)
     }
 
     pub fn path(&self) -> &Path {
@@ -240,8 +246,8 @@ impl WorkingCopy {
             .env("TF_INPUT", "0")
             .env("CHECKPOINT_DISABLE", "1")
             .cancel_signal(libc::SIGINT);
-        if let Some(cli_config) = &self.terraform.cli_config {
-            cmd = cmd.env("TF_CLI_CONFIG_FILE", cli_config);
+        if self.terraform.mirror.is_some() {
+            cmd = cmd.env("TF_CLI_CONFIG_FILE", self.path.join(CLI_CONFIG_FILE));
         }
         if self.target.endpoint.is_some() {
             // An emulator run must never pick up the user's real credentials.
@@ -253,6 +259,13 @@ impl WorkingCopy {
             cmd = cmd.env(key.clone(), value.clone());
         }
         cmd
+    }
+
+    /// The command a person runs to finish the cleanup of a kept copy
+    /// (with the target's credentials in their environment).
+    pub fn destroy_hint(&self) -> String {
+        let cli_config = if self.terraform.mirror.is_some() { format!("TF_CLI_CONFIG_FILE={CLI_CONFIG_FILE} ") } else { String::new() };
+        format!("cd {} && {cli_config}{} destroy -auto-approve -lock-timeout=5m", self.path.display(), self.terraform.binary.display())
     }
 
     pub fn init_command(&self) -> Command {
@@ -332,6 +345,8 @@ pub fn emulator_provider_block(endpoint: &str, region: &str, standalone: bool) -
         r#"# Written by the harness: points the aws provider at the emulator.
 provider "aws" {{
 {region_line}  skip_credentials_validation = true
+  # An emulator answers at once or not at all: fail fast when it is gone.
+  max_retries                 = 2
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   s3_use_path_style           = true
@@ -397,7 +412,7 @@ mod tests {
     #[test]
     fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone() {
         let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
-        let tf = Terraform { binary: PathBuf::from("terraform"), cli_config: None };
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();

@@ -38,12 +38,14 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MotoOptions {
     /// The Python that has `moto[server]`; None finds one.
     pub python: Option<PathBuf>,
     /// A fixed port; None picks a free one.
     pub port: Option<u16>,
+    /// Append every secret the emulator issues to this file (for leak tests).
+    pub record_secrets: Option<PathBuf>,
 }
 
 /// A running moto launcher. Dropping it kills the process group.
@@ -110,6 +112,10 @@ impl MotoServer {
             .arg(&credentials_file)
             .args(["--parent-pid", &std::process::id().to_string()])
             .env("PYTHONUNBUFFERED", "1");
+        let command = match &options.record_secrets {
+            Some(file) => command.arg("--record-secrets").arg(file),
+            None => command,
+        };
         let child = command.spawn_logged(&log_file).map_err(|e| TargetError::Start(e.to_string()))?;
         let pgid = child.id().map(|p| p as i32);
         let endpoint = format!("http://127.0.0.1:{port}");

@@ -27,7 +27,7 @@ pub struct Suite {
 
 impl Suite {
     pub async fn start() -> Result<Self, String> {
-        let target = Target::start_moto(&MotoOptions { python: None, port: None }, "the e2e suite's embedded target")
+        let target = Target::start_moto(&MotoOptions::default(), "the e2e suite's embedded target")
             .await
             .map_err(|e| format!("cannot start the moto target: {e}"))?;
         let admin = target.admin_config().await;

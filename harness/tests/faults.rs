@@ -1,0 +1,353 @@
+//! Faults injected for real against the `harness` binary: signals, a killed
+//! emulator, an apply that fails halfway, a destroy that fails, concurrent
+//! runs, and a hunt for leaked secrets. Each test owns an emulator that
+//! outlives the harness run (the endpoint target), so afterwards it can list
+//! the emulator's roles, instance profiles, buckets and instances and assert
+//! that nothing from the run is left.
+#![cfg(feature = "localstack")]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use harness::exit_code;
+use harness::sdk::{self, Endpoint};
+use harness::target::moto::{MotoOptions, MotoServer};
+
+/// A hang detector, not a speed check: far above a normal run (~1-2 min).
+const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
+fn project(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+/// An emulator owned by the test, reached by the harness as `--endpoint`.
+struct Emulator {
+    runtime: tokio::runtime::Runtime,
+    server: Option<MotoServer>,
+    endpoint: String,
+    key_id: String,
+    secret: String,
+    secrets_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let secrets_file = dir.path().join("issued-secrets");
+        let options = MotoOptions { record_secrets: Some(secrets_file.clone()), ..MotoOptions::default() };
+        let server = runtime.block_on(MotoServer::start(&options)).expect("the test's emulator starts");
+        Emulator {
+            endpoint: server.endpoint.clone(),
+            key_id: server.admin_access_key_id.clone(),
+            secret: server.admin_secret.expose().to_string(),
+            server: Some(server),
+            runtime,
+            secrets_file,
+            _dir: dir,
+        }
+    }
+
+    fn admin(&self) -> SdkConfig {
+        let creds = Credentials::new(&self.key_id, &self.secret, None, None, "test-admin");
+        let endpoint = Endpoint { url: Some(self.endpoint.clone()), region: "us-east-1".into() };
+        self.runtime.block_on(sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)))
+    }
+
+    /// The harness binary, pointed at this emulator as its admin.
+    fn harness(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+        cmd.arg("run").arg("--endpoint").arg(&self.endpoint).args(args).current_dir(project(""));
+        cmd.env("AWS_ACCESS_KEY_ID", &self.key_id).env("AWS_SECRET_ACCESS_KEY", &self.secret).env_remove("AWS_PROFILE").env_remove("AWS_SESSION_TOKEN");
+        cmd
+    }
+
+    /// Every role, instance profile, bucket, user (but the admin) and live instance.
+    fn leftovers(&self) -> Vec<String> {
+        let admin = self.admin();
+        self.runtime.block_on(async {
+            let iam = aws_sdk_iam::Client::new(&admin);
+            let mut left = Vec::new();
+            for role in iam.list_roles().send().await.unwrap().roles() {
+                left.push(format!("role {}", role.role_name()));
+            }
+            for profile in iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
+                left.push(format!("instance profile {}", profile.instance_profile_name()));
+            }
+            for user in iam.list_users().send().await.unwrap().users() {
+                if user.user_name() != "harness-admin" {
+                    left.push(format!("user {}", user.user_name()));
+                }
+            }
+            for bucket in sdk::s3_client(&admin).list_buckets().send().await.unwrap().buckets() {
+                left.push(format!("bucket {}", bucket.name().unwrap_or_default()));
+            }
+            let instances = aws_sdk_ec2::Client::new(&admin).describe_instances().send().await.unwrap();
+            for instance in instances.reservations().iter().flat_map(|r| r.instances()) {
+                let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default();
+                if state != "terminated" && state != "shutting-down" {
+                    left.push(format!("instance {} ({state})", instance.instance_id().unwrap_or_default()));
+                }
+            }
+            left
+        })
+    }
+
+    fn assert_nothing_left(&self) {
+        let left = self.leftovers();
+        assert!(left.is_empty(), "the run left resources behind: {left:?}");
+    }
+
+    fn issued_secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = std::fs::read_to_string(&self.secrets_file).unwrap_or_default().lines().map(str::to_string).collect();
+        secrets.push(self.secret.clone());
+        secrets
+    }
+
+    fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.stop());
+        }
+    }
+}
+
+/// A harness process whose stderr is collected line by line as it runs.
+struct Run {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("  | {line}");
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Run { child, stderr, reader: Some(reader) }
+    }
+
+    /// Poll stderr until it contains `pattern` (or fail at the deadline).
+    fn wait_for(&self, pattern: &str) {
+        let deadline = Instant::now() + RUN_DEADLINE;
+        while !self.stderr.lock().unwrap().contains(pattern) {
+            assert!(Instant::now() < deadline, "`{pattern}` never appeared; stderr:\n{}", self.stderr.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn interrupt(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + RUN_DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the harness did not finish within {RUN_DEADLINE:?}; stderr:\n{}", self.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        self.reader.take().unwrap().join().unwrap();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished { status, stdout, stderr }
+    }
+}
+
+#[test]
+fn ctrl_c_during_apply_still_destroys_everything() {
+    let emulator = Emulator::start();
+    let run = Run::spawn(emulator.harness(&["-s", "problem_demo"]));
+    run.wait_for("[problem_demo] init done");
+    run.interrupt();
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    assert!(done.stderr.contains("interrupted: stopping and destroying"), "{}", done.stderr);
+    assert!(done.stderr.contains("[problem_demo] destroy done"), "{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_after_apply_still_destroys_everything() {
+    let emulator = Emulator::start();
+    let run = Run::spawn(emulator.harness(&["-s", "solution_demo"]));
+    run.wait_for("[solution_demo] apply done");
+    run.interrupt();
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    assert!(done.stderr.contains("[solution_demo] destroy done"), "{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn second_ctrl_c_stops_waiting_and_the_printed_command_finishes_the_cleanup() {
+    let emulator = Emulator::start();
+    let run = Run::spawn(emulator.harness(&["-s", "problem_demo"]));
+    run.wait_for("[problem_demo] init done");
+    run.interrupt();
+    run.wait_for("interrupted: stopping");
+    run.interrupt();
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    assert!(done.stderr.contains("stopped waiting; cleanup may be incomplete"), "{}", done.stderr);
+    let hint = done.stderr.lines().map(str::trim).find(|l| l.starts_with("cd ") && l.contains(" destroy -auto-approve")).unwrap_or_else(|| panic!("no cleanup command printed:\n{}", done.stderr)).to_string();
+    // Run the printed command the way a person would, with the target's credentials.
+    // -lock-timeout in it waits for the interrupted terraform to let go of the state.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&hint)
+        .env("AWS_ACCESS_KEY_ID", &emulator.key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &emulator.secret)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "`{hint}` failed");
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn apply_failing_halfway_shows_terraforms_error_and_leaves_nothing() {
+    let emulator = Emulator::start();
+    let scenario = fixture("scenarios/broken_apply.toml");
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::APPLY_FAILED), "{}", done.stderr);
+    assert!(done.stderr.contains("NoSuchEntity"), "terraform's error is shown:\n{}", done.stderr);
+    assert!(done.stderr.contains("[broken_apply] destroy done"), "{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn failed_destroy_keeps_the_state_and_names_the_command_that_finishes_it() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let scenario = fixture("scenarios/destroy_fails.toml");
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap(), "--report-json", report.to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::CLEANUP_FAILED), "{}", done.stderr);
+    assert!(done.stderr.contains("CLEANUP INCOMPLETE"), "{}", done.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let cleanup = &json["scenarios"][0]["cleanup"];
+    assert_eq!(cleanup["status"], "kept", "{json}");
+    let kept = PathBuf::from(cleanup["dir"].as_str().unwrap());
+    assert!(kept.join("terraform.tfstate").is_file(), "the state is kept in {}", kept.display());
+    let command = cleanup["command"].as_str().unwrap().to_string();
+    assert!(done.stderr.contains(&command), "the command is printed:\n{}", done.stderr);
+    assert!(emulator.leftovers().iter().any(|l| l.starts_with("bucket destroy-fails-")), "the bucket is still there");
+
+    // The user fixes the cause (empties the bucket) and runs the printed command.
+    let admin = emulator.admin();
+    let bucket = emulator.leftovers().into_iter().find_map(|l| l.strip_prefix("bucket ").map(str::to_string)).unwrap();
+    emulator.runtime.block_on(sdk::s3_client(&admin).delete_object().bucket(&bucket).key("left-behind").send()).unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env("AWS_ACCESS_KEY_ID", &emulator.key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &emulator.secret)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "`{command}` failed");
+    emulator.assert_nothing_left();
+    std::fs::remove_dir_all(kept).unwrap();
+}
+
+#[test]
+fn emulator_killed_mid_run_fails_clearly_and_reports_the_cleanup_attempt() {
+    let mut emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let run = Run::spawn(emulator.harness(&["-s", "problem_demo", "--report-json", report.to_str().unwrap()]));
+    run.wait_for("[problem_demo] apply done");
+    emulator.kill();
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::CLEANUP_FAILED), "{}", done.stderr);
+    assert!(done.stderr.contains("[problem_demo] destroy FAILED"), "destroy was attempted:\n{}", done.stderr);
+    assert!(done.stderr.contains("CLEANUP INCOMPLETE"), "{}", done.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let scenario = &json["scenarios"][0];
+    assert_eq!(scenario["passed"], false);
+    // A dead emulator never makes an expected denial pass: only AccessDenied does.
+    for step in scenario["steps"].as_array().unwrap() {
+        if step["verdict"] == "pass" && step["expected"] == "denied" {
+            assert_eq!(step["error_code"], "AccessDenied", "{step}");
+        }
+    }
+    if let Some(kept) = scenario["cleanup"]["dir"].as_str() {
+        let _ = std::fs::remove_dir_all(kept);
+    }
+}
+
+#[test]
+fn no_secret_issued_during_a_run_is_printed_or_written() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut cmd = emulator.harness(&["-s", "solution_demo", "--report-json", report.to_str().unwrap(), "-vv"]);
+    cmd.env("RUST_LOG", "debug");
+    let done = Run::spawn(cmd).finish();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let secrets = emulator.issued_secrets();
+    // admin secret + the probe user's key + instance sessions + the role2 session (secret and token each)
+    assert!(secrets.len() >= 6, "the emulator recorded too few issued secrets: {}", secrets.len());
+    let json = std::fs::read_to_string(&report).unwrap();
+    assert!(done.stdout.contains("<redacted>") || done.stderr.contains("<redacted>"), "the AssumeRole step shows redacted fields");
+    for secret in &secrets {
+        for (name, text) in [("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json)] {
+            assert!(!text.contains(secret.as_str()), "a secret issued during the run appears in {name}");
+        }
+    }
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn two_runs_on_one_emulator_both_pass_and_keep_to_their_own_resources() {
+    let emulator = Emulator::start();
+    let first = Run::spawn(emulator.harness(&["-s", "solution_demo"]));
+    let second = Run::spawn(emulator.harness(&["-s", "solution_demo"]));
+    let (first, second) = (first.finish(), second.finish());
+    for done in [&first, &second] {
+        assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    }
+    let prefix = |done: &Finished| {
+        let line = done.stderr.lines().find(|l| l.contains("resource prefix")).unwrap().to_string();
+        line.rsplit(' ').next().unwrap().trim_end_matches(')').to_string()
+    };
+    assert_ne!(prefix(&first), prefix(&second), "each run has its own resource names");
+    // Each run's steps name only its own resources.
+    for (done, other) in [(&first, &second), (&second, &first)] {
+        assert!(!done.stdout.contains(&prefix(other)) && !done.stderr.contains(&prefix(other)));
+    }
+    emulator.assert_nothing_left();
+}
