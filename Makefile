@@ -4,7 +4,8 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: setup demo test unit e2e lint clean
+.PHONY: setup demo test unit e2e fuzz lint clean
+FUZZ_SECONDS ?= 60
 
 ## setup: install what the embedded emulator needs (moto in .venv); check terraform
 setup: $(VENV)/.installed
@@ -31,6 +32,13 @@ unit:
 ## e2e: the end-to-end suite only; pass FILTER=solution_demo to select
 e2e: setup
 	$(CARGO) test --features localstack --test e2e -- $(FILTER)
+
+## fuzz: a bounded cargo-fuzz run of the scenario-file parser, seeded with scenarios/
+# cargo fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	rm -rf target/fuzz-corpus && mkdir -p target/fuzz-corpus && cp scenarios/*.toml target/fuzz-corpus/
+	cd harness/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run scenario ../../target/fuzz-corpus -- -max_total_time=$(FUZZ_SECONDS)
 
 lint:
 	$(CARGO) clippy --all-targets --features localstack -- -D warnings

@@ -489,6 +489,43 @@ expect = "allowed"
         assert!(err.starts_with("scenarios/demo.toml:18:10: `${bucket_name}` is not an output"), "{err}");
     }
 
+    /// Deterministic fuzzing of the shipped scenarios (the cargo-fuzz target
+    /// in harness/fuzz goes further): every truncation and every single-byte
+    /// change to a TOML-significant character returns Ok or Err, never panics.
+    #[test]
+    fn mutated_scenarios_never_panic() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        // solution_demo_root_user differs from solution_demo only in names.
+        let files: Vec<PathBuf> = discover(&dir).unwrap().into_iter().filter(|f| !f.ends_with("solution_demo_root_user.toml")).collect();
+        let declared: BTreeSet<String> = ["instance_id", "bucket_name"].iter().map(|s| s.to_string()).collect();
+        let values: BTreeMap<String, String> = declared.iter().map(|k| (k.clone(), "v".to_string())).collect();
+        let mut parsed = 0;
+        for file in files {
+            let original = std::fs::read(&file).unwrap();
+            let mut variants: Vec<Vec<u8>> = (0..original.len()).map(|i| original[..i].to_vec()).collect();
+            for i in 0..original.len() {
+                for byte in *b"\"[]=$\n" {
+                    let mut changed = original.clone();
+                    changed[i] = byte;
+                    variants.push(changed);
+                }
+            }
+            for variant in variants {
+                let Ok(text) = String::from_utf8(variant) else { continue };
+                if let Ok(scenario) = parse(&text) {
+                    parsed += 1;
+                    let _ = scenario.check_outputs(&declared);
+                    for step in &scenario.steps {
+                        for template in step.action.templates() {
+                            let _ = template.render(&values);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(parsed > 0, "some variants still parse (the test exercises the validation too)");
+    }
+
     #[test]
     fn templates_render_and_reject_malformed_references() {
         let t = Template { text: "arn:${a}/x/${b}".into(), line: 1, column: 1 };

@@ -1,0 +1,24 @@
+//! Any bytes as a scenario file: loading, output checks and rendering must
+//! return errors, never panic.
+#![no_main]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../src/scenario.rs"]
+#[allow(dead_code)]
+mod scenario;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(parsed) = scenario::Scenario::parse(Path::new("fuzz.toml"), text, Path::new("configs"), None) else { return };
+    let declared: BTreeSet<String> = ["instance_id", "bucket_name", "role2_arn"].iter().map(|s| s.to_string()).collect();
+    let _ = parsed.check_outputs(&declared);
+    let values: BTreeMap<String, String> = declared.iter().map(|k| (k.clone(), format!("v-{k}"))).collect();
+    for scenario::PrincipalSource::Instance { instance, role } in parsed.principals.values() {
+        let _ = instance.render(&values);
+        let _ = role.as_ref().map(|r| r.render(&values));
+    }
+});
