@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: setup demo test unit e2e fuzz lint clean
+.PHONY: setup demo test unit e2e fuzz bench lint clean
 FUZZ_SECONDS ?= 60
 
 ## setup: install what the embedded emulator needs (moto in .venv); check terraform
@@ -17,9 +17,9 @@ $(VENV)/.installed: harness/emulator/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r harness/emulator/requirements.txt
 	touch $@
 
-## demo: apply the blog's three configs on the embedded emulator, run every scenario, destroy
+## demo: the blog told step by step on the embedded emulator: problem, fix applied in place, root-user variant
 demo: setup
-	$(CARGO) run --quiet -p harness -- run --report-json target/demo-report.json
+	$(CARGO) run --quiet -p harness -- demo
 
 ## test: unit tests and the end-to-end suite (every scenario step is a test)
 test: setup
@@ -32,6 +32,11 @@ unit:
 ## e2e: the end-to-end suite only; pass FILTER=solution_demo to select
 e2e: setup
 	$(CARGO) test --features localstack --test e2e -- $(FILTER)
+
+## bench: the blog's flow by hand (aws CLI script) against the harness suite, one run, ratios printed
+bench: setup
+	$(CARGO) build --quiet -p harness
+	$(PYTHON) harness/bench/bench.py
 
 ## fuzz: a bounded cargo-fuzz run of the scenario-file parser, seeded with scenarios/
 # cargo fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.

@@ -16,5 +16,6 @@ pub mod scenario;
 pub mod sdk;
 pub mod secret;
 pub mod steps;
+pub mod sweep;
 pub mod target;
 pub mod terraform;

@@ -2,16 +2,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
 use harness::report::{self, Event, RunReport};
 use harness::runner::{self, RunOptions, Runner};
 use harness::scenario::{self, Scenario};
-use harness::target::{Target, moto::MotoOptions};
+use harness::target::{Consistency, Target, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
 
 #[derive(Parser)]
@@ -28,8 +30,13 @@ struct Cli {
 enum Command {
     /// Apply each scenario's config, run its steps, report, destroy.
     Run(RunArgs),
+    /// Tell the blog's story step by step: the problem, the fix applied in place, the root-user variant.
+    Demo(DemoArgs),
     /// List the scenarios of the scenarios folder.
     List(ListArgs),
+    /// Find what harness runs left on a target (tagged or probe-named, older
+    /// than --older-than) and, with --delete, delete it. Dry-run by default.
+    Sweep(SweepArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,6 +45,8 @@ enum TargetKind {
     Moto,
     /// An AWS-compatible endpoint you run (--endpoint); the harness destroys what it applied there.
     Endpoint,
+    /// A real sandbox account (standard credential chain); refused unless it is --sandbox-account.
+    Aws,
 }
 
 #[derive(clap::Args)]
@@ -47,20 +56,9 @@ struct ListArgs {
     scenarios_dir: Option<PathBuf>,
 }
 
-#[derive(clap::Args)]
-struct RunArgs {
-    /// Scenario name (a file in the scenarios folder) or path; repeatable. Default: all.
-    #[arg(long = "scenario", short = 's')]
-    scenarios: Vec<String>,
-    /// Folder of scenario files.
-    #[arg(long, env = "HARNESS_SCENARIOS_DIR")]
-    scenarios_dir: Option<PathBuf>,
-    /// Folder holding the configs scenarios name (default: terraform_configuration).
-    #[arg(long, env = "HARNESS_CONFIGS_DIR")]
-    configs_dir: Option<PathBuf>,
-    /// Use this Terraform config folder instead of the one the scenario names.
-    #[arg(long)]
-    config: Option<PathBuf>,
+/// Where to run and with which tools (shared by `run` and `demo`).
+#[derive(clap::Args, Clone)]
+struct TargetArgs {
     /// Where to run (default: moto, or endpoint when --endpoint is given).
     #[arg(long, value_enum)]
     target: Option<TargetKind>,
@@ -68,15 +66,12 @@ struct RunArgs {
     /// admin credentials come from the standard chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     endpoint: Option<String>,
-    /// Region of the endpoint target.
-    #[arg(long, default_value = harness::target::DEFAULT_REGION)]
-    region: String,
-    /// Write the JSON report here.
+    /// Region (default: us-east-1 on emulators; the standard chain's on aws).
     #[arg(long)]
-    report_json: Option<PathBuf>,
-    /// Scenarios applied at once.
-    #[arg(long, short = 'j', default_value_t = 3)]
-    jobs: usize,
+    region: Option<String>,
+    /// The only account id the aws target may run in (required with --target aws).
+    #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID")]
+    sandbox_account: Option<String>,
     /// terraform (or tofu) binary.
     #[arg(long, env = "HARNESS_TERRAFORM")]
     terraform: Option<PathBuf>,
@@ -86,9 +81,74 @@ struct RunArgs {
     /// Port for the emulator on 127.0.0.1 (default: a free one).
     #[arg(long)]
     port: Option<u16>,
+    /// Folder of scenario files.
+    #[arg(long, env = "HARNESS_SCENARIOS_DIR")]
+    scenarios_dir: Option<PathBuf>,
+    /// Folder holding the configs scenarios name (default: terraform_configuration).
+    #[arg(long, env = "HARNESS_CONFIGS_DIR")]
+    configs_dir: Option<PathBuf>,
+    /// Destroy what was applied even on the embedded emulator (which otherwise
+    /// just stops: its end is the cleanup).
+    #[arg(long)]
+    always_destroy: bool,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario name (a file in the scenarios folder) or path; repeatable. Default: all.
+    #[arg(long = "scenario", short = 's')]
+    scenarios: Vec<String>,
+    /// Use this Terraform config folder instead of the one the scenario names.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Scenarios applied at once.
+    #[arg(long, short = 'j', default_value_t = 3)]
+    jobs: usize,
     /// Do not fail the run for UNVERIFIED steps (a target that cannot prove denials).
     #[arg(long, env = "HARNESS_ALLOW_UNVERIFIED")]
     allow_unverified: bool,
+    /// Also write a JUnit XML report (a test case per step) here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// IAM propagation: retry a step expected to be allowed for this long while denied
+    /// (default: 0 on emulators, 90s on aws).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    allow_deadline: Option<Duration>,
+    /// IAM propagation: probe a step expected to be denied this many times (default: 1 on emulators, 3 on aws)...
+    #[arg(long)]
+    deny_probes: Option<u32>,
+    /// ...this far apart (default: 10s on aws).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    deny_interval: Option<Duration>,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Only what is older than this (e.g. 2h, 30m, 0s).
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    older_than: Duration,
+    /// Delete what was found (without it, only list).
+    #[arg(long)]
+    delete: bool,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// The chain scenario to tell.
+    #[arg(long, default_value = "blog_demo")]
+    scenario: String,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
 }
 
 /// A folder given by flag, else `name` in the current folder, else beside this crate.
@@ -122,6 +182,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::List(args) => list(args),
         Command::Run(args) => runtime.block_on(run(args)),
+        Command::Demo(args) => runtime.block_on(demo(args)),
+        Command::Sweep(args) => runtime.block_on(sweep(args)),
     }
 }
 
@@ -134,7 +196,7 @@ fn list(args: ListArgs) -> ExitCode {
     };
     for file in files {
         match Scenario::load(&file, &configs, None) {
-            Ok(s) => println!("{:<26} {:<28} {}", s.name, s.config.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), s.description.unwrap_or_default()),
+            Ok(s) => println!("{:<26} {:<52} {}", s.name, s.config_label(), s.description.unwrap_or_default()),
             Err(err) => return fail(exit_code::USAGE, err),
         }
     }
@@ -142,75 +204,190 @@ fn list(args: ListArgs) -> ExitCode {
 }
 
 /// Load and check every scenario before anything starts.
-fn load_scenarios(args: &RunArgs) -> Result<Vec<Scenario>, String> {
-    let dir = project_dir(args.scenarios_dir.clone(), "scenarios");
-    let configs = project_dir(args.configs_dir.clone(), "terraform_configuration");
-    let files = if args.scenarios.is_empty() {
+fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) -> Result<Vec<Scenario>, String> {
+    let dir = project_dir(target.scenarios_dir.clone(), "scenarios");
+    let configs = project_dir(target.configs_dir.clone(), "terraform_configuration");
+    let files = if names.is_empty() {
         scenario::discover(&dir).map_err(|e| e.to_string())?
     } else {
-        args.scenarios.iter().map(|s| scenario::find(&dir, s)).collect::<Result<_, _>>().map_err(|e| e.to_string())?
+        names.iter().map(|s| scenario::find(&dir, s)).collect::<Result<_, _>>().map_err(|e| e.to_string())?
     };
     let mut loaded = Vec::new();
     for file in files {
-        let scenario = Scenario::load(&file, &configs, args.config.as_deref()).map_err(|e| e.to_string())?;
-        let declared = terraform::declared_outputs(&scenario.config).map_err(|e| format!("scenario {}: {e}", scenario.name))?;
-        scenario.check_outputs(&declared).map_err(|e| e.to_string())?;
+        let scenario = Scenario::load(&file, &configs, config).map_err(|e| e.to_string())?;
+        scenario.check_outputs(terraform::declared_outputs).map_err(|e| e.to_string())?;
         loaded.push(scenario);
     }
     Ok(loaded)
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    let scenarios = match load_scenarios(&args) {
-        Ok(s) => s,
-        Err(message) => return fail(exit_code::USAGE, message),
-    };
-    let mut terraform = match Terraform::locate(args.terraform.as_deref()) {
-        Ok(tf) => tf,
-        Err(err) => return fail(exit_code::ENVIRONMENT, err),
-    };
+/// Terraform, the target and the Ctrl-C watch: what `run` and `demo` share.
+async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
+    let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::ENVIRONMENT, err))?;
     terraform.arrange_offline_providers();
-    let cancel = CancellationToken::new();
+    let target = Arc::new(connect(args).await?);
+    watch_ctrl_c(cancel.clone(), target.outlives_run());
+    Ok((terraform, target))
+}
 
+/// Start or reach the target the arguments name.
+async fn connect(args: &TargetArgs) -> Result<Target, ExitCode> {
     let kind = args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Moto });
+    let region = args.region.clone().unwrap_or_else(|| harness::target::DEFAULT_REGION.to_string());
     let target = match (kind, &args.endpoint) {
         (TargetKind::Moto, _) => {
             let options = MotoOptions { python: args.moto_python.clone(), port: args.port, ..MotoOptions::default() };
             Target::start_moto(&options, "embedded moto: enforces identity and trust policies").await
         }
-        (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &args.region).await,
-        (TargetKind::Endpoint, None) => return fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)"),
+        (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &region).await,
+        (TargetKind::Endpoint, None) => return Err(fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)")),
+        (TargetKind::Aws, endpoint) => match &args.sandbox_account {
+            Some(account) => Target::connect_aws(args.region.as_deref(), account, endpoint.as_deref()).await,
+            None => {
+                return Err(fail(exit_code::USAGE, "--target aws needs --sandbox-account ID (or HARNESS_SANDBOX_ACCOUNT_ID): the one account it may touch"));
+            }
+        },
     };
-    let target = match target {
-        Ok(t) => Arc::new(t),
-        Err(err) => return fail(if err.is_environment() { exit_code::ENVIRONMENT } else { exit_code::TARGET }, err),
-    };
-    watch_ctrl_c(cancel.clone(), target.outlives_run());
+    target.map_err(|err| fail(if err.is_environment() { exit_code::ENVIRONMENT } else { exit_code::TARGET }, err))
+}
 
-    let runner = Runner {
-        target: target.clone(),
-        terraform,
-        options: RunOptions { jobs: args.jobs, allow_unverified: args.allow_unverified, imds_lifetime: None },
-        cancel: cancel.clone(),
-        run_id: runner::new_run_id(),
+/// Run the scenarios on the target, print the table, write the JSON.
+/// Where the results go besides the progress lines.
+struct Outputs<'a> {
+    json: Option<&'a Path>,
+    junit: Option<&'a Path>,
+    /// The full table (run) or only the summary (demo, which told the steps already).
+    table: bool,
+}
+
+async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions, outputs: Outputs<'_>, events: &(dyn Fn(Event<'_>) + Sync)) -> ExitCode {
+    let cancel = CancellationToken::new();
+    let (terraform, target) = match prepare(args, &cancel).await {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
-    let print = |event: Event<'_>| eprintln!("{}", report::progress_line(&event));
-    let result = runner.run(&scenarios, &print).await;
+    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
+    let result = runner.run(scenarios, events).await;
     drop(runner);
     if let Ok(target) = Arc::try_unwrap(target) {
         target.shutdown().await;
     }
-
-    let mut stdout = std::io::stdout();
-    if let Err(err) = report::write_table(&result, &mut stdout) {
+    let printed = if outputs.table { report::write_table(&result, &mut std::io::stdout()) } else { report::write_summary(&result, &mut std::io::stdout()) };
+    if let Err(err) = printed {
         eprintln!("error: cannot print the report: {err}");
     }
-    if let Some(path) = &args.report_json {
+    if let Some(path) = outputs.json {
         if let Err(err) = report::write_json(&result, path) {
             return fail(exit_code::ENVIRONMENT, format!("cannot write the JSON report to {}: {err}", path.display()));
         }
     }
+    if let Some(path) = outputs.junit {
+        if let Err(err) = report::write_junit(&result, path) {
+            return fail(exit_code::ENVIRONMENT, format!("cannot write the JUnit report to {}: {err}", path.display()));
+        }
+    }
     ExitCode::from(run_exit_code(&result, cancel.is_cancelled()) as u8)
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let scenarios = match load_scenarios(&args.scenarios, &args.target, args.config.as_deref()) {
+        Ok(s) => s,
+        Err(message) => return fail(exit_code::USAGE, message),
+    };
+    let consistency = (args.allow_deadline.is_some() || args.deny_probes.is_some() || args.deny_interval.is_some()).then(|| {
+        let base = if args.target.target == Some(TargetKind::Aws) { Consistency::eventual() } else { Consistency::immediate() };
+        Consistency {
+            allow_deadline: args.allow_deadline.unwrap_or(base.allow_deadline),
+            deny_probes: args.deny_probes.unwrap_or(base.deny_probes).max(1),
+            deny_interval: args.deny_interval.unwrap_or(base.deny_interval),
+        }
+    });
+    let options = RunOptions {
+        jobs: args.jobs,
+        allow_unverified: args.allow_unverified,
+        always_destroy: args.target.always_destroy,
+        consistency,
+        ..RunOptions::default()
+    };
+    let print = |event: Event<'_>| eprintln!("{}", report::progress_line(&event));
+    let outputs = Outputs { json: args.report_json.as_deref(), junit: args.junit.as_deref(), table: true };
+    execute(&scenarios, &args.target, options, outputs, &print).await
+}
+
+/// `harness sweep`: list (and with --delete, delete) what runs left behind.
+async fn sweep(args: SweepArgs) -> ExitCode {
+    let target = match connect(&args.target).await {
+        Ok(target) => target,
+        Err(code) => return code,
+    };
+    let admin = target.admin_config().await;
+    let found = harness::sweep::find(&admin, args.older_than).await;
+    let code = match found {
+        Err(err) => fail(exit_code::TARGET, err),
+        Ok(found) if found.is_empty() => {
+            println!("nothing of the harness's older than {} found", humantime::format_duration(args.older_than));
+            ExitCode::SUCCESS
+        }
+        Ok(found) => {
+            let mut failures = 0;
+            for leftover in &found {
+                let action = if args.delete {
+                    match harness::sweep::delete(&admin, leftover).await {
+                        Ok(()) => "deleted".to_string(),
+                        Err(code) => {
+                            failures += 1;
+                            format!("NOT deleted ({code})")
+                        }
+                    }
+                } else {
+                    "would delete (dry run; pass --delete)".to_string()
+                };
+                println!("{:?} {} ({}s old): {action}", leftover.kind, leftover.name, leftover.age_s);
+            }
+            if failures > 0 { fail(exit_code::CLEANUP_FAILED, format!("{failures} resources could not be deleted")) } else { ExitCode::SUCCESS }
+        }
+    };
+    target.shutdown().await;
+    code
+}
+
+/// The blog, told for a person watching: the story on stdout, a spinner on
+/// stderr while terraform works.
+async fn demo(args: DemoArgs) -> ExitCode {
+    let scenarios = match load_scenarios(std::slice::from_ref(&args.scenario), &args.target, None) {
+        Ok(s) => s,
+        Err(message) => return fail(exit_code::USAGE, message),
+    };
+    // The story ends with the destroy, as the blog's does.
+    let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
+    let spinner: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let tell = |event: Event<'_>| {
+        let mut current = spinner.lock().unwrap_or_else(|p| p.into_inner());
+        match &event {
+            Event::PhaseStarted { phase, .. } if !phase.starts_with("scenario") => {
+                let style = ProgressStyle::with_template("{spinner} terraform {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = ProgressBar::new_spinner().with_style(style);
+                bar.set_message(phase.to_string());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if bar.is_hidden() {
+                    eprintln!("terraform {phase} ...");
+                }
+                *current = Some(bar);
+            }
+            Event::PhaseFinished { phase, .. } if !phase.name.starts_with("scenario") => {
+                if let Some(bar) = current.take() {
+                    bar.finish_and_clear();
+                }
+                println!("terraform {}: {} in {:.1}s", phase.name, if phase.ok { "done" } else { "FAILED" }, phase.latency_ms / 1000.0);
+            }
+            _ => {}
+        }
+        if let Some(line) = report::story_line(&event) {
+            println!("{line}");
+        }
+    };
+    let outputs = Outputs { json: args.report_json.as_deref(), junit: None, table: false };
+    execute(&scenarios, &args.target, options, outputs, &tell).await
 }
 
 fn run_exit_code(result: &RunReport, interrupted: bool) -> i32 {

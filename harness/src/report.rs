@@ -53,6 +53,8 @@ pub struct ScenarioError {
 pub enum Cleanup {
     NothingApplied,
     Destroyed,
+    /// The target died with the run (the embedded emulator): nothing outlives it.
+    TargetEnded,
     /// Destroy failed: the working copy and its state are kept for the user.
     Kept { dir: String, command: String, error: String },
 }
@@ -74,6 +76,13 @@ pub struct StepReport {
     pub error_code: Option<String>,
     pub verdict: Verdict,
     pub latency_ms: f64,
+    /// Calls made for this step (>1 while waiting out IAM propagation).
+    pub attempts: u32,
+    /// For a step first denied then allowed: time from the first attempt to success.
+    pub propagation_ms: Option<f64>,
+    /// The aws CLI command that makes the same call.
+    pub command: String,
+    /// What the call returned, as the aws CLI shows it (secrets redacted).
     pub detail: String,
     pub reason: Option<String>,
 }
@@ -87,6 +96,7 @@ pub fn millis(d: Duration) -> f64 {
 pub enum Event<'a> {
     TargetReady(&'a TargetReport),
     ScenarioStarted { scenario: &'a str, prefix: &'a str },
+    PhaseStarted { scenario: &'a str, phase: &'a str },
     PhaseFinished { scenario: &'a str, phase: &'a PhaseReport },
     StepFinished { scenario: &'a str, step: &'a StepReport },
     ScenarioFinished(&'a ScenarioReport),
@@ -111,6 +121,7 @@ pub fn progress_line(event: &Event<'_>) -> String {
             )
         }
         Event::ScenarioStarted { scenario, prefix } => format!("[{scenario}] start (resource prefix {prefix})"),
+        Event::PhaseStarted { scenario, phase } => format!("[{scenario}] {phase} ..."),
         Event::PhaseFinished { scenario, phase } => {
             format!("[{scenario}] {} {} {:.1}s", phase.name, if phase.ok { "done" } else { "FAILED" }, phase.latency_ms / 1000.0)
         }
@@ -148,6 +159,34 @@ pub fn progress_line(event: &Event<'_>) -> String {
             }
             line
         }
+    }
+}
+
+/// The demo's narrative for a person watching (stdout): each step as the
+/// aws CLI command and what it printed, like the blog shows it. Terraform
+/// phases are shown by the caller's spinner.
+pub fn story_line(event: &Event<'_>) -> Option<String> {
+    match event {
+        Event::TargetReady(_) => Some(progress_line(event)),
+        Event::PhaseStarted { phase, .. } => phase.strip_prefix("scenario").map(|config| {
+            let config = config.trim();
+            let title = if config.is_empty() { String::new() } else { format!(" {config} ") };
+            format!("\n=={title}{}", "=".repeat(60usize.saturating_sub(title.len())))
+        }),
+        Event::StepFinished { step, .. } => {
+            let mut text = format!("\n# {} (as {})\n$ {}\n", step.name, step.principal, step.command);
+            if !step.detail.is_empty() {
+                text.push_str(&step.detail);
+                text.push('\n');
+            }
+            text.push_str(&format!("-> expected {}: {} ({:.1} ms)", step.expected, verdict_label(step.verdict), step.latency_ms));
+            if let Some(reason) = &step.reason {
+                text.push_str(&format!(" - {reason}"));
+            }
+            Some(text)
+        }
+        Event::ScenarioFinished(_) => Some(format!("\n{}", progress_line(event))),
+        Event::PhaseFinished { .. } | Event::ScenarioStarted { .. } => None,
     }
 }
 
@@ -203,11 +242,17 @@ pub fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<(
         writeln!(out, "{}", line(row))?;
     }
     writeln!(out)?;
+    write_summary(report, out)
+}
+
+/// Each scenario's phases and cleanup, then the overall result.
+pub fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     for scenario in &report.scenarios {
         let phases: Vec<String> = scenario.phases.iter().map(|p| format!("{} {:.1}s", p.name, p.latency_ms / 1000.0)).collect();
         let cleanup = match &scenario.cleanup {
             Cleanup::NothingApplied => "nothing applied".to_string(),
             Cleanup::Destroyed => "destroyed".to_string(),
+            Cleanup::TargetEnded => "ended with the emulator".to_string(),
             Cleanup::Kept { dir, .. } => format!("KEPT in {dir}"),
         };
         writeln!(
@@ -231,6 +276,45 @@ pub fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<(
         count(Verdict::Fail),
         count(Verdict::Unverified)
     )
+}
+
+/// JUnit XML for CI: a suite per scenario, a test case per step with its
+/// time (and one per failed phase, so an apply failure is visible too).
+pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = Report::new("harness");
+    for scenario in &report.scenarios {
+        let mut suite = TestSuite::new(scenario.name.as_str());
+        for phase in scenario.phases.iter().filter(|p| !p.ok) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(scenario.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| format!("{} failed", phase.name)));
+            let mut case = TestCase::new(format!("phase: {}", phase.name), status);
+            case.set_time(Duration::from_secs_f64(phase.latency_ms / 1000.0));
+            suite.add_test_case(case);
+        }
+        for step in &scenario.steps {
+            let status = match step.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Fail | Verdict::Unverified => {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let observed = step.error_code.as_ref().map(|c| format!("{} ({c})", step.observed)).unwrap_or_else(|| step.observed.clone());
+                    status.set_message(format!(
+                        "{}: expected {}, observed {observed}; {}",
+                        verdict_label(step.verdict),
+                        step.expected,
+                        step.reason.clone().unwrap_or_default()
+                    ));
+                    status
+                }
+            };
+            let mut case = TestCase::new(step.name.as_str(), status);
+            case.set_time(Duration::from_secs_f64(step.latency_ms / 1000.0));
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    let file = std::fs::File::create(path)?;
+    junit.serialize(file).map_err(std::io::Error::other)
 }
 
 pub fn write_json(report: &RunReport, path: &Path) -> std::io::Result<()> {
@@ -266,6 +350,9 @@ mod tests {
                     error_code: Some("AccessDenied".into()),
                     verdict: Verdict::Pass,
                     latency_ms: 4.2,
+                    attempts: 1,
+                    propagation_ms: None,
+                    command: "aws s3 ls s3://b".into(),
                     detail: String::new(),
                     reason: None,
                 }],
@@ -299,6 +386,20 @@ mod tests {
             assert!(step[key].is_string(), "step.{key}");
         }
         assert!(step["latency_ms"].is_number());
+    }
+
+    #[test]
+    fn junit_has_a_case_per_step_with_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.xml");
+        let mut report = sample();
+        let failing = StepReport { name: "fails".into(), verdict: Verdict::Fail, ..report.scenarios[0].steps[0].clone() };
+        report.scenarios[0].steps.push(failing);
+        write_junit(&report, &path).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(xml.contains("<testsuite name=\"problem_demo\" tests=\"2\""), "{xml}");
+        assert!(xml.contains("<testcase name=\"role1 cannot list the bucket\" time=\"0.004"), "{xml}");
+        assert!(xml.contains("<failure message=\"FAIL: expected denied"), "{xml}");
     }
 
     #[test]

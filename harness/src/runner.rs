@@ -17,15 +17,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::identity::{self, CredentialSource, ImdsServer};
 use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
-use crate::scenario::{Action, Expectation, PrincipalSource, Scenario};
+use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, Stage};
 use crate::steps::{self, Call, Observed, Performed, Verdict};
-use crate::target::{Capabilities, Target, capabilities};
+use crate::target::{Capabilities, Consistency, Target, capabilities};
 use crate::terraform::{self, RunVariables, Terraform, WorkingCopy};
 
 /// The principal that looks up the instance's profile (Terraform's identity).
 pub const ADMIN_PRINCIPAL: &str = "harness-admin";
 /// Tag put on every taggable resource, with the run id as value.
 pub const RUN_TAG: &str = "harness-run";
+/// Tag (key and value) marking every taggable resource as the harness's: what `harness sweep` looks for.
+pub const HARNESS_TAG_KEY: &str = "harness";
+pub const HARNESS_TAG_VALUE: &str = "aws-assume-role-harness";
+/// Name prefix of the capability probes' roles and users (created by the SDK, swept by name).
+pub const PROBE_PREFIX: &str = "harness-probe-";
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -35,11 +40,15 @@ pub struct RunOptions {
     pub allow_unverified: bool,
     /// Cap on the lifetime of the instance credentials IMDS advertises.
     pub imds_lifetime: Option<Duration>,
+    /// Destroy even on a target that dies with the run (to test the destroy too).
+    pub always_destroy: bool,
+    /// Overrides the target's own IAM propagation policy.
+    pub consistency: Option<Consistency>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, allow_unverified: false, imds_lifetime: None }
+        Self { jobs: 3, allow_unverified: false, imds_lifetime: None, always_destroy: false, consistency: None }
     }
 }
 
@@ -75,7 +84,7 @@ impl Runner {
     pub async fn run(&self, scenarios: &[Scenario], events: EventSink<'_>) -> RunReport {
         let admin = self.target.admin_config().await;
         let (caps, notes) =
-            capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("harness-{}", self.run_id)).await;
+            capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await;
         let target = TargetReport { description: self.target.description.clone(), capabilities: caps, probe_notes: notes.0 };
         events(Event::TargetReady(&target));
 
@@ -92,7 +101,7 @@ impl Runner {
         events(Event::ScenarioStarted { scenario: &scenario.name, prefix: &prefix });
         let mut report = ScenarioReport {
             name: scenario.name.clone(),
-            config: scenario.config.display().to_string(),
+            config: scenario.config_label(),
             passed: false,
             error: None,
             cleanup: Cleanup::NothingApplied,
@@ -103,59 +112,83 @@ impl Runner {
             report.error = Some(ScenarioError { phase: phase.into(), message });
         };
 
-        let checked = terraform::declared_outputs(&scenario.config).map_err(|e| e.to_string()).and_then(|declared| {
-            scenario.check_outputs(&declared).map_err(|e| e.to_string())
-        });
-        if let Err(message) = checked {
-            fail(&mut report, "config", message);
+        if let Err(err) = scenario.check_outputs(terraform::declared_outputs) {
+            fail(&mut report, "config", err.to_string());
             return self.finish(report, events);
         }
         let vars = RunVariables {
             name_prefix: prefix.clone(),
             region: self.target.endpoint.region.clone(),
             tags: BTreeMap::from([
-                ("harness".to_string(), "aws-assume-role-harness".to_string()),
+                (HARNESS_TAG_KEY.to_string(), HARNESS_TAG_VALUE.to_string()),
                 (RUN_TAG.to_string(), self.run_id.clone()),
                 ("harness-scenario".to_string(), scenario.name.clone()),
             ]),
         };
-        let copy = match WorkingCopy::create(&self.terraform, &scenario.config, &self.target.provider_target(), &vars) {
+        let mut copy = match WorkingCopy::create(&self.terraform, &scenario.stages[0].config, &self.target.provider_target(), &vars) {
             Ok(copy) => copy,
             Err(err) => {
                 fail(&mut report, "config", err.to_string());
                 return self.finish(report, events);
             }
         };
-
         if let Err(err) = self.phase(&mut report, "init", events, copy.init(&self.cancel)).await {
             fail(&mut report, "init", err.to_string());
             return self.finish(report, events);
         }
-        // From here on something may exist on the target: destroy always runs.
-        match self.phase(&mut report, "apply", events, copy.apply(&self.cancel)).await {
-            Err(err) => fail(&mut report, "apply", err.to_string()),
-            Ok(_) => {
-                let started = Instant::now();
-                let body = AssertUnwindSafe(self.run_steps(scenario, &copy, caps, &mut report, events)).catch_unwind().await;
-                match body {
-                    Ok(Ok(())) => {}
-                    Ok(Err(message)) => fail(&mut report, "scenario", message),
-                    Err(_) => fail(&mut report, "scenario", "the harness panicked while running the steps (see stderr)".into()),
+
+        // From the first apply on something may exist on the target: the
+        // cleanup below runs whatever happens in the stages.
+        let chain = scenario.stages.len() > 1;
+        // Sessions saved by AssumeRole steps stay usable in later stages.
+        let mut principals: BTreeMap<String, SdkConfig> = BTreeMap::new();
+        for (index, stage) in scenario.stages.iter().enumerate() {
+            let label = |phase: &str| if chain { format!("{phase} {}", stage.config_name()) } else { phase.to_string() };
+            if index > 0 {
+                if let Err(err) = copy.use_config(&stage.config) {
+                    fail(&mut report, &label("apply"), err.to_string());
+                    break;
                 }
-                let ok = report.error.is_none();
-                self.record_phase(&mut report, "scenario", started.elapsed(), ok, events);
+            }
+            if let Err(err) = self.phase(&mut report, &label("apply"), events, copy.apply(&self.cancel)).await {
+                fail(&mut report, &label("apply"), err.to_string());
+                break;
+            }
+            let started = Instant::now();
+            events(Event::PhaseStarted { scenario: &scenario.name, phase: &label("scenario") });
+            let body = AssertUnwindSafe(self.run_stage(scenario, stage, &copy, &mut principals, caps, &mut report, events)).catch_unwind().await;
+            let outcome = match body {
+                Ok(result) => result,
+                Err(_) => Err("the harness panicked while running the steps (see stderr)".to_string()),
+            };
+            let ok = outcome.is_ok();
+            self.record_phase(&mut report, &label("scenario"), started.elapsed(), ok, events);
+            if let Err(message) = outcome {
+                fail(&mut report, &label("scenario"), message);
+                break;
             }
         }
-        match self.phase(&mut report, "destroy", events, copy.destroy()).await {
-            Ok(_) => report.cleanup = Cleanup::Destroyed,
+
+        report.cleanup = self.clean_up(copy, &mut report, events).await;
+        self.finish(report, events)
+    }
+
+    /// Destroy what was applied, unless the target dies with the run (the
+    /// embedded emulator: its end is the cleanup, and a resource-by-resource
+    /// destroy would only cost time). A failed destroy keeps the state.
+    async fn clean_up(&self, copy: WorkingCopy, report: &mut ScenarioReport, events: EventSink<'_>) -> Cleanup {
+        if !self.target.outlives_run() && !self.options.always_destroy {
+            return Cleanup::TargetEnded;
+        }
+        match self.phase(report, "destroy", events, copy.destroy()).await {
+            Ok(_) => Cleanup::Destroyed,
             Err(err) => {
                 let error = err.to_string();
                 let command = copy.destroy_hint();
                 let dir = copy.keep();
-                report.cleanup = Cleanup::Kept { dir: dir.display().to_string(), command, error };
+                Cleanup::Kept { dir: dir.display().to_string(), command, error }
             }
         }
-        self.finish(report, events)
     }
 
     fn finish(&self, mut report: ScenarioReport, events: EventSink<'_>) -> ScenarioReport {
@@ -167,6 +200,7 @@ impl Runner {
     }
 
     async fn phase<T, E>(&self, report: &mut ScenarioReport, name: &str, events: EventSink<'_>, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        events(Event::PhaseStarted { scenario: &report.name, phase: name });
         let started = Instant::now();
         let result = work.await;
         self.record_phase(report, name, started.elapsed(), result.is_ok(), events);
@@ -179,17 +213,22 @@ impl Runner {
         report.phases.push(phase);
     }
 
-    async fn run_steps(
+    /// One stage: read the outputs, give every principal its credentials
+    /// (instance principals are looked up again, sessions carry over), run
+    /// the stage's steps.
+    async fn run_stage(
         &self,
         scenario: &Scenario,
+        stage: &Stage,
         copy: &WorkingCopy,
+        principals: &mut BTreeMap<String, SdkConfig>,
         caps: Capabilities,
         report: &mut ScenarioReport,
         events: EventSink<'_>,
     ) -> Result<(), String> {
         let outputs = copy.outputs(&self.cancel).await.map_err(|e| e.to_string())?;
         let admin = self.target.admin_config().await;
-        let mut principals: BTreeMap<String, SdkConfig> = BTreeMap::new();
+
         // Kept alive for the whole scenario: the workload reads them on refresh.
         let mut imds_servers: Vec<ImdsServer> = Vec::new();
 
@@ -197,7 +236,7 @@ impl Runner {
             let instance_id = instance.render(&outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let expect_role = role.as_ref().map(|r| r.render(&outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
             let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
-            let performed = steps::perform(&call, &admin).await;
+            let performed = steps::perform_consistently(&call, &admin, Expectation::Allowed, self.consistency()).await;
             let step_name = format!("{name} is the role of instance {instance_id}'s profile");
             let verdict = self.record_step(report, events, step_name, ADMIN_PRINCIPAL, &call, Expectation::Allowed, &performed, &caps);
             if let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) {
@@ -209,24 +248,20 @@ impl Runner {
             }
         }
 
-        for step in &scenario.steps {
+        for step in &stage.steps {
             if self.cancel.is_cancelled() {
                 return Err("interrupted (Ctrl-C)".into());
             }
             let call = Call::from_action(&step.action, &outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let performed = match principals.get(&step.principal) {
-                Some(config) => steps::perform(&call, config).await,
-                None => Performed {
-                    observed: Observed::Error {
+                Some(config) => steps::perform_consistently(&call, config, step.expect, self.consistency()).await,
+                None => Performed::new(
+                    Observed::Error {
                         code: "NoCredentials".into(),
                         message: format!("principal `{}` has no credentials: the step that provides them did not pass", step.principal),
                     },
-                    detail: String::new(),
-                    mismatch: None,
-                    latency: Duration::ZERO,
-                    session: None,
-                    role_name: None,
-                },
+                    Duration::ZERO,
+                ),
             };
             if let (Action::AssumeRole { save_as, .. }, Some(session)) = (&step.action, &performed.session) {
                 principals.insert(save_as.clone(), identity::session_config(&self.target.endpoint, session).await);
@@ -259,12 +294,19 @@ impl Runner {
             error_code: performed.observed.error_code().map(str::to_string),
             verdict,
             latency_ms: millis(performed.latency),
+            attempts: performed.attempts,
+            propagation_ms: performed.propagation.map(millis),
+            command: call.cli(),
             detail: performed.detail.clone(),
             reason,
         };
         events(Event::StepFinished { scenario: &report.name, step: &step });
         report.steps.push(step);
         verdict
+    }
+
+    fn consistency(&self) -> Consistency {
+        self.options.consistency.unwrap_or_else(|| self.target.consistency())
     }
 
     fn instance_credentials_source(&self, instance_id: &str) -> CredentialSource {

@@ -17,6 +17,21 @@
 //! expect = "denied"
 //! ```
 //! `${name}` is a Terraform output of the config.
+//!
+//! A scenario may also be a chain of stages, each a config applied IN PLACE
+//! over the previous stage's state (as a user upgrades their config), each
+//! with its own steps:
+//!
+//! ```toml
+//! [[stages]]
+//! config = "problem_demo"
+//! [[stages.steps]]
+//! # ...
+//! [[stages]]
+//! config = "solution_demo"        # applied over problem_demo's state
+//! [[stages.steps]]
+//! # ...
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -42,6 +57,8 @@ pub enum ScenarioError {
     Unknown { name: String, known: Vec<String> },
     #[error("{dir}: no scenario files (*.{EXTENSION}) found")]
     NoneFound { dir: PathBuf },
+    #[error("scenario {scenario}: {message}")]
+    Config { scenario: String, message: String },
 }
 
 fn location(path: &Path, line: usize, column: usize) -> String {
@@ -130,7 +147,7 @@ impl Action {
         }
     }
 
-    fn templates(&self) -> Vec<&Template> {
+    pub fn templates(&self) -> Vec<&Template> {
         match self {
             Action::ListBucket { bucket, .. } => vec![bucket],
             Action::PutObject { bucket, key, .. } | Action::GetObject { bucket, key, .. } => vec![bucket, key],
@@ -151,16 +168,31 @@ pub struct Step {
     pub expect: Expectation,
 }
 
+/// One config applied (in place over the previous stage's state) and the
+/// steps run against it.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The Terraform config folder (resolved; existence is checked before a run).
+    pub config: PathBuf,
+    pub steps: Vec<Step>,
+}
+
+impl Stage {
+    /// The config's folder name, for reports.
+    pub fn config_name(&self) -> String {
+        self.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.config.display().to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// The file stem: what `--scenario` and test filters name.
     pub name: String,
     pub path: PathBuf,
     pub description: Option<String>,
-    /// The Terraform config folder (resolved, may not exist: checked by the runner).
-    pub config: PathBuf,
     pub principals: BTreeMap<String, PrincipalSource>,
-    pub steps: Vec<Step>,
+    /// At least one; a chain applies each stage's config over the previous state.
+    pub stages: Vec<Stage>,
 }
 
 // ---- the file as written ---------------------------------------------------
@@ -169,9 +201,19 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     description: Option<String>,
-    config: Spanned<String>,
+    config: Option<Spanned<String>>,
     #[serde(default)]
     principals: BTreeMap<String, Spanned<RawPrincipal>>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    stages: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    config: Spanned<String>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
 }
@@ -249,10 +291,18 @@ impl Scenario {
         })?;
 
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let config = match config_override {
-            Some(dir) => dir.to_path_buf(),
-            None => resolve_config(path, configs_root, raw.config.get_ref()),
+
+        // Either `config` + `[[steps]]`, or `[[stages]]`: one shape for both below.
+        let raw_stages: Vec<(&Spanned<String>, &Vec<Spanned<RawStep>>, usize)> = match (&raw.config, raw.stages.is_empty()) {
+            (Some(config), true) => vec![(config, &raw.steps, 0)],
+            (None, false) if raw.steps.is_empty() => raw.stages.iter().map(|s| (&s.get_ref().config, &s.get_ref().steps, s.span().start)).collect(),
+            (Some(config), false) => return Err(source.error(config.span().start, "write either `config` with [[steps]] or [[stages]], not both")),
+            (None, false) => return Err(source.error(raw.steps[0].span().start, "with [[stages]], steps go under [[stages.steps]]")),
+            (None, true) => return Err(source.error(0, "the scenario names no `config` (or [[stages]])")),
         };
+        if config_override.is_some() && raw_stages.len() > 1 {
+            return Err(source.error(0, "--config replaces the config of a single-config scenario; this one has several [[stages]]"));
+        }
 
         let mut principals = BTreeMap::new();
         for (principal, spec) in &raw.principals {
@@ -261,56 +311,79 @@ impl Scenario {
             principals.insert(principal.clone(), PrincipalSource::Instance { instance: source.template(&spec.instance)?, role });
         }
 
+        // A principal is known once declared, or once an earlier step saved it
+        // (sessions stay usable across stages).
         let mut known: BTreeSet<String> = principals.keys().cloned().collect();
-        let mut steps = Vec::new();
-        if raw.steps.is_empty() {
-            return Err(source.error(0, "the scenario has no [[steps]]"));
-        }
-        for (index, spanned) in raw.steps.iter().enumerate() {
-            let start = spanned.span().start;
-            let raw_step = spanned.get_ref();
-            let principal = raw_step.principal.get_ref();
-            if !known.contains(principal) {
-                return Err(source.error(
-                    raw_step.principal.span().start,
-                    format!(
-                        "unknown principal `{principal}`; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
-                        known.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
+        let mut stages = Vec::new();
+        for (config, raw_steps, stage_start) in raw_stages {
+            if raw_steps.is_empty() {
+                return Err(source.error(stage_start, "the scenario has no [[steps]] for this config"));
             }
-            let action = parse_action(&source, raw_step, start)?;
-            if let Action::AssumeRole { save_as, .. } = &action {
-                known.insert(save_as.clone());
+            let mut steps = Vec::new();
+            for spanned in raw_steps {
+                let raw_step = spanned.get_ref();
+                let principal = raw_step.principal.get_ref();
+                if !known.contains(principal) {
+                    return Err(source.error(
+                        raw_step.principal.span().start,
+                        format!(
+                            "unknown principal `{principal}`; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                            known.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                let action = parse_action(&source, raw_step, spanned.span().start)?;
+                if let Action::AssumeRole { save_as, .. } = &action {
+                    known.insert(save_as.clone());
+                }
+                let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
+                steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect });
             }
-            let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
-            let _ = index;
-            steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect });
+            let config = match config_override {
+                Some(dir) => dir.to_path_buf(),
+                None => resolve_config(path, configs_root, config.get_ref()),
+            };
+            stages.push(Stage { config, steps });
         }
 
-        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, config, principals, steps })
+        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages })
     }
 
-    /// Every `${output}` the scenario uses must be an output the config
-    /// declares: caught before anything is applied.
-    pub fn check_outputs(&self, declared: &BTreeSet<String>) -> Result<(), ScenarioError> {
-        let principal_templates = self.principals.values().flat_map(|PrincipalSource::Instance { instance, role }| {
-            std::iter::once(instance).chain(role.iter())
-        });
-        let step_templates = self.steps.iter().flat_map(|step| step.action.templates());
-        for template in principal_templates.chain(step_templates) {
-            for reference in template.references() {
-                if !declared.contains(reference) {
-                    return Err(ScenarioError::Invalid {
-                        path: self.path.clone(),
-                        line: template.line,
-                        column: template.column,
-                        message: format!(
-                            "`${{{reference}}}` is not an output of {}; it declares: {}",
-                            self.config.display(),
-                            declared.iter().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    });
+    /// Every step, stage after stage.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.stages.iter().flat_map(|stage| &stage.steps)
+    }
+
+    /// The configs, for reports: `a`, or `a -> b -> c` for a chain.
+    pub fn config_label(&self) -> String {
+        self.stages.iter().map(Stage::config_name).collect::<Vec<_>>().join(" -> ")
+    }
+
+    /// Every `${output}` the scenario uses must be an output of the config
+    /// of its stage: caught before anything is applied. `declared` gives the
+    /// outputs of a config folder.
+    pub fn check_outputs<E: fmt::Display>(&self, declared: impl Fn(&Path) -> Result<BTreeSet<String>, E>) -> Result<(), ScenarioError> {
+        for stage in &self.stages {
+            let outputs = declared(&stage.config).map_err(|e| ScenarioError::Config { scenario: self.name.clone(), message: e.to_string() })?;
+            // Instance principals are looked up again at every stage.
+            let principal_templates = self.principals.values().flat_map(|PrincipalSource::Instance { instance, role }| {
+                std::iter::once(instance).chain(role.iter())
+            });
+            let step_templates = stage.steps.iter().flat_map(|step| step.action.templates());
+            for template in principal_templates.chain(step_templates) {
+                for reference in template.references() {
+                    if !outputs.contains(reference) {
+                        return Err(ScenarioError::Invalid {
+                            path: self.path.clone(),
+                            line: template.line,
+                            column: template.column,
+                            message: format!(
+                                "`${{{reference}}}` is not an output of {}; it declares: {}",
+                                stage.config.display(),
+                                outputs.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        });
+                    }
                 }
             }
         }
@@ -431,11 +504,13 @@ expect = "allowed"
     fn parses_a_chain_of_principals() {
         let scenario = parse(GOOD).unwrap();
         assert_eq!(scenario.name, "demo");
-        assert_eq!(scenario.config, Path::new("terraform_configuration/solution_demo"));
-        assert_eq!(scenario.steps.len(), 2);
-        assert_eq!(scenario.steps[0].name, "role1 sts:AssumeRole");
-        assert_eq!(scenario.steps[1].principal, "role2");
-        assert!(matches!(&scenario.steps[1].action, Action::ListBucket { expect_keys, .. } if expect_keys == &["hello"]));
+        assert_eq!(scenario.stages.len(), 1);
+        assert_eq!(scenario.stages[0].config, Path::new("terraform_configuration/solution_demo"));
+        let steps: Vec<&Step> = scenario.steps().collect();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].name, "role1 sts:AssumeRole");
+        assert_eq!(steps[1].principal, "role2");
+        assert!(matches!(&steps[1].action, Action::ListBucket { expect_keys, .. } if expect_keys == &["hello"]));
     }
 
     fn error_of(text: &str) -> String {
@@ -469,6 +544,61 @@ expect = "allowed"
         assert!(error_of(&text).contains("unknown principal `role2`"));
     }
 
+    const CHAIN: &str = r#"
+[principals.role1]
+instance = "${instance_id}"
+
+[[stages]]
+config = "problem_demo"
+[[stages.steps]]
+as = "role1"
+action = "sts:AssumeRole"
+role_arn = "${role2_arn}"
+save_as = "role2"
+expect = "denied"
+
+[[stages]]
+config = "solution_demo"
+[[stages.steps]]
+as = "role1"
+action = "sts:AssumeRole"
+role_arn = "${role2_arn}"
+save_as = "role2"
+expect = "allowed"
+[[stages.steps]]
+as = "role2"
+action = "sts:GetCallerIdentity"
+expect = "allowed"
+"#;
+
+    #[test]
+    fn a_chain_applies_configs_in_order() {
+        let scenario = parse(CHAIN).unwrap();
+        let configs: Vec<String> = scenario.stages.iter().map(Stage::config_name).collect();
+        assert_eq!(configs, ["problem_demo", "solution_demo"]);
+        assert_eq!(scenario.config_label(), "problem_demo -> solution_demo");
+        assert_eq!(scenario.stages[1].steps.len(), 2);
+        let err = Scenario::parse(Path::new("c.toml"), CHAIN, Path::new("t"), Some(Path::new("/x"))).unwrap_err();
+        assert!(err.to_string().contains("several [[stages]]"), "{err}");
+        assert!(error_of(&format!("config = \"x\"\n{CHAIN}")).contains("not both"));
+    }
+
+    #[test]
+    fn outputs_are_checked_per_stage() {
+        let scenario = parse(CHAIN).unwrap();
+        let err = scenario
+            .check_outputs(|config| {
+                let mut outputs: BTreeSet<String> = ["instance_id".to_string()].into();
+                if config.ends_with("problem_demo") {
+                    outputs.insert("role2_arn".into());
+                }
+                Ok::<_, String>(outputs)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":19:12: `${role2_arn}` is not an output of terraform_configuration/solution_demo"), "{err}");
+    }
+
     #[test]
     fn bad_expectation_and_unknown_fields_are_refused() {
         assert!(error_of(&GOOD.replace("expect = \"allowed\"\n\n[[steps]]", "expect = \"maybe\"\n\n[[steps]]")).contains("maybe"));
@@ -479,13 +609,14 @@ expect = "allowed"
     fn missing_field_and_empty_steps() {
         assert!(error_of(&GOOD.replace("bucket = \"${bucket_name}\"\n", "")).contains("needs `bucket`"));
         assert!(error_of("config = \"x\"\n").contains("no [[steps]]"));
+        assert!(error_of("description = \"x\"\n").contains("no `config`"));
     }
 
     #[test]
     fn outputs_are_checked_against_the_config() {
         let scenario = parse(GOOD).unwrap();
         let declared: BTreeSet<String> = ["instance_id", "role2_arn"].iter().map(|s| s.to_string()).collect();
-        let err = scenario.check_outputs(&declared).unwrap_err().to_string();
+        let err = scenario.check_outputs(|_| Ok::<_, String>(declared.clone())).unwrap_err().to_string();
         assert!(err.starts_with("scenarios/demo.toml:18:10: `${bucket_name}` is not an output"), "{err}");
     }
 
@@ -495,8 +626,8 @@ expect = "allowed"
     #[test]
     fn mutated_scenarios_never_panic() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        // solution_demo_root_user differs from solution_demo only in names.
-        let files: Vec<PathBuf> = discover(&dir).unwrap().into_iter().filter(|f| !f.ends_with("solution_demo_root_user.toml")).collect();
+        // A single-config file and a chain; the others repeat their shapes.
+        let files = [dir.join("problem_demo.toml"), dir.join("blog_demo.toml")];
         let declared: BTreeSet<String> = ["instance_id", "bucket_name"].iter().map(|s| s.to_string()).collect();
         let values: BTreeMap<String, String> = declared.iter().map(|k| (k.clone(), "v".to_string())).collect();
         let mut parsed = 0;
@@ -514,8 +645,8 @@ expect = "allowed"
                 let Ok(text) = String::from_utf8(variant) else { continue };
                 if let Ok(scenario) = parse(&text) {
                     parsed += 1;
-                    let _ = scenario.check_outputs(&declared);
-                    for step in &scenario.steps {
+                    let _ = scenario.check_outputs(|_| Ok::<_, String>(declared.clone()));
+                    for step in scenario.steps() {
                         for template in step.action.templates() {
                             let _ = template.render(&values);
                         }

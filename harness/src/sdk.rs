@@ -108,6 +108,15 @@ where
     }
 }
 
+/// Just the code of a failed call, for messages.
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    call_error(err).code().to_string()
+}
+
 /// `outer: inner: innermost`, each error's Display once (no Debug dump).
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![err.to_string()];

@@ -12,7 +12,7 @@ use crate::identity::{self, InstanceRoleError, SessionCredentials, format_timest
 use crate::scenario::{Action, Expectation};
 use crate::sdk::{self, CallError, call_error, is_access_denied};
 use crate::secret::{REDACTED, Secret};
-use crate::target::Capabilities;
+use crate::target::{Capabilities, Consistency};
 
 /// A step's call with every `${output}` rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,93 +113,173 @@ pub struct Performed {
     pub session: Option<SessionCredentials>,
     /// InstanceProfileRole's answer.
     pub role_name: Option<String>,
+    /// How many times the call was made (IAM propagation on a real account).
+    pub attempts: u32,
+    /// For an allowed call that was first denied: from the first attempt to success.
+    pub propagation: Option<Duration>,
 }
 
 impl Performed {
-    fn new(observed: Observed, latency: Duration) -> Self {
-        Self { observed, detail: String::new(), mismatch: None, latency, session: None, role_name: None }
+    pub fn new(observed: Observed, latency: Duration) -> Self {
+        Self { observed, detail: String::new(), mismatch: None, latency, session: None, role_name: None, attempts: 1, propagation: None }
     }
 }
 
-fn timed<T>(start: Instant, result: T) -> (T, Duration) {
-    (result, start.elapsed())
+/// Make the call as IAM's eventual consistency demands: a call expected to
+/// be allowed is retried with backoff while it is denied, until the
+/// deadline (the time to success is its propagation latency, apart from
+/// the call's own latency); a call expected to be denied is probed again
+/// over a window and must stay denied: a denial that flips to allowed was
+/// a propagation delay, not a denial, and fails.
+pub async fn perform_consistently(call: &Call, config: &SdkConfig, expect: Expectation, consistency: Consistency) -> Performed {
+    let first = Instant::now();
+    let mut done = perform(call, config).await;
+    match expect {
+        Expectation::Allowed => {
+            let mut backoff = Duration::from_millis(500);
+            while matches!(done.observed, Observed::Denied { .. }) && first.elapsed() + backoff <= consistency.allow_deadline {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+                let attempts = done.attempts + 1;
+                done = perform(call, config).await;
+                done.attempts = attempts;
+                if done.observed == Observed::Allowed {
+                    done.propagation = Some(first.elapsed());
+                }
+            }
+        }
+        Expectation::Denied => {
+            for probe in 1..consistency.deny_probes {
+                if !matches!(done.observed, Observed::Denied { .. }) {
+                    break;
+                }
+                tokio::time::sleep(consistency.deny_interval).await;
+                let again = perform(call, config).await;
+                if !matches!(again.observed, Observed::Denied { .. }) {
+                    let after = first.elapsed();
+                    done = again;
+                    done.detail = format!("denied at first, then {} after {:.1}s (probe {}): {}", done.observed.label(), after.as_secs_f64(), probe + 1, done.detail);
+                }
+                done.attempts = probe + 1;
+            }
+        }
+    }
+    done
+}
+
+impl Call {
+    /// The AWS operation the call makes (what `aws` names in its errors).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            // ListObjects (v1), as `aws s3 ls` in the blog: the same s3:ListBucket permission as v2.
+            Call::ListBucket { .. } => "ListObjects",
+            Call::PutObject { .. } => "PutObject",
+            Call::GetObject { .. } => "GetObject",
+            Call::AssumeRole { .. } => "AssumeRole",
+            Call::GetCallerIdentity { .. } => "GetCallerIdentity",
+            Call::InstanceProfileRole { .. } => "DescribeInstances",
+        }
+    }
+
+    /// The aws CLI command a person would type for the same call.
+    pub fn cli(&self) -> String {
+        match self {
+            Call::ListBucket { bucket, .. } => format!("aws s3 ls s3://{bucket}"),
+            Call::PutObject { bucket, key, .. } => format!("aws s3 cp ./{key} s3://{bucket}/{key}"),
+            Call::GetObject { bucket, key, .. } => format!("aws s3 cp s3://{bucket}/{key} -"),
+            Call::AssumeRole { role_arn, session_name } => format!("aws sts assume-role --role-arn {role_arn} --role-session-name {session_name}"),
+            Call::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
+            Call::InstanceProfileRole { instance_id, .. } => {
+                format!("aws ec2 describe-instances --instance-ids {instance_id} && aws iam get-instance-profile --instance-profile-name <its profile>")
+            }
+        }
+    }
+}
+
+/// A failed call, written the way the aws CLI writes it.
+fn failed(call: &Call, err: CallError, latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::from_error(err.clone()), latency);
+    done.detail = format!("An error occurred ({}) when calling the {} operation: {}", err.code(), call.operation(), err.message());
+    done
 }
 
 /// Make the call as the principal whose config is `config`.
 pub async fn perform(call: &Call, config: &SdkConfig) -> Performed {
+    let start = Instant::now();
     match call {
-        Call::ListBucket { bucket, expect_keys } => {
-            let (result, latency) = timed(Instant::now(), sdk::s3_client(config).list_objects_v2().bucket(bucket).send().await);
-            match result {
-                Ok(out) => {
-                    let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
-                    let mut done = Performed::new(Observed::Allowed, latency);
-                    done.detail = format!("keys: [{}]", keys.join(", "));
-                    let missing: Vec<&String> = expect_keys.iter().filter(|k| !keys.contains(k)).collect();
-                    if !missing.is_empty() {
-                        done.mismatch = Some(format!("expected keys missing: {missing:?}"));
-                    }
-                    done
+        Call::ListBucket { bucket, expect_keys } => match sdk::s3_client(config).list_objects().bucket(bucket).send().await {
+            Ok(out) => {
+                let mut done = Performed::new(Observed::Allowed, start.elapsed());
+                let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+                done.detail = out
+                    .contents()
+                    .iter()
+                    .map(|o| format!("{} {:>10} {}", o.last_modified().map(|t| t.to_string()).unwrap_or_default(), o.size().unwrap_or(0), o.key().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if done.detail.is_empty() {
+                    done.detail = "(empty bucket)".into();
                 }
-                Err(err) => Performed::new(Observed::from_error(call_error(&err)), latency),
+                let missing: Vec<&String> = expect_keys.iter().filter(|k| !keys.contains(k)).collect();
+                if !missing.is_empty() {
+                    done.mismatch = Some(format!("expected keys missing: {missing:?}"));
+                }
+                done
             }
-        }
+            Err(err) => failed(call, call_error(&err), start.elapsed()),
+        },
         Call::PutObject { bucket, key, body } => {
             let request = sdk::s3_client(config).put_object().bucket(bucket).key(key).body(body.clone().into_bytes().into());
-            let (result, latency) = timed(Instant::now(), request.send().await);
-            match result {
+            match request.send().await {
                 Ok(_) => {
-                    let mut done = Performed::new(Observed::Allowed, latency);
-                    done.detail = format!("uploaded s3://{bucket}/{key} ({} bytes)", body.len());
-                    done
-                }
-                Err(err) => Performed::new(Observed::from_error(call_error(&err)), latency),
-            }
-        }
-        Call::GetObject { bucket, key, expect_body } => {
-            let start = Instant::now();
-            let result = sdk::s3_client(config).get_object().bucket(bucket).key(key).send().await;
-            match result {
-                Ok(out) => {
-                    let body = out.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default();
                     let mut done = Performed::new(Observed::Allowed, start.elapsed());
-                    done.detail = format!("{} bytes", body.len());
-                    if let Some(expected) = expect_body.as_ref().filter(|e| **e != body) {
-                        done.mismatch = Some(format!("body was {body:?}, expected {expected:?}"));
-                    }
+                    done.detail = format!("upload: ./{key} to s3://{bucket}/{key} ({} bytes)", body.len());
                     done
                 }
-                Err(err) => Performed::new(Observed::from_error(call_error(&err)), start.elapsed()),
+                Err(err) => failed(call, call_error(&err), start.elapsed()),
             }
         }
+        Call::GetObject { bucket, key, expect_body } => match sdk::s3_client(config).get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => {
+                let body = out.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default();
+                let mut done = Performed::new(Observed::Allowed, start.elapsed());
+                done.detail = body.clone();
+                if let Some(expected) = expect_body.as_ref().filter(|e| **e != body) {
+                    done.mismatch = Some(format!("body was {body:?}, expected {expected:?}"));
+                }
+                done
+            }
+            Err(err) => failed(call, call_error(&err), start.elapsed()),
+        },
         Call::AssumeRole { role_arn, session_name } => {
             let request = aws_sdk_sts::Client::new(config).assume_role().role_arn(role_arn).role_session_name(session_name);
-            let (result, latency) = timed(Instant::now(), request.send().await);
-            match result {
-                Ok(out) => assumed(out.credentials(), latency),
-                Err(err) => Performed::new(Observed::from_error(call_error(&err)), latency),
+            match request.send().await {
+                Ok(out) => assumed(out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                Err(err) => failed(call, call_error(&err), start.elapsed()),
             }
         }
-        Call::GetCallerIdentity { expect_arn } => {
-            let (result, latency) = timed(Instant::now(), aws_sdk_sts::Client::new(config).get_caller_identity().send().await);
-            match result {
-                Ok(out) => {
-                    let arn = out.arn().unwrap_or_default().to_string();
-                    let mut done = Performed::new(Observed::Allowed, latency);
-                    done.detail = format!("arn: {arn}");
-                    if let Some(expected) = expect_arn.as_ref().filter(|e| **e != arn) {
-                        done.mismatch = Some(format!("caller is {arn}, expected {expected}"));
-                    }
-                    done
+        Call::GetCallerIdentity { expect_arn } => match aws_sdk_sts::Client::new(config).get_caller_identity().send().await {
+            Ok(out) => {
+                let arn = out.arn().unwrap_or_default().to_string();
+                let mut done = Performed::new(Observed::Allowed, start.elapsed());
+                done.detail = serde_json::to_string_pretty(&serde_json::json!({
+                    "UserId": out.user_id().unwrap_or_default(),
+                    "Account": out.account().unwrap_or_default(),
+                    "Arn": arn,
+                }))
+                .unwrap_or_default();
+                if let Some(expected) = expect_arn.as_ref().filter(|e| **e != arn) {
+                    done.mismatch = Some(format!("caller is {arn}, expected {expected}"));
                 }
-                Err(err) => Performed::new(Observed::from_error(call_error(&err)), latency),
+                done
             }
-        }
-        Call::InstanceProfileRole { instance_id, expect_role } => instance_profile_role(config, instance_id, expect_role.as_deref()).await,
+            Err(err) => failed(call, call_error(&err), start.elapsed()),
+        },
+        Call::InstanceProfileRole { instance_id, expect_role } => instance_profile_role(call, config, instance_id, expect_role.as_deref()).await,
     }
 }
 
-fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, latency: Duration) -> Performed {
+fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
     let Some(c) = credentials else {
         let mut done = Performed::new(Observed::Allowed, latency);
         done.mismatch = Some("AssumeRole returned no Credentials".into());
@@ -213,11 +293,17 @@ fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, latency: Durat
         expiration,
     };
     let mut done = Performed::new(Observed::Allowed, latency);
-    done.detail = format!(
-        "AccessKeyId {}, Expiration {}, SecretAccessKey {REDACTED}, SessionToken {REDACTED}",
-        session.access_key_id,
-        format_timestamp(expiration)
-    );
+    // The response as `aws sts assume-role` prints it, secrets redacted.
+    done.detail = serde_json::to_string_pretty(&serde_json::json!({
+        "Credentials": {
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": REDACTED,
+            "SessionToken": REDACTED,
+            "Expiration": format_timestamp(expiration),
+        },
+        "AssumedRoleUser": { "Arn": assumed_arn.unwrap_or_default() },
+    }))
+    .unwrap_or_default();
     let mut problems = Vec::new();
     if session.access_key_id.is_empty() {
         problems.push("empty AccessKeyId");
@@ -235,13 +321,13 @@ fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, latency: Durat
     done
 }
 
-async fn instance_profile_role(admin: &SdkConfig, instance_id: &str, expect_role: Option<&str>) -> Performed {
+async fn instance_profile_role(call: &Call, admin: &SdkConfig, instance_id: &str, expect_role: Option<&str>) -> Performed {
     let start = Instant::now();
     let found = identity::instance_role(admin, instance_id).await;
     let latency = start.elapsed();
     let role = match found {
         Ok(role) => role,
-        Err(InstanceRoleError::Call(err)) => return Performed::new(Observed::from_error(err), latency),
+        Err(InstanceRoleError::Call(err)) => return failed(call, err, latency),
         Err(InstanceRoleError::NoProfile) => {
             let mut done = Performed::new(Observed::Allowed, latency);
             done.mismatch = Some(format!("instance {instance_id} has no IAM instance profile"));
@@ -348,7 +434,7 @@ mod tests {
             .expiration(aws_smithy_types::DateTime::from(std::time::SystemTime::now() + Duration::from_secs(900)))
             .build()
             .unwrap();
-        let done = assumed(Some(&creds), Duration::from_millis(1));
+        let done = assumed(Some(&creds), Some("arn:aws:sts::1:assumed-role/r/s"), Duration::from_millis(1));
         assert!(done.detail.contains("ASIAEXAMPLE"));
         assert!(!done.detail.contains("very-secret") && !done.detail.contains("very-token"));
         assert!(done.mismatch.is_none());

@@ -190,6 +190,8 @@ pub struct WorkingCopy {
     path: PathBuf,
     terraform: Terraform,
     target: ProviderTarget,
+    /// The entries copied from the current config (replaced by `use_config`).
+    copied: Vec<PathBuf>,
 }
 
 impl Drop for WorkingCopy {
@@ -202,16 +204,8 @@ impl Drop for WorkingCopy {
 
 impl WorkingCopy {
     pub fn create(terraform: &Terraform, config: &Path, target: &ProviderTarget, vars: &RunVariables) -> Result<Self, TerraformError> {
-        declared_outputs(config)?; // the folder exists and holds *.tf
         let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
         let dir = tempfile::Builder::new().prefix("harness-tf-").tempdir().map_err(wrap)?;
-        copy_config(config, dir.path()).map_err(wrap)?;
-        if let Some(endpoint) = &target.endpoint {
-            // Override files may only override an existing provider block.
-            let has_provider = config_has_aws_provider(config);
-            let file = if has_provider { OVERRIDE_FILE } else { PROVIDER_FILE };
-            std::fs::write(dir.path().join(file), emulator_provider_block(endpoint, &target.region, !has_provider)).map_err(wrap)?;
-        }
         let vars_json = serde_json::to_string_pretty(vars).map_err(|e| wrap(std::io::Error::other(e)))?;
         std::fs::write(dir.path().join(VARS_FILE), vars_json).map_err(wrap)?;
         if let Some(mirror) = &terraform.mirror {
@@ -219,11 +213,35 @@ impl WorkingCopy {
             std::fs::write(dir.path().join(CLI_CONFIG_FILE), cli_config_for_mirror(mirror)).map_err(wrap)?;
         }
         let path = dir.path().to_path_buf();
-        let copy = Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone() };
+        let mut copy = Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone(), copied: Vec::new() };
+        copy.use_config(config)?;
         if let Ok(mut map) = ACTIVE.lock() {
             map.insert(copy.path.clone(), copy.destroy_hint());
         }
         Ok(copy)
+    }
+
+    /// Put `config`'s files in place of the current config's, keeping the
+    /// state, `.terraform` and the harness's own files: the next apply
+    /// upgrades what exists IN PLACE, as a user does when fixing a config.
+    pub fn use_config(&mut self, config: &Path) -> Result<(), TerraformError> {
+        declared_outputs(config)?; // the folder exists and holds *.tf
+        let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
+        for entry in self.copied.drain(..) {
+            let removed = if entry.is_dir() { std::fs::remove_dir_all(&entry) } else { std::fs::remove_file(&entry) };
+            removed.map_err(wrap)?;
+        }
+        self.copied = copy_config(config, &self.path).map_err(wrap)?;
+        for file in [OVERRIDE_FILE, PROVIDER_FILE] {
+            let _ = std::fs::remove_file(self.path.join(file));
+        }
+        if let Some(endpoint) = &self.target.endpoint {
+            // Override files may only override an existing provider block.
+            let has_provider = config_has_aws_provider(config);
+            let file = if has_provider { OVERRIDE_FILE } else { PROVIDER_FILE };
+            std::fs::write(self.path.join(file), emulator_provider_block(endpoint, &self.target.region, !has_provider)).map_err(wrap)?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -362,8 +380,10 @@ provider "aws" {{
     )
 }
 
-/// Copy a config folder, leaving out local state and caches.
-fn copy_config(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copy a config folder, leaving out local state and caches; returns the
+/// top-level entries it created.
+fn copy_config(from: &Path, to: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut created = Vec::new();
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -378,8 +398,9 @@ fn copy_config(from: &Path, to: &Path) -> std::io::Result<()> {
         } else {
             std::fs::copy(entry.path(), &target)?;
         }
+        created.push(target);
     }
-    Ok(())
+    Ok(created)
 }
 
 #[cfg(test)]
@@ -422,6 +443,24 @@ mod tests {
         assert!(!copy.path().join("terraform.tfstate").exists(), "local state is not copied");
         assert!(copy.path().join(VARS_FILE).exists());
         assert_eq!(std::fs::read_dir(config.path()).unwrap().count(), 2, "the user's folder is untouched");
+    }
+
+    #[test]
+    fn switching_config_keeps_state_and_harness_files() {
+        let first = config_dir(&[("main.tf", "provider \"aws\" {}\n"), ("old.tf", "# only in the first\n")]);
+        let second = config_dir(&[("main.tf", "# no provider block\n")]);
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")) };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
+        let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();
+        std::fs::write(copy.path().join("terraform.tfstate"), "{}").unwrap();
+        copy.use_config(second.path()).unwrap();
+        let p = copy.path();
+        assert!(!p.join("old.tf").exists(), "the previous config's files are gone");
+        assert!(p.join("terraform.tfstate").exists(), "the state stays");
+        assert!(p.join(VARS_FILE).exists() && p.join(CLI_CONFIG_FILE).exists());
+        assert!(!p.join(OVERRIDE_FILE).exists() && p.join(PROVIDER_FILE).exists(), "a config without provider block gets a standalone one");
+        assert!(copy.destroy_hint().contains("TF_CLI_CONFIG_FILE=.harness-terraform.tfrc"));
     }
 
     #[test]

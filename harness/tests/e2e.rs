@@ -63,12 +63,16 @@ fn scenario_trials(scenario: &Scenario, results: &Results) -> Vec<Trial> {
             }
         }));
     }
-    // The runner reports one lookup step per principal, then the scenario's steps.
+    // At every stage the runner reports one lookup step per principal, then the stage's steps.
+    let chain = scenario.stages.len() > 1;
     let step_names: Vec<String> = scenario
-        .principals
-        .keys()
-        .map(|p| format!("{p} instance profile"))
-        .chain(scenario.steps.iter().map(|s| s.name.clone()))
+        .stages
+        .iter()
+        .flat_map(|stage| {
+            let config = if chain { format!("{} ", stage.config_name()) } else { String::new() };
+            let lookups = scenario.principals.keys().map(move |p| format!("{config}{p} instance profile"));
+            lookups.chain(stage.steps.iter().map(|s| s.name.clone()))
+        })
         .collect();
     for (index, step_name) in step_names.into_iter().enumerate() {
         let find = find.clone();
@@ -86,10 +90,11 @@ fn scenario_trials(scenario: &Scenario, results: &Results) -> Vec<Trial> {
             }
         }));
     }
-    trials.push(Trial::test(format!("{name}::destroy"), move || {
+    trials.push(Trial::test(format!("{name}::cleanup"), move || {
         let report = find()?;
         match report.cleanup {
-            Cleanup::Destroyed => Ok(()),
+            // The embedded emulator ends with the run; the fault tests cover destroy.
+            Cleanup::Destroyed | Cleanup::TargetEnded => Ok(()),
             other => Err(format!("cleanup: {other:?}").into()),
         }
     }));
@@ -151,7 +156,7 @@ async fn run_scenarios(suite: &Suite, scenarios: &[Scenario]) -> Result<RunRepor
     let runner = Runner {
         target: suite.target.clone(),
         terraform,
-        options: RunOptions { jobs: 3, allow_unverified: allow_unverified(), imds_lifetime: None },
+        options: RunOptions { jobs: 4, allow_unverified: allow_unverified(), ..RunOptions::default() },
         cancel: tokio_util::sync::CancellationToken::new(),
         run_id: runner::new_run_id(),
     };

@@ -65,10 +65,15 @@ impl Emulator {
         self.runtime.block_on(sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)))
     }
 
-    /// The harness binary, pointed at this emulator as its admin.
+    /// `harness run`, pointed at this emulator as its admin.
     fn harness(&self, args: &[&str]) -> Command {
+        self.command("run", args)
+    }
+
+    /// Any `harness` subcommand with `--endpoint` this emulator and its admin's credentials.
+    fn command(&self, subcommand: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
-        cmd.arg("run").arg("--endpoint").arg(&self.endpoint).args(args).current_dir(project(""));
+        cmd.arg(subcommand).arg("--endpoint").arg(&self.endpoint).args(args).current_dir(project(""));
         cmd.env("AWS_ACCESS_KEY_ID", &self.key_id).env("AWS_SECRET_ACCESS_KEY", &self.secret).env_remove("AWS_PROFILE").env_remove("AWS_SESSION_TOKEN");
         cmd
     }
@@ -349,5 +354,72 @@ fn two_runs_on_one_emulator_both_pass_and_keep_to_their_own_resources() {
     for (done, other) in [(&first, &second), (&second, &first)] {
         assert!(!done.stdout.contains(&prefix(other)) && !done.stderr.contains(&prefix(other)));
     }
+    emulator.assert_nothing_left();
+}
+
+/// The aws target's guard: credentials of another account than the
+/// configured sandbox are refused before anything is touched.
+#[test]
+fn aws_target_refuses_an_account_that_is_not_the_sandbox() {
+    let emulator = Emulator::start();
+    let done = Run::spawn(emulator.harness(&["--target", "aws", "--sandbox-account", "999999999999", "-s", "problem_demo"])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::TARGET), "{}", done.stderr);
+    let last = done.stderr.trim_end().lines().last().unwrap_or_default().to_string();
+    assert!(last.contains("refusing to run") && last.contains("account 123456789012, not the sandbox account 999999999999"), "{last}");
+    assert!(!done.stderr.contains("apply"), "nothing was applied");
+    emulator.assert_nothing_left();
+}
+
+/// The aws target's code path (guard, tags, propagation probes, destroy),
+/// pointed at the emulator: negative steps are probed several times.
+#[test]
+fn aws_target_code_path_probes_denials_repeatedly_and_destroys() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "solution_demo", "--deny-interval", "100ms", "--report-json", report.to_str().unwrap()];
+    let done = Run::spawn(emulator.harness(&args)).finish();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["target"]["kind"], "aws");
+    let scenario = &json["scenarios"][0];
+    for step in scenario["steps"].as_array().unwrap() {
+        let expected_attempts = if step["expected"] == "denied" { 3 } else { 1 };
+        assert_eq!(step["attempts"], expected_attempts, "{step}");
+    }
+    assert_eq!(scenario["cleanup"]["status"], "destroyed");
+    emulator.assert_nothing_left();
+}
+
+/// A run killed with SIGKILL leaves everything behind; `harness sweep` lists
+/// it (dry run by default, touching nothing) and deletes it with --delete.
+#[test]
+fn sweep_finds_and_deletes_what_a_killed_run_left() {
+    let emulator = Emulator::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = emulator.harness(&["-s", "problem_demo"]);
+    cmd.env("TMPDIR", scratch.path()); // the killed run's working copy lands here
+    let mut run = Run::spawn(cmd);
+    run.wait_for("[problem_demo] apply done");
+    run.child.kill().unwrap();
+    let _ = run.child.wait();
+    let left = emulator.leftovers();
+    assert!(left.iter().any(|l| l.starts_with("role problem-demo-")), "the killed run left its roles: {left:?}");
+
+    let dry = emulator.command("sweep", &["--older-than", "0s"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    for item in &left {
+        let name = item.split(' ').nth(if item.starts_with("instance profile") { 2 } else { 1 }).unwrap();
+        assert!(listed.contains(name), "{name} not listed:\n{listed}");
+    }
+    assert!(listed.contains("would delete (dry run"), "{listed}");
+    assert_eq!(emulator.leftovers(), left, "a dry run deletes nothing");
+
+    let young = emulator.command("sweep", &["--older-than", "1h", "--delete"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&young.stdout).contains("nothing of the harness's older than 1h"), "a run in progress is left alone");
+
+    let swept = emulator.command("sweep", &["--older-than", "0s", "--delete"]).output().unwrap();
+    assert!(swept.status.success(), "{}", String::from_utf8_lossy(&swept.stderr));
     emulator.assert_nothing_left();
 }

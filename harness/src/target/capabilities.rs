@@ -13,6 +13,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+use crate::runner::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE};
 use crate::sdk::{self, Endpoint, call_error, is_access_denied};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -28,12 +29,16 @@ pub struct ProbeNotes(pub Vec<String>);
 
 const ALLOW_ALL_ASSUME: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
 
+fn harness_tag() -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder().key(HARNESS_TAG_KEY).value(HARNESS_TAG_VALUE).build().expect("key and value are set")
+}
+
 fn trust(principal: &str) -> String {
     format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}]}}"#)
 }
 
-/// Run the probes as the admin; every probe resource is named with `prefix`
-/// and deleted afterwards.
+/// Run the probes as the admin; every probe resource is named with `prefix`,
+/// tagged as the harness's, and deleted afterwards.
 pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, prefix: &str) -> (Capabilities, ProbeNotes) {
     let iam = aws_sdk_iam::Client::new(admin);
     let sts = aws_sdk_sts::Client::new(admin);
@@ -41,9 +46,9 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
     let mut caps = Capabilities::default();
 
     // identity policies
-    let user = format!("{prefix}-probe-user");
+    let user = format!("{prefix}-user");
     let mut created_user = false;
-    match iam.create_user().user_name(&user).send().await {
+    match iam.create_user().user_name(&user).tags(harness_tag()).send().await {
         Ok(_) => {
             created_user = true;
             match iam.create_access_key().user_name(&user).send().await {
@@ -75,13 +80,13 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
 
     let root = format!(r#"{{"AWS":"arn:aws:iam::{account_id}:root"}}"#);
     let roles = [
-        (format!("{prefix}-probe-ec2-only"), trust(r#"{"Service":"ec2.amazonaws.com"}"#)),
-        (format!("{prefix}-probe-a"), trust(&root)),
-        (format!("{prefix}-probe-b"), trust(&format!(r#"{{"AWS":"arn:aws:iam::{account_id}:role/{prefix}-probe-a"}}"#))),
+        (format!("{prefix}-ec2-only"), trust(r#"{"Service":"ec2.amazonaws.com"}"#)),
+        (format!("{prefix}-a"), trust(&root)),
+        (format!("{prefix}-b"), trust(&format!(r#"{{"AWS":"arn:aws:iam::{account_id}:role/{prefix}-a"}}"#))),
     ];
     let mut created_roles = Vec::new();
     for (name, policy) in &roles {
-        match iam.create_role().role_name(name).assume_role_policy_document(policy).send().await {
+        match iam.create_role().role_name(name).assume_role_policy_document(policy).tags(harness_tag()).send().await {
             Ok(out) => created_roles.push((name.clone(), out.role().map(|r| r.arn().to_string()).unwrap_or_default())),
             Err(err) => notes.0.push(format!("trust probe: CreateRole failed: {}", call_error(&err).code())),
         }

@@ -44,12 +44,41 @@ pub enum TargetError {
     NotAws { url: String, cause: String },
     #[error("the target refused the admin credentials ({0}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to an admin identity of the target")]
     BadCredentials(String),
+    #[error("refusing to run: the credentials ({arn}) belong to account {found}, not the sandbox account {expected}; fix --sandbox-account / HARNESS_SANDBOX_ACCOUNT_ID or your credentials")]
+    WrongAccount { found: String, arn: String, expected: String },
+    #[error("no AWS region configured; pass --region or set AWS_REGION")]
+    NoRegion,
+    #[error("the workload's identity on a real account comes from its instance, through SSM Run Command, which this version does not implement yet (see README, 'A real account'); only scenarios without instance principals run on --target aws")]
+    NoWorkloadOnAws,
+}
+
+/// How the runner treats IAM propagation on a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    /// A step expected to be allowed is retried (with backoff) until this
+    /// long after its first attempt while it is denied.
+    pub allow_deadline: Duration,
+    /// A step expected to be denied is probed this many times...
+    pub deny_probes: u32,
+    /// ...this far apart, and must be denied every time.
+    pub deny_interval: Duration,
+}
+
+impl Consistency {
+    pub fn immediate() -> Self {
+        Self { allow_deadline: Duration::ZERO, deny_probes: 1, deny_interval: Duration::ZERO }
+    }
+
+    /// AWS documents IAM changes as eventually consistent: seconds, up to a minute.
+    pub fn eventual() -> Self {
+        Self { allow_deadline: Duration::from_secs(90), deny_probes: 3, deny_interval: Duration::from_secs(10) }
+    }
 }
 
 impl TargetError {
     /// The machine lacks something (as opposed to the target misbehaving).
     pub fn is_environment(&self) -> bool {
-        matches!(self, TargetError::MotoMissing { .. } | TargetError::PortInUse(_) | TargetError::Io(_))
+        matches!(self, TargetError::MotoMissing { .. } | TargetError::PortInUse(_) | TargetError::Io(_) | TargetError::NoRegion)
     }
 }
 
@@ -72,10 +101,48 @@ pub struct Admin {
     env: Vec<(String, OsString)>,
 }
 
+impl Admin {
+    /// The identity of the standard credential chain, checked with
+    /// sts:GetCallerIdentity. With `pin`, the credentials resolved now are
+    /// handed to terraform explicitly (an emulator: its children must not
+    /// read the user's real profile); otherwise terraform reads the same
+    /// chain itself and refreshing credentials (SSO, OIDC) stay fresh.
+    async fn from_chain(endpoint: &Endpoint, pin: bool) -> Result<(Self, Credentials), TargetError> {
+        let ambient = sdk::ambient_config(Some(endpoint.region.clone())).await;
+        let provider = ambient.credentials_provider().ok_or_else(|| TargetError::BadCredentials("no credentials provider".into()))?;
+        let credentials = provider.provide_credentials().await.map_err(|e| TargetError::BadCredentials(format!("none found: {e}")))?;
+        let shared = if pin { SharedCredentialsProvider::new(credentials.clone()) } else { provider };
+        let config = sdk::config_with(endpoint, shared.clone()).await;
+        let where_ = endpoint.url.clone().unwrap_or_else(|| "AWS STS".into());
+        let identity = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| match call_error(&e) {
+            CallError::Service { code, .. } => TargetError::BadCredentials(code),
+            CallError::Transport { message, .. } => TargetError::NotAws { url: where_.clone(), cause: message },
+        })?;
+        let mut env = Vec::new();
+        if pin {
+            env.push(("AWS_ACCESS_KEY_ID".to_string(), OsString::from(credentials.access_key_id())));
+            env.push(("AWS_SECRET_ACCESS_KEY".to_string(), OsString::from(credentials.secret_access_key())));
+            if let Some(token) = credentials.session_token() {
+                env.push(("AWS_SESSION_TOKEN".to_string(), OsString::from(token)));
+            }
+        }
+        env.push(("AWS_REGION".to_string(), OsString::from(&endpoint.region)));
+        let admin = Admin {
+            arn: identity.arn().unwrap_or_default().to_string(),
+            account_id: identity.account().unwrap_or_default().to_string(),
+            credentials: shared,
+            env,
+        };
+        Ok((admin, credentials))
+    }
+}
+
 #[derive(Debug)]
 enum Backend {
     Moto(moto::MotoServer),
     Endpoint { flavor: endpoint::Flavor, http: reqwest::Client },
+    /// A real account; `launcher` only when an offline test points it at the launcher.
+    Aws { launcher: Option<reqwest::Client> },
 }
 
 pub struct Target {
@@ -124,39 +191,49 @@ impl Target {
     pub async fn connect_endpoint(url: &str, region: &str) -> Result<Self, TargetError> {
         let (flavor, version) = endpoint::detect(url).await?;
         let endpoint = Endpoint { url: Some(url.trim_end_matches('/').to_string()), region: region.to_string() };
-        let ambient = sdk::ambient_config(Some(region.to_string())).await;
-        let provider = ambient.credentials_provider().ok_or_else(|| TargetError::BadCredentials("no credentials provider".into()))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| TargetError::BadCredentials(format!("none found: {e}")))?;
-        let shared = SharedCredentialsProvider::new(credentials.clone());
-        let admin_config = sdk::config_with(&endpoint, shared.clone()).await;
-        let identity = aws_sdk_sts::Client::new(&admin_config).get_caller_identity().send().await.map_err(|e| match call_error(&e) {
-            CallError::Service { code, .. } => TargetError::BadCredentials(code),
-            CallError::Transport { message, .. } => TargetError::NotAws { url: url.to_string(), cause: message },
-        })?;
-        let mut env = vec![
-            ("AWS_ACCESS_KEY_ID".to_string(), OsString::from(credentials.access_key_id())),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), OsString::from(credentials.secret_access_key())),
-            ("AWS_REGION".to_string(), OsString::from(region)),
-        ];
-        if let Some(token) = credentials.session_token() {
-            env.push(("AWS_SESSION_TOKEN".to_string(), OsString::from(token)));
-        }
+        let (admin, _) = Admin::from_chain(&endpoint, true).await?;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
         Ok(Target {
-            description: TargetDescription {
-                kind: flavor.name().to_string(),
-                endpoint: endpoint.url.clone(),
-                version,
-                reason: format!("--endpoint {url}"),
-            },
-            admin: Admin {
-                arn: identity.arn().unwrap_or_default().to_string(),
-                account_id: identity.account().unwrap_or_default().to_string(),
-                credentials: shared,
-                env,
-            },
+            description: TargetDescription { kind: flavor.name().to_string(), endpoint: endpoint.url.clone(), version, reason: format!("--endpoint {url}") },
+            admin,
             endpoint,
             backend: Backend::Endpoint { flavor, http },
+        })
+    }
+
+    /// A real sandbox account, reached with the standard credential chain
+    /// (env, profile, SSO, web identity for CI's OIDC). Refused unless the
+    /// account is the configured sandbox: never a default that could touch
+    /// production. `endpoint_override` points the same code path at an
+    /// emulator, for the offline tests.
+    pub async fn connect_aws(region: Option<&str>, sandbox_account: &str, endpoint_override: Option<&str>) -> Result<Self, TargetError> {
+        let region = match (region, endpoint_override) {
+            (Some(region), _) => region.to_string(),
+            (None, Some(_)) => DEFAULT_REGION.to_string(),
+            (None, None) => sdk::ambient_config(None).await.region().map(|r| r.to_string()).ok_or(TargetError::NoRegion)?,
+        };
+        let endpoint = Endpoint { url: endpoint_override.map(|u| u.trim_end_matches('/').to_string()), region };
+        let (admin, http) = match endpoint_override {
+            // Offline tests: the endpoint must be our launcher, which plays EC2 for the workload.
+            Some(url) => match endpoint::detect(url).await? {
+                (endpoint::Flavor::HarnessMoto, _) => (Admin::from_chain(&endpoint, true).await?.0, Some(reqwest::Client::new())),
+                _ => return Err(TargetError::Start(format!("--target aws with --endpoint is for offline tests against the harness's moto launcher; {url} is not one"))),
+            },
+            None => (Admin::from_chain(&endpoint, false).await?.0, None),
+        };
+        if admin.account_id != sandbox_account {
+            return Err(TargetError::WrongAccount { found: admin.account_id, arn: admin.arn, expected: sandbox_account.to_string() });
+        }
+        Ok(Target {
+            description: TargetDescription {
+                kind: "aws".into(),
+                endpoint: endpoint.url.clone(),
+                version: None,
+                reason: format!("--target aws, sandbox account {sandbox_account} (credentials: {})", admin.arn),
+            },
+            admin,
+            endpoint,
+            backend: Backend::Aws { launcher: http },
         })
     }
 
@@ -174,7 +251,7 @@ impl Target {
     pub fn outlives_run(&self) -> bool {
         match self.backend {
             Backend::Moto(_) => false,
-            Backend::Endpoint { .. } => true,
+            Backend::Endpoint { .. } | Backend::Aws { .. } => true,
         }
     }
 
@@ -187,6 +264,11 @@ impl Target {
                 moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
             }
             Backend::Endpoint { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
+            Backend::Aws { launcher: Some(http) } => {
+                let url = self.endpoint.url.as_deref().unwrap_or_default();
+                moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
+            }
+            Backend::Aws { launcher: None } => Err(TargetError::NoWorkloadOnAws),
         }
     }
 
@@ -225,14 +307,23 @@ impl Target {
     pub fn terminate(&self) {
         match &self.backend {
             Backend::Moto(server) => server.terminate(),
-            Backend::Endpoint { .. } => {} // the user's: never stopped by the harness
+            Backend::Endpoint { .. } | Backend::Aws { .. } => {} // not ours to stop
         }
     }
 
     pub async fn shutdown(self) {
         match self.backend {
             Backend::Moto(server) => server.stop().await,
-            Backend::Endpoint { .. } => {}
+            Backend::Endpoint { .. } | Backend::Aws { .. } => {}
+        }
+    }
+
+    /// How IAM changes take effect here: at once on an emulator; on AWS
+    /// after a propagation delay (seconds, up to a minute).
+    pub fn consistency(&self) -> Consistency {
+        match self.backend {
+            Backend::Aws { .. } => Consistency::eventual(),
+            _ => Consistency::immediate(),
         }
     }
 }

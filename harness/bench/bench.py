@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""`make bench`: the blog's flow by hand (blog_flow.sh, aws CLI) against the
+harness suite, on the embedded emulator (moto behind the harness launcher),
+in one run; prints the ratios measured.
+
+  (a) script:  blog_flow.sh, the three configs one after the other.
+  (b) harness: `harness run` of the three blog scenarios, as a user runs it
+      (its own embedded emulator, several scenarios at once, no destroy: the
+      emulator's end is the cleanup), and the same on (a)'s emulator through
+      --endpoint, where it must destroy like the script does.
+
+Ratios: per-step call latency script / harness (median), suite wall time
+harness / script, and the harness's overhead as a share of its wall time:
+everything but terraform phases and emulator calls on the critical path.
+"""
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = ROOT / "target" / "debug" / "harness"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+SCENARIOS = ["problem_demo", "solution_demo", "solution_demo_root_user"]
+TARGETS = {"per_step": 50.0, "suite": 0.3, "overhead": 0.05}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(tmp):
+    port = free_port()
+    creds = tmp / "admin.json"
+    proc = subprocess.Popen(
+        [str(PYTHON), str(ROOT / "harness/emulator/moto_launcher.py"), "--port", str(port),
+         "--credentials-file", str(creds), "--parent-pid", str(os.getpid())],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_harness/health", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                sys.exit("error: the bench emulator did not start; run `make setup`")
+            time.sleep(0.05)
+    return proc, url, json.loads(creds.read_text())
+
+
+def terraform_env():
+    env = dict(os.environ)
+    configured = env.get("TF_CLI_CONFIG_FILE")
+    if configured and Path(configured).is_file():
+        return env
+    for mirror in [env.get("HARNESS_TF_PROVIDER_MIRROR"), "/opt/tf-plugins"]:
+        if mirror and (Path(mirror) / "registry.terraform.io/hashicorp/aws").is_dir():
+            rc = Path(tempfile.mkdtemp()) / "bench.tfrc"
+            rc.write_text(f'provider_installation {{\n filesystem_mirror {{\n path = "{mirror}"\n'
+                          ' include = ["registry.terraform.io/hashicorp/aws"]\n }\n'
+                          ' direct {\n exclude = ["registry.terraform.io/hashicorp/aws"]\n }\n}\n')
+            env["TF_CLI_CONFIG_FILE"] = str(rc)
+    return env
+
+
+def run_script(url, admin, tmp):
+    timings = tmp / "script.jsonl"
+    env = terraform_env() | {
+        "ENDPOINT": url, "TIMINGS": str(timings), "CONFIGS_DIR": str(ROOT / "terraform_configuration"),
+        "AWS_ACCESS_KEY_ID": admin["access_key_id"], "AWS_SECRET_ACCESS_KEY": admin["secret_access_key"],
+    }
+    env.pop("AWS_PROFILE", None)
+    started = time.monotonic()
+    subprocess.run(["bash", str(ROOT / "harness/bench/blog_flow.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - started
+    rows = [json.loads(line) for line in timings.read_text().splitlines()]
+    return wall, rows
+
+
+def run_harness(report, extra_args, env=None):
+    args = [str(HARNESS), "run", "--report-json", str(report)]
+    for name in SCENARIOS:
+        args += ["-s", name]
+    started = time.monotonic()
+    subprocess.run(args + extra_args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    wall = time.monotonic() - started
+    return wall, json.loads(report.read_text())
+
+
+def critical_path_seconds(report):
+    """Per scenario: terraform phases + emulator calls; the longest scenario
+    is the critical path of a concurrent run."""
+    paths = []
+    for scenario in report["scenarios"]:
+        terraform = sum(p["latency_ms"] for p in scenario["phases"] if not p["name"].startswith("scenario"))
+        calls = sum(s["latency_ms"] for s in scenario["steps"])
+        paths.append((terraform + calls) / 1000)
+    return max(paths)
+
+
+def workload_latencies_ms(report):
+    return [s["latency_ms"] for sc in report["scenarios"] for s in sc["steps"] if s["principal"] != "harness-admin"]
+
+
+def main():
+    if not HARNESS.is_file():
+        sys.exit("error: target/debug/harness is missing; run `cargo build` (make bench does)")
+    tmp = Path(tempfile.mkdtemp(prefix="harness-bench-"))
+    proc, url, admin = start_emulator(tmp)
+    try:
+        script_wall, rows = run_script(url, admin, tmp)
+        embedded_wall, embedded = run_harness(tmp / "embedded.json", [])
+        endpoint_env = dict(os.environ) | {"AWS_ACCESS_KEY_ID": admin["access_key_id"],
+                                           "AWS_SECRET_ACCESS_KEY": admin["secret_access_key"]}
+        endpoint_env.pop("AWS_PROFILE", None)
+        endpoint_wall, on_endpoint = run_harness(tmp / "endpoint.json", ["--endpoint", url], endpoint_env)
+    finally:
+        proc.terminate()
+
+    cli_calls_ms = [r["seconds"] * 1000 for r in rows if r["kind"] == "call"]
+    harness_calls_ms = workload_latencies_ms(embedded)
+    per_step = statistics.median(cli_calls_ms) / statistics.median(harness_calls_ms)
+    suite = embedded_wall / script_wall
+    suite_endpoint = endpoint_wall / script_wall
+    overhead = max(0.0, embedded_wall - critical_path_seconds(embedded)) / embedded_wall
+
+    def verdict(ok):
+        return "meets target" if ok else "MISSES target"
+
+    results = {
+        "script_wall_s": round(script_wall, 1),
+        "harness_wall_s": round(embedded_wall, 1),
+        "harness_on_script_emulator_wall_s": round(endpoint_wall, 1),
+        "cli_call_median_ms": round(statistics.median(cli_calls_ms), 1),
+        "harness_call_median_ms": round(statistics.median(harness_calls_ms), 2),
+        "per_step_ratio": round(per_step, 1),
+        "suite_ratio": round(suite, 3),
+        "suite_ratio_with_destroy": round(suite_endpoint, 3),
+        "overhead_share": round(overhead, 4),
+    }
+    (ROOT / "target").mkdir(exist_ok=True)
+    (ROOT / "target/bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"machine: {os.cpu_count()} cores; emulator: moto {embedded['target']['version']} (harness launcher)")
+    print(f"script (aws CLI, sequential, with destroy): {script_wall:7.1f} s wall")
+    print(f"harness suite (embedded, concurrent):       {embedded_wall:7.1f} s wall")
+    print(f"harness on the script's emulator (destroy): {endpoint_wall:7.1f} s wall")
+    print(f"per-step call latency  CLI / harness: {results['cli_call_median_ms']:.0f} ms / "
+          f"{results['harness_call_median_ms']:.1f} ms = {per_step:.0f}x   ({verdict(per_step >= TARGETS['per_step'])} >= 50x)")
+    print(f"suite wall time   harness / script: {suite:.2f}   ({verdict(suite <= TARGETS['suite'])} <= 0.3); "
+          f"with destroy: {suite_endpoint:.2f}")
+    print(f"harness overhead share of wall time: {overhead:.1%}   ({verdict(overhead <= TARGETS['overhead'])} <= 5%)")
+
+
+if __name__ == "__main__":
+    main()
