@@ -102,6 +102,7 @@ def critical_path_seconds(report):
     is the critical path of a concurrent run."""
     paths = []
     for scenario in report["scenarios"]:
+        # every phase but "scenario" is terraform (init, apply, outputs, destroy)
         terraform = sum(p["latency_ms"] for p in scenario["phases"] if not p["name"].startswith("scenario"))
         calls = sum(s["latency_ms"] for s in scenario["steps"])
         paths.append((terraform + calls) / 1000)
@@ -132,7 +133,9 @@ def main():
     per_step = statistics.median(cli_calls_ms) / statistics.median(harness_calls_ms)
     suite = embedded_wall / script_wall
     suite_endpoint = endpoint_wall / script_wall
-    overhead = max(0.0, embedded_wall - critical_path_seconds(embedded)) / embedded_wall
+    # The emulator's start-up and the probes' calls are emulator time too.
+    emulator_s = (embedded["target"]["startup_ms"] + embedded["target"]["probe_ms"]) / 1000
+    overhead = max(0.0, embedded_wall - emulator_s - critical_path_seconds(embedded)) / embedded_wall
 
     def verdict(ok):
         return "meets target" if ok else "MISSES target"
@@ -158,7 +161,8 @@ def main():
           f"{results['harness_call_median_ms']:.1f} ms = {per_step:.0f}x   ({verdict(per_step >= TARGETS['per_step'])} >= 50x)")
     print(f"suite wall time   harness / script: {suite:.2f}   ({verdict(suite <= TARGETS['suite'])} <= 0.3); "
           f"with destroy: {suite_endpoint:.2f}")
-    print(f"harness overhead share of wall time: {overhead:.1%}   ({verdict(overhead <= TARGETS['overhead'])} <= 5%)")
+    print(f"harness overhead share of wall time: {overhead:.1%}   ({verdict(overhead <= TARGETS['overhead'])} <= 5%); "
+          f"emulator start-up {embedded['target']['startup_ms'] / 1000:.1f} s and probes {embedded['target']['probe_ms']:.0f} ms excluded")
 
 
 if __name__ == "__main__":

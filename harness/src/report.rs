@@ -27,6 +27,8 @@ pub struct TargetReport {
     pub description: TargetDescription,
     pub capabilities: Capabilities,
     pub probe_notes: Vec<String>,
+    /// Time the capability probes took.
+    pub probe_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -330,9 +332,16 @@ mod tests {
         RunReport {
             run_id: "abc123".into(),
             target: TargetReport {
-                description: TargetDescription { kind: "moto".into(), endpoint: Some("http://127.0.0.1:5000".into()), version: Some("5.2.5".into()), reason: "default".into() },
+                description: TargetDescription {
+                    kind: "moto".into(),
+                    endpoint: Some("http://127.0.0.1:5000".into()),
+                    version: Some("5.2.5".into()),
+                    reason: "default".into(),
+                    startup_ms: 1500.0,
+                },
                 capabilities: Capabilities { identity_policies: true, trust_policies: true, role_session_principals: true },
                 probe_notes: vec![],
+                probe_ms: 40.0,
             },
             scenarios: vec![ScenarioReport {
                 name: "problem_demo".into(),

@@ -83,9 +83,15 @@ pub fn name_prefix(scenario: &str, run_id: &str) -> String {
 impl Runner {
     pub async fn run(&self, scenarios: &[Scenario], events: EventSink<'_>) -> RunReport {
         let admin = self.target.admin_config().await;
+        let probing = Instant::now();
         let (caps, notes) =
             capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await;
-        let target = TargetReport { description: self.target.description.clone(), capabilities: caps, probe_notes: notes.0 };
+        let target = TargetReport {
+            description: self.target.description.clone(),
+            capabilities: caps,
+            probe_notes: notes.0,
+            probe_ms: millis(probing.elapsed()),
+        };
         events(Event::TargetReady(&target));
 
         let reports: Vec<ScenarioReport> = futures_util::stream::iter(scenarios.iter().map(|s| self.run_scenario(s, caps, events)))
@@ -154,9 +160,16 @@ impl Runner {
                 fail(&mut report, &label("apply"), err.to_string());
                 break;
             }
+            let outputs = match self.phase(&mut report, &label("outputs"), events, copy.outputs(&self.cancel)).await {
+                Ok(outputs) => outputs,
+                Err(err) => {
+                    fail(&mut report, &label("outputs"), err.to_string());
+                    break;
+                }
+            };
             let started = Instant::now();
             events(Event::PhaseStarted { scenario: &scenario.name, phase: &label("scenario") });
-            let body = AssertUnwindSafe(self.run_stage(scenario, stage, &copy, &mut principals, caps, &mut report, events)).catch_unwind().await;
+            let body = AssertUnwindSafe(self.run_stage(scenario, stage, &outputs, &mut principals, caps, &mut report, events)).catch_unwind().await;
             let outcome = match body {
                 Ok(result) => result,
                 Err(_) => Err("the harness panicked while running the steps (see stderr)".to_string()),
@@ -220,21 +233,20 @@ impl Runner {
         &self,
         scenario: &Scenario,
         stage: &Stage,
-        copy: &WorkingCopy,
+        outputs: &BTreeMap<String, String>,
         principals: &mut BTreeMap<String, SdkConfig>,
         caps: Capabilities,
         report: &mut ScenarioReport,
         events: EventSink<'_>,
     ) -> Result<(), String> {
-        let outputs = copy.outputs(&self.cancel).await.map_err(|e| e.to_string())?;
         let admin = self.target.admin_config().await;
 
         // Kept alive for the whole scenario: the workload reads them on refresh.
         let mut imds_servers: Vec<ImdsServer> = Vec::new();
 
         for (name, PrincipalSource::Instance { instance, role }) in &scenario.principals {
-            let instance_id = instance.render(&outputs).map_err(|o| format!("unknown output `{o}`"))?;
-            let expect_role = role.as_ref().map(|r| r.render(&outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
+            let instance_id = instance.render(outputs).map_err(|o| format!("unknown output `{o}`"))?;
+            let expect_role = role.as_ref().map(|r| r.render(outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
             let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
             let performed = steps::perform_consistently(&call, &admin, Expectation::Allowed, self.consistency()).await;
             let step_name = format!("{name} is the role of instance {instance_id}'s profile");
@@ -252,7 +264,7 @@ impl Runner {
             if self.cancel.is_cancelled() {
                 return Err("interrupted (Ctrl-C)".into());
             }
-            let call = Call::from_action(&step.action, &outputs).map_err(|o| format!("unknown output `{o}`"))?;
+            let call = Call::from_action(&step.action, outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let performed = match principals.get(&step.principal) {
                 Some(config) => steps::perform_consistently(&call, config, step.expect, self.consistency()).await,
                 None => Performed::new(

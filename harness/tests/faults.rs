@@ -114,6 +114,20 @@ impl Emulator {
         assert!(left.is_empty(), "the run left resources behind: {left:?}");
     }
 
+    /// Run a cleanup command the harness printed, as a person would: in a
+    /// shell, with the target's credentials.
+    fn run_printed_command(&self, command: &str) {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("AWS_ACCESS_KEY_ID", &self.key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "`{command}` failed");
+    }
+
     fn issued_secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> = std::fs::read_to_string(&self.secrets_file).unwrap_or_default().lines().map(str::to_string).collect();
         secrets.push(self.secret.clone());
@@ -228,17 +242,8 @@ fn second_ctrl_c_stops_waiting_and_the_printed_command_finishes_the_cleanup() {
     assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
     assert!(done.stderr.contains("stopped waiting; cleanup may be incomplete"), "{}", done.stderr);
     let hint = done.stderr.lines().map(str::trim).find(|l| l.starts_with("cd ") && l.contains(" destroy -auto-approve")).unwrap_or_else(|| panic!("no cleanup command printed:\n{}", done.stderr)).to_string();
-    // Run the printed command the way a person would, with the target's credentials.
     // -lock-timeout in it waits for the interrupted terraform to let go of the state.
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(&hint)
-        .env("AWS_ACCESS_KEY_ID", &emulator.key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &emulator.secret)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "`{hint}` failed");
+    emulator.run_printed_command(&hint);
     emulator.assert_nothing_left();
 }
 
@@ -275,15 +280,7 @@ fn failed_destroy_keeps_the_state_and_names_the_command_that_finishes_it() {
     let admin = emulator.admin();
     let bucket = emulator.leftovers().into_iter().find_map(|l| l.strip_prefix("bucket ").map(str::to_string)).unwrap();
     emulator.runtime.block_on(sdk::s3_client(&admin).delete_object().bucket(&bucket).key("left-behind").send()).unwrap();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .env("AWS_ACCESS_KEY_ID", &emulator.key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &emulator.secret)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "`{command}` failed");
+    emulator.run_printed_command(&command);
     emulator.assert_nothing_left();
     std::fs::remove_dir_all(kept).unwrap();
 }

@@ -90,6 +90,8 @@ pub struct TargetDescription {
     pub version: Option<String>,
     /// Why this target was chosen.
     pub reason: String,
+    /// Time to start (or reach) it and bootstrap its admin identity.
+    pub startup_ms: f64,
 }
 
 /// Who Terraform and the probes act as on the target.
@@ -155,6 +157,7 @@ pub struct Target {
 impl Target {
     /// Start the embedded, IAM-enforcing moto target.
     pub async fn start_moto(options: &moto::MotoOptions, reason: impl Into<String>) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
         let server = moto::MotoServer::start(options).await?;
         let credentials = Credentials::new(
             server.admin_access_key_id.clone(),
@@ -174,6 +177,7 @@ impl Target {
                 endpoint: Some(server.endpoint.clone()),
                 version: Some(server.version.clone()),
                 reason: reason.into(),
+                startup_ms: crate::report::millis(started.elapsed()),
             },
             endpoint: Endpoint { url: Some(server.endpoint.clone()), region: DEFAULT_REGION.into() },
             admin: Admin {
@@ -189,12 +193,19 @@ impl Target {
     /// Use an endpoint the user runs, as the admin identity of the standard
     /// credential chain (env or profile).
     pub async fn connect_endpoint(url: &str, region: &str) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
         let (flavor, version) = endpoint::detect(url).await?;
         let endpoint = Endpoint { url: Some(url.trim_end_matches('/').to_string()), region: region.to_string() };
         let (admin, _) = Admin::from_chain(&endpoint, true).await?;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
         Ok(Target {
-            description: TargetDescription { kind: flavor.name().to_string(), endpoint: endpoint.url.clone(), version, reason: format!("--endpoint {url}") },
+            description: TargetDescription {
+                kind: flavor.name().to_string(),
+                endpoint: endpoint.url.clone(),
+                version,
+                reason: format!("--endpoint {url}"),
+                startup_ms: crate::report::millis(started.elapsed()),
+            },
             admin,
             endpoint,
             backend: Backend::Endpoint { flavor, http },
@@ -207,6 +218,7 @@ impl Target {
     /// production. `endpoint_override` points the same code path at an
     /// emulator, for the offline tests.
     pub async fn connect_aws(region: Option<&str>, sandbox_account: &str, endpoint_override: Option<&str>) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
         let region = match (region, endpoint_override) {
             (Some(region), _) => region.to_string(),
             (None, Some(_)) => DEFAULT_REGION.to_string(),
@@ -230,6 +242,7 @@ impl Target {
                 endpoint: endpoint.url.clone(),
                 version: None,
                 reason: format!("--target aws, sandbox account {sandbox_account} (credentials: {})", admin.arn),
+                startup_ms: crate::report::millis(started.elapsed()),
             },
             admin,
             endpoint,
