@@ -1,19 +1,30 @@
-//! The harness's exit codes: each kind of trouble has its own, so CI can
-//! tell a failed verification from a broken setup.
+//! The harness's exit codes: each kind of trouble has its own, so CI (and a
+//! person) can tell a failed verification from a broken setup, and one
+//! broken setup from another.
 
-/// Every step passed and everything applied was destroyed.
+/// Every step passed and everything applied was cleaned up.
 pub const SUCCESS: i32 = 0;
 /// A step failed (or was UNVERIFIED and that was not allowed).
 pub const STEPS_FAILED: i32 = 1;
-/// Bad input: arguments, a malformed or unknown scenario, a missing config folder.
+/// Bad arguments, or a scenario name that does not exist.
 pub const USAGE: i32 = 2;
-/// The machine lacks something: terraform, moto, a free port.
-pub const ENVIRONMENT: i32 = 3;
-/// The target could not be started or reached.
+/// A tool is missing: terraform, moto (the emulator is not installed).
+pub const MISSING_TOOL: i32 = 3;
+/// The target could not be started or reached, or does not answer like AWS.
 pub const TARGET: i32 = 4;
 /// terraform init or apply failed.
 pub const APPLY_FAILED: i32 = 5;
 /// A destroy failed: resources may be left; the report names the kept state.
 pub const CLEANUP_FAILED: i32 = 6;
+/// A scenario file is malformed: syntax, unknown action, principal or output.
+pub const SCENARIO_INVALID: i32 = 7;
+/// A Terraform config folder does not exist or holds no *.tf file.
+pub const CONFIG_MISSING: i32 = 8;
+/// The emulator's port is already in use.
+pub const PORT_IN_USE: i32 = 9;
+/// The target refused the admin credentials, or they belong to another account than the sandbox.
+pub const CREDENTIALS: i32 = 10;
+/// The harness could not write its reports or temporary files.
+pub const IO: i32 = 11;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

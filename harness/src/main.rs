@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use harness::exit_code;
 use harness::report::{self, Event, RunReport};
 use harness::runner::{self, RunOptions, Runner};
-use harness::scenario::{self, Scenario};
+use harness::scenario::{self, Scenario, ScenarioError};
 use harness::target::{Consistency, Target, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
 
@@ -177,7 +177,7 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(err) => return fail(exit_code::ENVIRONMENT, format!("cannot start the async runtime: {err}")),
+        Err(err) => return fail(exit_code::IO, format!("cannot start the async runtime: {err}")),
     };
     match cli.command {
         Command::List(args) => list(args),
@@ -192,30 +192,26 @@ fn list(args: ListArgs) -> ExitCode {
     let configs = project_dir(None, "terraform_configuration");
     let files = match scenario::discover(&dir) {
         Ok(files) => files,
-        Err(err) => return fail(exit_code::USAGE, err),
+        Err(err) => return fail(err.exit_code(), err),
     };
     for file in files {
         match Scenario::load(&file, &configs, None) {
             Ok(s) => println!("{:<26} {:<52} {}", s.name, s.config_label(), s.description.unwrap_or_default()),
-            Err(err) => return fail(exit_code::USAGE, err),
+            Err(err) => return fail(err.exit_code(), err),
         }
     }
     ExitCode::SUCCESS
 }
 
 /// Load and check every scenario before anything starts.
-fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) -> Result<Vec<Scenario>, String> {
+fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) -> Result<Vec<Scenario>, ScenarioError> {
     let dir = project_dir(target.scenarios_dir.clone(), "scenarios");
     let configs = project_dir(target.configs_dir.clone(), "terraform_configuration");
-    let files = if names.is_empty() {
-        scenario::discover(&dir).map_err(|e| e.to_string())?
-    } else {
-        names.iter().map(|s| scenario::find(&dir, s)).collect::<Result<_, _>>().map_err(|e| e.to_string())?
-    };
+    let files = if names.is_empty() { scenario::discover(&dir)? } else { names.iter().map(|s| scenario::find(&dir, s)).collect::<Result<_, _>>()? };
     let mut loaded = Vec::new();
     for file in files {
-        let scenario = Scenario::load(&file, &configs, config).map_err(|e| e.to_string())?;
-        scenario.check_outputs(terraform::declared_outputs).map_err(|e| e.to_string())?;
+        let scenario = Scenario::load(&file, &configs, config)?;
+        scenario.check_outputs(terraform::declared_outputs)?;
         loaded.push(scenario);
     }
     Ok(loaded)
@@ -223,7 +219,7 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
 
 /// Terraform, the target and the Ctrl-C watch: what `run` and `demo` share.
 async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
-    let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::ENVIRONMENT, err))?;
+    let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
     terraform.arrange_offline_providers();
     let target = Arc::new(connect(args).await?);
     watch_ctrl_c(cancel.clone(), target.outlives_run());
@@ -248,7 +244,7 @@ async fn connect(args: &TargetArgs) -> Result<Target, ExitCode> {
             }
         },
     };
-    target.map_err(|err| fail(if err.is_environment() { exit_code::ENVIRONMENT } else { exit_code::TARGET }, err))
+    target.map_err(|err| fail(err.exit_code(), err))
 }
 
 /// Run the scenarios on the target, print the table, write the JSON.
@@ -278,12 +274,12 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
     }
     if let Some(path) = outputs.json {
         if let Err(err) = report::write_json(&result, path) {
-            return fail(exit_code::ENVIRONMENT, format!("cannot write the JSON report to {}: {err}", path.display()));
+            return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
         }
     }
     if let Some(path) = outputs.junit {
         if let Err(err) = report::write_junit(&result, path) {
-            return fail(exit_code::ENVIRONMENT, format!("cannot write the JUnit report to {}: {err}", path.display()));
+            return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
         }
     }
     ExitCode::from(run_exit_code(&result, cancel.is_cancelled()) as u8)
@@ -292,7 +288,7 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
 async fn run(args: RunArgs) -> ExitCode {
     let scenarios = match load_scenarios(&args.scenarios, &args.target, args.config.as_deref()) {
         Ok(s) => s,
-        Err(message) => return fail(exit_code::USAGE, message),
+        Err(err) => return fail(err.exit_code(), err),
     };
     let consistency = (args.allow_deadline.is_some() || args.deny_probes.is_some() || args.deny_interval.is_some()).then(|| {
         let base = if args.target.target == Some(TargetKind::Aws) { Consistency::eventual() } else { Consistency::immediate() };
@@ -356,7 +352,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
 async fn demo(args: DemoArgs) -> ExitCode {
     let scenarios = match load_scenarios(std::slice::from_ref(&args.scenario), &args.target, None) {
         Ok(s) => s,
-        Err(message) => return fail(exit_code::USAGE, message),
+        Err(err) => return fail(err.exit_code(), err),
     };
     // The story ends with the destroy, as the blog's does.
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
@@ -401,7 +397,7 @@ fn run_exit_code(result: &RunReport, interrupted: bool) -> i32 {
     } else if result.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| e.phase == "init" || e.phase == "apply")) {
         exit_code::APPLY_FAILED
     } else if result.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| e.phase == "config")) {
-        exit_code::USAGE
+        exit_code::CONFIG_MISSING
     } else {
         exit_code::STEPS_FAILED
     }

@@ -61,6 +61,17 @@ pub enum ScenarioError {
     Config { scenario: String, message: String },
 }
 
+impl ScenarioError {
+    /// The harness's exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ScenarioError::Invalid { .. } => crate::exit_code::SCENARIO_INVALID,
+            ScenarioError::Config { .. } => crate::exit_code::CONFIG_MISSING,
+            ScenarioError::Read { .. } | ScenarioError::Unknown { .. } | ScenarioError::NoneFound { .. } => crate::exit_code::USAGE,
+        }
+    }
+}
+
 fn location(path: &Path, line: usize, column: usize) -> String {
     format!("{}:{line}:{column}", path.display())
 }

@@ -35,13 +35,13 @@ fn assert_fails(out: &Output, code: i32, cause: &str, remedy: &str) {
 #[test]
 fn missing_terraform() {
     let out = harness(&["run", "-s", "problem_demo"]).env("PATH", "/nonexistent").output().unwrap();
-    assert_fails(&out, exit_code::ENVIRONMENT, "terraform was not found", "install Terraform");
+    assert_fails(&out, exit_code::MISSING_TOOL, "terraform was not found", "install Terraform");
 }
 
 #[test]
 fn terraform_path_that_does_not_exist() {
     let out = harness(&["run", "-s", "problem_demo", "--terraform", "/nonexistent/terraform"]).output().unwrap();
-    assert_fails(&out, exit_code::ENVIRONMENT, "/nonexistent/terraform` does not exist", "--terraform");
+    assert_fails(&out, exit_code::MISSING_TOOL, "/nonexistent/terraform` does not exist", "--terraform");
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn malformed_scenario_file_names_file_line_and_column() {
     let file = dir.path().join("broken.toml");
     std::fs::write(&file, "config = \"problem_demo\"\n\n[[steps]\nas = \"role1\"\n").unwrap();
     let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
-    assert_fails(&out, exit_code::USAGE, &format!("{}:3:", file.display()), "expected `]`");
+    assert_fails(&out, exit_code::SCENARIO_INVALID, &format!("{}:3:", file.display()), "expected `]`");
 }
 
 #[test]
@@ -67,13 +67,55 @@ fn unknown_action_in_a_scenario() {
     let text = std::fs::read_to_string(project("scenarios/problem_demo.toml")).unwrap().replace("s3:PutObject", "s3:PutObjects");
     std::fs::write(&file, text).unwrap();
     let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
-    assert_fails(&out, exit_code::USAGE, "unknown action `s3:PutObjects`", "known: s3:ListBucket");
+    assert_fails(&out, exit_code::SCENARIO_INVALID, "unknown action `s3:PutObjects`", "known: s3:ListBucket");
 }
 
 #[test]
 fn config_folder_that_does_not_exist() {
     let out = harness(&["run", "-s", "problem_demo", "--config", "/nonexistent/config"]).output().unwrap();
-    assert_fails(&out, exit_code::USAGE, "/nonexistent/config does not exist", "--config");
+    assert_fails(&out, exit_code::CONFIG_MISSING, "/nonexistent/config does not exist", "--config");
+}
+
+#[test]
+fn unknown_principal_and_unknown_output_in_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(project("scenarios/problem_demo.toml")).unwrap();
+    let cases = [
+        (original.replacen("as = \"role1\"", "as = \"role9\"", 1), "unknown principal `role9`"),
+        (original.replace("${bucket_name}", "${no_such_output}"), "`${no_such_output}` is not an output of"),
+    ];
+    for (index, (text, cause)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("case{index}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
+        assert_fails(&out, exit_code::SCENARIO_INVALID, cause, &format!("{}:", file.display()));
+    }
+}
+
+#[test]
+fn unreachable_endpoint() {
+    // A port nobody listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = harness(&["run", "-s", "problem_demo", "--endpoint", &url]).env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "y").output().unwrap();
+    assert_fails(&out, exit_code::TARGET, &format!("cannot reach {url}"), "fix --endpoint");
+}
+
+#[test]
+fn endpoint_that_is_not_aws() {
+    // Something that answers HTTP, but not like AWS: every request gets a 404 page.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in server.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found");
+        }
+    });
+    let out = harness(&["run", "-s", "problem_demo", "--endpoint", &url]).env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "y").output().unwrap();
+    assert_fails(&out, exit_code::TARGET, "does not answer like AWS STS", "AWS-compatible endpoint");
 }
 
 #[test]
@@ -89,7 +131,7 @@ fn list_shows_the_scenarios() {
 #[test]
 fn emulator_not_installed() {
     let out = harness(&["run", "-s", "problem_demo", "--moto-python", "/nonexistent/python"]).output().unwrap();
-    assert_fails(&out, exit_code::ENVIRONMENT, "moto[server] 5.2.x is not importable", "make setup");
+    assert_fails(&out, exit_code::MISSING_TOOL, "moto[server] 5.2.x is not importable", "make setup");
 }
 
 #[cfg(feature = "localstack")]
@@ -101,6 +143,6 @@ mod with_emulator {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port().to_string();
         let out = harness(&["run", "-s", "problem_demo", "--port", &port]).output().unwrap();
-        assert_fails(&out, exit_code::ENVIRONMENT, &format!("port {port} on 127.0.0.1 is already in use"), "another --port");
+        assert_fails(&out, exit_code::PORT_IN_USE, &format!("port {port} on 127.0.0.1 is already in use"), "another --port");
     }
 }

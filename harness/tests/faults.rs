@@ -360,7 +360,7 @@ fn two_runs_on_one_emulator_both_pass_and_keep_to_their_own_resources() {
 fn aws_target_refuses_an_account_that_is_not_the_sandbox() {
     let emulator = Emulator::start();
     let done = Run::spawn(emulator.harness(&["--target", "aws", "--sandbox-account", "999999999999", "-s", "problem_demo"])).finish();
-    assert_eq!(done.status.code(), Some(exit_code::TARGET), "{}", done.stderr);
+    assert_eq!(done.status.code(), Some(exit_code::CREDENTIALS), "{}", done.stderr);
     let last = done.stderr.trim_end().lines().last().unwrap_or_default().to_string();
     assert!(last.contains("refusing to run") && last.contains("account 123456789012, not the sandbox account 999999999999"), "{last}");
     assert!(!done.stderr.contains("apply"), "nothing was applied");
@@ -418,5 +418,18 @@ fn sweep_finds_and_deletes_what_a_killed_run_left() {
 
     let swept = emulator.command("sweep", &["--older-than", "0s", "--delete"]).output().unwrap();
     assert!(swept.status.success(), "{}", String::from_utf8_lossy(&swept.stderr));
+    emulator.assert_nothing_left();
+}
+
+#[test]
+fn wrong_admin_credentials_are_refused_with_a_remedy() {
+    let emulator = Emulator::start();
+    let mut cmd = emulator.harness(&["-s", "problem_demo"]);
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0").env("AWS_SECRET_ACCESS_KEY", "wrong");
+    let done = Run::spawn(cmd).finish();
+    assert_eq!(done.status.code(), Some(exit_code::CREDENTIALS), "{}", done.stderr);
+    let last = done.stderr.trim_end().lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: the target refused the admin credentials (InvalidClientTokenId)"), "{last}");
+    assert!(last.contains("set AWS_ACCESS_KEY_ID"), "{last}");
     emulator.assert_nothing_left();
 }

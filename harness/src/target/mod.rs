@@ -15,6 +15,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
+use crate::exit_code;
 use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::sdk::{self, CallError, Endpoint, call_error};
 use crate::secret::Secret;
@@ -76,9 +77,21 @@ impl Consistency {
 }
 
 impl TargetError {
-    /// The machine lacks something (as opposed to the target misbehaving).
-    pub fn is_environment(&self) -> bool {
-        matches!(self, TargetError::MotoMissing { .. } | TargetError::PortInUse(_) | TargetError::Io(_) | TargetError::NoRegion)
+    /// The harness's exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TargetError::MotoMissing { .. } => exit_code::MISSING_TOOL,
+            TargetError::PortInUse(_) => exit_code::PORT_IN_USE,
+            TargetError::Io(_) => exit_code::IO,
+            TargetError::NoRegion => exit_code::USAGE,
+            TargetError::BadCredentials(_) | TargetError::WrongAccount { .. } => exit_code::CREDENTIALS,
+            TargetError::Start(_)
+            | TargetError::StartupTimeout(_)
+            | TargetError::InstanceCredentials(_)
+            | TargetError::Unreachable { .. }
+            | TargetError::NotAws { .. }
+            | TargetError::NoWorkloadOnAws => exit_code::TARGET,
+        }
     }
 }
 
