@@ -220,7 +220,7 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
 /// Terraform, the target and the Ctrl-C watch: what `run` and `demo` share.
 async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
     let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
-    terraform.arrange_offline_providers();
+    terraform.arrange_providers();
     let target = Arc::new(connect(args).await?);
     watch_ctrl_c(cancel.clone(), target.outlives_run());
     Ok((terraform, target))

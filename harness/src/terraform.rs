@@ -55,6 +55,9 @@ pub struct Terraform {
     pub binary: PathBuf,
     /// A filesystem provider mirror to install hashicorp/aws from (offline machines).
     pub mirror: Option<PathBuf>,
+    /// Where there is no mirror: one plugin cache for every working copy, so
+    /// the provider (~700 MB) is downloaded once, not once per scenario.
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl Terraform {
@@ -68,21 +71,29 @@ impl Terraform {
             Some(path) => return Err(TerraformError::BadPath(path.to_path_buf())),
             None => find_on_path("terraform").or_else(|| find_on_path("tofu")).ok_or(TerraformError::NotInstalled)?,
         };
-        Ok(Self { binary, mirror: None })
+        Ok(Self { binary, mirror: None, plugin_cache: None })
     }
 
     /// Where the machine ships a provider mirror and no CLI config file
     /// exists, every working copy gets a CLI config that installs from it,
     /// so `init` works offline. On a normal laptop nothing is found and init
     /// downloads as usual.
-    pub fn arrange_offline_providers(&mut self) {
+    ///
+    /// Without a mirror, and unless the user set TF_PLUGIN_CACHE_DIR, the
+    /// working copies share a plugin cache under the user's cache folder.
+    pub fn arrange_providers(&mut self) {
         let configured = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from);
-        if configured.as_ref().is_some_and(|file| file.is_file()) {
-            return;
+        if !configured.as_ref().is_some_and(|file| file.is_file()) {
+            self.mirror = find_provider_mirror();
         }
-        self.mirror = find_provider_mirror();
         if let Some(mirror) = &self.mirror {
             tracing::info!(mirror = %mirror.display(), "terraform providers come from the local mirror");
+        } else if std::env::var_os("TF_PLUGIN_CACHE_DIR").is_none() {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .map(|dir| dir.join("aws-assume-role-harness/terraform-plugins"));
+            self.plugin_cache = cache.filter(|dir| std::fs::create_dir_all(dir).is_ok());
         }
     }
 
@@ -267,6 +278,9 @@ impl WorkingCopy {
         if self.terraform.mirror.is_some() {
             cmd = cmd.env("TF_CLI_CONFIG_FILE", self.path.join(CLI_CONFIG_FILE));
         }
+        if let Some(cache) = &self.terraform.plugin_cache {
+            cmd = cmd.env("TF_PLUGIN_CACHE_DIR", cache);
+        }
         if self.target.endpoint.is_some() {
             // An emulator run must never pick up the user's real credentials.
             for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
@@ -299,6 +313,12 @@ impl WorkingCopy {
     }
 
     pub async fn init(&self, cancel: &CancellationToken) -> Result<Output, TerraformError> {
+        // Terraform's plugin cache is not safe for concurrent inits: take turns.
+        static SHARED_CACHE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _turn = match self.terraform.plugin_cache {
+            Some(_) => Some(SHARED_CACHE.lock().await),
+            None => None,
+        };
         Ok(self.init_command().run(cancel).await?)
     }
 
@@ -433,7 +453,7 @@ mod tests {
     #[test]
     fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone() {
         let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
-        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None };
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
@@ -449,7 +469,7 @@ mod tests {
     fn switching_config_keeps_state_and_harness_files() {
         let first = config_dir(&[("main.tf", "provider \"aws\" {}\n"), ("old.tf", "# only in the first\n")]);
         let second = config_dir(&[("main.tf", "# no provider block\n")]);
-        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")) };
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")), plugin_cache: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
         let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();

@@ -1,7 +1,9 @@
 //! The `harness` binary on bad input: each case ends with a one-line cause,
-//! a remedy, and its own non-zero exit code. Cases that need the emulator
-//! run with `--features localstack`; failures of terraform itself (apply,
+//! a remedy, and its own exit code. Failures of terraform itself (apply,
 //! destroy) are in tests/faults.rs, which can check what is left behind.
+//! Like every test of the binary, these run with `--features localstack`:
+//! plain `cargo test` is the unit tests.
+#![cfg(feature = "localstack")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -134,7 +136,6 @@ fn emulator_not_installed() {
     assert_fails(&out, exit_code::MISSING_TOOL, "moto[server] 5.2.x is not importable", "make setup");
 }
 
-#[cfg(feature = "localstack")]
 mod with_emulator {
     use super::*;
 

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
 
 async fn run_scenarios(suite: &Suite, scenarios: &[Scenario]) -> Result<RunReport, String> {
     let mut terraform = Terraform::locate(None).map_err(|e| e.to_string())?;
-    terraform.arrange_offline_providers();
+    terraform.arrange_providers();
     let runner = Runner {
         target: suite.target.clone(),
         terraform,
