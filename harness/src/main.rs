@@ -247,7 +247,6 @@ async fn connect(args: &TargetArgs) -> Result<Target, ExitCode> {
     target.map_err(|err| fail(err.exit_code(), err))
 }
 
-/// Run the scenarios on the target, print the table, write the JSON.
 /// Where the results go besides the progress lines.
 struct Outputs<'a> {
     json: Option<&'a Path>,
@@ -256,6 +255,7 @@ struct Outputs<'a> {
     table: bool,
 }
 
+/// Run the scenarios on the target, then print and write the results.
 async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions, outputs: Outputs<'_>, events: &(dyn Fn(Event<'_>) + Sync)) -> ExitCode {
     let cancel = CancellationToken::new();
     let (terraform, target) = match prepare(args, &cancel).await {

@@ -142,8 +142,9 @@ pub fn progress_line(event: &Event<'_>) -> String {
                 observed,
                 step.latency_ms
             );
-            if !step.detail.is_empty() {
-                line.push_str(&format!("\n    {}", step.detail));
+            line.push_str(&format!("\n    $ {}", step.command));
+            for detail in step.detail.lines() {
+                line.push_str(&format!("\n    {detail}"));
             }
             if let Some(reason) = &step.reason {
                 line.push_str(&format!("\n    why: {reason}"));
