@@ -47,6 +47,18 @@ impl SessionCredentials {
     }
 }
 
+impl From<&aws_sdk_sts::types::Credentials> for SessionCredentials {
+    /// An AssumeRole answer; an expiration that cannot be read counts as already expired.
+    fn from(c: &aws_sdk_sts::types::Credentials) -> Self {
+        SessionCredentials {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: Secret::new(c.secret_access_key()),
+            session_token: Secret::new(c.session_token()),
+            expiration: SystemTime::try_from(*c.expiration()).unwrap_or(std::time::UNIX_EPOCH),
+        }
+    }
+}
+
 pub fn parse_timestamp(text: &str) -> Result<SystemTime, String> {
     let parsed = aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime)
         .map_err(|e| format!("bad timestamp `{text}`: {e}"))?;
@@ -120,11 +132,11 @@ impl ImdsServer {
     /// An SdkConfig for the workload: the standard IMDS credentials provider
     /// pointed at this endpoint.
     pub async fn workload_config(&self, endpoint: &Endpoint) -> SdkConfig {
-        let base = sdk::ambient_config(Some(endpoint.region.clone())).await;
+        // The shared HTTP client, tokio's sleep and the system clock: no loader needed.
         let provider_config = ProviderConfig::empty()
-            .with_http_client(base.http_client().expect("the harness always sets an http client"))
-            .with_sleep_impl(base.sleep_impl().expect("tokio sleep is configured"))
-            .with_time_source(base.time_source().expect("a time source is configured"));
+            .with_http_client(sdk::http_client())
+            .with_sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+            .with_time_source(aws_smithy_async::time::SystemTimeSource::new());
         let client = aws_config::imds::Client::builder()
             .configure(&provider_config)
             .endpoint(&self.url)

@@ -60,7 +60,8 @@ impl Output {
 }
 
 /// A command described before it runs, so it can be inspected and tested.
-#[derive(Debug, Clone)]
+/// Its Debug form names the environment's keys only: values may be credentials.
+#[derive(Clone)]
 pub struct Command {
     pub summary: String,
     pub program: PathBuf,
@@ -72,6 +73,20 @@ pub struct Command {
     /// The signal sent first when cancelled (SIGINT lets terraform stop cleanly).
     pub cancel_signal: i32,
     pub grace: Duration,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command")
+            .field("summary", &self.summary)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("cwd", &self.cwd)
+            .field("env_keys", &self.env.iter().map(|(key, _)| key).collect::<Vec<_>>())
+            .field("env_remove", &self.env_remove)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Command {
@@ -273,6 +288,13 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("fail on purpose: exited with"), "{text}");
         assert!(text.contains("boom"), "{text}");
+    }
+
+    #[test]
+    fn debug_form_hides_environment_values() {
+        let cmd = Command::new("apply", "terraform", Duration::from_secs(1)).env("AWS_SECRET_ACCESS_KEY", "s3cr3t-value");
+        let text = format!("{cmd:?}");
+        assert!(text.contains("AWS_SECRET_ACCESS_KEY") && !text.contains("s3cr3t-value"), "{text}");
     }
 
     #[tokio::test]

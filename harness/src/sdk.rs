@@ -17,7 +17,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-fn http_client() -> SharedHttpClient {
+/// One HTTPS client for every SDK client and credentials provider.
+pub(crate) fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
         .get_or_init(|| HttpClientBuilder::new().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)).build_https())

@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use crate::identity::{self, InstanceRoleError, SessionCredentials, format_timestamp};
 use crate::scenario::{Action, Expectation};
 use crate::sdk::{self, CallError, call_error, is_access_denied};
-use crate::secret::{REDACTED, Secret};
+use crate::secret::REDACTED;
 use crate::target::{Capabilities, Consistency};
 
 /// A step's call with every `${output}` rendered.
@@ -285,13 +285,8 @@ fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: O
         done.mismatch = Some("AssumeRole returned no Credentials".into());
         return done;
     };
-    let expiration = std::time::SystemTime::try_from(*c.expiration()).unwrap_or(std::time::UNIX_EPOCH);
-    let session = SessionCredentials {
-        access_key_id: c.access_key_id().to_string(),
-        secret_access_key: Secret::new(c.secret_access_key()),
-        session_token: Secret::new(c.session_token()),
-        expiration,
-    };
+    let session = SessionCredentials::from(c);
+    let expiration = session.expiration;
     let mut done = Performed::new(Observed::Allowed, latency);
     // The response as `aws sts assume-role` prints it, secrets redacted.
     done.detail = serde_json::to_string_pretty(&serde_json::json!({

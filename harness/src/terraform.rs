@@ -4,7 +4,6 @@
 //! outputs and destroy. The user's config folder is never written to.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::process::{Command, Output, ProcessError};
+use crate::secret::Secret;
 
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -173,7 +173,7 @@ pub struct ProviderTarget {
     /// An emulator's endpoint; None for a real account.
     pub endpoint: Option<String>,
     /// Environment for every terraform call (credentials of the admin identity).
-    pub env: Vec<(String, OsString)>,
+    pub env: Vec<(String, Secret)>,
 }
 
 /// Variables every harness run sets: the per-run name prefix and tags.
@@ -288,7 +288,7 @@ impl WorkingCopy {
             }
         }
         for (key, value) in &self.target.env {
-            cmd = cmd.env(key.clone(), value.clone());
+            cmd = cmd.env(key.clone(), value.expose());
         }
         cmd
     }

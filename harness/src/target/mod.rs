@@ -7,7 +7,6 @@ pub mod capabilities;
 pub mod endpoint;
 pub mod moto;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -113,7 +112,22 @@ pub struct Admin {
     pub arn: String,
     pub account_id: String,
     credentials: SharedCredentialsProvider,
-    env: Vec<(String, OsString)>,
+    /// What terraform's environment needs of this identity (secrets redacted in Debug).
+    env: Vec<(String, Secret)>,
+}
+
+/// The environment that hands `credentials` (when given) and `region` to a child.
+fn credential_env(credentials: Option<&Credentials>, region: &str) -> Vec<(String, Secret)> {
+    let mut env = Vec::new();
+    if let Some(credentials) = credentials {
+        env.push(("AWS_ACCESS_KEY_ID".to_string(), Secret::new(credentials.access_key_id())));
+        env.push(("AWS_SECRET_ACCESS_KEY".to_string(), Secret::new(credentials.secret_access_key())));
+        if let Some(token) = credentials.session_token() {
+            env.push(("AWS_SESSION_TOKEN".to_string(), Secret::new(token)));
+        }
+    }
+    env.push(("AWS_REGION".to_string(), Secret::new(region)));
+    env
 }
 
 impl Admin {
@@ -122,7 +136,7 @@ impl Admin {
     /// handed to terraform explicitly (an emulator: its children must not
     /// read the user's real profile); otherwise terraform reads the same
     /// chain itself and refreshing credentials (SSO, OIDC) stay fresh.
-    async fn from_chain(endpoint: &Endpoint, pin: bool) -> Result<(Self, Credentials), TargetError> {
+    async fn from_chain(endpoint: &Endpoint, pin: bool) -> Result<Self, TargetError> {
         let ambient = sdk::ambient_config(Some(endpoint.region.clone())).await;
         let provider = ambient.credentials_provider().ok_or_else(|| TargetError::BadCredentials("no credentials provider".into()))?;
         let credentials = provider.provide_credentials().await.map_err(|e| TargetError::BadCredentials(format!("none found: {e}")))?;
@@ -133,22 +147,12 @@ impl Admin {
             CallError::Service { code, .. } => TargetError::BadCredentials(code),
             CallError::Transport { message, .. } => TargetError::NotAws { url: where_.clone(), cause: message },
         })?;
-        let mut env = Vec::new();
-        if pin {
-            env.push(("AWS_ACCESS_KEY_ID".to_string(), OsString::from(credentials.access_key_id())));
-            env.push(("AWS_SECRET_ACCESS_KEY".to_string(), OsString::from(credentials.secret_access_key())));
-            if let Some(token) = credentials.session_token() {
-                env.push(("AWS_SESSION_TOKEN".to_string(), OsString::from(token)));
-            }
-        }
-        env.push(("AWS_REGION".to_string(), OsString::from(&endpoint.region)));
-        let admin = Admin {
+        Ok(Admin {
             arn: identity.arn().unwrap_or_default().to_string(),
             account_id: identity.account().unwrap_or_default().to_string(),
             credentials: shared,
-            env,
-        };
-        Ok((admin, credentials))
+            env: credential_env(pin.then_some(&credentials), &endpoint.region),
+        })
     }
 }
 
@@ -179,11 +183,7 @@ impl Target {
             None,
             "harness-admin",
         );
-        let env = vec![
-            ("AWS_ACCESS_KEY_ID".to_string(), OsString::from(&server.admin_access_key_id)),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), OsString::from(server.admin_secret.expose())),
-            ("AWS_REGION".to_string(), OsString::from(DEFAULT_REGION)),
-        ];
+        let env = credential_env(Some(&credentials), DEFAULT_REGION);
         Ok(Target {
             description: TargetDescription {
                 kind: "moto".into(),
@@ -209,7 +209,7 @@ impl Target {
         let started = std::time::Instant::now();
         let (flavor, version) = endpoint::detect(url).await?;
         let endpoint = Endpoint { url: Some(url.trim_end_matches('/').to_string()), region: region.to_string() };
-        let (admin, _) = Admin::from_chain(&endpoint, true).await?;
+        let admin = Admin::from_chain(&endpoint, true).await?;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
         Ok(Target {
             description: TargetDescription {
@@ -241,10 +241,10 @@ impl Target {
         let (admin, http) = match endpoint_override {
             // Offline tests: the endpoint must be our launcher, which plays EC2 for the workload.
             Some(url) => match endpoint::detect(url).await? {
-                (endpoint::Flavor::HarnessMoto, _) => (Admin::from_chain(&endpoint, true).await?.0, Some(reqwest::Client::new())),
+                (endpoint::Flavor::HarnessMoto, _) => (Admin::from_chain(&endpoint, true).await?, Some(reqwest::Client::new())),
                 _ => return Err(TargetError::Start(format!("--target aws with --endpoint is for offline tests against the harness's moto launcher; {url} is not one"))),
             },
-            None => (Admin::from_chain(&endpoint, false).await?.0, None),
+            None => (Admin::from_chain(&endpoint, false).await?, None),
         };
         if admin.account_id != sandbox_account {
             return Err(TargetError::WrongAccount { found: admin.account_id, arn: admin.arn, expected: sandbox_account.to_string() });
@@ -321,12 +321,7 @@ impl Target {
                 ))
             })?;
         let c = out.credentials().ok_or_else(|| TargetError::InstanceCredentials("AssumeRole returned no credentials".into()))?;
-        Ok(SessionCredentials {
-            access_key_id: c.access_key_id().to_string(),
-            secret_access_key: Secret::new(c.secret_access_key()),
-            session_token: Secret::new(c.session_token()),
-            expiration: std::time::SystemTime::try_from(*c.expiration()).unwrap_or_else(|_| std::time::SystemTime::now()),
-        })
+        Ok(SessionCredentials::from(c))
     }
 
     /// Ask the target to stop without waiting (for owners that cannot give it up).
