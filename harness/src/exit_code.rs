@@ -8,7 +8,7 @@ pub const SUCCESS: i32 = 0;
 pub const STEPS_FAILED: i32 = 1;
 /// Bad arguments, or a scenario name that does not exist.
 pub const USAGE: i32 = 2;
-/// A tool is missing: terraform, moto (the emulator is not installed).
+/// A tool is missing: terraform, moto (the emulator is not installed), a container image.
 pub const MISSING_TOOL: i32 = 3;
 /// The target could not be started or reached, or does not answer like AWS.
 pub const TARGET: i32 = 4;
@@ -26,5 +26,7 @@ pub const PORT_IN_USE: i32 = 9;
 pub const CREDENTIALS: i32 = 10;
 /// The harness could not write its reports or temporary files.
 pub const IO: i32 = 11;
+/// A container target was asked for (or needed) and no Docker engine answers.
+pub const NO_DOCKER: i32 = 12;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

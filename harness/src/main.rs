@@ -13,7 +13,7 @@ use harness::exit_code;
 use harness::report::{self, Event, RunReport};
 use harness::runner::{self, RunOptions, Runner};
 use harness::scenario::{self, Scenario, ScenarioError};
-use harness::target::{Consistency, Target, moto::MotoOptions};
+use harness::target::{self, AutoChoice, Consistency, Target, container::Placement, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
 
 #[derive(Parser)]
@@ -41,8 +41,15 @@ enum Command {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TargetKind {
-    /// moto started by the harness on 127.0.0.1, enforcing IAM (identity and trust policies).
+    /// LocalStack when LOCALSTACK_AUTH_TOKEN is set and Docker answers; else moto in a
+    /// container when Docker answers; else moto as a host process.
+    Auto,
+    /// moto started by the harness as a host process on 127.0.0.1, enforcing IAM (identity and trust policies).
     Moto,
+    /// The same moto target in a container (testcontainers).
+    MotoContainer,
+    /// LocalStack in a container (testcontainers), ENFORCE_IAM=1, LOCALSTACK_AUTH_TOKEN passed through.
+    Localstack,
     /// An AWS-compatible endpoint you run (--endpoint); the harness destroys what it applied there.
     Endpoint,
     /// A real sandbox account (standard credential chain); refused unless it is --sandbox-account.
@@ -59,9 +66,20 @@ struct ListArgs {
 /// Where to run and with which tools (shared by `run` and `demo`).
 #[derive(clap::Args, Clone)]
 struct TargetArgs {
-    /// Where to run (default: moto, or endpoint when --endpoint is given).
+    /// Where to run (default: auto, or endpoint when --endpoint is given).
     #[arg(long, value_enum)]
     target: Option<TargetKind>,
+    /// Image of the moto container target (any image with python3 and moto[server]).
+    #[arg(long, env = "HARNESS_MOTO_IMAGE")]
+    moto_image: Option<String>,
+    /// Image of the LocalStack container target (default: the pinned licensed
+    /// image with a token, else the last Community tag).
+    #[arg(long, env = "HARNESS_LOCALSTACK_IMAGE")]
+    localstack_image: Option<String>,
+    /// How container targets are reached: host (shares the host's network, listens on a
+    /// free 127.0.0.1 port) or bridge (a mapped port). Default: host when the engine has no bridge.
+    #[arg(long, env = "HARNESS_CONTAINER_NETWORK")]
+    container_network: Option<harness::target::container::Network>,
     /// Base URL of an AWS-compatible endpoint to run against (LocalStack, moto, ...);
     /// admin credentials come from the standard chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
@@ -78,7 +96,7 @@ struct TargetArgs {
     /// Python with moto[server] installed (default: .venv/bin/python, else python3).
     #[arg(long, env = "HARNESS_MOTO_PYTHON")]
     moto_python: Option<PathBuf>,
-    /// Port for the emulator on 127.0.0.1 (default: a free one).
+    /// Port for the emulator (or its container) on 127.0.0.1 (default: a free one).
     #[arg(long)]
     port: Option<u16>,
     /// Folder of scenario files.
@@ -109,9 +127,9 @@ struct RunArgs {
     /// Scenarios applied at once.
     #[arg(long, short = 'j', default_value_t = 3)]
     jobs: usize,
-    /// Do not fail the run for UNVERIFIED steps (a target that cannot prove denials).
-    #[arg(long, env = "HARNESS_ALLOW_UNVERIFIED")]
-    allow_unverified: bool,
+    /// Fail the run for UNVERIFIED steps (denials a target that does not enforce IAM cannot prove).
+    #[arg(long, env = "HARNESS_STRICT")]
+    strict: bool,
     /// Also write a JUnit XML report (a test case per step) here.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -221,19 +239,47 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
 async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
     let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
     terraform.arrange_providers();
-    let target = Arc::new(connect(args).await?);
-    watch_ctrl_c(cancel.clone(), target.outlives_run());
+    watch_ctrl_c(cancel.clone(), matches!(target_kind(args), TargetKind::Endpoint | TargetKind::Aws));
+    eprintln!("starting the target ({}) ...", target_kind(args).to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default());
+    let target = Arc::new(connect(args, cancel).await?);
     Ok((terraform, target))
 }
 
+fn target_kind(args: &TargetArgs) -> TargetKind {
+    args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Auto })
+}
+
 /// Start or reach the target the arguments name.
-async fn connect(args: &TargetArgs) -> Result<Target, ExitCode> {
-    let kind = args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Moto });
+async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target, ExitCode> {
     let region = args.region.clone().unwrap_or_else(|| harness::target::DEFAULT_REGION.to_string());
+    let placement = Placement { network: args.container_network, port: args.port };
+    let (kind, reason) = match target_kind(args) {
+        // A Python for moto names the host process.
+        TargetKind::Auto if args.moto_python.is_some() => (TargetKind::Moto, "--moto-python".to_string()),
+        TargetKind::Auto => match target::auto_choice().await {
+            (AutoChoice::LocalStack, why) => (TargetKind::Localstack, format!("auto: {why}")),
+            (AutoChoice::MotoContainer, why) => (TargetKind::MotoContainer, format!("auto: {why}")),
+            (AutoChoice::MotoProcess, why) => (TargetKind::Moto, format!("auto: {why}")),
+        },
+        kind => (kind, format!("--target {}", kind.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default())),
+    };
     let target = match (kind, &args.endpoint) {
-        (TargetKind::Moto, _) => {
+        // (Auto was resolved above; the host process is its last resort anyway.)
+        (TargetKind::Moto | TargetKind::Auto, _) => {
             let options = MotoOptions { python: args.moto_python.clone(), port: args.port, ..MotoOptions::default() };
-            Target::start_moto(&options, "embedded moto: enforces identity and trust policies").await
+            Target::start_moto(&options, reason).await
+        }
+        (TargetKind::MotoContainer, _) => {
+            let image = args.moto_image.clone().unwrap_or_else(target::moto::official_image);
+            Target::start_moto_container(&image, placement, reason, cancel).await
+        }
+        (TargetKind::Localstack, _) => {
+            let token = std::env::var(target::localstack::TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
+            let image = args.localstack_image.clone().unwrap_or_else(|| {
+                if token.is_some() { target::localstack::IMAGE } else { target::localstack::COMMUNITY_IMAGE }.to_string()
+            });
+            let reason = if token.is_some() { reason } else { format!("{reason}; no {}: Community, which enforces no IAM", target::localstack::TOKEN_VAR) };
+            Target::start_localstack(&image, token.as_deref(), placement, reason, cancel).await
         }
         (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &region).await,
         (TargetKind::Endpoint, None) => return Err(fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)")),
@@ -272,16 +318,14 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
     if let Err(err) = printed {
         eprintln!("error: cannot print the report: {err}");
     }
-    if let Some(path) = outputs.json {
-        if let Err(err) = report::write_json(&result, path) {
+    if let Some(path) = outputs.json
+        && let Err(err) = report::write_json(&result, path) {
             return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
         }
-    }
-    if let Some(path) = outputs.junit {
-        if let Err(err) = report::write_junit(&result, path) {
+    if let Some(path) = outputs.junit
+        && let Err(err) = report::write_junit(&result, path) {
             return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
         }
-    }
     ExitCode::from(run_exit_code(&result, cancel.is_cancelled()) as u8)
 }
 
@@ -300,7 +344,7 @@ async fn run(args: RunArgs) -> ExitCode {
     });
     let options = RunOptions {
         jobs: args.jobs,
-        allow_unverified: args.allow_unverified,
+        strict: args.strict,
         always_destroy: args.target.always_destroy,
         consistency,
         ..RunOptions::default()
@@ -312,7 +356,7 @@ async fn run(args: RunArgs) -> ExitCode {
 
 /// `harness sweep`: list (and with --delete, delete) what runs left behind.
 async fn sweep(args: SweepArgs) -> ExitCode {
-    let target = match connect(&args.target).await {
+    let target = match connect(&args.target, &CancellationToken::new()).await {
         Ok(target) => target,
         Err(code) => return code,
     };
@@ -416,6 +460,8 @@ fn watch_ctrl_c(cancel: CancellationToken, target_outlives_run: bool) {
             return;
         }
         eprintln!("stopped waiting; cleanup may be incomplete.");
+        // A container target is removed even now: nothing it holds may outlive the run.
+        let _ = tokio::time::timeout(Duration::from_secs(15), target::container::remove_active()).await;
         if target_outlives_run {
             eprintln!("terraform may still be stopping; once it has, finish the cleanup with the target's credentials:");
             for hint in terraform::active_destroy_hints() {

@@ -19,6 +19,8 @@ pub struct RunReport {
     pub target: TargetReport,
     pub scenarios: Vec<ScenarioReport>,
     pub passed: bool,
+    /// Whether UNVERIFIED steps failed the run (--strict).
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,8 +113,12 @@ pub fn progress_line(event: &Event<'_>) -> String {
             let d = &target.description;
             let c = &target.capabilities;
             let yes = |b: bool| if b { "yes" } else { "NO" };
+            let container = match (&d.image, d.network) {
+                (Some(image), Some(network)) => format!(", image {image}, {network} network"),
+                _ => String::new(),
+            };
             format!(
-                "target: {} {} at {} ({})\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}",
+                "target: {} {} at {}{container} ({})\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}",
                 d.kind,
                 d.version.as_deref().unwrap_or("?"),
                 d.endpoint.as_deref().unwrap_or("AWS"),
@@ -271,13 +277,18 @@ pub fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result
     let stopped: Vec<String> =
         report.scenarios.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
     let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
+    let unverified = count(Verdict::Unverified);
+    let caveat = if report.passed && unverified > 0 {
+        format!(" | {unverified} steps NOT PROVEN: the target cannot show their denial (see capabilities); --strict fails them")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "result: {} | {} passed, {} failed, {} unverified{stopped}",
+        "result: {} | {} passed, {} failed, {unverified} unverified{stopped}{caveat}",
         if report.passed { "PASSED" } else { "FAILED" },
         count(Verdict::Pass),
         count(Verdict::Fail),
-        count(Verdict::Unverified)
     )
 }
 
@@ -298,6 +309,12 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
         for step in &scenario.steps {
             let status = match step.verdict {
                 Verdict::Pass => TestCaseStatus::success(),
+                // Not proven, and not failing the run: CI shows it as skipped, with the reason.
+                Verdict::Unverified if !report.strict => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(format!("UNVERIFIED: {}", step.reason.clone().unwrap_or_default()));
+                    status
+                }
                 Verdict::Fail | Verdict::Unverified => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     let observed = step.error_code.as_ref().map(|c| format!("{} ({c})", step.observed)).unwrap_or_else(|| step.observed.clone());
@@ -337,6 +354,8 @@ mod tests {
                     kind: "moto".into(),
                     endpoint: Some("http://127.0.0.1:5000".into()),
                     version: Some("5.2.5".into()),
+                    image: None,
+                    network: None,
                     reason: "default".into(),
                     startup_ms: 1500.0,
                 },
@@ -368,6 +387,7 @@ mod tests {
                 }],
             }],
             passed: true,
+            strict: false,
         }
     }
 

@@ -36,8 +36,9 @@ pub const PROBE_PREFIX: &str = "harness-probe-";
 pub struct RunOptions {
     /// Scenarios applied at once.
     pub jobs: usize,
-    /// UNVERIFIED steps do not fail the run (a non-enforcing target, on purpose).
-    pub allow_unverified: bool,
+    /// UNVERIFIED steps (a target that cannot prove a denial) fail the run;
+    /// otherwise they are reported, loudly, and the run passes without them.
+    pub strict: bool,
     /// Cap on the lifetime of the instance credentials IMDS advertises.
     pub imds_lifetime: Option<Duration>,
     /// Destroy even on a target that dies with the run (to test the destroy too).
@@ -48,7 +49,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, allow_unverified: false, imds_lifetime: None, always_destroy: false, consistency: None }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None }
     }
 }
 
@@ -99,7 +100,7 @@ impl Runner {
             .collect()
             .await;
         let passed = !reports.is_empty() && reports.iter().all(|r| r.passed);
-        RunReport { run_id: self.run_id.clone(), target, scenarios: reports, passed }
+        RunReport { run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict }
     }
 
     async fn run_scenario(&self, scenario: &Scenario, caps: Capabilities, events: EventSink<'_>) -> ScenarioReport {
@@ -150,11 +151,11 @@ impl Runner {
         let mut principals: BTreeMap<String, SdkConfig> = BTreeMap::new();
         for (index, stage) in scenario.stages.iter().enumerate() {
             let label = |phase: &str| if chain { format!("{phase} {}", stage.config_name()) } else { phase.to_string() };
-            if index > 0 {
-                if let Err(err) = copy.use_config(&stage.config) {
-                    fail(&mut report, &label("apply"), err.to_string());
-                    break;
-                }
+            if index > 0
+                && let Err(err) = copy.use_config(&stage.config)
+            {
+                fail(&mut report, &label("apply"), err.to_string());
+                break;
             }
             if let Err(err) = self.phase(&mut report, &label("apply"), events, copy.apply(&self.cancel)).await {
                 fail(&mut report, &label("apply"), err.to_string());
@@ -206,7 +207,7 @@ impl Runner {
 
     fn finish(&self, mut report: ScenarioReport, events: EventSink<'_>) -> ScenarioReport {
         let steps_ok = !report.steps.is_empty()
-            && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && self.options.allow_unverified));
+            && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && !self.options.strict));
         report.passed = report.error.is_none() && steps_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
         events(Event::ScenarioFinished(&report));
         report
@@ -229,6 +230,8 @@ impl Runner {
     /// One stage: read the outputs, give every principal its credentials
     /// (instance principals are looked up again, sessions carry over), run
     /// the stage's steps.
+    // The scenario's state travels as separate borrows (principals and report are mutated).
+    #[allow(clippy::too_many_arguments)]
     async fn run_stage(
         &self,
         scenario: &Scenario,

@@ -286,6 +286,9 @@ impl Source<'_> {
     }
 }
 
+/// A stage as written: its config, its steps, where it starts in the file.
+type StageAsWritten<'a> = (&'a Spanned<String>, &'a Vec<Spanned<RawStep>>, usize);
+
 impl Scenario {
     /// Read and validate a scenario file. `configs_root` resolves a bare
     /// config name; `config_override` (the user's `--config`) wins over the file.
@@ -304,7 +307,7 @@ impl Scenario {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
 
         // Either `config` + `[[steps]]`, or `[[stages]]`: one shape for both below.
-        let raw_stages: Vec<(&Spanned<String>, &Vec<Spanned<RawStep>>, usize)> = match (&raw.config, raw.stages.is_empty()) {
+        let raw_stages: Vec<StageAsWritten<'_>> = match (&raw.config, raw.stages.is_empty()) {
             (Some(config), true) => vec![(config, &raw.steps, 0)],
             (None, false) if raw.steps.is_empty() => raw.stages.iter().map(|s| (&s.get_ref().config, &s.get_ref().steps, s.span().start)).collect(),
             (Some(config), false) => return Err(source.error(config.span().start, "write either `config` with [[steps]] or [[stages]], not both")),

@@ -153,11 +153,10 @@ pub fn declared_outputs(config: &Path) -> Result<BTreeSet<String>, TerraformErro
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         for line in text.lines() {
             let line = line.trim_start();
-            if let Some(rest) = line.strip_prefix("output") {
-                if let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next()) {
+            if let Some(rest) = line.strip_prefix("output")
+                && let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next()) {
                     outputs.insert(name.to_string());
                 }
-            }
         }
     }
     if !any_tf {

@@ -147,3 +147,9 @@ mod with_emulator {
         assert_fails(&out, exit_code::PORT_IN_USE, &format!("port {port} on 127.0.0.1 is already in use"), "another --port");
     }
 }
+
+#[test]
+fn container_target_without_docker() {
+    let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    assert_fails(&out, exit_code::NO_DOCKER, "no Docker engine answers at unix:///nonexistent/docker.sock", "--target moto (a host process)");
+}

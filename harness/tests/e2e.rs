@@ -1,11 +1,17 @@
 //! The end-to-end suite (`cargo test --features localstack`): every scenario
 //! step of `scenarios/` is a trial, plus one trial per launcher fix and per
-//! identity guarantee. One embedded moto target serves them all.
+//! identity guarantee, on the IAM-enforcing moto target (in a container
+//! through testcontainers when Docker answers, else a host process); and
+//! the blog scenarios again on LocalStack Community in a container
+//! (`localstack::` trials), where every expected denial must come out
+//! UNVERIFIED (it enforces no IAM) and every expected success must pass.
 //!
-//! Scenarios run first (concurrently, only those with a selected trial),
-//! then each trial reports its step's verdict, so
+//! Scenarios run first (both targets at once, only scenarios with a
+//! selected trial), then each trial reports its step's verdict, so
 //! `cargo test --features localstack -- solution_demo` filters as usual.
-//! A step that is UNVERIFIED fails its trial unless HARNESS_ALLOW_UNVERIFIED=1.
+//! On the moto target a step that is UNVERIFIED fails its trial unless
+//! HARNESS_ALLOW_UNVERIFIED=1. Without Docker the `localstack::` trials are
+//! ignored, unless HARNESS_REQUIRE_DOCKER=1 (CI), which fails them.
 
 mod e2e_support;
 
@@ -14,16 +20,33 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use harness::report::{Cleanup, RunReport, ScenarioReport};
+use harness::report::{Cleanup, RunReport, ScenarioReport, StepReport};
 use harness::runner::{self, RunOptions, Runner};
-use harness::scenario::{self, Scenario};
+use harness::scenario::{self, Expectation, Scenario};
 use harness::steps::Verdict;
+use harness::target::{Target, container, localstack};
 use harness::terraform::Terraform;
+use tokio_util::sync::CancellationToken;
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use e2e_support::{SUITE, Suite};
+use e2e_support::{SUITE, Suite, docker_required};
 
 type Results = Arc<OnceLock<Result<RunReport, String>>>;
+
+/// How a target's step verdicts are judged.
+type Judge = fn(&StepReport) -> Result<(), Failed>;
+
+/// The scenarios run on one target, and how their trials are named and judged.
+struct TargetRun {
+    /// Trial-name prefix ("" for the moto target).
+    prefix: &'static str,
+    results: Results,
+    judge: Judge,
+    /// Which scenarios run here.
+    includes: fn(&Scenario) -> bool,
+    /// Its trials are ignored on this machine (no Docker).
+    ignored: bool,
+}
 
 fn project_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
@@ -38,12 +61,35 @@ fn allow_unverified() -> bool {
     std::env::var("HARNESS_ALLOW_UNVERIFIED").is_ok_and(|v| v == "1" || v == "true")
 }
 
+fn observed(step: &StepReport) -> String {
+    format!("expected {}, observed {}{}", step.expected, step.observed, step.error_code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())
+}
+
+/// An enforcing target: every step passes.
+fn judge_enforcing(step: &StepReport) -> Result<(), Failed> {
+    match step.verdict {
+        Verdict::Pass => Ok(()),
+        Verdict::Unverified if allow_unverified() => Ok(()),
+        verdict => Err(format!("{verdict:?}: {}; {}", observed(step), step.reason.clone().unwrap_or_default()).into()),
+    }
+}
+
+/// LocalStack Community enforces nothing: an expected denial must be
+/// UNVERIFIED (never a pass it cannot prove), an expected success must pass.
+fn judge_non_enforcing(step: &StepReport) -> Result<(), Failed> {
+    match (step.expected, step.verdict) {
+        (Expectation::Denied, Verdict::Unverified) | (Expectation::Allowed, Verdict::Pass) => Ok(()),
+        (expected, verdict) => Err(format!("expected {expected} to come out {}, got {verdict:?}: {}; {}", if expected == Expectation::Denied { "UNVERIFIED" } else { "PASS" }, observed(step), step.reason.clone().unwrap_or_default()).into()),
+    }
+}
+
 /// One trial per scenario phase and step, all reading the shared results.
-fn scenario_trials(scenario: &Scenario, results: &Results) -> Vec<Trial> {
+fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
     let mut trials = Vec::new();
     let name = scenario.name.clone();
+    let prefix = run.prefix;
     let find = {
-        let results = results.clone();
+        let results = run.results.clone();
         let name = name.clone();
         move || -> Result<ScenarioReport, Failed> {
             match results.get() {
@@ -55,7 +101,7 @@ fn scenario_trials(scenario: &Scenario, results: &Results) -> Vec<Trial> {
     };
     {
         let find = find.clone();
-        trials.push(Trial::test(format!("{name}::apply"), move || {
+        trials.push(Trial::test(format!("{prefix}{name}::apply"), move || {
             let report = find()?;
             match &report.error {
                 Some(e) if e.phase != "scenario" => Err(format!("{} failed: {}", e.phase, e.message).into()),
@@ -76,35 +122,55 @@ fn scenario_trials(scenario: &Scenario, results: &Results) -> Vec<Trial> {
         .collect();
     for (index, step_name) in step_names.into_iter().enumerate() {
         let find = find.clone();
-        trials.push(Trial::test(format!("{name}::{index:02}_{}", slug(&step_name)), move || {
+        let judge = run.judge;
+        trials.push(Trial::test(format!("{prefix}{name}::{index:02}_{}", slug(&step_name)), move || {
             let report = find()?;
             let Some(step) = report.steps.get(index) else {
                 let why = report.error.map(|e| format!("{} failed: {}", e.phase, e.message)).unwrap_or_default();
                 return Err(format!("step not run; {why}").into());
             };
-            let observed = format!("expected {}, observed {}{}", step.expected, step.observed, step.error_code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default());
-            match step.verdict {
-                Verdict::Pass => Ok(()),
-                Verdict::Unverified if allow_unverified() => Ok(()),
-                verdict => Err(format!("{verdict:?}: {observed}; {}", step.reason.clone().unwrap_or_default()).into()),
-            }
+            judge(step)
         }));
     }
-    trials.push(Trial::test(format!("{name}::cleanup"), move || {
+    trials.push(Trial::test(format!("{prefix}{name}::cleanup"), move || {
         let report = find()?;
         match report.cleanup {
-            // The embedded emulator ends with the run; the fault tests cover destroy.
+            // The emulator ends with the run; the fault tests cover destroy.
             Cleanup::Destroyed | Cleanup::TargetEnded => Ok(()),
             other => Err(format!("cleanup: {other:?}").into()),
         }
     }));
-    trials
+    trials.into_iter().map(|t| if run.ignored { t.with_ignored_flag(true) } else { t }).collect()
+}
+
+/// The LocalStack Community image: HARNESS_LOCALSTACK_COMMUNITY_IMAGE (CI
+/// builds one offline), else the last Community tag.
+fn localstack_community_image() -> String {
+    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| localstack::COMMUNITY_IMAGE.to_string())
 }
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let results: Results = Arc::new(OnceLock::new());
+    let docker = runtime.block_on(container::engine());
+    if let Err(err) = &docker {
+        eprintln!("e2e: {err}");
+    }
+    let no_docker = docker.is_err() && !docker_required();
+    if no_docker {
+        eprintln!("e2e: the localstack:: trials are ignored (no Docker); {}=1 fails them instead", e2e_support::REQUIRE_DOCKER);
+    }
+    let runs = [
+        TargetRun { prefix: "", results: Arc::default(), judge: judge_enforcing, includes: |_| true, ignored: false },
+        TargetRun {
+            prefix: "localstack::",
+            results: Arc::default(),
+            judge: judge_non_enforcing,
+            // The blog's three configs; the chain re-applies the same ones.
+            includes: |s| s.stages.len() == 1,
+            ignored: no_docker,
+        },
+    ];
 
     let scenarios_dir = project_path("scenarios");
     let configs_dir = project_path("terraform_configuration");
@@ -115,7 +181,9 @@ fn main() -> ExitCode {
             for file in files {
                 match Scenario::load(&file, &configs_dir, None) {
                     Ok(s) => {
-                        trials.extend(scenario_trials(&s, &results));
+                        for run in runs.iter().filter(|run| (run.includes)(&s)) {
+                            trials.extend(scenario_trials(&s, run));
+                        }
                         scenarios.insert(s.name.clone(), s);
                     }
                     Err(err) => trials.push(Trial::test(format!("scenarios::{}", file.display()), move || Err(err.to_string().into()))),
@@ -126,43 +194,77 @@ fn main() -> ExitCode {
     }
     trials.extend(e2e_support::trials(runtime.handle().clone()));
 
+    let mut localstack_target = None;
     if !args.list {
         let selected = |t: &Trial| !args.is_filtered_out(t) && !args.is_ignored(t);
-        let wanted: Vec<Scenario> =
-            scenarios.values().filter(|s| trials.iter().any(|t| t.name().starts_with(&format!("{}::", s.name)) && selected(t))).cloned().collect();
-        let need_target = !wanted.is_empty() || trials.iter().any(|t| !t.name().contains("::apply") && selected(t));
-        if need_target {
+        let wanted = |run: &TargetRun| -> Vec<Scenario> {
+            scenarios
+                .values()
+                .filter(|s| (run.includes)(s) && trials.iter().any(|t| t.name().starts_with(&format!("{}{}::", run.prefix, s.name)) && selected(t)))
+                .cloned()
+                .collect()
+        };
+        let [moto_run, localstack_run] = &runs;
+        let (on_moto, on_localstack) = (wanted(moto_run), wanted(localstack_run));
+        let moto_trials = trials.iter().any(|t| !t.name().starts_with("localstack::") && !t.name().contains("::apply") && selected(t));
+        if !on_moto.is_empty() || moto_trials {
             let _ = SUITE.set(runtime.block_on(Suite::start()));
         }
-        if !wanted.is_empty() {
+        if !on_localstack.is_empty() {
+            localstack_target = Some(runtime.block_on(start_localstack()).map(Arc::new));
+        }
+        // Both targets at once: terraform mostly waits on the provider's fixed propagation delays.
+        let on_moto_target = async {
+            if on_moto.is_empty() {
+                return;
+            }
             let report = match SUITE.get() {
-                Some(Ok(suite)) => runtime.block_on(run_scenarios(suite, &wanted)),
+                Some(Ok(suite)) => run_scenarios(&suite.target, &on_moto, "e2e-report.json").await,
                 Some(Err(message)) => Err(message.clone()),
                 None => Err("no target".into()),
             };
-            let _ = results.set(report);
-        }
+            let _ = moto_run.results.set(report);
+        };
+        let on_localstack_target = async {
+            let report = match &localstack_target {
+                Some(Ok(target)) => run_scenarios(target, &on_localstack, "e2e-localstack-report.json").await,
+                Some(Err(message)) => Err(message.clone()),
+                None => return,
+            };
+            let _ = localstack_run.results.set(report);
+        };
+        runtime.block_on(async { tokio::join!(on_moto_target, on_localstack_target) });
     }
     let conclusion = libtest_mimic::run(&args, trials);
     if let Some(Ok(suite)) = SUITE.get() {
-        suite.stop();
+        runtime.block_on(suite.stop());
+    }
+    if let Some(Ok(target)) = localstack_target {
+        runtime.block_on(target.close());
     }
     conclusion.exit_code()
 }
 
-async fn run_scenarios(suite: &Suite, scenarios: &[Scenario]) -> Result<RunReport, String> {
+async fn start_localstack() -> Result<Target, String> {
+    let image = localstack_community_image();
+    Target::start_localstack(&image, None, Default::default(), "the e2e suite: LocalStack Community, which enforces no IAM", &CancellationToken::new())
+        .await
+        .map_err(|e| format!("cannot start LocalStack ({image}): {e}"))
+}
+
+async fn run_scenarios(target: &Arc<Target>, scenarios: &[Scenario], report_name: &str) -> Result<RunReport, String> {
     let mut terraform = Terraform::locate(None).map_err(|e| e.to_string())?;
     terraform.arrange_providers();
     let runner = Runner {
-        target: suite.target.clone(),
+        target: target.clone(),
         terraform,
-        options: RunOptions { jobs: 4, allow_unverified: allow_unverified(), ..RunOptions::default() },
-        cancel: tokio_util::sync::CancellationToken::new(),
+        options: RunOptions { jobs: 4, strict: !allow_unverified(), ..RunOptions::default() },
+        cancel: CancellationToken::new(),
         run_id: runner::new_run_id(),
     };
     let print = |event: harness::report::Event<'_>| eprintln!("{}", harness::report::progress_line(&event));
     let report = runner.run(scenarios, &print).await;
-    let json = project_path("target/e2e-report.json");
+    let json = project_path("target").join(report_name);
     if let Err(err) = harness::report::write_json(&report, &json) {
         eprintln!("cannot write {}: {err}", json.display());
     }

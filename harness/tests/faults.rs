@@ -6,11 +6,8 @@
 //! that nothing from the run is left.
 #![cfg(feature = "localstack")]
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -19,12 +16,8 @@ use harness::exit_code;
 use harness::sdk::{self, Endpoint};
 use harness::target::moto::{MotoOptions, MotoServer};
 
-/// A hang detector, not a speed check: far above a normal run (~1-2 min).
-const RUN_DEADLINE: Duration = Duration::from_secs(300);
-
-fn project(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
+mod run_support;
+use run_support::{Finished, Run, project};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
@@ -138,70 +131,6 @@ impl Emulator {
         if let Some(server) = self.server.take() {
             self.runtime.block_on(server.stop());
         }
-    }
-}
-
-/// A harness process whose stderr is collected line by line as it runs.
-struct Run {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                eprintln!("  | {line}");
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        Run { child, stderr, reader: Some(reader) }
-    }
-
-    /// Poll stderr until it contains `pattern` (or fail at the deadline).
-    fn wait_for(&self, pattern: &str) {
-        let deadline = Instant::now() + RUN_DEADLINE;
-        while !self.stderr.lock().unwrap().contains(pattern) {
-            assert!(Instant::now() < deadline, "`{pattern}` never appeared; stderr:\n{}", self.stderr.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn interrupt(&self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-    }
-
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + RUN_DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the harness did not finish within {RUN_DEADLINE:?}; stderr:\n{}", self.stderr.lock().unwrap());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut stdout = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-        self.reader.take().unwrap().join().unwrap();
-        let stderr = self.stderr.lock().unwrap().clone();
-        Finished { status, stdout, stderr }
     }
 }
 
@@ -396,10 +325,9 @@ fn sweep_finds_and_deletes_what_a_killed_run_left() {
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = emulator.harness(&["-s", "problem_demo"]);
     cmd.env("TMPDIR", scratch.path()); // the killed run's working copy lands here
-    let mut run = Run::spawn(cmd);
+    let run = Run::spawn(cmd);
     run.wait_for("[problem_demo] apply done");
-    run.child.kill().unwrap();
-    let _ = run.child.wait();
+    run.kill();
     let left = emulator.leftovers();
     assert!(left.iter().any(|l| l.starts_with("role problem-demo-")), "the killed run left its roles: {left:?}");
 

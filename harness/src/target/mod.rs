@@ -4,7 +4,9 @@
 //! probed for what it really enforces.
 
 pub mod capabilities;
+pub mod container;
 pub mod endpoint;
+pub mod localstack;
 pub mod moto;
 
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::sdk::{self, CallError, Endpoint, call_error};
 use crate::secret::Secret;
 use crate::terraform::ProviderTarget;
+use container::{Network, Placement, RunningContainer};
+use tokio_util::sync::CancellationToken;
 
 pub use capabilities::Capabilities;
 
@@ -48,6 +52,12 @@ pub enum TargetError {
     WrongAccount { found: String, arn: String, expected: String },
     #[error("no AWS region configured; pass --region or set AWS_REGION")]
     NoRegion,
+    #[error("no Docker engine answers at {engine} ({cause}); start Docker (or set DOCKER_HOST), or pick a target without containers: --target moto (a host process) or --endpoint URL")]
+    NoDocker { engine: String, cause: String },
+    #[error("the image {image} is not on this machine and cannot be pulled; {remedy} ({cause})")]
+    ImageMissing { image: String, remedy: String, cause: String },
+    #[error("interrupted while the target was starting; nothing was left running")]
+    Interrupted,
     #[error("the workload's identity on a real account comes from its instance, through SSM Run Command, which this version does not implement yet (see README, 'A real account'); only scenarios without instance principals run on --target aws")]
     NoWorkloadOnAws,
 }
@@ -79,7 +89,9 @@ impl TargetError {
     /// The harness's exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            TargetError::MotoMissing { .. } => exit_code::MISSING_TOOL,
+            TargetError::MotoMissing { .. } | TargetError::ImageMissing { .. } => exit_code::MISSING_TOOL,
+            TargetError::NoDocker { .. } => exit_code::NO_DOCKER,
+            TargetError::Interrupted => exit_code::INTERRUPTED,
             TargetError::PortInUse(_) => exit_code::PORT_IN_USE,
             TargetError::Io(_) => exit_code::IO,
             TargetError::NoRegion => exit_code::USAGE,
@@ -100,6 +112,12 @@ pub struct TargetDescription {
     pub kind: String,
     pub endpoint: Option<String>,
     pub version: Option<String>,
+    /// The container image, for container targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// How a container target is reached (host network or bridge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
     /// Why this target was chosen.
     pub reason: String,
     /// Time to start (or reach) it and bootstrap its admin identity.
@@ -141,7 +159,18 @@ impl Admin {
         let provider = ambient.credentials_provider().ok_or_else(|| TargetError::BadCredentials("no credentials provider".into()))?;
         let credentials = provider.provide_credentials().await.map_err(|e| TargetError::BadCredentials(format!("none found: {e}")))?;
         let shared = if pin { SharedCredentialsProvider::new(credentials.clone()) } else { provider };
-        let config = sdk::config_with(endpoint, shared.clone()).await;
+        Self::verify(endpoint, shared, credential_env(pin.then_some(&credentials), &endpoint.region)).await
+    }
+
+    /// Fixed credentials (an emulator the harness started), checked likewise.
+    async fn from_credentials(endpoint: &Endpoint, credentials: Credentials) -> Result<Self, TargetError> {
+        let env = credential_env(Some(&credentials), &endpoint.region);
+        Self::verify(endpoint, SharedCredentialsProvider::new(credentials), env).await
+    }
+
+    /// Who these credentials are on the target (sts:GetCallerIdentity).
+    async fn verify(endpoint: &Endpoint, credentials: SharedCredentialsProvider, env: Vec<(String, Secret)>) -> Result<Self, TargetError> {
+        let config = sdk::config_with(endpoint, credentials.clone()).await;
         let where_ = endpoint.url.clone().unwrap_or_else(|| "AWS STS".into());
         let identity = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| match call_error(&e) {
             CallError::Service { code, .. } => TargetError::BadCredentials(code),
@@ -150,16 +179,18 @@ impl Admin {
         Ok(Admin {
             arn: identity.arn().unwrap_or_default().to_string(),
             account_id: identity.account().unwrap_or_default().to_string(),
-            credentials: shared,
-            env: credential_env(pin.then_some(&credentials), &endpoint.region),
+            credentials,
+            env,
         })
     }
 }
 
 #[derive(Debug)]
 enum Backend {
-    Moto(moto::MotoServer),
+    Moto(Box<moto::MotoServer>),
     Endpoint { flavor: endpoint::Flavor, http: reqwest::Client },
+    /// An emulator in a container the harness started (and removes).
+    Container { container: Box<RunningContainer>, flavor: endpoint::Flavor, http: reqwest::Client },
     /// A real account; `launcher` only when an offline test points it at the launcher.
     Aws { launcher: Option<reqwest::Client> },
 }
@@ -189,6 +220,8 @@ impl Target {
                 kind: "moto".into(),
                 endpoint: Some(server.endpoint.clone()),
                 version: Some(server.version.clone()),
+                image: None,
+                network: None,
                 reason: reason.into(),
                 startup_ms: crate::report::millis(started.elapsed()),
             },
@@ -199,7 +232,7 @@ impl Target {
                 credentials: SharedCredentialsProvider::new(credentials),
                 env,
             },
-            backend: Backend::Moto(server),
+            backend: Backend::Moto(Box::new(server)),
         })
     }
 
@@ -216,12 +249,78 @@ impl Target {
                 kind: flavor.name().to_string(),
                 endpoint: endpoint.url.clone(),
                 version,
+                image: None,
+                network: None,
                 reason: format!("--endpoint {url}"),
                 startup_ms: crate::report::millis(started.elapsed()),
             },
             admin,
             endpoint,
             backend: Backend::Endpoint { flavor, http },
+        })
+    }
+
+    /// moto behind the launcher in a container (`image`: the official image
+    /// or one built by `ci/containers.sh`): the same enforcement as the host
+    /// process, without a Python on the host.
+    pub async fn start_moto_container(image: &str, placement: Placement, reason: impl Into<String>, cancel: &CancellationToken) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
+        let container = RunningContainer::start(&moto::container_spec(image), placement, cancel).await?;
+        let admin_file = container.read_file(moto::CONTAINER_ADMIN_FILE).await;
+        let admin: moto::AdminFile = match admin_file.map(|bytes| serde_json::from_slice(&bytes)) {
+            Ok(Ok(admin)) => admin,
+            Ok(Err(err)) => return Err(remove_after(container, TargetError::Start(format!("the launcher's admin file is not JSON: {err}"))).await),
+            Err(err) => return Err(remove_after(container, err).await),
+        };
+        let credentials = Credentials::new(admin.access_key_id, admin.secret_access_key.expose().to_string(), None, None, "harness-admin");
+        let version = container.health.get("moto_version").and_then(|v| v.as_str()).map(str::to_string);
+        Self::from_container(container, endpoint::Flavor::HarnessMoto, credentials, version, reason.into(), started).await
+    }
+
+    /// LocalStack in a container: with `token` the licensed image enforces
+    /// identity policies (ENFORCE_IAM=1); without, Community enforces nothing
+    /// and the probes say so.
+    pub async fn start_localstack(
+        image: &str,
+        token: Option<&str>,
+        placement: Placement,
+        reason: impl Into<String>,
+        cancel: &CancellationToken,
+    ) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
+        let container = RunningContainer::start(&localstack::spec(image, token), placement, cancel).await?;
+        let credentials = Credentials::new(localstack::ACCESS_KEY, localstack::SECRET_KEY, None, None, "localstack");
+        let version = container.health.get("version").and_then(|v| v.as_str()).map(str::to_string);
+        Self::from_container(container, endpoint::Flavor::LocalStack, credentials, version, reason.into(), started).await
+    }
+
+    async fn from_container(
+        container: RunningContainer,
+        flavor: endpoint::Flavor,
+        credentials: Credentials,
+        version: Option<String>,
+        reason: String,
+        started: std::time::Instant,
+    ) -> Result<Self, TargetError> {
+        let endpoint = Endpoint { url: Some(container.endpoint.clone()), region: DEFAULT_REGION.into() };
+        let admin = match Admin::from_credentials(&endpoint, credentials).await {
+            Ok(admin) => admin,
+            Err(err) => return Err(remove_after(container, err).await),
+        };
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        Ok(Target {
+            description: TargetDescription {
+                kind: if flavor == endpoint::Flavor::LocalStack { "localstack".into() } else { "moto-container".into() },
+                endpoint: endpoint.url.clone(),
+                version,
+                image: Some(container.image.clone()),
+                network: Some(container.network),
+                reason,
+                startup_ms: crate::report::millis(started.elapsed()),
+            },
+            endpoint,
+            admin,
+            backend: Backend::Container { container: Box::new(container), flavor, http },
         })
     }
 
@@ -254,6 +353,8 @@ impl Target {
                 kind: "aws".into(),
                 endpoint: endpoint.url.clone(),
                 version: None,
+                image: None,
+                network: None,
                 reason: format!("--target aws, sandbox account {sandbox_account} (credentials: {})", admin.arn),
                 startup_ms: crate::report::millis(started.elapsed()),
             },
@@ -276,7 +377,7 @@ impl Target {
     /// outlives it (every applied config must be destroyed).
     pub fn outlives_run(&self) -> bool {
         match self.backend {
-            Backend::Moto(_) => false,
+            Backend::Moto(_) | Backend::Container { .. } => false,
             Backend::Endpoint { .. } | Backend::Aws { .. } => true,
         }
     }
@@ -289,7 +390,10 @@ impl Target {
                 let url = self.endpoint.url.as_deref().unwrap_or_default();
                 moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
             }
-            Backend::Endpoint { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
+            Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, container } => {
+                moto::launcher_instance_credentials(http, &container.endpoint, instance_id, &self.endpoint.region).await
+            }
+            Backend::Endpoint { .. } | Backend::Container { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
             Backend::Aws { launcher: Some(http) } => {
                 let url = self.endpoint.url.as_deref().unwrap_or_default();
                 moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
@@ -324,10 +428,12 @@ impl Target {
         Ok(SessionCredentials::from(c))
     }
 
-    /// Ask the target to stop without waiting (for owners that cannot give it up).
-    pub fn terminate(&self) {
+    /// Stop what the harness started, for owners that cannot give the target
+    /// up (a static): the host process is signalled, the container removed.
+    pub async fn close(&self) {
         match &self.backend {
             Backend::Moto(server) => server.terminate(),
+            Backend::Container { container, .. } => container.remove().await,
             Backend::Endpoint { .. } | Backend::Aws { .. } => {} // not ours to stop
         }
     }
@@ -335,6 +441,7 @@ impl Target {
     pub async fn shutdown(self) {
         match self.backend {
             Backend::Moto(server) => server.stop().await,
+            Backend::Container { container, .. } => container.remove().await,
             Backend::Endpoint { .. } | Backend::Aws { .. } => {}
         }
     }
@@ -346,5 +453,32 @@ impl Target {
             Backend::Aws { .. } => Consistency::eventual(),
             _ => Consistency::immediate(),
         }
+    }
+}
+
+/// Remove a container that started but cannot serve as a target, and return why.
+async fn remove_after(container: RunningContainer, err: TargetError) -> TargetError {
+    container.remove().await;
+    err
+}
+
+/// What `--target auto` (the default) runs, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoChoice {
+    LocalStack,
+    MotoContainer,
+    MotoProcess,
+}
+
+/// LocalStack when a token is present and Docker answers (it can enforce
+/// IAM); else the IAM-enforcing moto target, in a container when Docker
+/// answers, else as a host process.
+pub async fn auto_choice() -> (AutoChoice, String) {
+    let token = std::env::var(localstack::TOKEN_VAR).is_ok_and(|t| !t.trim().is_empty());
+    match container::engine().await {
+        Ok(_) if token => (AutoChoice::LocalStack, format!("{} is set and Docker answers (LocalStack with ENFORCE_IAM=1)", localstack::TOKEN_VAR)),
+        Ok(_) => (AutoChoice::MotoContainer, format!("Docker answers, {} is not set (the IAM-enforcing moto target, in a container)", localstack::TOKEN_VAR)),
+        Err(TargetError::NoDocker { cause, .. }) => (AutoChoice::MotoProcess, format!("no Docker engine answers ({cause}): the IAM-enforcing moto target as a host process")),
+        Err(err) => (AutoChoice::MotoProcess, format!("{err}: the IAM-enforcing moto target as a host process")),
     }
 }

@@ -63,12 +63,42 @@ pub struct MotoServer {
     http: reqwest::Client,
 }
 
+/// The official moto image at the pinned version; `sudo ci/containers.sh`
+/// builds an equivalent offline (HARNESS_MOTO_IMAGE names it).
+pub fn official_image() -> String {
+    format!("motoserver/moto:{}", pinned_moto())
+}
+
+/// Where the launcher lives, and writes the admin identity, inside the container.
+const CONTAINER_LAUNCHER: &str = "/harness/moto_launcher.py";
+pub const CONTAINER_ADMIN_FILE: &str = "/harness/admin.json";
+
+/// moto in a container: any image with python3 and moto[server] (the
+/// official one has both); the launcher is copied in and run with python3.
+pub fn container_spec(image: &str) -> super::container::ContainerSpec {
+    let cmd = [CONTAINER_LAUNCHER, "--host", "{host}", "--port", "{port}", "--credentials-file", CONTAINER_ADMIN_FILE];
+    super::container::ContainerSpec {
+        what: "moto",
+        image: image.to_string(),
+        entrypoint: Some("python3".into()),
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        env: vec![("PYTHONUNBUFFERED".into(), "1".into())],
+        files: vec![(CONTAINER_LAUNCHER.into(), LAUNCHER_SOURCE.as_bytes().to_vec())],
+        bridge_port: 5000,
+        health_path: "/_harness/health",
+        ready: |health| health.get("moto_version").is_some(),
+        startup_timeout: STARTUP_TIMEOUT,
+        image_remedy: "pull it, or build it offline with `sudo ci/containers.sh` and set HARNESS_MOTO_IMAGE to the name it prints".into(),
+    }
+}
+
+/// The admin identity the launcher bootstrapped, as it wrote it.
 #[derive(serde::Deserialize)]
-struct AdminFile {
-    account_id: String,
-    user_arn: String,
-    access_key_id: String,
-    secret_access_key: String,
+pub struct AdminFile {
+    pub account_id: String,
+    pub user_arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
 }
 
 #[derive(serde::Deserialize)]
@@ -88,7 +118,7 @@ pub fn find_python(explicit: Option<&Path>) -> PathBuf {
     candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
+pub(crate) fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
     let port = requested.unwrap_or(0);
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
     listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
@@ -139,7 +169,7 @@ impl MotoServer {
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| TargetError::Start("the launcher did not write the admin credentials".into()))?;
         server.admin_access_key_id = admin.access_key_id;
-        server.admin_secret = Secret::new(admin.secret_access_key);
+        server.admin_secret = admin.secret_access_key;
         server.admin_arn = admin.user_arn;
         server.account_id = admin.account_id;
         Ok(server)
@@ -159,11 +189,10 @@ impl MotoServer {
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 return Err(TargetError::Start(format!("moto exited with {status}: {}", tail.join("\n"))));
             }
-            if let Ok(response) = self.http.get(&url).send().await {
-                if let Ok(health) = response.json::<Health>().await {
+            if let Ok(response) = self.http.get(&url).send().await
+                && let Ok(health) = response.json::<Health>().await {
                     return Ok(health);
                 }
-            }
             if Instant::now() > deadline {
                 return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
             }

@@ -11,10 +11,24 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use harness::identity::{CredentialSource, ImdsServer};
 use harness::sdk::{self, CallError, call_error};
-use harness::target::{Target, capabilities, moto::MotoOptions};
+use harness::target::{Target, capabilities, container, moto::MotoOptions};
+use tokio_util::sync::CancellationToken;
 use libtest_mimic::{Failed, Trial};
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
+
+/// With this set to 1 (CI), the container trials fail when no Docker engine
+/// answers; without it they are ignored, and the suite runs moto as a host process.
+pub const REQUIRE_DOCKER: &str = "HARNESS_REQUIRE_DOCKER";
+
+pub fn docker_required() -> bool {
+    std::env::var(REQUIRE_DOCKER).is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// The moto image: HARNESS_MOTO_IMAGE (CI builds one offline), else the official one.
+fn moto_image() -> String {
+    std::env::var("HARNESS_MOTO_IMAGE").unwrap_or_else(|_| harness::target::moto::official_image())
+}
 
 /// The suite's target, started once by `main` when a selected trial needs it.
 pub static SUITE: OnceLock<Result<Suite, String>> = OnceLock::new();
@@ -26,17 +40,23 @@ pub struct Suite {
 }
 
 impl Suite {
+    /// The IAM-enforcing moto target, as the default target picks it without
+    /// a LocalStack token: in a container when Docker answers (through
+    /// testcontainers), else as a host process, unless containers are required.
     pub async fn start() -> Result<Self, String> {
-        let target = Target::start_moto(&MotoOptions::default(), "the e2e suite's embedded target")
-            .await
-            .map_err(|e| format!("cannot start the moto target: {e}"))?;
+        let target = match container::engine().await {
+            Ok(_) => Target::start_moto_container(&moto_image(), Default::default(), "the e2e suite: Docker answers", &CancellationToken::new()).await,
+            Err(err) if docker_required() => return Err(format!("{err} ({REQUIRE_DOCKER}=1)")),
+            Err(err) => Target::start_moto(&MotoOptions::default(), format!("the e2e suite, without containers: {err}")).await,
+        }
+        .map_err(|e| format!("cannot start the moto target: {e}"))?;
         let admin = target.admin_config().await;
         Ok(Self { target: Arc::new(target), admin, run: harness::runner::new_run_id() })
     }
 
     /// Stop the emulator (the suite lives in a static, so no Drop runs).
-    pub fn stop(&self) {
-        self.target.terminate();
+    pub async fn stop(&self) {
+        self.target.close().await;
     }
 
     fn account(&self) -> &str {

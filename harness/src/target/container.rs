@@ -1,0 +1,412 @@
+//! Targets that run in a container, started through testcontainers. An
+//! image is data (`ContainerSpec`): name, pinned tag, environment, command,
+//! files copied in, and a health endpoint with a readiness test. Start and
+//! readiness are bounded by a timeout; the container is removed when the
+//! run ends, fails, or is interrupted, and one left by a harness that was
+//! killed is removed by the next start.
+//!
+//! Networking: on a normal engine the service listens on a fixed port inside
+//! and Docker maps it to a free host port (bridge). On engines without a
+//! bridge (the project's CI machines: loopback-only traffic) the container
+//! shares the host's network and the service listens on a free 127.0.0.1
+//! port the harness picks (host).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use testcontainers::core::ContainerPort;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+use tokio_util::sync::CancellationToken;
+
+use super::TargetError;
+
+/// The label every container of the harness carries (the same value as its AWS tags).
+const LABEL: &str = "harness";
+const LABEL_VALUE: &str = "aws-assume-role-harness";
+/// `<host>:<pid>` of the harness that started it: a container whose harness is gone is an orphan.
+const OWNER_LABEL: &str = "harness-owner";
+/// `never`: a missing image is an error at once, no pull attempted (machines without a registry).
+pub const PULL_VAR: &str = "HARNESS_CONTAINER_PULL";
+const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How the service is reached from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The host's network; the service listens on a free 127.0.0.1 port.
+    Host,
+    /// Docker's bridge; the service's port is mapped to a free host port.
+    Bridge,
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Network::Host => "host",
+            Network::Bridge => "bridge",
+        })
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "host" => Ok(Network::Host),
+            "bridge" => Ok(Network::Bridge),
+            other => Err(format!("unknown container network {other:?}: use host or bridge")),
+        }
+    }
+}
+
+/// Where a container target listens, as the user asked (both optional).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    /// None: host where the engine has no bridge network, else bridge.
+    pub network: Option<Network>,
+    /// The host port (127.0.0.1); None picks a free one.
+    pub port: Option<u16>,
+}
+
+/// A container target's image and how to run it. `{host}` and `{port}` in
+/// `cmd` and `env` values become the address the service must listen on.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// What it is, for messages ("moto", "localstack").
+    pub what: &'static str,
+    /// `name:tag`, tag pinned.
+    pub image: String,
+    pub entrypoint: Option<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Files written into the container before it starts: (path, contents).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The port the service listens on inside, with a bridge network.
+    pub bridge_port: u16,
+    /// GET this path until `ready` says yes.
+    pub health_path: &'static str,
+    pub ready: fn(&serde_json::Value) -> bool,
+    pub startup_timeout: Duration,
+    /// What to tell the user when the image is missing and cannot be pulled.
+    pub image_remedy: String,
+}
+
+/// A started, ready container. `remove` is the normal end; dropping it
+/// removes it too (testcontainers' drop), for panics and early returns.
+pub struct RunningContainer {
+    container: tokio::sync::Mutex<Option<ContainerAsync<GenericImage>>>,
+    pub id: String,
+    pub image: String,
+    pub network: Network,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    /// The health answer that made it ready.
+    pub health: serde_json::Value,
+}
+
+impl std::fmt::Debug for RunningContainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningContainer").field("id", &self.id).field("image", &self.image).field("endpoint", &self.endpoint).finish()
+    }
+}
+
+/// Containers this process started and has not removed yet: what a second
+/// Ctrl-C removes before the harness leaves without its destructors.
+static ACTIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The engine testcontainers talks to (DOCKER_HOST, else the default
+/// socket), answering a ping; otherwise a message saying how to go on without it.
+pub async fn engine() -> Result<Docker, TargetError> {
+    let where_ = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default Docker socket".into());
+    let no_docker = |cause: String| TargetError::NoDocker { engine: where_.clone(), cause };
+    let docker = tokio::time::timeout(ENGINE_TIMEOUT, testcontainers::core::client::docker_client_instance())
+        .await
+        .map_err(|_| no_docker("no answer".into()))?
+        .map_err(|e| no_docker(e.to_string()))?;
+    match tokio::time::timeout(ENGINE_TIMEOUT, docker.ping()).await {
+        Ok(Ok(_)) => Ok(docker),
+        Ok(Err(e)) => Err(no_docker(e.to_string())),
+        Err(_) => Err(no_docker("no answer to ping".into())),
+    }
+}
+
+/// Host networking where the engine has no bridge (`dockerd --bridge=none`), else the bridge.
+pub async fn default_network(docker: &Docker) -> Network {
+    match docker.inspect_network("bridge", None).await {
+        Ok(_) => Network::Bridge,
+        Err(_) => Network::Host,
+    }
+}
+
+impl RunningContainer {
+    /// Start `spec`, wait until its health endpoint says it is ready, or
+    /// remove it and say why. Ctrl-C (`cancel`) stops the wait and removes it.
+    pub async fn start(spec: &ContainerSpec, placement: Placement, cancel: &CancellationToken) -> Result<Self, TargetError> {
+        let docker = engine().await?;
+        let network = match placement.network {
+            Some(network) => network,
+            None => default_network(&docker).await,
+        };
+        remove_orphans(&docker).await;
+        if docker.inspect_image(&spec.image).await.is_err() {
+            if std::env::var(PULL_VAR).is_ok_and(|v| v == "never") {
+                return Err(TargetError::ImageMissing { image: spec.image.clone(), remedy: spec.image_remedy.clone(), cause: format!("{PULL_VAR}=never") });
+            }
+            tracing::warn!("{} is not on this machine: pulling it", spec.image);
+        }
+        let started = Instant::now();
+        let (listen_host, port) = match network {
+            Network::Host => ("127.0.0.1", super::moto::free_port(placement.port)?),
+            Network::Bridge => ("0.0.0.0", spec.bridge_port),
+        };
+        let fill = |s: &str| s.replace("{host}", listen_host).replace("{port}", &port.to_string());
+        let (name, tag) = spec.image.rsplit_once(':').unwrap_or((&spec.image, "latest"));
+        let mut image = GenericImage::new(name, tag);
+        if let Some(entrypoint) = &spec.entrypoint {
+            image = image.with_entrypoint(entrypoint);
+        }
+        if network == Network::Bridge && placement.port.is_none() {
+            image = image.with_exposed_port(ContainerPort::Tcp(spec.bridge_port));
+        }
+        let marker = format!("{}-{}", owner(), fastrand::u64(..));
+        let mut request = image
+            .with_cmd(spec.cmd.iter().map(|c| fill(c)))
+            .with_label(LABEL, LABEL_VALUE)
+            .with_label(OWNER_LABEL, owner())
+            .with_label("harness-start", &marker)
+            .with_startup_timeout(spec.startup_timeout);
+        match (network, placement.port) {
+            (Network::Host, _) => request = request.with_network("host"),
+            (Network::Bridge, Some(host_port)) => request = request.with_mapped_port(host_port, ContainerPort::Tcp(spec.bridge_port)),
+            (Network::Bridge, None) => {}
+        }
+        for (key, value) in &spec.env {
+            request = request.with_env_var(key, fill(value));
+        }
+        for (path, contents) in &spec.files {
+            request = request.with_copy_to(path.clone(), contents.clone());
+        }
+
+        let start = tokio::select! {
+            started = tokio::time::timeout(spec.startup_timeout, request.start()) => started,
+            () = cancel.cancelled() => {
+                remove_labelled(&docker, &format!("harness-start={marker}")).await;
+                return Err(TargetError::Interrupted);
+            }
+        };
+        let container = match start {
+            Ok(Ok(container)) => container,
+            Ok(Err(err)) => {
+                remove_labelled(&docker, &format!("harness-start={marker}")).await;
+                return Err(start_error(spec, &err));
+            }
+            Err(_) => {
+                remove_labelled(&docker, &format!("harness-start={marker}")).await;
+                return Err(TargetError::StartupTimeout(spec.startup_timeout));
+            }
+        };
+        let id = container.id().to_string();
+        remember(&id);
+        let host_port = match (network, placement.port) {
+            (Network::Host, _) => Ok(port),
+            (Network::Bridge, Some(host_port)) => Ok(host_port),
+            (Network::Bridge, None) =>
+container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
+        };
+        let running = RunningContainer {
+            container: tokio::sync::Mutex::new(Some(container)),
+            id,
+            image: spec.image.clone(),
+            network,
+            endpoint: format!("http://127.0.0.1:{}", host_port.as_ref().copied().unwrap_or(port)),
+            health: serde_json::Value::Null,
+        };
+        let ready = match host_port {
+            Ok(_) => running.wait_ready(spec, started, cancel).await,
+            Err(err) => Err(err),
+        };
+        match ready {
+            Ok(health) => Ok(RunningContainer { health, ..running }),
+            Err(err) => {
+                running.remove().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Poll the health endpoint until `ready` accepts it, the container
+    /// exits (its log tail is the reason), Ctrl-C, or the deadline.
+    async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let url = format!("{}{}", self.endpoint, spec.health_path);
+        let deadline = started + spec.startup_timeout;
+        loop {
+            if let Ok(response) = http.get(&url).send().await
+                && let Ok(json) = response.json::<serde_json::Value>().await
+                && (spec.ready)(&json)
+            {
+                return Ok(json);
+            }
+            if let Some(exit) = self.exited().await {
+                return Err(TargetError::Start(format!("the {} container exited ({exit}): {}", spec.what, self.log_tail().await)));
+            }
+            if Instant::now() > deadline {
+                return Err(TargetError::StartupTimeout(spec.startup_timeout));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                () = cancel.cancelled() => return Err(TargetError::Interrupted),
+            }
+        }
+    }
+
+    async fn exited(&self) -> Option<String> {
+        let guard = self.container.lock().await;
+        let container = guard.as_ref()?;
+        match container.is_running().await {
+            Ok(false) => Some(match container.exit_code().await {
+                Ok(Some(code)) => format!("exit code {code}"),
+                _ => "stopped".into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The last lines the container printed, for error messages.
+    pub async fn log_tail(&self) -> String {
+        let guard = self.container.lock().await;
+        let Some(container) = guard.as_ref() else { return String::new() };
+        let mut text = String::from_utf8_lossy(&container.stdout_to_vec().await.unwrap_or_default()).into_owned();
+        text.push_str(&String::from_utf8_lossy(&container.stderr_to_vec().await.unwrap_or_default()));
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+
+    /// A file the service wrote inside the container.
+    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, TargetError> {
+        let guard = self.container.lock().await;
+        let container = guard.as_ref().ok_or_else(|| TargetError::Start("the container was removed".into()))?;
+        container.copy_file_from(path, Vec::new()).await.map_err(|e| TargetError::Start(format!("cannot read {path} from the container: {e}")))
+    }
+
+    /// Remove the container (idempotent).
+    pub async fn remove(&self) {
+        let Some(container) = self.container.lock().await.take() else { return };
+        let id = container.id().to_string();
+        match container.rm().await {
+            Ok(()) => forget(&id),
+            // Still listed as active: a second Ctrl-C tries again.
+            Err(err) => tracing::warn!("cannot remove container {id}: {err}"),
+        }
+    }
+}
+
+fn start_error(spec: &ContainerSpec, err: &testcontainers::TestcontainersError) -> TargetError {
+    use testcontainers::core::error::ClientError;
+    match err {
+        testcontainers::TestcontainersError::Client(ClientError::PullImage { .. }) => {
+            TargetError::ImageMissing { image: spec.image.clone(), remedy: spec.image_remedy.clone(), cause: err.to_string() }
+        }
+        _ => TargetError::Start(format!("cannot start the {} container ({}): {err}", spec.what, spec.image)),
+    }
+}
+
+fn remember(id: &str) {
+    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_string());
+}
+
+fn forget(id: &str) {
+    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|a| a != id);
+}
+
+/// Remove every container this process started and still holds (second
+/// Ctrl-C: the harness is about to exit without running destructors), and
+/// wait until the engine no longer lists them: a removal the first Ctrl-C
+/// began may still be under way.
+pub async fn remove_active() {
+    let ids: Vec<String> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(docker) = engine().await else { return };
+    for id in &ids {
+        let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut remaining = 0;
+        for id in &ids {
+            if docker.inspect_container(id, None).await.is_ok() {
+                remaining += 1;
+            }
+        }
+        if remaining == 0 {
+            return;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// The containers a harness process (`pid`, on this host) started and that
+/// still exist: for leak tests, and for a person hunting one.
+pub async fn started_by(pid: u32) -> Result<Vec<String>, TargetError> {
+    let docker = engine().await?;
+    let host = owner().rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+    let filters = HashMap::from([("label", vec![format!("{OWNER_LABEL}={host}:{pid}")])]);
+    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    let found = docker.list_containers(Some(options)).await.map_err(|e| TargetError::Start(e.to_string()))?;
+    Ok(found.into_iter().filter_map(|c| c.id).collect())
+}
+
+async fn remove_labelled(docker: &Docker, label: &str) -> usize {
+    let filters = HashMap::from([("label", vec![label.to_string()])]);
+    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    let Ok(found) = docker.list_containers(Some(options)).await else { return 0 };
+    let mut removed = 0;
+    for id in found.iter().filter_map(|c| c.id.as_deref()) {
+        if docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Containers of harness runs on this host whose process is gone (killed
+/// with SIGKILL, or a machine that lost power mid-run).
+async fn remove_orphans(docker: &Docker) {
+    let filters = HashMap::from([("label", vec![format!("{LABEL}={LABEL_VALUE}")])]);
+    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    let Ok(found) = docker.list_containers(Some(options)).await else { return };
+    let this_host = owner().rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+    for container in found {
+        let Some(owner) = container.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)) else { continue };
+        let Some((host, pid)) = owner.rsplit_once(':') else { continue };
+        let alive = pid.parse::<i32>().is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+        if host == this_host && !alive
+            && let Some(id) = container.id.as_deref() {
+                tracing::info!("removing container {id} left by harness {owner}, which is gone");
+                let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_names_parse() {
+        assert_eq!("host".parse::<Network>(), Ok(Network::Host));
+        assert!("nat".parse::<Network>().is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! Container targets through the `harness` binary: the default choice and
+//! its reason, and no container outliving a run that is interrupted once,
+//! twice, while the container starts, or killed outright (the next start
+//! removes what a killed harness left). Needs a Docker engine: without one
+//! these trials are ignored, unless HARNESS_REQUIRE_DOCKER=1 (CI), which
+//! fails them.
+
+mod run_support;
+
+use std::process::{Command, ExitCode};
+
+use harness::exit_code;
+use harness::target::container;
+use libtest_mimic::{Arguments, Failed, Trial};
+use run_support::{Run, project};
+
+fn harness(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(args).current_dir(project("")).env_remove("LOCALSTACK_AUTH_TOKEN");
+    cmd
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+/// The containers a harness process started that still exist.
+fn left_by(pid: u32) -> Result<Vec<String>, Failed> {
+    runtime().block_on(container::started_by(pid)).map_err(|e| e.to_string().into())
+}
+
+fn check(condition: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
+    if condition { Ok(()) } else { Err(message().into()) }
+}
+
+fn ctrl_c_removes_the_container_of_the_default_target() -> Result<(), Failed> {
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo"]));
+    run.wait_for("[problem_demo] init done");
+    let pid = run.pid();
+    check(!left_by(pid)?.is_empty(), || "the run's container is not labelled as the harness's".into())?;
+    run.interrupt();
+    let done = run.finish();
+    check(done.status.code() == Some(exit_code::INTERRUPTED), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
+    // Docker answers and no LocalStack token: the default is moto in a container, and it says why.
+    check(done.stderr.contains("target: moto-container") && done.stderr.contains("(auto: Docker answers"), || format!("banner: {}", done.stderr))?;
+    let left = left_by(pid)?;
+    check(left.is_empty(), || format!("containers left: {left:?}"))
+}
+
+fn second_ctrl_c_still_removes_the_container() -> Result<(), Failed> {
+    let run = Run::spawn(harness(&["run", "-s", "solution_demo", "--target", "moto-container"]));
+    run.wait_for("[solution_demo] init done");
+    let pid = run.pid();
+    run.interrupt();
+    run.wait_for("interrupted: stopping");
+    run.interrupt();
+    let done = run.finish();
+    check(done.status.code() == Some(exit_code::INTERRUPTED), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
+    let left = left_by(pid)?;
+    check(left.is_empty(), || format!("containers left: {left:?}; stderr:\n{}", done.stderr))
+}
+
+fn ctrl_c_while_the_container_starts_leaves_nothing() -> Result<(), Failed> {
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container"]));
+    run.wait_for("starting the target (moto-container)");
+    let pid = run.pid();
+    run.interrupt();
+    let done = run.finish();
+    check(done.status.code() == Some(exit_code::INTERRUPTED), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
+    let left = left_by(pid)?;
+    check(left.is_empty(), || format!("containers left: {left:?}"))
+}
+
+fn a_killed_harnesss_container_is_removed_by_the_next_start() -> Result<(), Failed> {
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container"]));
+    run.wait_for("[problem_demo] init done");
+    let pid = run.pid();
+    run.kill();
+    let orphans = left_by(pid)?;
+    check(!orphans.is_empty(), || "SIGKILL left no container: the test proves nothing".into())?;
+    // Any start of a container target looks for orphans first; sweep is the quickest.
+    let sweep = harness(&["sweep", "--target", "moto-container", "--older-than", "0s"]).output()?;
+    check(sweep.status.success(), || String::from_utf8_lossy(&sweep.stderr).into_owned())?;
+    let left = left_by(pid)?;
+    check(left.is_empty(), || format!("the orphans {left:?} are still there"))
+}
+
+fn a_missing_image_is_named_with_a_remedy() -> Result<(), Failed> {
+    let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", "harness-local/absent:0"])
+        .env(container::PULL_VAR, "never")
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.trim_end().lines().last().unwrap_or_default().to_string();
+    check(out.status.code() == Some(exit_code::MISSING_TOOL), || format!("exit {:?}: {err}", out.status.code()))?;
+    check(last.contains("harness-local/absent:0") && last.contains("ci/containers.sh"), || format!("no image and remedy in: {last}"))
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let required = std::env::var("HARNESS_REQUIRE_DOCKER").is_ok_and(|v| v == "1" || v == "true");
+    let no_docker = runtime().block_on(container::engine()).err();
+    if let Some(err) = &no_docker {
+        eprintln!("containers: {err}{}", if required { "" } else { "; the trials are ignored (HARNESS_REQUIRE_DOCKER=1 fails them)" });
+    }
+    let trials: Vec<Trial> = [
+        ("containers::ctrl_c_removes_the_container_of_the_default_target", ctrl_c_removes_the_container_of_the_default_target as fn() -> Result<(), Failed>),
+        ("containers::second_ctrl_c_still_removes_the_container", second_ctrl_c_still_removes_the_container),
+        ("containers::ctrl_c_while_the_container_starts_leaves_nothing", ctrl_c_while_the_container_starts_leaves_nothing),
+        ("containers::a_killed_harnesss_container_is_removed_by_the_next_start", a_killed_harnesss_container_is_removed_by_the_next_start),
+        ("containers::a_missing_image_is_named_with_a_remedy", a_missing_image_is_named_with_a_remedy),
+    ]
+    .into_iter()
+    .map(|(name, body)| Trial::test(name, body).with_ignored_flag(no_docker.is_some() && !required))
+    .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
