@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: setup demo test unit e2e fuzz bench lint lint-workflow workflow clean
+.PHONY: setup containers demo test unit e2e fuzz bench lint lint-workflow workflow clean
 FUZZ_SECONDS ?= 60
 
 ## setup: install what the embedded emulator needs (moto in .venv); check terraform
@@ -16,6 +16,11 @@ $(VENV)/.installed: harness/emulator/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r harness/emulator/requirements.txt
 	touch $@
+
+## containers: (root) start dockerd and build the moto and LocalStack Community images offline;
+## prints the environment to eval: eval "$$(sudo make -s containers)"
+containers:
+	@ci/containers.sh
 
 ## demo: the blog told step by step on the embedded emulator: problem, fix applied in place, root-user variant
 demo: setup

@@ -5,10 +5,11 @@
 #      container runs with host networking and traffic stays on loopback;
 #   2. build, offline, the two images the e2e suite runs through testcontainers:
 #      - the moto image the default target uses (python3 + the pinned moto[server]),
-#      - a LocalStack Community image (localstack-core on Debian trixie's Python 3.13).
+#      - a LocalStack Community image (localstack-core 4.14.0, the last Community
+#        release, on Debian trixie's Python 3.13; why not 2026.3.0: see the pins file).
 # Idempotent: a running engine is reused and an existing image is not rebuilt.
 # Prints the environment the harness needs, to be eval'd:
-#   eval "$(ci/containers.sh)"
+#   eval "$(sudo ci/containers.sh)"
 # Everything else goes to stderr. Needs root (apt, debootstrap, chroot, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."

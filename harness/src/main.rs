@@ -240,9 +240,16 @@ async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terra
     let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
     terraform.arrange_providers();
     watch_ctrl_c(cancel.clone(), matches!(target_kind(args), TargetKind::Endpoint | TargetKind::Aws));
-    eprintln!("starting the target ({}) ...", target_kind(args).to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default());
+    eprintln!("starting the target ({}) ...", target_kind(args).name());
     let target = Arc::new(connect(args, cancel).await?);
     Ok((terraform, target))
+}
+
+impl TargetKind {
+    /// As written on the command line.
+    fn name(self) -> String {
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+    }
 }
 
 fn target_kind(args: &TargetArgs) -> TargetKind {
@@ -261,7 +268,7 @@ async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target
             (AutoChoice::MotoContainer, why) => (TargetKind::MotoContainer, format!("auto: {why}")),
             (AutoChoice::MotoProcess, why) => (TargetKind::Moto, format!("auto: {why}")),
         },
-        kind => (kind, format!("--target {}", kind.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default())),
+        kind => (kind, format!("--target {}", kind.name())),
     };
     let target = match (kind, &args.endpoint) {
         // (Auto was resolved above; the host process is its last resort anyway.)
@@ -319,13 +326,15 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
         eprintln!("error: cannot print the report: {err}");
     }
     if let Some(path) = outputs.json
-        && let Err(err) = report::write_json(&result, path) {
-            return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
-        }
+        && let Err(err) = report::write_json(&result, path)
+    {
+        return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
+    }
     if let Some(path) = outputs.junit
-        && let Err(err) = report::write_junit(&result, path) {
-            return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
-        }
+        && let Err(err) = report::write_junit(&result, path)
+    {
+        return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
+    }
     ExitCode::from(run_exit_code(&result, cancel.is_cancelled()) as u8)
 }
 

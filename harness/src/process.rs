@@ -146,6 +146,20 @@ impl Command {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        // Not outliving the harness even when it is killed with SIGKILL: the
+        // child gets its cancel signal (terraform stops as on Ctrl-C) when
+        // the harness's spawning thread dies (a runtime worker: the process).
+        #[cfg(target_os = "linux")]
+        {
+            let signal = self.cancel_signal as libc::c_ulong;
+            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, signal);
+                    Ok(())
+                });
+            }
+        }
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
         }

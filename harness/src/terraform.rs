@@ -154,9 +154,10 @@ pub fn declared_outputs(config: &Path) -> Result<BTreeSet<String>, TerraformErro
         for line in text.lines() {
             let line = line.trim_start();
             if let Some(rest) = line.strip_prefix("output")
-                && let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next()) {
-                    outputs.insert(name.to_string());
-                }
+                && let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next())
+            {
+                outputs.insert(name.to_string());
+            }
         }
     }
     if !any_tf {

@@ -19,7 +19,7 @@ use testcontainers::bollard::Docker;
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use testcontainers::core::ContainerPort;
 use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 use tokio_util::sync::CancellationToken;
 
 use super::TargetError;
@@ -32,6 +32,8 @@ const OWNER_LABEL: &str = "harness-owner";
 /// `never`: a missing image is an error at once, no pull attempted (machines without a registry).
 pub const PULL_VAR: &str = "HARNESS_CONTAINER_PULL";
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an abandoned start may take to finish before its container is removed.
+const FINISH_START: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How the service is reached from the host.
@@ -75,7 +77,7 @@ pub struct Placement {
 
 /// A container target's image and how to run it. `{host}` and `{port}` in
 /// `cmd` and `env` values become the address the service must listen on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ContainerSpec {
     /// What it is, for messages ("moto", "localstack").
     pub what: &'static str,
@@ -94,6 +96,14 @@ pub struct ContainerSpec {
     pub startup_timeout: Duration,
     /// What to tell the user when the image is missing and cannot be pulled.
     pub image_remedy: String,
+}
+
+// Env values may hold a token (LOCALSTACK_AUTH_TOKEN): Debug shows the keys only.
+impl std::fmt::Debug for ContainerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ContainerSpec").field("image", &self.image).field("cmd", &self.cmd).field("env_keys", &env_keys).finish_non_exhaustive()
+    }
 }
 
 /// A started, ready container. `remove` is the normal end; dropping it
@@ -169,50 +179,30 @@ impl RunningContainer {
             Network::Host => ("127.0.0.1", super::moto::free_port(placement.port)?),
             Network::Bridge => ("0.0.0.0", spec.bridge_port),
         };
-        let fill = |s: &str| s.replace("{host}", listen_host).replace("{port}", &port.to_string());
-        let (name, tag) = spec.image.rsplit_once(':').unwrap_or((&spec.image, "latest"));
-        let mut image = GenericImage::new(name, tag);
-        if let Some(entrypoint) = &spec.entrypoint {
-            image = image.with_entrypoint(entrypoint);
-        }
-        if network == Network::Bridge && placement.port.is_none() {
-            image = image.with_exposed_port(ContainerPort::Tcp(spec.bridge_port));
-        }
         let marker = format!("{}-{}", owner(), fastrand::u64(..));
-        let mut request = image
-            .with_cmd(spec.cmd.iter().map(|c| fill(c)))
-            .with_label(LABEL, LABEL_VALUE)
-            .with_label(OWNER_LABEL, owner())
-            .with_label("harness-start", &marker)
-            .with_startup_timeout(spec.startup_timeout);
-        match (network, placement.port) {
-            (Network::Host, _) => request = request.with_network("host"),
-            (Network::Bridge, Some(host_port)) => request = request.with_mapped_port(host_port, ContainerPort::Tcp(spec.bridge_port)),
-            (Network::Bridge, None) => {}
-        }
-        for (key, value) in &spec.env {
-            request = request.with_env_var(key, fill(value));
-        }
-        for (path, contents) in &spec.files {
-            request = request.with_copy_to(path.clone(), contents.clone());
-        }
+        let request = request(spec, network, placement.port, (listen_host, port), &marker);
 
-        let start = tokio::select! {
-            started = tokio::time::timeout(spec.startup_timeout, request.start()) => started,
-            () = cancel.cancelled() => {
-                remove_labelled(&docker, &format!("harness-start={marker}")).await;
-                return Err(TargetError::Interrupted);
-            }
+        let label = format!("harness-start={marker}");
+        let start = request.start();
+        tokio::pin!(start);
+        let outcome = tokio::select! {
+            started = tokio::time::timeout(spec.startup_timeout, &mut start) => started.map_err(|_| TargetError::StartupTimeout(spec.startup_timeout)),
+            () = cancel.cancelled() => Err(TargetError::Interrupted),
         };
-        let container = match start {
+        let container = match outcome {
             Ok(Ok(container)) => container,
             Ok(Err(err)) => {
-                remove_labelled(&docker, &format!("harness-start={marker}")).await;
+                remove_labelled(&docker, &label).await;
                 return Err(start_error(spec, &err));
             }
-            Err(_) => {
-                remove_labelled(&docker, &format!("harness-start={marker}")).await;
-                return Err(TargetError::StartupTimeout(spec.startup_timeout));
+            Err(why) => {
+                // The engine may be creating it right now: let that finish
+                // (briefly), or the removal below could look before it exists.
+                if let Ok(Ok(container)) = tokio::time::timeout(FINISH_START, &mut start).await {
+                    let _ = container.rm().await;
+                }
+                remove_labelled(&docker, &label).await;
+                return Err(why);
             }
         };
         let id = container.id().to_string();
@@ -220,8 +210,7 @@ impl RunningContainer {
         let host_port = match (network, placement.port) {
             (Network::Host, _) => Ok(port),
             (Network::Bridge, Some(host_port)) => Ok(host_port),
-            (Network::Bridge, None) =>
-container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
+            (Network::Bridge, None) => container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
         };
         let running = RunningContainer {
             container: tokio::sync::Mutex::new(Some(container)),
@@ -311,6 +300,42 @@ container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::St
     }
 }
 
+/// The testcontainers request for `spec`: listening on `listen`, labelled
+/// as the harness's (`marker` names this one start).
+fn request(spec: &ContainerSpec, network: Network, host_port: Option<u16>, listen: (&str, u16), marker: &str) -> ContainerRequest<GenericImage> {
+    let fill = |s: &str| s.replace("{host}", listen.0).replace("{port}", &listen.1.to_string());
+    // `name:tag`; a colon inside a registry address (host:port/name) is not a tag.
+    let (name, tag) = match spec.image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (spec.image.as_str(), "latest"),
+    };
+    let mut image = GenericImage::new(name, tag);
+    if let Some(entrypoint) = &spec.entrypoint {
+        image = image.with_entrypoint(entrypoint);
+    }
+    if network == Network::Bridge && host_port.is_none() {
+        image = image.with_exposed_port(ContainerPort::Tcp(spec.bridge_port));
+    }
+    let mut request = image
+        .with_cmd(spec.cmd.iter().map(|c| fill(c)))
+        .with_label(LABEL, LABEL_VALUE)
+        .with_label(OWNER_LABEL, owner())
+        .with_label("harness-start", marker)
+        .with_startup_timeout(spec.startup_timeout);
+    match (network, host_port) {
+        (Network::Host, _) => request = request.with_network("host"),
+        (Network::Bridge, Some(host_port)) => request = request.with_mapped_port(host_port, ContainerPort::Tcp(spec.bridge_port)),
+        (Network::Bridge, None) => {}
+    }
+    for (key, value) in &spec.env {
+        request = request.with_env_var(key, fill(value));
+    }
+    for (path, contents) in &spec.files {
+        request = request.with_copy_to(path.clone(), contents.clone());
+    }
+    request
+}
+
 fn start_error(spec: &ContainerSpec, err: &testcontainers::TestcontainersError) -> TargetError {
     use testcontainers::core::error::ClientError;
     match err {
@@ -319,6 +344,11 @@ fn start_error(spec: &ContainerSpec, err: &testcontainers::TestcontainersError) 
         }
         _ => TargetError::Start(format!("cannot start the {} container ({}): {err}", spec.what, spec.image)),
     }
+}
+
+/// Remove even if running, with its anonymous volumes.
+fn force_remove() -> testcontainers::bollard::query_parameters::RemoveContainerOptions {
+    RemoveContainerOptionsBuilder::new().force(true).v(true).build()
 }
 
 fn remember(id: &str) {
@@ -340,7 +370,7 @@ pub async fn remove_active() {
     }
     let Ok(docker) = engine().await else { return };
     for id in &ids {
-        let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
+        let _ = docker.remove_container(id, Some(force_remove())).await;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -374,7 +404,7 @@ async fn remove_labelled(docker: &Docker, label: &str) -> usize {
     let Ok(found) = docker.list_containers(Some(options)).await else { return 0 };
     let mut removed = 0;
     for id in found.iter().filter_map(|c| c.id.as_deref()) {
-        if docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await.is_ok() {
+        if docker.remove_container(id, Some(force_remove())).await.is_ok() {
             removed += 1;
         }
     }
@@ -391,18 +421,67 @@ async fn remove_orphans(docker: &Docker) {
     for container in found {
         let Some(owner) = container.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)) else { continue };
         let Some((host, pid)) = owner.rsplit_once(':') else { continue };
+        // SAFETY: kill(2) with signal 0 only asks whether the process exists.
         let alive = pid.parse::<i32>().is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
-        if host == this_host && !alive
-            && let Some(id) = container.id.as_deref() {
-                tracing::info!("removing container {id} left by harness {owner}, which is gone");
-                let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
-            }
+        if host == this_host
+            && !alive
+            && let Some(id) = container.id.as_deref()
+        {
+            tracing::info!("removing container {id} left by harness {owner}, which is gone");
+            let _ = docker.remove_container(id, Some(force_remove())).await;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(request: &ContainerRequest<GenericImage>) -> Vec<(String, String)> {
+        request.env_vars().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    }
+
+    #[test]
+    fn host_network_listens_on_the_chosen_loopback_port() {
+        let spec = super::super::localstack::spec("localstack/localstack:4.14.0", None);
+        let request = request(&spec, Network::Host, None, ("127.0.0.1", 45123), "m");
+        assert_eq!(request.network().as_deref(), Some("host"));
+        assert!(env(&request).contains(&("GATEWAY_LISTEN".into(), "127.0.0.1:45123".into())));
+        assert!(request.expose_ports().is_empty(), "nothing published with host networking");
+        assert_eq!(request.labels().get(LABEL).map(String::as_str), Some(LABEL_VALUE));
+        assert_eq!(request.descriptor(), "localstack/localstack:4.14.0");
+    }
+
+    #[test]
+    fn bridge_network_publishes_the_service_port_or_maps_the_asked_one() {
+        let spec = super::super::moto::container_spec("registry.local:5000/moto");
+        let published = request(&spec, Network::Bridge, None, ("0.0.0.0", 5000), "m");
+        assert_eq!(published.network(), &None);
+        assert_eq!(published.expose_ports(), &[ContainerPort::Tcp(5000)]);
+        assert!(published.cmd().any(|arg| arg == "0.0.0.0"));
+        // A registry's port is not a tag.
+        assert_eq!(published.descriptor(), "registry.local:5000/moto:latest");
+        let mapped = request(&spec, Network::Bridge, Some(4000), ("0.0.0.0", 5000), "m");
+        let ports = mapped.ports().expect("a port mapping");
+        assert_eq!((ports[0].host_port(), ports[0].container_port()), (4000, ContainerPort::Tcp(5000)));
+    }
+
+    #[test]
+    fn the_localstack_token_is_passed_through_only_when_set() {
+        let with = super::super::localstack::spec("i:1", Some("tok"));
+        let without = super::super::localstack::spec("i:1", None);
+        let with_env = env(&request(&with, Network::Host, None, ("127.0.0.1", 1), "m"));
+        assert!(with_env.contains(&("LOCALSTACK_AUTH_TOKEN".into(), "tok".into())));
+        assert!(with_env.contains(&("ENFORCE_IAM".into(), "1".into())));
+        assert!(!env(&request(&without, Network::Host, None, ("127.0.0.1", 1), "m")).iter().any(|(k, _)| k == "LOCALSTACK_AUTH_TOKEN"));
+    }
+
+    #[test]
+    fn debug_never_shows_env_values() {
+        let spec = super::super::localstack::spec("i:1", Some("secret-token"));
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("LOCALSTACK_AUTH_TOKEN") && !shown.contains("secret-token"), "{shown}");
+    }
 
     #[test]
     fn network_names_parse() {

@@ -190,9 +190,10 @@ impl MotoServer {
                 return Err(TargetError::Start(format!("moto exited with {status}: {}", tail.join("\n"))));
             }
             if let Ok(response) = self.http.get(&url).send().await
-                && let Ok(health) = response.json::<Health>().await {
-                    return Ok(health);
-                }
+                && let Ok(health) = response.json::<Health>().await
+            {
+                return Ok(health);
+            }
             if Instant::now() > deadline {
                 return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
             }
