@@ -279,7 +279,8 @@ pub fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result
     let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
     let unverified = count(Verdict::Unverified);
     let caveat = if report.passed && unverified > 0 {
-        format!(" | {unverified} steps NOT PROVEN: the target cannot show their denial (see capabilities); --strict fails them")
+        let steps = if unverified == 1 { "step" } else { "steps" };
+        format!(" | {unverified} {steps} NOT PROVEN: the target cannot show their denial (see capabilities); --strict fails them")
     } else {
         String::new()
     };
@@ -430,6 +431,41 @@ mod tests {
         assert!(xml.contains("<testsuite name=\"problem_demo\" tests=\"2\""), "{xml}");
         assert!(xml.contains("<testcase name=\"role1 cannot list the bucket\" time=\"0.004"), "{xml}");
         assert!(xml.contains("<failure message=\"FAIL: expected denied"), "{xml}");
+    }
+
+    /// The sample with its step UNVERIFIED (a target that does not enforce IAM).
+    fn unverified(strict: bool) -> RunReport {
+        let mut report = sample();
+        let step = &mut report.scenarios[0].steps[0];
+        step.verdict = Verdict::Unverified;
+        step.observed = "allowed".into();
+        step.reason = Some("allowed, but the target does not enforce identity policies".into());
+        report.strict = strict;
+        report.passed = !strict;
+        report
+    }
+
+    #[test]
+    fn unverified_steps_are_never_silent() {
+        let mut out = Vec::new();
+        write_summary(&unverified(false), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("result: PASSED | 0 passed, 0 failed, 1 unverified | 1 step NOT PROVEN"), "{text}");
+        let mut out = Vec::new();
+        write_summary(&unverified(true), &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("result: FAILED | 0 passed, 0 failed, 1 unverified\n"));
+    }
+
+    #[test]
+    fn junit_skips_unverified_steps_unless_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.xml");
+        write_junit(&unverified(false), &path).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(xml.contains("<skipped message=\"UNVERIFIED: allowed, but the target does not enforce identity policies\""), "{xml}");
+        write_junit(&unverified(true), &path).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(xml.contains("<failure message=\"UNVERIFIED: expected denied"), "{xml}");
     }
 
     #[test]

@@ -34,7 +34,9 @@ fn check(condition: bool, message: impl FnOnce() -> String) -> Result<(), Failed
 }
 
 fn ctrl_c_removes_the_container_of_the_default_target() -> Result<(), Failed> {
-    let run = Run::spawn(harness(&["run", "-s", "problem_demo"]));
+    let dir = tempfile::tempdir()?;
+    let json = dir.path().join("report.json");
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--report-json", &json.display().to_string()]));
     run.wait_for("[problem_demo] init done");
     let pid = run.pid();
     check(!left_by(pid)?.is_empty(), || "the run's container is not labelled as the harness's".into())?;
@@ -43,6 +45,9 @@ fn ctrl_c_removes_the_container_of_the_default_target() -> Result<(), Failed> {
     check(done.status.code() == Some(exit_code::INTERRUPTED), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
     // Docker answers and no LocalStack token: the default is moto in a container, and it says why.
     check(done.stderr.contains("target: moto-container") && done.stderr.contains("(auto: Docker answers"), || format!("banner: {}", done.stderr))?;
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let (kind, reason) = (&report["target"]["kind"], report["target"]["reason"].as_str().unwrap_or_default());
+    check(kind == "moto-container" && reason.starts_with("auto: Docker answers"), || format!("JSON target: {}", report["target"]))?;
     let left = left_by(pid)?;
     check(left.is_empty(), || format!("containers left: {left:?}"))
 }
@@ -85,6 +90,40 @@ fn a_killed_harnesss_container_is_removed_by_the_next_start() -> Result<(), Fail
     check(left.is_empty(), || format!("the orphans {left:?} are still there"))
 }
 
+/// The LocalStack Community image (CI builds one offline), else the last Community tag.
+fn localstack_community_image() -> String {
+    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| harness::target::localstack::COMMUNITY_IMAGE.to_string())
+}
+
+fn a_container_that_exits_at_start_is_removed_and_its_last_lines_shown() -> Result<(), Failed> {
+    // An image with python3 but not moto (LocalStack has its fork): the launcher dies importing it.
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", &localstack_community_image()]));
+    let pid = run.pid();
+    let done = run.finish();
+    let last = done.stderr.trim_end().lines().last().unwrap_or_default().to_string();
+    check(done.status.code() == Some(exit_code::TARGET), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
+    let said = last.contains("the moto container exited (exit code 1); its last line: ") && last.contains("Error");
+    check(said, || format!("no one-line exit and last log line in:\n{}", done.stderr))?;
+    let left = left_by(pid)?;
+    check(left.is_empty(), || format!("containers left: {left:?}"))
+}
+
+fn strict_fails_what_localstack_community_cannot_prove() -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let json = dir.path().join("report.json");
+    let image = localstack_community_image();
+    let args = ["run", "-s", "problem_demo", "--target", "localstack", "--localstack-image", &image, "--strict", "--report-json", &json.display().to_string()];
+    let out = harness(&args).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    check(out.status.code() == Some(exit_code::STEPS_FAILED), || format!("exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr)))?;
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    check(report["target"]["capabilities"]["identity_policies"] == false && report["strict"] == true && report["passed"] == false, || format!("{}", report["target"]))?;
+    let steps = report["scenarios"][0]["steps"].as_array().cloned().unwrap_or_default();
+    let denials: Vec<&serde_json::Value> = steps.iter().filter(|s| s["expected"] == "denied").collect();
+    check(!denials.is_empty() && denials.iter().all(|s| s["verdict"] == "unverified"), || format!("denials: {denials:?}"))?;
+    check(stdout.contains("result: FAILED |") && stdout.contains(&format!("{} unverified", denials.len())), || stdout.into_owned())
+}
+
 fn a_missing_image_is_named_with_a_remedy() -> Result<(), Failed> {
     let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", "harness-local/absent:0"])
         .env(container::PULL_VAR, "never")
@@ -108,6 +147,8 @@ fn main() -> ExitCode {
         ("containers::ctrl_c_while_the_container_starts_leaves_nothing", ctrl_c_while_the_container_starts_leaves_nothing),
         ("containers::a_killed_harnesss_container_is_removed_by_the_next_start", a_killed_harnesss_container_is_removed_by_the_next_start),
         ("containers::a_missing_image_is_named_with_a_remedy", a_missing_image_is_named_with_a_remedy),
+        ("containers::a_container_that_exits_at_start_is_removed_and_its_last_lines_shown", a_container_that_exits_at_start_is_removed_and_its_last_lines_shown),
+        ("containers::strict_fails_what_localstack_community_cannot_prove", strict_fails_what_localstack_community_cannot_prove),
     ]
     .into_iter()
     .map(|(name, body)| Trial::test(name, body).with_ignored_flag(no_docker.is_some() && !required))

@@ -247,7 +247,10 @@ impl RunningContainer {
                 return Ok(json);
             }
             if let Some(exit) = self.exited().await {
-                return Err(TargetError::Start(format!("the {} container exited ({exit}): {}", spec.what, self.log_tail().await)));
+                let tail = self.log_tail().await;
+                tracing::warn!("the {} container's last lines:\n{tail}", spec.what);
+                let last = tail.lines().last().unwrap_or("(it printed nothing)").trim();
+                return Err(TargetError::Start(format!("the {} container exited ({exit}); its last line: {last}", spec.what)));
             }
             if Instant::now() > deadline {
                 return Err(TargetError::StartupTimeout(spec.startup_timeout));
