@@ -10,7 +10,7 @@ mod run_support;
 use std::process::{Command, ExitCode};
 
 use harness::exit_code;
-use harness::target::container;
+use harness::target::{Target, container, localstack};
 use libtest_mimic::{Arguments, Failed, Trial};
 use run_support::{Run, project};
 
@@ -92,7 +92,7 @@ fn a_killed_harnesss_container_is_removed_by_the_next_start() -> Result<(), Fail
 
 /// The LocalStack Community image (CI builds one offline), else the last Community tag.
 fn localstack_community_image() -> String {
-    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| harness::target::localstack::COMMUNITY_IMAGE.to_string())
+    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| localstack::COMMUNITY_IMAGE.to_string())
 }
 
 fn a_container_that_exits_at_start_is_removed_and_its_last_lines_shown() -> Result<(), Failed> {
@@ -124,6 +124,34 @@ fn strict_fails_what_localstack_community_cannot_prove() -> Result<(), Failed> {
     check(stdout.contains("result: FAILED |") && stdout.contains(&format!("{} unverified", denials.len())), || stdout.into_owned())
 }
 
+/// LocalStack the user runs, reached as `--endpoint`: detected from its
+/// health page, never stopped, and what the harness applied is destroyed.
+fn an_endpoint_is_detected_left_running_and_cleaned() -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let placement = container::Placement::default();
+    let target = runtime.block_on(Target::start_localstack(&localstack_community_image(), None, placement, "the test's own endpoint", &cancel))?;
+    let url = target.endpoint.url.clone().unwrap_or_default();
+    let result = (|| -> Result<(), Failed> {
+        let out = harness(&["run", "-s", "problem_demo", "--endpoint", &url])
+            .env("AWS_ACCESS_KEY_ID", localstack::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", localstack::SECRET_KEY)
+            .env_remove("AWS_PROFILE")
+            .output()?;
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        check(out.status.success(), || format!("exit {:?}: {stderr}", out.status.code()))?;
+        check(stderr.contains(&format!("target: localstack 4.14.0 at {url}")), || format!("not detected as LocalStack: {stderr}"))?;
+        check(stdout.contains("problem_demo: passed") && stdout.contains("cleanup: destroyed"), || stdout.into_owned())?;
+        // Still running, and nothing of the run is left on it.
+        let admin = runtime.block_on(target.admin_config());
+        let roles = runtime.block_on(aws_sdk_iam::Client::new(&admin).list_roles().send()).map_err(|e| format!("ListRoles: {e}"))?;
+        let left: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with("problem-demo-")).collect();
+        check(left.is_empty(), || format!("roles left on the endpoint: {left:?}"))
+    })();
+    runtime.block_on(target.close());
+    result
+}
+
 fn a_missing_image_is_named_with_a_remedy() -> Result<(), Failed> {
     let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", "harness-local/absent:0"])
         .env(container::PULL_VAR, "never")
@@ -149,6 +177,7 @@ fn main() -> ExitCode {
         ("containers::a_missing_image_is_named_with_a_remedy", a_missing_image_is_named_with_a_remedy),
         ("containers::a_container_that_exits_at_start_is_removed_and_its_last_lines_shown", a_container_that_exits_at_start_is_removed_and_its_last_lines_shown),
         ("containers::strict_fails_what_localstack_community_cannot_prove", strict_fails_what_localstack_community_cannot_prove),
+        ("containers::an_endpoint_is_detected_left_running_and_cleaned", an_endpoint_is_detected_left_running_and_cleaned),
     ]
     .into_iter()
     .map(|(name, body)| Trial::test(name, body).with_ignored_flag(no_docker.is_some() && !required))
