@@ -190,7 +190,7 @@ fn main() -> ExitCode {
         _ => "harness=debug,info",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_env_filter(log_filter(filter))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -202,6 +202,17 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(run(args)),
         Command::Demo(args) => runtime.block_on(demo(args)),
         Command::Sweep(args) => runtime.block_on(sweep(args)),
+    }
+}
+
+/// RUST_LOG, else the -v level; whatever it says, bollard (the Docker client)
+/// stays at info: at debug it logs request and response bodies, a container's
+/// environment (LOCALSTACK_AUTH_TOKEN) included.
+fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    match "bollard=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
     }
 }
 

@@ -152,6 +152,22 @@ fn an_endpoint_is_detected_left_running_and_cleaned() -> Result<(), Failed> {
     result
 }
 
+/// With a token and Docker, the default target is LocalStack, and says why;
+/// even at the most verbose logging (the Docker client logs request and
+/// response bodies, container environment included) the token never shows.
+fn with_a_token_the_default_is_localstack_and_the_token_never_shows() -> Result<(), Failed> {
+    let token = format!("ls-token-{}", std::process::id());
+    let image = localstack_community_image(); // Community ignores the token: nothing to pay for here
+    let out = harness(&["run", "-s", "problem_demo", "--localstack-image", &image])
+        .env("LOCALSTACK_AUTH_TOKEN", &token)
+        .env("RUST_LOG", "trace,bollard=trace")
+        .output()?;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    check(out.status.success(), || format!("exit {:?}: {}", out.status.code(), stderr.lines().rev().take(20).collect::<Vec<_>>().join("\n")))?;
+    check(stderr.contains("(auto: LOCALSTACK_AUTH_TOKEN is set and Docker answers"), || "the banner does not name LocalStack and why".into())?;
+    check(!stdout.contains(&token) && !stderr.contains(&token), || "the token was printed".into())
+}
+
 fn a_missing_image_is_named_with_a_remedy() -> Result<(), Failed> {
     let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", "harness-local/absent:0"])
         .env(container::PULL_VAR, "never")
@@ -178,6 +194,7 @@ fn main() -> ExitCode {
         ("containers::a_container_that_exits_at_start_is_removed_and_its_last_lines_shown", a_container_that_exits_at_start_is_removed_and_its_last_lines_shown),
         ("containers::strict_fails_what_localstack_community_cannot_prove", strict_fails_what_localstack_community_cannot_prove),
         ("containers::an_endpoint_is_detected_left_running_and_cleaned", an_endpoint_is_detected_left_running_and_cleaned),
+        ("containers::with_a_token_the_default_is_localstack_and_the_token_never_shows", with_a_token_the_default_is_localstack_and_the_token_never_shows),
     ]
     .into_iter()
     .map(|(name, body)| Trial::test(name, body).with_ignored_flag(no_docker.is_some() && !required))
