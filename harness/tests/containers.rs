@@ -90,14 +90,10 @@ fn a_killed_harnesss_container_is_removed_by_the_next_start() -> Result<(), Fail
     check(left.is_empty(), || format!("the orphans {left:?} are still there"))
 }
 
-/// The LocalStack Community image (CI builds one offline), else the last Community tag.
-fn localstack_community_image() -> String {
-    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| localstack::COMMUNITY_IMAGE.to_string())
-}
 
 fn a_container_that_exits_at_start_is_removed_and_its_last_lines_shown() -> Result<(), Failed> {
     // An image with python3 but not moto (LocalStack has its fork): the launcher dies importing it.
-    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", &localstack_community_image()]));
+    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", &localstack::community_image()]));
     let pid = run.pid();
     let done = run.finish();
     let last = done.stderr.trim_end().lines().last().unwrap_or_default().to_string();
@@ -111,7 +107,7 @@ fn a_container_that_exits_at_start_is_removed_and_its_last_lines_shown() -> Resu
 fn strict_fails_what_localstack_community_cannot_prove() -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let json = dir.path().join("report.json");
-    let image = localstack_community_image();
+    let image = localstack::community_image();
     let args = ["run", "-s", "problem_demo", "--target", "localstack", "--localstack-image", &image, "--strict", "--report-json", &json.display().to_string()];
     let out = harness(&args).output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -130,7 +126,7 @@ fn an_endpoint_is_detected_left_running_and_cleaned() -> Result<(), Failed> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cancel = tokio_util::sync::CancellationToken::new();
     let placement = container::Placement::default();
-    let target = runtime.block_on(Target::start_localstack(&localstack_community_image(), None, placement, "the test's own endpoint", &cancel))?;
+    let target = runtime.block_on(Target::start_localstack(&localstack::community_image(), None, placement, "the test's own endpoint", &cancel))?;
     let url = target.endpoint.url.clone().unwrap_or_default();
     let result = (|| -> Result<(), Failed> {
         let out = harness(&["run", "-s", "problem_demo", "--endpoint", &url])
@@ -157,7 +153,7 @@ fn an_endpoint_is_detected_left_running_and_cleaned() -> Result<(), Failed> {
 /// response bodies, container environment included) the token never shows.
 fn with_a_token_the_default_is_localstack_and_the_token_never_shows() -> Result<(), Failed> {
     let token = format!("ls-token-{}", std::process::id());
-    let image = localstack_community_image(); // Community ignores the token: nothing to pay for here
+    let image = localstack::community_image(); // Community ignores the token: nothing to pay for here
     let out = harness(&["run", "-s", "problem_demo", "--localstack-image", &image])
         .env("LOCALSTACK_AUTH_TOKEN", &token)
         .env("RUST_LOG", "trace,bollard=trace")

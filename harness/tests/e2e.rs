@@ -143,11 +143,6 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
     trials.into_iter().map(|t| if run.ignored { t.with_ignored_flag(true) } else { t }).collect()
 }
 
-/// The LocalStack Community image: HARNESS_LOCALSTACK_COMMUNITY_IMAGE (CI
-/// builds one offline), else the last Community tag.
-fn localstack_community_image() -> String {
-    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| localstack::COMMUNITY_IMAGE.to_string())
-}
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -246,7 +241,7 @@ fn main() -> ExitCode {
 }
 
 async fn start_localstack() -> Result<Target, String> {
-    let image = localstack_community_image();
+    let image = localstack::community_image();
     Target::start_localstack(&image, None, Default::default(), "the e2e suite: LocalStack Community, which enforces no IAM", &CancellationToken::new())
         .await
         .map_err(|e| format!("cannot start LocalStack ({image}): {e}"))

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::ContainerSummary;
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use testcontainers::core::ContainerPort;
 use testcontainers::runners::AsyncRunner;
@@ -129,9 +130,19 @@ impl std::fmt::Debug for RunningContainer {
 /// Ctrl-C removes before the harness leaves without its destructors.
 static ACTIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// This machine's name, read once.
+fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into()))
+}
+
+/// The owner label of containers started by harness process `pid` on this host.
+fn owner_of(pid: u32) -> String {
+    format!("{}:{pid}", host())
+}
+
 fn owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
-    format!("{host}:{}", std::process::id())
+    owner_of(std::process::id())
 }
 
 /// The engine testcontainers talks to (DOCKER_HOST, else the default
@@ -176,7 +187,7 @@ impl RunningContainer {
         }
         let started = Instant::now();
         let (listen_host, port) = match network {
-            Network::Host => ("127.0.0.1", super::moto::free_port(placement.port)?),
+            Network::Host => ("127.0.0.1", super::free_port(placement.port)?),
             Network::Bridge => ("0.0.0.0", spec.bridge_port),
         };
         let marker = format!("{}-{}", owner(), fastrand::u64(..));
@@ -394,39 +405,33 @@ pub async fn remove_active() {
 /// still exist: for leak tests, and for a person hunting one.
 pub async fn started_by(pid: u32) -> Result<Vec<String>, TargetError> {
     let docker = engine().await?;
-    let host = owner().rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
-    let filters = HashMap::from([("label", vec![format!("{OWNER_LABEL}={host}:{pid}")])]);
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-    let found = docker.list_containers(Some(options)).await.map_err(|e| TargetError::Start(e.to_string()))?;
+    let found = labelled(&docker, &format!("{OWNER_LABEL}={}", owner_of(pid))).await.map_err(|e| TargetError::Start(e.to_string()))?;
     Ok(found.into_iter().filter_map(|c| c.id).collect())
 }
 
-async fn remove_labelled(docker: &Docker, label: &str) -> usize {
+/// Every container (running or not) carrying `label` (`key=value`).
+async fn labelled(docker: &Docker, label: &str) -> Result<Vec<ContainerSummary>, testcontainers::bollard::errors::Error> {
     let filters = HashMap::from([("label", vec![label.to_string()])]);
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-    let Ok(found) = docker.list_containers(Some(options)).await else { return 0 };
-    let mut removed = 0;
+    docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await
+}
+
+async fn remove_labelled(docker: &Docker, label: &str) {
+    let Ok(found) = labelled(docker, label).await else { return };
     for id in found.iter().filter_map(|c| c.id.as_deref()) {
-        if docker.remove_container(id, Some(force_remove())).await.is_ok() {
-            removed += 1;
-        }
+        let _ = docker.remove_container(id, Some(force_remove())).await;
     }
-    removed
 }
 
 /// Containers of harness runs on this host whose process is gone (killed
 /// with SIGKILL, or a machine that lost power mid-run).
 async fn remove_orphans(docker: &Docker) {
-    let filters = HashMap::from([("label", vec![format!("{LABEL}={LABEL_VALUE}")])]);
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-    let Ok(found) = docker.list_containers(Some(options)).await else { return };
-    let this_host = owner().rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+    let Ok(found) = labelled(docker, &format!("{LABEL}={LABEL_VALUE}")).await else { return };
     for container in found {
         let Some(owner) = container.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)) else { continue };
-        let Some((host, pid)) = owner.rsplit_once(':') else { continue };
+        let Some((their_host, pid)) = owner.rsplit_once(':') else { continue };
         // SAFETY: kill(2) with signal 0 only asks whether the process exists.
         let alive = pid.parse::<i32>().is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
-        if host == this_host
+        if their_host == host()
             && !alive
             && let Some(id) = container.id.as_deref()
         {

@@ -12,6 +12,11 @@ use super::container::ContainerSpec;
 pub const IMAGE: &str = "localstack/localstack:2026.3.0";
 /// The last Community tag that starts without a token.
 pub const COMMUNITY_IMAGE: &str = "localstack/localstack:4.14.0";
+/// The Community image the test suites run: HARNESS_LOCALSTACK_COMMUNITY_IMAGE
+/// (an offline build by `ci/containers.sh`), else the official tag.
+pub fn community_image() -> String {
+    std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| COMMUNITY_IMAGE.to_string())
+}
 pub const TOKEN_VAR: &str = "LOCALSTACK_AUTH_TOKEN";
 /// Any keys are accepted; with ENFORCE_IAM these are the account root's.
 pub const ACCESS_KEY: &str = "test";

@@ -456,6 +456,14 @@ impl Target {
     }
 }
 
+/// `requested` if it is free on 127.0.0.1, else (None) a free port: where an
+/// emulator the harness starts listens, as a process or a container.
+fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
+    let port = requested.unwrap_or(0);
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
+    listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
+}
+
 /// Remove a container that started but cannot serve as a target, and return why.
 async fn remove_after(container: RunningContainer, err: TargetError) -> TargetError {
     container.remove().await;

@@ -5,7 +5,6 @@
 //! matching to AWS semantics, and plays the EC2 service for instance
 //! profiles.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -118,17 +117,11 @@ pub fn find_python(explicit: Option<&Path>) -> PathBuf {
     candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-pub(crate) fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
-    let port = requested.unwrap_or(0);
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
-    listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
-}
-
 impl MotoServer {
     pub async fn start(options: &MotoOptions) -> Result<Self, TargetError> {
         let python = find_python(options.python.as_deref());
         check_moto_installed(&python).await?;
-        let port = free_port(options.port)?;
+        let port = super::free_port(options.port)?;
         let dir = tempfile::Builder::new().prefix("harness-moto-").tempdir().map_err(TargetError::Io)?;
         let launcher = dir.path().join("moto_launcher.py");
         std::fs::write(&launcher, LAUNCHER_SOURCE).map_err(TargetError::Io)?;
