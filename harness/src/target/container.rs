@@ -383,18 +383,22 @@ pub async fn remove_active() {
         return;
     }
     let Ok(docker) = engine().await else { return };
-    for id in &ids {
-        let _ = docker.remove_container(id, Some(force_remove())).await;
-    }
+    // Until the engine says "no such container": a removal the first Ctrl-C
+    // began answers this one with a conflict, and may itself be cut short
+    // when the harness exits, so ask again each round.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
+    loop {
         let mut remaining = 0;
         for id in &ids {
-            if docker.inspect_container(id, None).await.is_ok() {
-                remaining += 1;
+            match docker.inspect_container(id, None).await {
+                Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                _ => {
+                    remaining += 1;
+                    let _ = docker.remove_container(id, Some(force_remove())).await;
+                }
             }
         }
-        if remaining == 0 {
+        if remaining == 0 || Instant::now() > deadline {
             return;
         }
         tokio::time::sleep(POLL_INTERVAL).await;
