@@ -22,6 +22,13 @@ It also:
   * serves POST /_harness/ec2/instance-credentials: what the EC2 service does
     for an instance profile (assume the profile's role as ec2.amazonaws.com,
     only if the role's trust policy allows that service);
+  * plays the SSM agent of every instance for Run Command (AWS-RunShellScript):
+    the script runs here, with the aws CLI, as the instance's role (a session
+    EC2 would serve it), against this server; an instance whose role does not
+    permit the agent (ssm:UpdateInstanceInformation) is not registered, as on
+    AWS, and SendCommand answers InvalidInstanceId (see `run_on_instance`);
+  * knows the AWS-managed AmazonSSMManagedInstanceCore policy (the harness's
+    overlay), without loading every AWS-managed policy;
   * serves GET /_harness/health for readiness;
   * exits when the harness that started it is gone (no orphaned emulators);
   * with --record-secrets FILE, appends every secret it issues (access key
@@ -36,6 +43,7 @@ import fnmatch
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -47,7 +55,7 @@ os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
 import moto  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam import iam_backends  # noqa: E402
-from moto.core.exceptions import _RESTError  # noqa: E402
+from moto.core.exceptions import JsonRESTError, _RESTError  # noqa: E402
 from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBase  # noqa: E402
 from moto.iam.utils import format_incoming_conditional_values  # noqa: E402
 from moto.ec2 import ec2_backends  # noqa: E402
@@ -56,7 +64,9 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     MotoRequestHandler,
     create_backend_app,
 )
-from moto.iam.models import IAMBackend  # noqa: E402
+from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: E402
+from moto.iam.models import AWSManagedPolicy, IAMBackend  # noqa: E402
+from moto.ssm.models import SimpleSystemManagerBackend  # noqa: E402
 from moto.sts import sts_backends  # noqa: E402
 from moto.sts.models import STSBackend  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
@@ -66,6 +76,12 @@ LAUNCHER_VERSION = "1"
 ADMIN_USER = "harness-admin"
 EC2_SERVICE = "ec2.amazonaws.com"
 PARTITION = "aws"
+SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
+SHELL_DOCUMENT = "AWS-RunShellScript"
+# Set by main(): where the emulated instances' aws CLI sends its calls, and
+# the folder holding each instance's disk (removed with the harness's temp dir).
+SERVER_URL = None
+INSTANCES_DIR = None
 
 
 # ---------------------------------------------------------------------------
@@ -231,6 +247,9 @@ def bootstrap_admin(credentials_file):
         json.dumps({"Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
     )
+    core = AWSManagedPolicy.from_data(SSM_CORE_POLICY, DEFAULT_ACCOUNT_ID, "us-east-1",
+                                      json.loads(aws_managed_policies_data)[SSM_CORE_POLICY])
+    iam.managed_policies[core.arn] = core
     key = iam.create_access_key(ADMIN_USER)
     payload = {
         "account_id": DEFAULT_ACCOUNT_ID,
@@ -249,27 +268,31 @@ def _json(status, body):
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def instance_credentials(request):
-    """Assume the instance profile's role as the EC2 service would."""
-    try:
-        body = json.loads(request.get_data() or b"{}")
-        instance_id = body["instance_id"]
-    except (ValueError, KeyError):
-        return _json(400, {"Code": "BadRequest", "Message": "JSON body with instance_id required"})
-    region = body.get("region", "us-east-1")
-    duration = int(body.get("duration_seconds", 900))
-    account = body.get("account_id", DEFAULT_ACCOUNT_ID)
+class NoInstanceRole(Exception):
+    """The instance has no profile, or its role, or the role refuses EC2."""
+
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def instance_role(account, region, instance_id):
+    """The role EC2 hands an instance: its profile's, if that role trusts EC2."""
     association = ec2_backends[account][region].iam_instance_profile_associations.get(instance_id)
     if association is None:
-        return _json(404, {"Code": "NotFound",
-                           "Message": f"instance {instance_id} has no IAM instance profile in {region}"})
+        raise NoInstanceRole(404, "NotFound", f"instance {instance_id} has no IAM instance profile in {region}")
     profile = association.iam_instance_profile
     if not profile.roles:
-        return _json(404, {"Code": "NotFound", "Message": f"instance profile {profile.name} has no role"})
+        raise NoInstanceRole(404, "NotFound", f"instance profile {profile.name} has no role")
     role = profile.roles[0]
     if not trust_allows(role.assume_role_policy_document, "sts:AssumeRole", ServiceCaller(EC2_SERVICE)):
-        return _json(403, {"Code": "AccessDenied",
-                           "Message": f"role {role.name} does not trust {EC2_SERVICE}"})
+        raise NoInstanceRole(403, "AccessDenied", f"role {role.name} does not trust {EC2_SERVICE}")
+    return role
+
+
+def instance_session(account, region, instance_id, duration=900):
+    """Assume the instance profile's role as the EC2 service would."""
+    role = instance_role(account, region, instance_id)
     session = sts_backends[account][PARTITION].assume_role(
         region_name=region,
         role_session_name=instance_id,
@@ -278,6 +301,21 @@ def instance_credentials(request):
         duration=duration,
         external_id=None,
     )
+    return role, session
+
+
+def instance_credentials(request):
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        instance_id = body["instance_id"]
+    except (ValueError, KeyError):
+        return _json(400, {"Code": "BadRequest", "Message": "JSON body with instance_id required"})
+    region = body.get("region", "us-east-1")
+    account = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    try:
+        role, session = instance_session(account, region, instance_id, int(body.get("duration_seconds", 900)))
+    except NoInstanceRole as err:
+        return _json(err.status, {"Code": err.code, "Message": err.message})
     return _json(200, {
         "Code": "Success",
         "Type": "AWS-HMAC",
@@ -288,6 +326,110 @@ def instance_credentials(request):
         "Token": session.session_token,
         "Expiration": session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
+
+
+# ---------------------------------------------------------------------------
+# The SSM agent of each instance (Run Command), played here
+# ---------------------------------------------------------------------------
+
+def role_allows(role, action):
+    """Does any of the role's policies (inline or attached) allow `action`
+    on any resource, with no Deny? Enough to tell whether the agent could
+    register (its calls are not resource-scoped)."""
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        documents += [v.document for v in policy.versions if v.is_default]
+    allowed = False
+    for document in documents:
+        if isinstance(document, str):
+            document = json.loads(document)
+        for statement in _as_list(document.get("Statement", [])):
+            if not any(action_matches(p, action) for p in _as_list(statement.get("Action", []))):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def agent_offline_reason(account, region, instance_id):
+    """Why the instance's agent is not registered with SSM, or None."""
+    try:
+        instance = ec2_backends[account][region].get_instance(instance_id)
+    except Exception:
+        return "no such instance"
+    if instance.state != "running":
+        return f"the instance is {instance.state}"
+    try:
+        role = instance_role(account, region, instance_id)
+    except NoInstanceRole as err:
+        return err.message
+    if not role_allows(role, "ssm:UpdateInstanceInformation"):
+        return f"its role {role.name} does not permit the SSM agent (ssm:UpdateInstanceInformation)"
+    return None
+
+
+def run_on_instance(account, region, invocation, script, timeout):
+    """What the agent does with AWS-RunShellScript: run the script with the
+    instance's credentials, keep its output and exit code."""
+    instance_id = invocation["InstanceId"]
+    try:
+        _, session = instance_session(account, region, instance_id)
+        disk = os.path.join(INSTANCES_DIR, instance_id)
+        os.makedirs(disk, mode=0o700, exist_ok=True)
+        env = {
+            # The aws CLI installed beside moto (harness/emulator/requirements.txt) first.
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": disk,
+            "TMPDIR": disk,
+            "LANG": "C.UTF-8",
+            "AWS_ACCESS_KEY_ID": session.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+            "AWS_SESSION_TOKEN": session.session_token,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ENDPOINT_URL": SERVER_URL,
+            "AWS_CONFIG_FILE": os.path.join(disk, "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(disk, "no-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        done = subprocess.run(["sh", "-c", script], cwd=disk, env=env, capture_output=True,
+                              timeout=timeout, text=True, errors="replace")
+        status = "Success" if done.returncode == 0 else "Failed"
+        invocation.update(Status=status, StatusDetails=status, ResponseCode=done.returncode,
+                          StandardOutputContent=done.stdout[:24000],
+                          StandardErrorContent=done.stderr[:8000])
+    except subprocess.TimeoutExpired:
+        invocation.update(Status="TimedOut", StatusDetails="ExecutionTimedOut", ResponseCode=-1)
+    except Exception as err:  # the agent reports its own failures as a failed invocation
+        invocation.update(Status="Failed", StatusDetails="Failed", ResponseCode=1,
+                          StandardErrorContent=f"harness launcher: {err}")
+
+
+_send_command = SimpleSystemManagerBackend.send_command
+
+
+def send_command(self, **kwargs):
+    if kwargs.get("document_name") != SHELL_DOCUMENT:
+        return _send_command(self, **kwargs)
+    for instance_id in kwargs.get("instance_ids") or []:
+        reason = agent_offline_reason(self.account_id, self.region_name, instance_id)
+        if reason:
+            raise JsonRESTError("InvalidInstanceId",
+                                f"Instances [[{instance_id}]] not in a valid state for account {self.account_id} ({reason})")
+    command = _send_command(self, **kwargs)
+    parameters = kwargs.get("parameters") or {}
+    script = "\n".join(parameters.get("commands", []))
+    timeout = int((parameters.get("executionTimeout") or ["3600"])[0])
+    command.status = "InProgress"
+    for invocation in command.invocations:
+        invocation.update(Status="InProgress", StatusDetails="InProgress", ResponseCode=-1)
+        threading.Thread(target=run_on_instance, daemon=True,
+                         args=(self.account_id, self.region_name, invocation, script, timeout)).start()
+    return command
+
+
+SimpleSystemManagerBackend.send_command = send_command
 
 
 class HarnessApp:
@@ -359,6 +501,10 @@ def main():
 
     if args.record_secrets:
         record_secrets(args.record_secrets)
+
+    global SERVER_URL, INSTANCES_DIR
+    SERVER_URL = f"http://{args.host}:{args.port}"
+    INSTANCES_DIR = os.path.join(os.path.dirname(os.path.abspath(args.credentials_file)), "instances")
 
     if args.parent_pid:
         threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()

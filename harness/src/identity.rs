@@ -26,6 +26,17 @@ use axum::routing::{get, put};
 use crate::sdk::{self, CallError, Endpoint, call_error};
 use crate::secret::Secret;
 
+/// Who a step acts as, and where its calls are made.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// Here, with the SDK: the emulated instance's role (over the local
+    /// IMDS endpoint), a session an AssumeRole step returned, the admin.
+    Sdk(Box<SdkConfig>),
+    /// On a real instance, by its aws CLI (SSM Run Command): the instance's
+    /// own role, or a session an AssumeRole step saved there.
+    OnInstance(crate::on_instance::Shell),
+}
+
 /// A session: what AssumeRole returns and what IMDS serves.
 #[derive(Debug, Clone)]
 pub struct SessionCredentials {

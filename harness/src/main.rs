@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
 use harness::report::{self, Event, RunReport};
-use harness::runner::{self, RunOptions, Runner};
+use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
 use harness::target::{self, AutoChoice, Consistency, Target, container::Placement, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
@@ -143,6 +143,13 @@ struct RunArgs {
     /// ...this far apart (default: 10s on aws).
     #[arg(long, value_parser = humantime::parse_duration)]
     deny_interval: Option<Duration>,
+    /// aws: do not attach AmazonSSMManagedInstanceCore to the instance's role while its
+    /// steps run (the account lets SSM agents register otherwise, e.g. Default Host Management).
+    #[arg(long, env = "HARNESS_NO_SSM_OVERLAY")]
+    no_ssm_overlay: bool,
+    /// aws: how long the instance's SSM agent may take to answer after apply.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    ssm_timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -367,6 +374,7 @@ async fn run(args: RunArgs) -> ExitCode {
         strict: args.strict,
         always_destroy: args.target.always_destroy,
         consistency,
+        ssm: SsmOptions { overlay: !args.no_ssm_overlay, online_deadline: args.ssm_timeout },
         ..RunOptions::default()
     };
     let print = |event: Event<'_>| eprintln!("{}", report::progress_line(&event));

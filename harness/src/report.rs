@@ -84,7 +84,11 @@ pub struct StepReport {
     pub attempts: u32,
     /// For a step first denied then allowed: time from the first attempt to success.
     pub propagation_ms: Option<f64>,
-    /// The aws CLI command that makes the same call.
+    /// The instance the call was made on, by its aws CLI through SSM Run
+    /// Command (latency_ms is then the CLI's time there); None: made by the harness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_instance: Option<String>,
+    /// The aws CLI command that makes the same call (on an instance: the one it ran).
     pub command: String,
     /// What the call returned, as the aws CLI shows it (secrets redacted).
     pub detail: String,
@@ -148,7 +152,10 @@ pub fn progress_line(event: &Event<'_>) -> String {
                 observed,
                 step.latency_ms
             );
-            line.push_str(&format!("\n    $ {}", step.command));
+            match &step.on_instance {
+                Some(instance) => line.push_str(&format!("\n    {instance}$ {}   (SSM Run Command)", step.command)),
+                None => line.push_str(&format!("\n    $ {}", step.command)),
+            }
             for detail in step.detail.lines() {
                 line.push_str(&format!("\n    {detail}"));
             }
@@ -382,6 +389,7 @@ mod tests {
                     latency_ms: 4.2,
                     attempts: 1,
                     propagation_ms: None,
+                    on_instance: None,
                     command: "aws s3 ls s3://b".into(),
                     detail: String::new(),
                     reason: None,

@@ -15,7 +15,9 @@ use aws_config::SdkConfig;
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::{self, CredentialSource, ImdsServer};
+use crate::identity::{self, CredentialSource, ImdsServer, Principal};
+use crate::on_instance::overlay::{self, Overlay};
+use crate::on_instance::{Shell, ssm::Ssm};
 use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, Stage};
 use crate::steps::{self, Call, Observed, Performed, Verdict};
@@ -45,11 +47,30 @@ pub struct RunOptions {
     pub always_destroy: bool,
     /// Overrides the target's own IAM propagation policy.
     pub consistency: Option<Consistency>,
+    /// How instance steps reach a real instance (the aws target).
+    pub ssm: SsmOptions,
+}
+
+/// On a real account the instance's steps run on it through SSM Run Command.
+#[derive(Debug, Clone, Copy)]
+pub struct SsmOptions {
+    /// Attach AmazonSSMManagedInstanceCore to the instance's role while the
+    /// steps run (off: the account lets agents register otherwise, e.g.
+    /// Default Host Management Configuration).
+    pub overlay: bool,
+    /// How long the instance's agent may take to answer after apply.
+    pub online_deadline: Duration,
+}
+
+impl Default for SsmOptions {
+    fn default() -> Self {
+        Self { overlay: true, online_deadline: Duration::from_secs(600) }
+    }
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default() }
     }
 }
 
@@ -148,7 +169,9 @@ impl Runner {
         // cleanup below runs whatever happens in the stages.
         let chain = scenario.stages.len() > 1;
         // Sessions saved by AssumeRole steps stay usable in later stages.
-        let mut principals: BTreeMap<String, SdkConfig> = BTreeMap::new();
+        let mut principals: BTreeMap<String, Principal> = BTreeMap::new();
+        // The SSM overlay of the stage running (aws target): removed after its steps, whatever happened.
+        let mut overlays: Vec<Overlay> = Vec::new();
         for (index, stage) in scenario.stages.iter().enumerate() {
             let label = |phase: &str| if chain { format!("{phase} {}", stage.config_name()) } else { phase.to_string() };
             if index > 0
@@ -170,15 +193,20 @@ impl Runner {
             };
             let started = Instant::now();
             events(Event::PhaseStarted { scenario: &scenario.name, phase: &label("scenario") });
-            let body = AssertUnwindSafe(self.run_stage(scenario, stage, &outputs, &mut principals, caps, &mut report, events)).catch_unwind().await;
+            let body = AssertUnwindSafe(self.run_stage(scenario, stage, &outputs, &mut principals, &mut overlays, caps, &mut report, events)).catch_unwind().await;
             let outcome = match body {
                 Ok(result) => result,
                 Err(_) => Err("the harness panicked while running the steps (see stderr)".to_string()),
             };
             let ok = outcome.is_ok();
             self.record_phase(&mut report, &label("scenario"), started.elapsed(), ok, events);
+            let removed = self.remove_overlays(&mut overlays, &mut report, events).await;
             if let Err(message) = outcome {
                 fail(&mut report, &label("scenario"), message);
+                break;
+            }
+            if let Err(message) = removed {
+                fail(&mut report, &label("ssm overlay removed"), message);
                 break;
             }
         }
@@ -237,7 +265,8 @@ impl Runner {
         scenario: &Scenario,
         stage: &Stage,
         outputs: &BTreeMap<String, String>,
-        principals: &mut BTreeMap<String, SdkConfig>,
+        principals: &mut BTreeMap<String, Principal>,
+        overlays: &mut Vec<Overlay>,
         caps: Capabilities,
         report: &mut ScenarioReport,
         events: EventSink<'_>,
@@ -251,14 +280,18 @@ impl Runner {
             let instance_id = instance.render(outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let expect_role = role.as_ref().map(|r| r.render(outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
             let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
-            let performed = steps::perform_consistently(&call, &admin, Expectation::Allowed, self.consistency()).await;
+            let performed = steps::perform_consistently(&call, &Principal::Sdk(Box::new(admin.clone())), Expectation::Allowed, self.consistency()).await;
             let step_name = format!("{name} is the role of instance {instance_id}'s profile");
             let verdict = self.record_step(report, events, step_name, ADMIN_PRINCIPAL, &call, Expectation::Allowed, &performed, &caps);
-            if let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) {
+            let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) else { continue };
+            if self.target.workload_on_instance() {
+                let shell = self.reach_instance(&admin, &instance_id, &role_name, overlays, report, events).await?;
+                principals.insert(name.clone(), Principal::OnInstance(shell));
+            } else {
                 let imds = ImdsServer::start(role_name, self.instance_credentials_source(&instance_id), self.options.imds_lifetime)
                     .await
                     .map_err(|e| format!("cannot start the IMDS endpoint: {e}"))?;
-                principals.insert(name.clone(), imds.workload_config(&self.target.endpoint).await);
+                principals.insert(name.clone(), Principal::Sdk(Box::new(imds.workload_config(&self.target.endpoint).await)));
                 imds_servers.push(imds);
             }
         }
@@ -269,7 +302,7 @@ impl Runner {
             }
             let call = Call::from_action(&step.action, outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let performed = match principals.get(&step.principal) {
-                Some(config) => steps::perform_consistently(&call, config, step.expect, self.consistency()).await,
+                Some(principal) => steps::perform_consistently(&call, principal, step.expect, self.consistency()).await,
                 None => Performed::new(
                     Observed::Error {
                         code: "NoCredentials".into(),
@@ -278,8 +311,16 @@ impl Runner {
                     Duration::ZERO,
                 ),
             };
-            if let (Action::AssumeRole { save_as, .. }, Some(session)) = (&step.action, &performed.session) {
-                principals.insert(save_as.clone(), identity::session_config(&self.target.endpoint, session).await);
+            if let Action::AssumeRole { save_as, .. } = &step.action {
+                // A session made here is used here; one made on the instance stays there.
+                let saved = match (&performed.session, &performed.session_on_instance, principals.get(&step.principal)) {
+                    (Some(session), _, _) => Some(Principal::Sdk(Box::new(identity::session_config(&self.target.endpoint, session).await))),
+                    (None, Some(file), Some(Principal::OnInstance(shell))) => Some(Principal::OnInstance(shell.with_session(file.clone()))),
+                    _ => None,
+                };
+                if let Some(saved) = saved {
+                    principals.insert(save_as.clone(), saved);
+                }
             }
             self.record_step(report, events, step.name.clone(), &step.principal, &call, step.expect, &performed, &caps);
         }
@@ -311,13 +352,57 @@ impl Runner {
             latency_ms: millis(performed.latency),
             attempts: performed.attempts,
             propagation_ms: performed.propagation.map(millis),
-            command: call.cli(),
+            on_instance: performed.on_instance.clone(),
+            command: performed.command.clone().unwrap_or_else(|| call.cli()),
             detail: performed.detail.clone(),
             reason,
         };
         events(Event::StepFinished { scenario: &report.name, step: &step });
         report.steps.push(step);
         verdict
+    }
+
+    /// Make the instance reachable by SSM Run Command: the overlay on its
+    /// role (unless turned off), then wait for its agent to answer.
+    // The scenario's state travels as separate borrows, as in run_stage.
+    #[allow(clippy::too_many_arguments)]
+    async fn reach_instance(
+        &self,
+        admin: &SdkConfig,
+        instance_id: &str,
+        role_name: &str,
+        overlays: &mut Vec<Overlay>,
+        report: &mut ScenarioReport,
+        events: EventSink<'_>,
+    ) -> Result<Shell, String> {
+        if self.options.ssm.overlay {
+            let added = self.phase(report, &format!("ssm overlay {role_name}"), events, overlay::add(admin, role_name, &self.target.admin.arn)).await;
+            let added = added.map_err(|e| format!("cannot attach {} to {role_name} (for SSM Run Command): {}: {}", overlay::POLICY_NAME, e.code(), e.message()))?;
+            overlays.push(added);
+        }
+        let ssm = Arc::new(Ssm::new(admin, instance_id));
+        let online = ssm.wait_online(self.options.ssm.online_deadline, &self.cancel);
+        self.phase(report, &format!("ssm online {instance_id}"), events, online).await.map_err(|e| e.to_string())?;
+        Ok(Shell::new(ssm, &self.run_id))
+    }
+
+    /// Detach the stage's SSM overlays (before the next stage's apply or the destroy).
+    async fn remove_overlays(&self, overlays: &mut Vec<Overlay>, report: &mut ScenarioReport, events: EventSink<'_>) -> Result<(), String> {
+        if overlays.is_empty() {
+            return Ok(());
+        }
+        let admin = self.target.admin_config().await;
+        let pending = std::mem::take(overlays);
+        let removal = async {
+            let mut failures = Vec::new();
+            for overlay in &pending {
+                if let Err(err) = overlay.remove(&admin).await {
+                    failures.push(format!("cannot detach {} from {}: {}: {}", overlay.policy_arn, overlay.role_name, err.code(), err.message()));
+                }
+            }
+            if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        };
+        self.phase(report, "ssm overlay removed", events, removal).await
     }
 
     fn consistency(&self) -> Consistency {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::identity::{self, InstanceRoleError, SessionCredentials, format_timestamp};
+use crate::identity::{self, InstanceRoleError, Principal, SessionCredentials, format_timestamp};
 use crate::scenario::{Action, Expectation};
 use crate::sdk::{self, CallError, call_error, is_access_denied};
 use crate::secret::REDACTED;
@@ -109,8 +109,14 @@ pub struct Performed {
     /// A check on an allowed response that did not hold (keys, ARN, body).
     pub mismatch: Option<String>,
     pub latency: Duration,
-    /// AssumeRole's session, for the principal it saves.
+    /// AssumeRole's session, for the principal it saves (made here, with the SDK).
     pub session: Option<SessionCredentials>,
+    /// AssumeRole's session kept on the instance (made there): its file there.
+    pub session_on_instance: Option<String>,
+    /// The instance the call was made on (SSM Run Command); None: made here.
+    pub on_instance: Option<String>,
+    /// The command run there (else the report shows the CLI equivalent of the SDK call).
+    pub command: Option<String>,
     /// InstanceProfileRole's answer.
     pub role_name: Option<String>,
     /// How many times the call was made (IAM propagation on a real account).
@@ -121,7 +127,7 @@ pub struct Performed {
 
 impl Performed {
     pub fn new(observed: Observed, latency: Duration) -> Self {
-        Self { observed, detail: String::new(), mismatch: None, latency, session: None, role_name: None, attempts: 1, propagation: None }
+        Self { observed, detail: String::new(), mismatch: None, latency, session: None, session_on_instance: None, on_instance: None, command: None, role_name: None, attempts: 1, propagation: None }
     }
 }
 
@@ -131,9 +137,9 @@ impl Performed {
 /// the call's own latency); a call expected to be denied is probed again
 /// over a window and must stay denied: a denial that flips to allowed was
 /// a propagation delay, not a denial, and fails.
-pub async fn perform_consistently(call: &Call, config: &SdkConfig, expect: Expectation, consistency: Consistency) -> Performed {
+pub async fn perform_consistently(call: &Call, principal: &Principal, expect: Expectation, consistency: Consistency) -> Performed {
     let first = Instant::now();
-    let mut done = perform(call, config).await;
+    let mut done = perform(call, principal).await;
     match expect {
         Expectation::Allowed => {
             let mut backoff = Duration::from_millis(500);
@@ -141,7 +147,7 @@ pub async fn perform_consistently(call: &Call, config: &SdkConfig, expect: Expec
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(8));
                 let attempts = done.attempts + 1;
-                done = perform(call, config).await;
+                done = perform(call, principal).await;
                 done.attempts = attempts;
                 if done.observed == Observed::Allowed {
                     done.propagation = Some(first.elapsed());
@@ -154,7 +160,7 @@ pub async fn perform_consistently(call: &Call, config: &SdkConfig, expect: Expec
                     break;
                 }
                 tokio::time::sleep(consistency.deny_interval).await;
-                let again = perform(call, config).await;
+                let again = perform(call, principal).await;
                 if !matches!(again.observed, Observed::Denied { .. }) {
                     let after = first.elapsed();
                     done = again;
@@ -197,57 +203,127 @@ impl Call {
 }
 
 /// A failed call, written the way the aws CLI writes it.
-fn failed(call: &Call, err: CallError, latency: Duration) -> Performed {
+pub(crate) fn failed(call: &Call, err: CallError, latency: Duration) -> Performed {
     let mut done = Performed::new(Observed::from_error(err.clone()), latency);
     done.detail = format!("An error occurred ({}) when calling the {} operation: {}", err.code(), call.operation(), err.message());
     done
 }
 
-/// Make the call as the principal whose config is `config`.
-pub async fn perform(call: &Call, config: &SdkConfig) -> Performed {
+/// Make the call as `principal`: with the SDK here, or with the aws CLI on its instance.
+pub async fn perform(call: &Call, principal: &Principal) -> Performed {
+    match principal {
+        Principal::Sdk(config) => perform_with_sdk(call, config).await,
+        Principal::OnInstance(shell) => shell.perform(call).await,
+    }
+}
+
+// What an allowed call answered, whichever way it was made (SDK or CLI):
+// the detail as the aws CLI shows it, and the scenario's checks.
+
+/// One object of a listing.
+pub(crate) struct Listed {
+    pub key: String,
+    pub size: i64,
+    pub last_modified: String,
+}
+
+pub(crate) fn listed(expect_keys: &[String], objects: &[Listed], latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::Allowed, latency);
+    done.detail = objects.iter().map(|o| format!("{} {:>10} {}", o.last_modified, o.size, o.key)).collect::<Vec<_>>().join("\n");
+    if done.detail.is_empty() {
+        done.detail = "(empty bucket)".into();
+    }
+    let missing: Vec<&String> = expect_keys.iter().filter(|k| !objects.iter().any(|o| o.key == **k)).collect();
+    if !missing.is_empty() {
+        done.mismatch = Some(format!("expected keys missing: {missing:?}"));
+    }
+    done
+}
+
+pub(crate) fn uploaded(bucket: &str, key: &str, bytes: usize, latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::Allowed, latency);
+    done.detail = format!("upload: ./{key} to s3://{bucket}/{key} ({bytes} bytes)");
+    done
+}
+
+pub(crate) fn downloaded(expect_body: Option<&str>, body: String, latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::Allowed, latency);
+    if let Some(expected) = expect_body.filter(|e| *e != body) {
+        done.mismatch = Some(format!("body was {body:?}, expected {expected:?}"));
+    }
+    done.detail = body;
+    done
+}
+
+pub(crate) fn caller(expect_arn: Option<&str>, user_id: &str, account: &str, arn: &str, latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::Allowed, latency);
+    done.detail = serde_json::to_string_pretty(&serde_json::json!({ "UserId": user_id, "Account": account, "Arn": arn })).unwrap_or_default();
+    if let Some(expected) = expect_arn.filter(|e| *e != arn) {
+        done.mismatch = Some(format!("caller is {arn}, expected {expected}"));
+    }
+    done
+}
+
+/// An AssumeRole answer as `aws sts assume-role` prints it, secrets redacted,
+/// with the checks every session must pass.
+pub(crate) fn assumed_session(access_key_id: &str, has_token: bool, expiration: Option<std::time::SystemTime>, assumed_arn: &str, latency: Duration) -> Performed {
+    let mut done = Performed::new(Observed::Allowed, latency);
+    done.detail = serde_json::to_string_pretty(&serde_json::json!({
+        "Credentials": {
+            "AccessKeyId": access_key_id,
+            "SecretAccessKey": REDACTED,
+            "SessionToken": REDACTED,
+            "Expiration": expiration.map(format_timestamp).unwrap_or_default(),
+        },
+        "AssumedRoleUser": { "Arn": assumed_arn },
+    }))
+    .unwrap_or_default();
+    let mut problems = Vec::new();
+    if access_key_id.is_empty() {
+        problems.push("empty AccessKeyId");
+    }
+    if !has_token {
+        problems.push("empty SessionToken");
+    }
+    if expiration.is_none_or(|e| e <= std::time::SystemTime::now()) {
+        problems.push("Expiration is not in the future");
+    }
+    if !problems.is_empty() {
+        done.mismatch = Some(problems.join(", "));
+    }
+    done
+}
+
+/// Make the call here, with the SDK, as the principal whose config is `config`.
+async fn perform_with_sdk(call: &Call, config: &SdkConfig) -> Performed {
     let start = Instant::now();
     match call {
         Call::ListBucket { bucket, expect_keys } => match sdk::s3_client(config).list_objects().bucket(bucket).send().await {
             Ok(out) => {
-                let mut done = Performed::new(Observed::Allowed, start.elapsed());
-                let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
-                done.detail = out
+                let objects: Vec<Listed> = out
                     .contents()
                     .iter()
-                    .map(|o| format!("{} {:>10} {}", o.last_modified().map(|t| t.to_string()).unwrap_or_default(), o.size().unwrap_or(0), o.key().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                if done.detail.is_empty() {
-                    done.detail = "(empty bucket)".into();
-                }
-                let missing: Vec<&String> = expect_keys.iter().filter(|k| !keys.contains(k)).collect();
-                if !missing.is_empty() {
-                    done.mismatch = Some(format!("expected keys missing: {missing:?}"));
-                }
-                done
+                    .map(|o| Listed {
+                        key: o.key().unwrap_or_default().to_string(),
+                        size: o.size().unwrap_or(0),
+                        last_modified: o.last_modified().map(|t| t.to_string()).unwrap_or_default(),
+                    })
+                    .collect();
+                listed(expect_keys, &objects, start.elapsed())
             }
             Err(err) => failed(call, call_error(&err), start.elapsed()),
         },
         Call::PutObject { bucket, key, body } => {
             let request = sdk::s3_client(config).put_object().bucket(bucket).key(key).body(body.clone().into_bytes().into());
             match request.send().await {
-                Ok(_) => {
-                    let mut done = Performed::new(Observed::Allowed, start.elapsed());
-                    done.detail = format!("upload: ./{key} to s3://{bucket}/{key} ({} bytes)", body.len());
-                    done
-                }
+                Ok(_) => uploaded(bucket, key, body.len(), start.elapsed()),
                 Err(err) => failed(call, call_error(&err), start.elapsed()),
             }
         }
         Call::GetObject { bucket, key, expect_body } => match sdk::s3_client(config).get_object().bucket(bucket).key(key).send().await {
             Ok(out) => {
                 let body = out.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default();
-                let mut done = Performed::new(Observed::Allowed, start.elapsed());
-                done.detail = body.clone();
-                if let Some(expected) = expect_body.as_ref().filter(|e| **e != body) {
-                    done.mismatch = Some(format!("body was {body:?}, expected {expected:?}"));
-                }
-                done
+                downloaded(expect_body.as_deref(), body, start.elapsed())
             }
             Err(err) => failed(call, call_error(&err), start.elapsed()),
         },
@@ -259,20 +335,13 @@ pub async fn perform(call: &Call, config: &SdkConfig) -> Performed {
             }
         }
         Call::GetCallerIdentity { expect_arn } => match aws_sdk_sts::Client::new(config).get_caller_identity().send().await {
-            Ok(out) => {
-                let arn = out.arn().unwrap_or_default().to_string();
-                let mut done = Performed::new(Observed::Allowed, start.elapsed());
-                done.detail = serde_json::to_string_pretty(&serde_json::json!({
-                    "UserId": out.user_id().unwrap_or_default(),
-                    "Account": out.account().unwrap_or_default(),
-                    "Arn": arn,
-                }))
-                .unwrap_or_default();
-                if let Some(expected) = expect_arn.as_ref().filter(|e| **e != arn) {
-                    done.mismatch = Some(format!("caller is {arn}, expected {expected}"));
-                }
-                done
-            }
+            Ok(out) => caller(
+                expect_arn.as_deref(),
+                out.user_id().unwrap_or_default(),
+                out.account().unwrap_or_default(),
+                out.arn().unwrap_or_default(),
+                start.elapsed(),
+            ),
             Err(err) => failed(call, call_error(&err), start.elapsed()),
         },
         Call::InstanceProfileRole { instance_id, expect_role } => instance_profile_role(call, config, instance_id, expect_role.as_deref()).await,
@@ -286,32 +355,13 @@ fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: O
         return done;
     };
     let session = SessionCredentials::from(c);
-    let expiration = session.expiration;
-    let mut done = Performed::new(Observed::Allowed, latency);
-    // The response as `aws sts assume-role` prints it, secrets redacted.
-    done.detail = serde_json::to_string_pretty(&serde_json::json!({
-        "Credentials": {
-            "AccessKeyId": session.access_key_id,
-            "SecretAccessKey": REDACTED,
-            "SessionToken": REDACTED,
-            "Expiration": format_timestamp(expiration),
-        },
-        "AssumedRoleUser": { "Arn": assumed_arn.unwrap_or_default() },
-    }))
-    .unwrap_or_default();
-    let mut problems = Vec::new();
-    if session.access_key_id.is_empty() {
-        problems.push("empty AccessKeyId");
-    }
-    if session.session_token.expose().is_empty() {
-        problems.push("empty SessionToken");
-    }
-    if expiration <= std::time::SystemTime::now() {
-        problems.push("Expiration is not in the future");
-    }
-    if !problems.is_empty() {
-        done.mismatch = Some(problems.join(", "));
-    }
+    let mut done = assumed_session(
+        &session.access_key_id,
+        !session.session_token.expose().is_empty(),
+        Some(session.expiration),
+        assumed_arn.unwrap_or_default(),
+        latency,
+    );
     done.session = Some(session);
     done
 }

@@ -102,6 +102,19 @@ impl Emulator {
         })
     }
 
+    /// The role whose name ends with `suffix`, and the policies attached to it.
+    fn attached_policies(&self, suffix: &str) -> (Option<String>, Vec<String>) {
+        let admin = self.admin();
+        self.runtime.block_on(async {
+            let iam = aws_sdk_iam::Client::new(&admin);
+            let roles = iam.list_roles().send().await.unwrap();
+            let Some(role) = roles.roles().iter().find(|r| r.role_name().ends_with(suffix)) else { return (None, Vec::new()) };
+            let attached = iam.list_attached_role_policies().role_name(role.role_name()).send().await.unwrap();
+            let arns = attached.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
+            (Some(role.role_name().to_string()), arns)
+        })
+    }
+
     fn assert_nothing_left(&self) {
         let left = self.leftovers();
         assert!(left.is_empty(), "the run left resources behind: {left:?}");
@@ -296,24 +309,92 @@ fn aws_target_refuses_an_account_that_is_not_the_sandbox() {
     emulator.assert_nothing_left();
 }
 
-/// The aws target's code path (guard, tags, propagation probes, destroy),
-/// pointed at the emulator: negative steps are probed several times.
+/// The aws target's code path (guard, tags, propagation probes, the
+/// workload on its instance, destroy), pointed at the launcher, which plays
+/// the instance's SSM agent: role1's and role2's steps run on the instance
+/// with its aws CLI, as the instance's role and as the session saved there;
+/// denials are probed repeatedly; the overlay is on role1 only while a
+/// stage's steps run (checked while the next stage applies); no secret shows.
 #[test]
-fn aws_target_code_path_probes_denials_repeatedly_and_destroys() {
+fn aws_target_runs_the_workload_on_its_instance_and_destroys() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "solution_demo", "--deny-interval", "100ms", "--report-json", report.to_str().unwrap()];
-    let done = Run::spawn(emulator.harness(&args)).finish();
+    let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "blog_demo", "--deny-interval", "100ms", "--report-json", report.to_str().unwrap()];
+    let run = Run::spawn(emulator.harness(&args));
+    run.wait_for("[blog_demo] ssm overlay removed done");
+    // The next stage applies now; role1 lives on, without the overlay.
+    let (role1, attached) = emulator.attached_policies("-role1");
+    assert!(role1.is_some(), "role1 exists between the stages");
+    assert!(attached.is_empty(), "the overlay is still on {role1:?} after its stage: {attached:?}");
+    let done = run.finish();
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+
+    let json_text = std::fs::read_to_string(&report).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(json["target"]["kind"], "aws");
     let scenario = &json["scenarios"][0];
-    for step in scenario["steps"].as_array().unwrap() {
+    let steps = scenario["steps"].as_array().unwrap();
+    let denials = steps.iter().filter(|s| s["expected"] == "denied").count();
+    assert!(denials >= 4, "the chain has its denials: {denials}");
+    for step in steps {
+        if step["principal"] == "harness-admin" {
+            assert!(step["on_instance"].is_null(), "the instance-profile lookup is the admin's, made here: {step}");
+            continue;
+        }
+        assert!(step["on_instance"].as_str().is_some_and(|i| i.starts_with("i-")), "a workload step not run on the instance: {step}");
         let expected_attempts = if step["expected"] == "denied" { 3 } else { 1 };
         assert_eq!(step["attempts"], expected_attempts, "{step}");
+        if step["expected"] == "denied" {
+            assert_eq!((step["principal"].as_str(), step["error_code"].as_str()), (Some("role1"), Some("AccessDenied")), "{step}");
+        }
     }
+    let who = steps.iter().find(|s| s["name"] == "who the workload is").unwrap();
+    assert!(who["detail"].as_str().unwrap().contains(&format!("-role1/{}", who["on_instance"].as_str().unwrap())), "the instance's own role session: {who}");
+    let phases: Vec<&str> = scenario["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let first = |prefix: &str| phases.iter().position(|p| p.starts_with(prefix)).unwrap_or_else(|| panic!("no phase {prefix}: {phases:?}"));
+    let last = |prefix: &str| phases.iter().rposition(|p| p.starts_with(prefix)).unwrap_or_else(|| panic!("no phase {prefix}: {phases:?}"));
+    assert!(first("ssm overlay blog-demo-") < first("ssm online i-") && first("ssm online i-") < first("scenario"), "{phases:?}");
+    assert!(last("scenario") < last("ssm overlay removed") && last("ssm overlay removed") < first("destroy"), "{phases:?}");
     assert_eq!(scenario["cleanup"]["status"], "destroyed");
+    for secret in emulator.issued_secrets() {
+        for (name, text) in [("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json_text)] {
+            assert!(!text.contains(secret.as_str()), "a secret issued during the run appears in {name}");
+        }
+    }
+    emulator.assert_nothing_left();
+}
+
+/// Without the overlay (and nothing else letting the agent register) the
+/// instance never answers Run Command: the run fails saying why and what
+/// to do, and destroys what it applied.
+#[test]
+fn aws_target_without_the_ssm_overlay_says_why_the_instance_is_unreachable() {
+    let emulator = Emulator::start();
+    let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "problem_demo", "--no-ssm-overlay", "--ssm-timeout", "4s"];
+    let done = Run::spawn(emulator.harness(&args)).finish();
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(!done.stderr.contains("ssm overlay"), "no overlay was attached: {}", done.stderr);
+    let why = done.stdout.lines().chain(done.stderr.lines()).find(|l| l.contains("did not answer SSM Run Command")).unwrap_or_else(|| panic!("no reason given:\n{}", done.stderr)).to_string();
+    assert!(why.contains("InvalidInstanceId") && why.contains("does not permit the SSM agent"), "{why}");
+    assert!(why.contains("the harness's overlay (not --no-ssm-overlay)"), "the remedy is named: {why}");
+    assert!(done.stderr.contains("[problem_demo] destroy done"), "{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+/// Ctrl-C while the workload's steps run on the instance: the overlay is
+/// detached and everything destroyed.
+#[test]
+fn ctrl_c_during_the_instance_steps_on_aws_detaches_the_overlay_and_destroys() {
+    let emulator = Emulator::start();
+    let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "solution_demo", "--deny-interval", "100ms"];
+    let run = Run::spawn(emulator.harness(&args));
+    run.wait_for("[solution_demo] ssm online i-");
+    run.interrupt();
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    assert!(done.stderr.contains("[solution_demo] ssm overlay removed done"), "{}", done.stderr);
+    assert!(done.stderr.contains("[solution_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
 }
 

@@ -58,8 +58,6 @@ pub enum TargetError {
     ImageMissing { image: String, remedy: String, cause: String },
     #[error("interrupted while the target was starting; nothing was left running")]
     Interrupted,
-    #[error("the workload's identity on a real account comes from its instance, through SSM Run Command, which this version does not implement yet (see README, 'A real account'); only scenarios without instance principals run on --target aws")]
-    NoWorkloadOnAws,
 }
 
 /// How the runner treats IAM propagation on a target.
@@ -100,8 +98,7 @@ impl TargetError {
             | TargetError::StartupTimeout(_)
             | TargetError::InstanceCredentials(_)
             | TargetError::Unreachable { .. }
-            | TargetError::NotAws { .. }
-            | TargetError::NoWorkloadOnAws => exit_code::TARGET,
+            | TargetError::NotAws { .. } => exit_code::TARGET,
         }
     }
 }
@@ -191,8 +188,8 @@ enum Backend {
     Endpoint { flavor: endpoint::Flavor, http: reqwest::Client },
     /// An emulator in a container the harness started (and removes).
     Container { container: Box<RunningContainer>, flavor: endpoint::Flavor, http: reqwest::Client },
-    /// A real account; `launcher` only when an offline test points it at the launcher.
-    Aws { launcher: Option<reqwest::Client> },
+    /// A real account (or, in the offline tests, the launcher playing one).
+    Aws,
 }
 
 pub struct Target {
@@ -337,13 +334,13 @@ impl Target {
             (None, None) => sdk::ambient_config(None).await.region().map(|r| r.to_string()).ok_or(TargetError::NoRegion)?,
         };
         let endpoint = Endpoint { url: endpoint_override.map(|u| u.trim_end_matches('/').to_string()), region };
-        let (admin, http) = match endpoint_override {
-            // Offline tests: the endpoint must be our launcher, which plays EC2 for the workload.
+        let admin = match endpoint_override {
+            // Offline tests: the endpoint must be our launcher, which plays EC2 and the instances' SSM agents.
             Some(url) => match endpoint::detect(url).await? {
-                (endpoint::Flavor::HarnessMoto, _) => (Admin::from_chain(&endpoint, true).await?, Some(reqwest::Client::new())),
+                (endpoint::Flavor::HarnessMoto, _) => Admin::from_chain(&endpoint, true).await?,
                 _ => return Err(TargetError::Start(format!("--target aws with --endpoint is for offline tests against the harness's moto launcher; {url} is not one"))),
             },
-            None => (Admin::from_chain(&endpoint, false).await?, None),
+            None => Admin::from_chain(&endpoint, false).await?,
         };
         if admin.account_id != sandbox_account {
             return Err(TargetError::WrongAccount { found: admin.account_id, arn: admin.arn, expected: sandbox_account.to_string() });
@@ -360,7 +357,7 @@ impl Target {
             },
             admin,
             endpoint,
-            backend: Backend::Aws { launcher: http },
+            backend: Backend::Aws,
         })
     }
 
@@ -378,8 +375,15 @@ impl Target {
     pub fn outlives_run(&self) -> bool {
         match self.backend {
             Backend::Moto(_) | Backend::Container { .. } => false,
-            Backend::Endpoint { .. } | Backend::Aws { .. } => true,
+            Backend::Endpoint { .. } | Backend::Aws => true,
         }
+    }
+
+    /// Whether instance steps run on the instance itself (SSM Run Command):
+    /// on a real account its role's credentials exist only there. Elsewhere
+    /// the harness plays EC2 and serves them over a local IMDS endpoint.
+    pub fn workload_on_instance(&self) -> bool {
+        matches!(self.backend, Backend::Aws)
     }
 
     /// The credentials EC2 would serve to `instance_id` for its profile's role.
@@ -394,11 +398,7 @@ impl Target {
                 moto::launcher_instance_credentials(http, &container.endpoint, instance_id, &self.endpoint.region).await
             }
             Backend::Endpoint { .. } | Backend::Container { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
-            Backend::Aws { launcher: Some(http) } => {
-                let url = self.endpoint.url.as_deref().unwrap_or_default();
-                moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
-            }
-            Backend::Aws { launcher: None } => Err(TargetError::NoWorkloadOnAws),
+            Backend::Aws => Err(TargetError::InstanceCredentials(format!("on AWS the credentials of {instance_id} stay on it; its steps run there (SSM Run Command)"))),
         }
     }
 
@@ -434,7 +434,7 @@ impl Target {
         match &self.backend {
             Backend::Moto(server) => server.terminate(),
             Backend::Container { container, .. } => container.remove().await,
-            Backend::Endpoint { .. } | Backend::Aws { .. } => {} // not ours to stop
+            Backend::Endpoint { .. } | Backend::Aws => {} // not ours to stop
         }
     }
 
@@ -442,7 +442,7 @@ impl Target {
         match self.backend {
             Backend::Moto(server) => server.stop().await,
             Backend::Container { container, .. } => container.remove().await,
-            Backend::Endpoint { .. } | Backend::Aws { .. } => {}
+            Backend::Endpoint { .. } | Backend::Aws => {}
         }
     }
 
@@ -450,7 +450,7 @@ impl Target {
     /// after a propagation delay (seconds, up to a minute).
     pub fn consistency(&self) -> Consistency {
         match self.backend {
-            Backend::Aws { .. } => Consistency::eventual(),
+            Backend::Aws => Consistency::eventual(),
             _ => Consistency::immediate(),
         }
     }
