@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::identity::{self, CredentialSource, ImdsServer, Principal};
 use crate::on_instance::overlay::{self, Overlay};
-use crate::on_instance::{Shell, ssm::Ssm};
+use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
 use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, Stage};
 use crate::steps::{self, Call, Observed, Performed, Verdict};
@@ -383,7 +383,7 @@ impl Runner {
         let ssm = Arc::new(Ssm::new(admin, instance_id));
         let online = ssm.wait_online(self.options.ssm.online_deadline, &self.cancel);
         self.phase(report, &format!("ssm online {instance_id}"), events, online).await.map_err(|e| e.to_string())?;
-        Ok(Shell::new(ssm, &self.run_id))
+        Ok(Shell::new(ssm, Workspace::new(&self.run_id, &self.target.endpoint.region)))
     }
 
     /// Detach the stage's SSM overlays (before the next stage's apply or the destroy).

@@ -17,8 +17,7 @@ use crate::steps::{Call, Observed, Performed};
 #[derive(Clone)]
 pub struct Shell {
     ssm: Arc<ssm::Ssm>,
-    /// The run's folder on the instance (`$TMPDIR/harness-<run id>`).
-    dir: String,
+    workspace: script::Workspace,
     /// The file of a saved session; None: the instance's own role.
     session: Option<String>,
 }
@@ -30,8 +29,8 @@ impl std::fmt::Debug for Shell {
 }
 
 impl Shell {
-    pub fn new(ssm: Arc<ssm::Ssm>, run_id: &str) -> Self {
-        Self { ssm, dir: format!("harness-{run_id}"), session: None }
+    pub fn new(ssm: Arc<ssm::Ssm>, workspace: script::Workspace) -> Self {
+        Self { ssm, workspace, session: None }
     }
 
     pub fn instance_id(&self) -> &str {
@@ -45,7 +44,7 @@ impl Shell {
 
     /// Make the call on the instance; an SSM failure is the step's error, never a verdict.
     pub async fn perform(&self, call: &Call) -> Performed {
-        let script = match script::Script::render(call, &self.dir, self.session.as_deref()) {
+        let script = match script::Script::render(call, &self.workspace, self.session.as_deref()) {
             Ok(script) => script,
             Err(why) => return broken("NotOnInstance", why),
         };

@@ -23,6 +23,20 @@ pub fn session_file(role_arn: &str, session_name: &str) -> String {
     format!("session-{}-{}", safe(role), safe(session_name))
 }
 
+/// Where a run's scripts work: its folder on the instance
+/// (`$TMPDIR`, else /tmp) and the region the CLI calls.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub dir: String,
+    pub region: String,
+}
+
+impl Workspace {
+    pub fn new(run_id: &str, region: &str) -> Self {
+        Self { dir: format!("harness-{run_id}"), region: region.to_string() }
+    }
+}
+
 pub struct Script {
     text: String,
     /// The aws command as the report shows it (the files it uses named plainly).
@@ -47,9 +61,9 @@ const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey
 const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
 
 impl Script {
-    /// The script for `call` in the run's folder `dir`, as the session in
+    /// The script for `call` in the run's workspace, as the session in
     /// `session` (a file there) or else as the instance's own role.
-    pub fn render(call: &Call, dir: &str, session: Option<&str>) -> Result<Self, String> {
+    pub fn render(call: &Call, workspace: &Workspace, session: Option<&str>) -> Result<Self, String> {
         let mark: String = std::iter::repeat_with(fastrand::alphanumeric).take(16).collect();
         let mark = format!("@@harness-{mark}@@");
         let q = quote;
@@ -91,6 +105,7 @@ impl Script {
         let text = format!(
             "umask 077\n\
              M={mark}\n\
+             export AWS_REGION={region} AWS_DEFAULT_REGION={region} AWS_PAGER=\n\
              dir=\"${{TMPDIR:-/tmp}}\"/{dir}\n\
              mkdir -p \"$dir\" && cd \"$dir\" || {{ echo \"$M setup cannot use $dir\"; exit 0; }}\n\
              command -v aws >/dev/null 2>&1 || {{ echo \"$M setup the aws CLI is not on the instance's PATH\"; exit 0; }}\n\
@@ -104,7 +119,8 @@ impl Script {
              echo \"$M stdout\"; cat \"out.$$\" 2>/dev/null; echo\n\
              echo \"$M stderr\"; cat \"err.$$\"\n\
              rm -f \"out.$$\" \"err.$$\" \"body.$$\" \"obj.$$\" \"new.$$\"\n",
-            dir = q(dir),
+            dir = q(&workspace.dir),
+            region = q(&workspace.region),
         );
         let shown = command.split(" >").next().unwrap_or_default().replace("\"body.$$\"", "./body").replace("\"obj.$$\"", "./object");
         Ok(Self { text, shown, mark, saves })
@@ -229,6 +245,10 @@ mod tests {
         format!("{m} result {rc} 1500\n{m} stdout\n{stdout}\n{m} stderr\n{stderr}")
     }
 
+    fn ws() -> Workspace {
+        Workspace::new("r1", "eu-west-1")
+    }
+
     fn list() -> Call {
         Call::ListBucket { bucket: "b".into(), expect_keys: vec!["hello".into()] }
     }
@@ -242,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_denial_is_read_from_the_cli_error_line() {
-        let script = Script::render(&list(), "harness-r1", None).unwrap();
+        let script = Script::render(&list(), &ws(), None).unwrap();
         let stderr = "\nAn error occurred (AccessDenied) when calling the ListObjects operation: Access Denied\n";
         let done = script.read(&list(), &output(&script, 254, "", stderr));
         assert_eq!(done.observed, Observed::Denied { code: "AccessDenied".into(), message: "Access Denied".into() });
@@ -254,7 +274,7 @@ mod tests {
 
     #[test]
     fn an_allowed_listing_is_checked_like_the_sdk_one() {
-        let script = Script::render(&list(), "harness-r1", None).unwrap();
+        let script = Script::render(&list(), &ws(), None).unwrap();
         let listing = r#"{"Contents": [{"Key": "hello", "Size": 5, "LastModified": "2026-11-21T10:00:00+00:00"}]}"#;
         let done = script.read(&list(), &output(&script, 0, listing, ""));
         assert_eq!(done.observed, Observed::Allowed);
@@ -265,7 +285,7 @@ mod tests {
 
     #[test]
     fn output_that_only_looks_like_a_result_is_not_one() {
-        let script = Script::render(&list(), "harness-r1", None).unwrap();
+        let script = Script::render(&list(), &ws(), None).unwrap();
         let forged = "@@harness-0000000000000000@@ result 0 1\n";
         assert!(matches!(script.read(&list(), forged).observed, Observed::Error { .. }));
         let setup = format!("{} setup the aws CLI is not on the instance's PATH\n", script.mark);
@@ -276,20 +296,20 @@ mod tests {
     #[test]
     fn an_assumed_session_stays_on_the_instance() {
         let call = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/p-role2".into(), session_name: "blog-demo".into() };
-        let script = Script::render(&call, "harness-r1", None).unwrap();
+        let script = Script::render(&call, &ws(), None).unwrap();
         assert!(script.text().contains("--output text >\"new.$$\""), "{}", script.text());
         assert_eq!(
             script.shown(),
             "aws sts assume-role --role-arn 'arn:aws:iam::1:role/p-role2' --role-session-name 'blog-demo' --query '[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]' --output text"
         );
         let put = Call::PutObject { bucket: "b".into(), key: "hello".into(), body: "hello".into() };
-        assert_eq!(Script::render(&put, "d", None).unwrap().shown(), "aws s3api put-object --bucket 'b' --key 'hello' --body ./body --output json");
+        assert_eq!(Script::render(&put, &ws(), None).unwrap().shown(), "aws s3api put-object --bucket 'b' --key 'hello' --body ./body --output json");
         let printed = "ASIAEXAMPLE\t2099-01-01T00:00:00+00:00\tarn:aws:sts::1:assumed-role/p-role2/blog-demo\ttoken\n";
         let done = script.read(&call, &output(&script, 0, printed, ""));
         assert!(done.mismatch.is_none(), "{:?}", done.mismatch);
         assert_eq!(done.session_on_instance.as_deref(), Some("session-p-role2-blog-demo"));
         assert!(done.session.is_none());
-        let as_role2 = Script::render(&list(), "harness-r1", Some("session-p-role2-blog-demo")).unwrap();
+        let as_role2 = Script::render(&list(), &ws(), Some("session-p-role2-blog-demo")).unwrap();
         assert!(as_role2.text().contains("read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN rest < 'session-p-role2-blog-demo'"));
     }
 
@@ -302,7 +322,7 @@ mod tests {
         std::fs::create_dir(&bin).unwrap();
         let fake = "#!/bin/sh\ncase \"$1 $2\" in\n\
             'sts assume-role') printf 'ASIAFAKE\\tSECRET-XYZ\\tTOKEN-XYZ\\t2099-01-01T00:00:00Z\\tarn:aws:sts::1:assumed-role/r2/s\\n' ;;\n\
-            's3api list-objects') [ \"$AWS_SESSION_TOKEN\" = TOKEN-XYZ ] && echo '{\"Contents\": []}' && exit 0; \
+            's3api list-objects') [ \"$AWS_REGION\" = eu-west-1 ] && [ \"$AWS_SESSION_TOKEN\" = TOKEN-XYZ ] && echo '{\"Contents\": []}' && exit 0; \
             echo 'An error occurred (AccessDenied) when calling the ListObjects operation: Access Denied' >&2; exit 254 ;;\n\
             esac\n";
         std::fs::write(bin.join("aws"), fake).unwrap();
@@ -319,12 +339,12 @@ mod tests {
             String::from_utf8(out.stdout).unwrap()
         };
         let no_keys = Call::ListBucket { bucket: "b".into(), expect_keys: vec![] };
-        let as_role1 = Script::render(&no_keys, "harness-r1", None).unwrap();
+        let as_role1 = Script::render(&no_keys, &ws(), None).unwrap();
         let denied = as_role1.read(&no_keys, &run(&as_role1));
         assert!(matches!(denied.observed, Observed::Denied { ref code, .. } if code == "AccessDenied"), "{denied:?}");
 
         let assume = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/r2".into(), session_name: "s".into() };
-        let script = Script::render(&assume, "harness-r1", None).unwrap();
+        let script = Script::render(&assume, &ws(), None).unwrap();
         let printed = run(&script);
         assert!(!printed.contains("SECRET-XYZ") && !printed.contains("TOKEN-XYZ"), "{printed}");
         let done = script.read(&assume, &printed);
@@ -334,7 +354,7 @@ mod tests {
         assert!(std::fs::read_to_string(&saved).unwrap().contains("SECRET-XYZ"));
         assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&saved).unwrap().permissions()) & 0o777, 0o600);
 
-        let as_role2 = Script::render(&no_keys, "harness-r1", Some(&file)).unwrap();
+        let as_role2 = Script::render(&no_keys, &ws(), Some(&file)).unwrap();
         assert_eq!(as_role2.read(&no_keys, &run(&as_role2)).observed, Observed::Allowed);
     }
 }
