@@ -1,7 +1,8 @@
 //! The flow of a run: probe the target, then for each scenario (several at
 //! once, each in its own working copy with its own name prefix):
 //! working copy -> init -> apply -> outputs -> principals (instance profile
-//! lookup, IMDS) -> steps -> destroy. Destroy runs whatever happened after
+//! lookup, then IMDS; on a real account the instance itself, through SSM)
+//! -> steps -> destroy. Destroy runs whatever happened after
 //! apply began: a failed step, a failed apply, a panic, or Ctrl-C.
 //! The runner emits events and returns data; it prints nothing.
 

@@ -22,16 +22,17 @@ pub struct Overlay {
     pub added: bool,
 }
 
-/// `arn:<partition>:iam::aws:policy/AmazonSSMManagedInstanceCore`, in the role's partition.
-pub fn policy_arn(role_arn: &str) -> String {
-    let partition = role_arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+/// `arn:<partition>:iam::aws:policy/AmazonSSMManagedInstanceCore`, in the partition of `arn`.
+pub fn policy_arn(arn: &str) -> String {
+    let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
     format!("arn:{partition}:iam::aws:policy/{POLICY_NAME}")
 }
 
 /// Attach the policy to `role_name`, unless it is attached already.
-pub async fn add(admin: &SdkConfig, role_name: &str, role_arn: &str) -> Result<Overlay, CallError> {
+/// `arn_in_partition`: any ARN of the account (the partition is read from it).
+pub async fn add(admin: &SdkConfig, role_name: &str, arn_in_partition: &str) -> Result<Overlay, CallError> {
     let iam = aws_sdk_iam::Client::new(admin);
-    let policy_arn = policy_arn(role_arn);
+    let policy_arn = policy_arn(arn_in_partition);
     let attached = iam.list_attached_role_policies().role_name(role_name).max_items(1000).send().await.map_err(|e| call_error(&e))?;
     let present = attached.attached_policies().iter().any(|p| p.policy_arn() == Some(policy_arn.as_str()));
     if !present {
@@ -59,7 +60,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_policy_is_taken_from_the_role_s_partition() {
+    fn the_policy_is_taken_from_the_account_s_partition() {
         assert_eq!(policy_arn("arn:aws:iam::123456789012:role/x"), "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
         assert_eq!(policy_arn("arn:aws-us-gov:iam::123456789012:role/x"), "arn:aws-us-gov:iam::aws:policy/AmazonSSMManagedInstanceCore");
     }
