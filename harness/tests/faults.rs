@@ -365,6 +365,36 @@ fn aws_target_runs_the_workload_on_its_instance_and_destroys() {
     emulator.assert_nothing_left();
 }
 
+/// Why the overlay cannot change a verdict, checked on the policy itself
+/// (moto's copy of AWS's document): it allows only the SSM agent's own
+/// services and denies nothing, so no S3 or STS call is touched by it.
+#[test]
+fn the_ssm_overlay_grants_nothing_a_step_calls() {
+    let emulator = Emulator::start();
+    let admin = emulator.admin();
+    let arn = harness::on_instance::overlay::policy_arn("arn:aws:iam::123456789012:root");
+    let document = emulator.runtime.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&admin);
+        let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+        let version = policy.policy().and_then(|p| p.default_version_id()).unwrap().to_string();
+        let got = iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.unwrap();
+        let text = got.policy_version().and_then(|v| v.document()).unwrap().to_string();
+        // IAM returns the document URL-encoded.
+        let decoded = percent_encoding::percent_decode_str(&text).decode_utf8().unwrap();
+        serde_json::from_str::<serde_json::Value>(&decoded).unwrap()
+    });
+    let statements = document["Statement"].as_array().unwrap();
+    assert!(!statements.is_empty());
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        assert!(statement.get("NotAction").is_none(), "{statement}");
+        for action in statement["Action"].as_array().unwrap() {
+            let service = action.as_str().unwrap().split(':').next().unwrap();
+            assert!(["ssm", "ssmmessages", "ec2messages"].contains(&service), "the overlay allows {action}");
+        }
+    }
+}
+
 /// Without the overlay (and nothing else letting the agent register) the
 /// instance never answers Run Command: the run fails saying why and what
 /// to do, and destroys what it applied.
