@@ -68,28 +68,30 @@ impl Script {
         let mark = format!("@@harness-{mark}@@");
         let q = quote;
         let mut saves = None;
-        // (what runs first, the call with its stdout redirect, what runs when it succeeded)
-        let (prepare, command, on_success) = match call {
-            Call::ListBucket { bucket, .. } => (String::new(), format!("aws s3api list-objects --bucket {} --output json >\"out.$$\"", q(bucket)), String::new()),
+        let out = "\"out.$$\"".to_string();
+        // (what runs first, the aws command, where its stdout goes, what runs when it succeeded)
+        let (prepare, command, stdout_to, on_success) = match call {
+            Call::ListBucket { bucket, .. } => (String::new(), format!("aws s3api list-objects --bucket {} --output json", q(bucket)), out, String::new()),
             Call::PutObject { bucket, key, body } => (
                 format!("printf '%s' {} >\"body.$$\"", q(body)),
-                format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json >\"out.$$\"", q(bucket), q(key)),
+                format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json", q(bucket), q(key)),
+                out,
                 String::new(),
             ),
             Call::GetObject { bucket, key, .. } => (
                 String::new(),
-                format!("aws s3api get-object --bucket {} --key {} \"obj.$$\" --output json >/dev/null", q(bucket), q(key)),
+                format!("aws s3api get-object --bucket {} --key {} \"obj.$$\" --output json", q(bucket), q(key)),
+                "/dev/null".to_string(),
                 "cat \"obj.$$\" >\"out.$$\"".to_string(),
             ),
             Call::AssumeRole { role_arn, session_name } => {
                 let file = session_file(role_arn, session_name);
                 let printed = format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = q(&file));
                 saves = Some(file);
-                let command =
-                    format!("aws sts assume-role --role-arn {} --role-session-name {} --query '{ASSUME_QUERY}' --output text >\"new.$$\"", q(role_arn), q(session_name));
-                (String::new(), command, printed)
+                let command = format!("aws sts assume-role --role-arn {} --role-session-name {} --query '{ASSUME_QUERY}' --output text", q(role_arn), q(session_name));
+                (String::new(), command, "\"new.$$\"".to_string(), printed)
             }
-            Call::GetCallerIdentity { .. } => (String::new(), "aws sts get-caller-identity --output json >\"out.$$\"".to_string(), String::new()),
+            Call::GetCallerIdentity { .. } => (String::new(), "aws sts get-caller-identity --output json".to_string(), out, String::new()),
             Call::InstanceProfileRole { .. } => return Err("the instance-profile lookup runs as the harness's admin, not on the instance".into()),
         };
         let as_session = match session {
@@ -111,7 +113,7 @@ impl Script {
              command -v aws >/dev/null 2>&1 || {{ echo \"$M setup the aws CLI is not on the instance's PATH\"; exit 0; }}\n\
              {as_session}{prepare}\n\
              start=$(date +%s%N)\n\
-             {command} 2>\"err.$$\"\n\
+             {command} >{stdout_to} 2>\"err.$$\"\n\
              rc=$?\n\
              end=$(date +%s%N)\n\
              {on_success}\
@@ -122,7 +124,7 @@ impl Script {
             dir = q(&workspace.dir),
             region = q(&workspace.region),
         );
-        let shown = command.split(" >").next().unwrap_or_default().replace("\"body.$$\"", "./body").replace("\"obj.$$\"", "./object");
+        let shown = command.replace("\"body.$$\"", "./body").replace("\"obj.$$\"", "./object");
         Ok(Self { text, shown, mark, saves })
     }
 
@@ -297,13 +299,15 @@ mod tests {
     fn an_assumed_session_stays_on_the_instance() {
         let call = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/p-role2".into(), session_name: "blog-demo".into() };
         let script = Script::render(&call, &ws(), None).unwrap();
-        assert!(script.text().contains("--output text >\"new.$$\""), "{}", script.text());
+        assert!(script.text().contains("--output text >\"new.$$\" 2>\"err.$$\""), "{}", script.text());
         assert_eq!(
             script.shown(),
             "aws sts assume-role --role-arn 'arn:aws:iam::1:role/p-role2' --role-session-name 'blog-demo' --query '[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]' --output text"
         );
         let put = Call::PutObject { bucket: "b".into(), key: "hello".into(), body: "hello".into() };
         assert_eq!(Script::render(&put, &ws(), None).unwrap().shown(), "aws s3api put-object --bucket 'b' --key 'hello' --body ./body --output json");
+        let odd = Call::GetObject { bucket: "b".into(), key: "a >b".into(), expect_body: None };
+        assert_eq!(Script::render(&odd, &ws(), None).unwrap().shown(), "aws s3api get-object --bucket 'b' --key 'a >b' ./object --output json");
         let printed = "ASIAEXAMPLE\t2099-01-01T00:00:00+00:00\tarn:aws:sts::1:assumed-role/p-role2/blog-demo\ttoken\n";
         let done = script.read(&call, &output(&script, 0, printed, ""));
         assert!(done.mismatch.is_none(), "{:?}", done.mismatch);
