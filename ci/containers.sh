@@ -51,6 +51,22 @@ fi
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# in_chroot mounts /proc and binds the host's /dev into a root filesystem. If
+# this script is killed there, they stay mounted, and removing that rootfs
+# later would empty the host's /dev. So: unmount on any exit, and remove a
+# rootfs only when nothing is mounted under it.
+unmount_under() {
+  findmnt -rn -o TARGET | { grep -F "$1/" || true; } | sort -r | while read -r target; do umount -l "$target"; done
+}
+remove_rootfs() {
+  unmount_under "$1"
+  if findmnt -rn -o TARGET | grep -qF "$1/"; then die "$1 still has mounts under it; not removing it"; fi
+  rm -rf "$1"
+}
+trap 'unmount_under "$WORK"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # --- 2. the images -------------------------------------------------------------
 # One Debian trixie root filesystem (python3 3.13, venv, CA certificates) is the
 # base of both images; each image is a copy with its packages installed by chroot
@@ -59,7 +75,7 @@ base_rootfs() {
   local base=$WORK/trixie
   [ -f "$base/.done" ] && return
   command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
-  rm -rf "$base" && mkdir -p "$WORK"
+  remove_rootfs "$base" && mkdir -p "$WORK"
   log "debootstrap trixie from $MIRROR (about a minute)"
   debootstrap --variant=minbase trixie "$base" "$MIRROR" >"$WORK/debootstrap.log" || die "debootstrap failed; see $WORK/debootstrap.log"
   in_chroot "$base" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null && apt-get clean'
@@ -88,14 +104,14 @@ build_image() {
   have_image "$name" && { log "$name exists"; return; }
   base_rootfs
   log "building $name"
-  rm -rf "$rootfs" && cp -a "$WORK/trixie" "$rootfs"
+  remove_rootfs "$rootfs" && cp -a "$WORK/trixie" "$rootfs"
   mkdir "$rootfs/pins" && cp harness/emulator/*requirements.txt "$rootfs/pins/"
   in_chroot "$rootfs" sh -c "python3 -m venv /opt/venv && /opt/venv/bin/pip install --quiet $pip_args"
   rm -rf "$rootfs/host-ca.crt" "$rootfs/.done" "$rootfs/pins"
   local changes=(--change "ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
   for change in "$@"; do changes+=(--change "$change"); done
   tar -C "$rootfs" -c . | docker import "${changes[@]}" - "$name" >/dev/null
-  rm -rf "$rootfs"
+  remove_rootfs "$rootfs"
   log "$name built"
 }
 
