@@ -140,6 +140,15 @@ impl Emulator {
         secrets
     }
 
+    /// None of the secrets the emulator issued appears in any of `outputs` (name, text).
+    fn assert_no_secret_in(&self, outputs: &[(&str, &str)]) {
+        for secret in self.issued_secrets() {
+            for (name, text) in outputs {
+                assert!(!text.contains(secret.as_str()), "a secret issued during the run appears in {name}");
+            }
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(server) = self.server.take() {
             self.runtime.block_on(server.stop());
@@ -267,11 +276,7 @@ fn no_secret_issued_during_a_run_is_printed_or_written() {
     assert!(secrets.len() >= 6, "the emulator recorded too few issued secrets: {}", secrets.len());
     let json = std::fs::read_to_string(&report).unwrap();
     assert!(done.stdout.contains("<redacted>") || done.stderr.contains("<redacted>"), "the AssumeRole step shows redacted fields");
-    for secret in &secrets {
-        for (name, text) in [("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json)] {
-            assert!(!text.contains(secret.as_str()), "a secret issued during the run appears in {name}");
-        }
-    }
+    emulator.assert_no_secret_in(&[("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json)]);
     emulator.assert_nothing_left();
 }
 
@@ -357,11 +362,7 @@ fn aws_target_runs_the_workload_on_its_instance_and_destroys() {
     assert!(first("ssm overlay blog-demo-") < first("ssm online i-") && first("ssm online i-") < first("scenario"), "{phases:?}");
     assert!(last("scenario") < last("ssm overlay removed") && last("ssm overlay removed") < first("destroy"), "{phases:?}");
     assert_eq!(scenario["cleanup"]["status"], "destroyed");
-    for secret in emulator.issued_secrets() {
-        for (name, text) in [("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json_text)] {
-            assert!(!text.contains(secret.as_str()), "a secret issued during the run appears in {name}");
-        }
-    }
+    emulator.assert_no_secret_in(&[("stdout", &done.stdout), ("stderr", &done.stderr), ("the JSON report", &json_text)]);
     emulator.assert_nothing_left();
 }
 
