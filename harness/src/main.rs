@@ -299,7 +299,7 @@ async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target
             Target::start_moto_container(&image, placement, reason, cancel).await
         }
         (TargetKind::Localstack, _) => {
-            let token = std::env::var(target::localstack::TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
+            let token = target::localstack::token();
             let image = args.localstack_image.clone().unwrap_or_else(|| {
                 if token.is_some() { target::localstack::IMAGE } else { target::localstack::COMMUNITY_IMAGE }.to_string()
             });

@@ -126,6 +126,13 @@ pub struct Performed {
 }
 
 impl Performed {
+    /// A call that could not be made at all (`code` says where it broke), the message as its detail.
+    pub fn error(code: &str, message: String) -> Self {
+        let mut done = Self::new(Observed::Error { code: code.into(), message: message.clone() }, Duration::ZERO);
+        done.detail = message;
+        done
+    }
+
     pub fn new(observed: Observed, latency: Duration) -> Self {
         Self { observed, detail: String::new(), mismatch: None, latency, session: None, session_on_instance: None, on_instance: None, command: None, role_name: None, attempts: 1, propagation: None }
     }

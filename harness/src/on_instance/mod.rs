@@ -11,7 +11,7 @@ pub mod ssm;
 
 use std::sync::Arc;
 
-use crate::steps::{Call, Observed, Performed};
+use crate::steps::{Call, Performed};
 
 /// A principal on an instance: where its calls run, and as whom.
 #[derive(Clone)]
@@ -46,20 +46,14 @@ impl Shell {
     pub async fn perform(&self, call: &Call) -> Performed {
         let script = match script::Script::render(call, &self.workspace, self.session.as_deref()) {
             Ok(script) => script,
-            Err(why) => return broken("NotOnInstance", why),
+            Err(why) => return Performed::error("NotOnInstance", why),
         };
         let mut done = match self.ssm.run(script.text()).await {
             Ok(invocation) => script.read(call, &invocation.stdout),
-            Err(err) => broken("SsmRunCommand", err.to_string()),
+            Err(err) => Performed::error("SsmRunCommand", err.to_string()),
         };
         done.on_instance = Some(self.instance_id().to_string());
         done.command = Some(script.shown().to_string());
         done
     }
-}
-
-fn broken(code: &str, message: String) -> Performed {
-    let mut done = Performed::new(Observed::Error { code: code.into(), message: message.clone() }, std::time::Duration::ZERO);
-    done.detail = message;
-    done
 }

@@ -141,11 +141,7 @@ impl Script {
     pub fn read(&self, call: &Call, printed: &str) -> Performed {
         let ran = match self.parse(printed) {
             Ok(ran) => ran,
-            Err(why) => {
-                let mut done = Performed::new(Observed::Error { code: "OnInstance".into(), message: why.clone() }, Duration::ZERO);
-                done.detail = why;
-                return done;
-            }
+            Err(why) => return Performed::error("OnInstance", why),
         };
         if ran.exit_code != 0 {
             return steps::failed(call, cli_error(&ran.stderr), ran.elapsed);

@@ -18,6 +18,10 @@ pub fn community_image() -> String {
     std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| COMMUNITY_IMAGE.to_string())
 }
 pub const TOKEN_VAR: &str = "LOCALSTACK_AUTH_TOKEN";
+/// The token from the environment; set but blank counts as unset.
+pub fn token() -> Option<String> {
+    std::env::var(TOKEN_VAR).ok().filter(|t| !t.trim().is_empty())
+}
 /// Any keys are accepted; with ENFORCE_IAM these are the account root's.
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "test";

@@ -390,12 +390,10 @@ impl Target {
     pub async fn instance_credentials(&self, instance_id: &str) -> Result<SessionCredentials, TargetError> {
         match &self.backend {
             Backend::Moto(server) => server.instance_credentials(instance_id, &self.endpoint.region).await,
-            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http, .. } => {
+            // The launcher, run by the user or in a container the harness started.
+            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, .. } => {
                 let url = self.endpoint.url.as_deref().unwrap_or_default();
                 moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
-            }
-            Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, container } => {
-                moto::launcher_instance_credentials(http, &container.endpoint, instance_id, &self.endpoint.region).await
             }
             Backend::Endpoint { .. } | Backend::Container { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
             Backend::Aws => Err(TargetError::InstanceCredentials(format!("on AWS the credentials of {instance_id} stay on it; its steps run there (SSM Run Command)"))),
@@ -482,7 +480,7 @@ pub enum AutoChoice {
 /// IAM); else the IAM-enforcing moto target, in a container when Docker
 /// answers, else as a host process.
 pub async fn auto_choice() -> (AutoChoice, String) {
-    let token = std::env::var(localstack::TOKEN_VAR).is_ok_and(|t| !t.trim().is_empty());
+    let token = localstack::token().is_some();
     match container::engine().await {
         Ok(_) if token => (AutoChoice::LocalStack, format!("{} is set and Docker answers (LocalStack with ENFORCE_IAM=1)", localstack::TOKEN_VAR)),
         Ok(_) => (AutoChoice::MotoContainer, format!("Docker answers, {} is not set (the IAM-enforcing moto target, in a container)", localstack::TOKEN_VAR)),
