@@ -35,7 +35,12 @@ It also:
     secrets, session tokens) to FILE, so a test can prove none of them leaks.
 
 Usage: python moto_launcher.py --port P --credentials-file F [--parent-pid PID]
-       [--record-secrets FILE]
+       [--start-marker M] [--record-secrets FILE]
+--port 0 lets the kernel pick a free port; the launcher holds it from the
+bind on and writes it, with the admin's key, to the credentials file, so two
+launchers started at once can never be handed the same port. --start-marker
+is echoed by the health endpoint, so whoever started this launcher knows it
+is talking to this one and not to another on the same port.
 """
 
 import argparse
@@ -69,7 +74,7 @@ from moto.iam.models import AWSManagedPolicy, IAMBackend  # noqa: E402
 from moto.ssm.models import SimpleSystemManagerBackend  # noqa: E402
 from moto.sts import sts_backends  # noqa: E402
 from moto.sts.models import STSBackend  # noqa: E402
-from werkzeug.serving import run_simple  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 LAUNCHER_VERSION = "1"
@@ -81,6 +86,7 @@ SHELL_DOCUMENT = "AWS-RunShellScript"
 # Set by main(): where the emulated instances' aws CLI sends its calls, and
 # the folder holding each instance's disk (removed with the harness's temp dir).
 SERVER_URL = None
+START_MARKER = None
 INSTANCES_DIR = None
 
 
@@ -238,7 +244,7 @@ for _name in ("_raise_access_denied", "_raise_signature_does_not_match", "_raise
 # Admin bootstrap, instance credentials, health
 # ---------------------------------------------------------------------------
 
-def bootstrap_admin(credentials_file):
+def bootstrap_admin(credentials_file, port):
     iam = iam_backends[DEFAULT_ACCOUNT_ID][PARTITION]
     iam.create_user(region_name="us-east-1", user_name=ADMIN_USER)
     iam.put_user_policy(
@@ -252,6 +258,7 @@ def bootstrap_admin(credentials_file):
     iam.managed_policies[core.arn] = core
     key = iam.create_access_key(ADMIN_USER)
     payload = {
+        "port": port,
         "account_id": DEFAULT_ACCOUNT_ID,
         "user_arn": f"arn:{PARTITION}:iam::{DEFAULT_ACCOUNT_ID}:user/{ADMIN_USER}",
         "access_key_id": key.access_key_id,
@@ -446,6 +453,7 @@ class HarnessApp:
         if path == "/_harness/health" and request.method == "GET":
             response = _json(200, {"launcher_version": LAUNCHER_VERSION,
                                    "moto_version": moto.__version__,
+                                   "start_marker": START_MARKER,
                                    "identity_policies_enforced": True})
         elif path == "/_harness/ec2/instance-credentials" and request.method == "POST":
             response = instance_credentials(request)
@@ -493,7 +501,8 @@ def watch_parent(parent_pid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--start-marker", help="echoed by GET /_harness/health")
     parser.add_argument("--credentials-file", required=True)
     parser.add_argument("--parent-pid", type=int)
     parser.add_argument("--record-secrets")
@@ -502,16 +511,21 @@ def main():
     if args.record_secrets:
         record_secrets(args.record_secrets)
 
-    global SERVER_URL, INSTANCES_DIR
-    SERVER_URL = f"http://{args.host}:{args.port}"
+    global SERVER_URL, INSTANCES_DIR, START_MARKER
+    START_MARKER = args.start_marker
     INSTANCES_DIR = os.path.join(os.path.dirname(os.path.abspath(args.credentials_file)), "instances")
 
     if args.parent_pid:
         threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()
-    bootstrap_admin(args.credentials_file)
     app = HarnessApp(DomainDispatcherApplication(create_backend_app))
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
-
+    # Bind first (port 0: the kernel's pick, held from here on), then write
+    # the port with the admin's key: the file appearing means "listening".
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.socket.getsockname()[1]
+    SERVER_URL = f"http://{args.host}:{port}"
+    bootstrap_admin(args.credentials_file, port)
+    print(f"moto {moto.__version__} (harness launcher) listening on {SERVER_URL}", flush=True)
+    server.serve_forever()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -473,3 +473,36 @@ fn wrong_admin_credentials_are_refused_with_a_remedy() {
     assert!(last.contains("set AWS_ACCESS_KEY_ID"), "{last}");
     emulator.assert_nothing_left();
 }
+
+/// Launchers started at the same moment (parallel tests, parallel runs)
+/// each serve on a port of their own: the launcher binds the port and
+/// names it, so none can be handed a port another took in between. Each
+/// answers its own admin key, which no other launcher knows.
+#[test]
+fn launchers_started_at_once_each_serve_on_their_own_port() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let servers = runtime.block_on(async {
+        let options = MotoOptions::default();
+        let started = tokio::join!(MotoServer::start(&options), MotoServer::start(&options), MotoServer::start(&options), MotoServer::start(&options));
+        [started.0, started.1, started.2, started.3].map(|s| s.expect("each launcher starts"))
+    });
+    let mut endpoints: Vec<&str> = servers.iter().map(|s| s.endpoint.as_str()).collect();
+    endpoints.sort();
+    endpoints.dedup();
+    assert_eq!(endpoints.len(), servers.len(), "one port each: {endpoints:?}");
+    for server in &servers {
+        let creds = Credentials::new(&server.admin_access_key_id, server.admin_secret.expose(), None, None, "test-admin");
+        let endpoint = Endpoint { url: Some(server.endpoint.clone()), region: "us-east-1".into() };
+        let who = runtime.block_on(async {
+            let config = sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)).await;
+            aws_sdk_sts::Client::new(&config).get_caller_identity().send().await
+        });
+        let who = who.unwrap_or_else(|e| panic!("{}'s own admin key is refused there: {e:?}", server.endpoint));
+        assert_eq!(who.arn(), Some(server.admin_arn.as_str()));
+    }
+    runtime.block_on(async {
+        for server in servers {
+            server.stop().await;
+        }
+    });
+}

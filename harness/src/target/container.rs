@@ -36,6 +36,8 @@ const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an abandoned start may take to finish before its container is removed.
 const FINISH_START: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Starts on the host's network before a taken port is the user's problem.
+const PORT_ATTEMPTS: u32 = 3;
 
 /// How the service is reached from the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -77,7 +79,8 @@ pub struct Placement {
 }
 
 /// A container target's image and how to run it. `{host}` and `{port}` in
-/// `cmd` and `env` values become the address the service must listen on.
+/// `cmd` and `env` values become the address the service must listen on,
+/// `{marker}` a value naming this one start.
 #[derive(Clone)]
 pub struct ContainerSpec {
     /// What it is, for messages ("moto", "localstack").
@@ -93,7 +96,9 @@ pub struct ContainerSpec {
     pub bridge_port: u16,
     /// GET this path until `ready` says yes.
     pub health_path: &'static str,
-    pub ready: fn(&serde_json::Value) -> bool,
+    /// Is this health answer (and the `{marker}` this start gave, for a
+    /// service that echoes it) the container's, and is it ready?
+    pub ready: fn(&serde_json::Value, &str) -> bool,
     pub startup_timeout: Duration,
     /// What to tell the user when the image is missing and cannot be pulled.
     pub image_remedy: String,
@@ -116,6 +121,8 @@ pub struct RunningContainer {
     pub network: Network,
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
+    /// PORT
+    pub port: u16,
     /// The health answer that made it ready.
     pub health: serde_json::Value,
 }
@@ -185,6 +192,23 @@ impl RunningContainer {
             }
             tracing::warn!("{} is not on this machine: pulling it", spec.image);
         }
+        // On the host's network the port is picked here and bound by the
+        // service seconds later: someone may take it in between. Then the
+        // service exits saying so, and a port the user did not ask for is
+        // picked again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::start_once(&docker, spec, network, placement, cancel).await {
+                Err(TargetError::PortInUse(port)) if network == Network::Host && placement.port.is_none() && attempts < PORT_ATTEMPTS => {
+                    tracing::warn!("port {port} was taken before the {} container bound it: trying another", spec.what);
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn start_once(docker: &Docker, spec: &ContainerSpec, network: Network, placement: Placement, cancel: &CancellationToken) -> Result<Self, TargetError> {
         let started = Instant::now();
         let (listen_host, port) = match network {
             Network::Host => ("127.0.0.1", super::free_port(placement.port)?),
@@ -203,7 +227,7 @@ impl RunningContainer {
         let container = match outcome {
             Ok(Ok(container)) => container,
             Ok(Err(err)) => {
-                remove_labelled(&docker, &label).await;
+                remove_labelled(docker, &label).await;
                 return Err(start_error(spec, &err));
             }
             Err(why) => {
@@ -212,7 +236,7 @@ impl RunningContainer {
                 if let Ok(Ok(container)) = tokio::time::timeout(FINISH_START, &mut start).await {
                     let _ = container.rm().await;
                 }
-                remove_labelled(&docker, &label).await;
+                remove_labelled(docker, &label).await;
                 return Err(why);
             }
         };
@@ -223,16 +247,18 @@ impl RunningContainer {
             (Network::Bridge, Some(host_port)) => Ok(host_port),
             (Network::Bridge, None) => container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
         };
+        let reached_on = host_port.as_ref().copied().unwrap_or(port);
         let running = RunningContainer {
             container: tokio::sync::Mutex::new(Some(container)),
             id,
             image: spec.image.clone(),
             network,
-            endpoint: format!("http://127.0.0.1:{}", host_port.as_ref().copied().unwrap_or(port)),
+            endpoint: format!("http://127.0.0.1:{reached_on}"),
+            port: reached_on,
             health: serde_json::Value::Null,
         };
         let ready = match host_port {
-            Ok(_) => running.wait_ready(spec, started, cancel).await,
+            Ok(_) => running.wait_ready(spec, started, &marker, cancel).await,
             Err(err) => Err(err),
         };
         match ready {
@@ -246,19 +272,22 @@ impl RunningContainer {
 
     /// Poll the health endpoint until `ready` accepts it, the container
     /// exits (its log tail is the reason), Ctrl-C, or the deadline.
-    async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
+    async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, marker: &str, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| TargetError::Start(e.to_string()))?;
         let url = format!("{}{}", self.endpoint, spec.health_path);
         let deadline = started + spec.startup_timeout;
         loop {
             if let Ok(response) = http.get(&url).send().await
                 && let Ok(json) = response.json::<serde_json::Value>().await
-                && (spec.ready)(&json)
+                && (spec.ready)(&json, marker)
             {
                 return Ok(json);
             }
             if let Some(exit) = self.exited().await {
                 let tail = self.log_tail().await;
+                if self.network == Network::Host && tail.contains("Address already in use") {
+                    return Err(TargetError::PortInUse(self.port));
+                }
                 tracing::warn!("the {} container's last lines:\n{tail}", spec.what);
                 let last = tail.lines().last().unwrap_or("(it printed nothing)").trim();
                 return Err(TargetError::Start(format!("the {} container exited ({exit}); its last line: {last}", spec.what)));
@@ -317,7 +346,7 @@ impl RunningContainer {
 /// The testcontainers request for `spec`: listening on `listen`, labelled
 /// as the harness's (`marker` names this one start).
 fn request(spec: &ContainerSpec, network: Network, host_port: Option<u16>, listen: (&str, u16), marker: &str) -> ContainerRequest<GenericImage> {
-    let fill = |s: &str| s.replace("{host}", listen.0).replace("{port}", &listen.1.to_string());
+    let fill = |s: &str| s.replace("{host}", listen.0).replace("{port}", &listen.1.to_string()).replace("{marker}", marker);
     // `name:tag`; a colon inside a registry address (host:port/name) is not a tag.
     let (name, tag) = match spec.image.rsplit_once(':') {
         Some((name, tag)) if !tag.contains('/') => (name, tag),
@@ -462,6 +491,15 @@ mod tests {
         assert!(request.expose_ports().is_empty(), "nothing published with host networking");
         assert_eq!(request.labels().get(LABEL).map(String::as_str), Some(LABEL_VALUE));
         assert_eq!(request.descriptor(), "localstack/localstack:4.14.0");
+    }
+
+    #[test]
+    fn the_start_marker_reaches_the_command() {
+        let spec = super::super::moto::container_spec("moto:test");
+        let request = request(&spec, Network::Host, None, ("127.0.0.1", 45123), "host:1-42");
+        let cmd: Vec<String> = request.cmd().map(|c| c.to_string()).collect();
+        assert!(cmd.windows(2).any(|w| w == ["--start-marker", "host:1-42"]), "{cmd:?}");
+        assert!(cmd.windows(2).any(|w| w == ["--port", "45123"]), "{cmd:?}");
     }
 
     #[test]

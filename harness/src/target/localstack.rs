@@ -46,7 +46,7 @@ pub fn spec(image: &str, token: Option<&str>) -> ContainerSpec {
         files: Vec::new(),
         bridge_port: 4566,
         health_path: "/_localstack/health",
-        ready,
+        ready: |health, _| ready(health),
         startup_timeout: STARTUP_TIMEOUT,
         image_remedy: format!(
             "pull it (`docker pull {image}`), or build the Community image offline with `sudo ci/containers.sh` and set HARNESS_LOCALSTACK_IMAGE"

@@ -1,6 +1,7 @@
 //! The embedded target: moto started by the harness as a host process on a
-//! free 127.0.0.1 port, through the compatibility launcher
-//! (`harness/emulator/moto_launcher.py`, embedded in the binary) that
+//! free 127.0.0.1 port (the launcher binds one and names it), through the
+//! compatibility launcher (`harness/emulator/moto_launcher.py`, embedded in
+//! the binary) that
 //! enforces IAM from the first request, fixes trust-policy principal
 //! matching to AWS semantics, and plays the EC2 service for instance
 //! profiles.
@@ -34,6 +35,16 @@ mod tests {
     #[test]
     fn the_pinned_version_comes_from_the_requirements_file() {
         assert!(super::pinned_moto().starts_with("5.2."), "{}", super::pinned_moto());
+    }
+
+    #[test]
+    fn a_container_is_ready_only_when_its_own_launcher_answers() {
+        let spec = super::container_spec("moto:test");
+        assert!(spec.cmd.windows(2).any(|w| w == ["--start-marker", "{marker}"]), "the launcher is told this start's marker: {:?}", spec.cmd);
+        let health = |marker: &str| serde_json::json!({"moto_version": "5.2.5", "start_marker": marker});
+        assert!((spec.ready)(&health("start-1"), "start-1"));
+        assert!(!(spec.ready)(&health("start-2"), "start-1"), "another launcher on the same port");
+        assert!(!(spec.ready)(&serde_json::json!({"moto_version": "5.2.5"}), "start-1"));
     }
 }
 
@@ -75,7 +86,7 @@ pub const CONTAINER_ADMIN_FILE: &str = "/harness/admin.json";
 /// moto in a container: any image with python3 and moto[server] (the
 /// official one has both); the launcher is copied in and run with python3.
 pub fn container_spec(image: &str) -> super::container::ContainerSpec {
-    let cmd = [CONTAINER_LAUNCHER, "--host", "{host}", "--port", "{port}", "--credentials-file", CONTAINER_ADMIN_FILE];
+    let cmd = [CONTAINER_LAUNCHER, "--host", "{host}", "--port", "{port}", "--start-marker", "{marker}", "--credentials-file", CONTAINER_ADMIN_FILE];
     super::container::ContainerSpec {
         what: "moto",
         image: image.to_string(),
@@ -85,7 +96,8 @@ pub fn container_spec(image: &str) -> super::container::ContainerSpec {
         files: vec![(CONTAINER_LAUNCHER.into(), LAUNCHER_SOURCE.as_bytes().to_vec())],
         bridge_port: 5000,
         health_path: "/_harness/health",
-        ready: |health| health.get("moto_version").is_some(),
+        // Its own launcher (on the host's network another could answer on the port).
+        ready: |health, marker| health.get("moto_version").is_some() && health.get("start_marker").and_then(|m| m.as_str()) == Some(marker),
         startup_timeout: STARTUP_TIMEOUT,
         image_remedy: "pull it, or build it offline with `sudo ci/containers.sh` and set HARNESS_MOTO_IMAGE to the name it prints".into(),
     }
@@ -94,6 +106,8 @@ pub fn container_spec(image: &str) -> super::container::ContainerSpec {
 /// The admin identity the launcher bootstrapped, as it wrote it.
 #[derive(serde::Deserialize)]
 pub struct AdminFile {
+    /// The port the launcher listens on (inside its network namespace).
+    pub port: u16,
     pub account_id: String,
     pub user_arn: String,
     pub access_key_id: String,
@@ -121,16 +135,19 @@ impl MotoServer {
     pub async fn start(options: &MotoOptions) -> Result<Self, TargetError> {
         let python = find_python(options.python.as_deref());
         check_moto_installed(&python).await?;
-        let port = super::free_port(options.port)?;
         let dir = tempfile::Builder::new().prefix("harness-moto-").tempdir().map_err(TargetError::Io)?;
         let launcher = dir.path().join("moto_launcher.py");
         std::fs::write(&launcher, LAUNCHER_SOURCE).map_err(TargetError::Io)?;
         let credentials_file = dir.path().join("admin.json");
         let log_file = dir.path().join("moto.log");
 
+        // Port 0: the launcher binds a port of the kernel's choosing and
+        // holds it, then names it in the admin file. A port picked here and
+        // handed over could be taken (or picked twice) in between.
+        let requested = options.port.unwrap_or(0);
         let command = Command::new("start moto", &python, STARTUP_TIMEOUT)
             .arg(&launcher)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--host", "127.0.0.1", "--port", &requested.to_string()])
             .arg("--credentials-file")
             .arg(&credentials_file)
             .args(["--parent-pid", &std::process::id().to_string()])
@@ -141,12 +158,11 @@ impl MotoServer {
         };
         let child = command.spawn_logged(&log_file).map_err(|e| TargetError::Start(e.to_string()))?;
         let pgid = child.id().map(|p| p as i32);
-        let endpoint = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| TargetError::Start(e.to_string()))?;
         let mut server = MotoServer {
             child,
             pgid,
-            endpoint,
+            endpoint: String::new(),
             version: String::new(),
             admin_access_key_id: String::new(),
             admin_secret: Secret::new(""),
@@ -155,12 +171,8 @@ impl MotoServer {
             _dir: dir,
             http,
         };
-        let health = server.wait_ready(&log_file, port).await?;
+        let (admin, health) = server.wait_ready(&credentials_file, &log_file, requested).await?;
         server.version = health.moto_version;
-        let admin: AdminFile = std::fs::read_to_string(&credentials_file)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .ok_or_else(|| TargetError::Start("the launcher did not write the admin credentials".into()))?;
         server.admin_access_key_id = admin.access_key_id;
         server.admin_secret = admin.secret_access_key;
         server.admin_arn = admin.user_arn;
@@ -168,24 +180,34 @@ impl MotoServer {
         Ok(server)
     }
 
-    /// Poll the health endpoint until it answers, the process dies, or the deadline passes.
-    async fn wait_ready(&mut self, log_file: &Path, port: u16) -> Result<Health, TargetError> {
+    /// Wait for the admin file (written once the launcher listens), then
+    /// for its health endpoint to answer on the port the file names; fail
+    /// when the process dies or the deadline passes.
+    async fn wait_ready(&mut self, credentials_file: &Path, log_file: &Path, requested: u16) -> Result<(AdminFile, Health), TargetError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let url = format!("{}/_harness/health", self.endpoint);
+        let mut admin: Option<AdminFile> = None;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log = std::fs::read_to_string(log_file).unwrap_or_default();
                 if log.contains("Address already in use") {
-                    return Err(TargetError::PortInUse(port));
+                    return Err(TargetError::PortInUse(requested));
                 }
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 return Err(TargetError::Start(format!("moto exited with {status}: {}", tail.join("\n"))));
             }
-            if let Ok(response) = self.http.get(&url).send().await
-                && let Ok(health) = response.json::<Health>().await
-            {
-                return Ok(health);
+            if admin.is_none() {
+                // Written whole (rename), so a file that parses is complete.
+                admin = std::fs::read_to_string(credentials_file).ok().and_then(|text| serde_json::from_str(&text).ok());
+            }
+            if let Some(port) = admin.as_ref().map(|a| a.port) {
+                self.endpoint = format!("http://127.0.0.1:{port}");
+                if let Ok(response) = self.http.get(format!("{}/_harness/health", self.endpoint)).send().await
+                    && let Ok(health) = response.json::<Health>().await
+                    && let Some(admin) = admin.take()
+                {
+                    return Ok((admin, health));
+                }
             }
             if Instant::now() > deadline {
                 return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
