@@ -121,7 +121,7 @@ pub struct RunningContainer {
     pub network: Network,
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
-    /// PORT
+    /// The host port in `endpoint`.
     pub port: u16,
     /// The health answer that made it ready.
     pub health: serde_json::Value,
