@@ -527,5 +527,6 @@ def main():
     print(f"moto {moto.__version__} (harness launcher) listening on {SERVER_URL}", flush=True)
     server.serve_forever()
 
+
 if __name__ == "__main__":
     sys.exit(main())

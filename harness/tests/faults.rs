@@ -23,6 +23,13 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
 }
 
+/// The SDK config of an emulator's admin.
+async fn admin_config(endpoint: &str, key_id: &str, secret: &str) -> SdkConfig {
+    let creds = Credentials::new(key_id, secret, None, None, "test-admin");
+    let endpoint = Endpoint { url: Some(endpoint.to_string()), region: "us-east-1".into() };
+    sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)).await
+}
+
 /// An emulator owned by the test, reached by the harness as `--endpoint`.
 struct Emulator {
     runtime: tokio::runtime::Runtime,
@@ -53,9 +60,7 @@ impl Emulator {
     }
 
     fn admin(&self) -> SdkConfig {
-        let creds = Credentials::new(&self.key_id, &self.secret, None, None, "test-admin");
-        let endpoint = Endpoint { url: Some(self.endpoint.clone()), region: "us-east-1".into() };
-        self.runtime.block_on(sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)))
+        self.runtime.block_on(admin_config(&self.endpoint, &self.key_id, &self.secret))
     }
 
     /// `harness run`, pointed at this emulator as its admin.
@@ -156,14 +161,21 @@ impl Emulator {
     }
 }
 
-#[test]
-fn ctrl_c_during_apply_still_destroys_everything() {
-    let emulator = Emulator::start();
-    let run = Run::spawn(emulator.harness(&["-s", "problem_demo"]));
-    run.wait_for("[problem_demo] init done");
+/// `harness run` with `args` against `emulator`, one Ctrl-C once `line`
+/// shows; it must end as interrupted.
+fn interrupted_at(emulator: &Emulator, args: &[&str], line: &str) -> Finished {
+    let run = Run::spawn(emulator.harness(args));
+    run.wait_for(line);
     run.interrupt();
     let done = run.finish();
     assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    done
+}
+
+#[test]
+fn ctrl_c_during_apply_still_destroys_everything() {
+    let emulator = Emulator::start();
+    let done = interrupted_at(&emulator, &["-s", "problem_demo"], "[problem_demo] init done");
     assert!(done.stderr.contains("interrupted: stopping and destroying"), "{}", done.stderr);
     assert!(done.stderr.contains("[problem_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
@@ -172,11 +184,7 @@ fn ctrl_c_during_apply_still_destroys_everything() {
 #[test]
 fn ctrl_c_after_apply_still_destroys_everything() {
     let emulator = Emulator::start();
-    let run = Run::spawn(emulator.harness(&["-s", "solution_demo"]));
-    run.wait_for("[solution_demo] apply done");
-    run.interrupt();
-    let done = run.finish();
-    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    let done = interrupted_at(&emulator, &["-s", "solution_demo"], "[solution_demo] apply done");
     assert!(done.stderr.contains("[solution_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
 }
@@ -419,11 +427,7 @@ fn aws_target_without_the_ssm_overlay_says_why_the_instance_is_unreachable() {
 fn ctrl_c_during_the_instance_steps_on_aws_detaches_the_overlay_and_destroys() {
     let emulator = Emulator::start();
     let args = ["--target", "aws", "--sandbox-account", "123456789012", "-s", "solution_demo", "--deny-interval", "100ms"];
-    let run = Run::spawn(emulator.harness(&args));
-    run.wait_for("[solution_demo] ssm online i-");
-    run.interrupt();
-    let done = run.finish();
-    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    let done = interrupted_at(&emulator, &args, "[solution_demo] ssm online i-");
     assert!(done.stderr.contains("[solution_demo] ssm overlay removed done"), "{}", done.stderr);
     assert!(done.stderr.contains("[solution_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
@@ -491,10 +495,8 @@ fn launchers_started_at_once_each_serve_on_their_own_port() {
     endpoints.dedup();
     assert_eq!(endpoints.len(), servers.len(), "one port each: {endpoints:?}");
     for server in &servers {
-        let creds = Credentials::new(&server.admin_access_key_id, server.admin_secret.expose(), None, None, "test-admin");
-        let endpoint = Endpoint { url: Some(server.endpoint.clone()), region: "us-east-1".into() };
         let who = runtime.block_on(async {
-            let config = sdk::config_with(&endpoint, SharedCredentialsProvider::new(creds)).await;
+            let config = admin_config(&server.endpoint, &server.admin_access_key_id, server.admin_secret.expose()).await;
             aws_sdk_sts::Client::new(&config).get_caller_identity().send().await
         });
         let who = who.unwrap_or_else(|e| panic!("{}'s own admin key is refused there: {e:?}", server.endpoint));

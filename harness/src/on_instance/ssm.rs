@@ -40,11 +40,11 @@ pub enum SsmError {
     Interrupted { instance: String },
 }
 
-/// What a script printed on the instance.
+/// What a script printed on the instance: all the harness reads, its
+/// call's stderr included (marked), is on stdout.
 #[derive(Debug)]
 pub struct Invocation {
     pub stdout: String,
-    pub stderr: String,
 }
 
 /// Run Command on one instance, as the admin.
@@ -90,10 +90,7 @@ impl Ssm {
             match self.client.get_command_invocation().command_id(&command_id).instance_id(&self.instance_id).send().await {
                 Ok(out) => match out.status() {
                     Some(CommandInvocationStatus::Success) => {
-                        return Ok(Invocation {
-                            stdout: out.standard_output_content().unwrap_or_default().to_string(),
-                            stderr: out.standard_error_content().unwrap_or_default().to_string(),
-                        });
+                        return Ok(Invocation { stdout: out.standard_output_content().unwrap_or_default().to_string() });
                     }
                     None | Some(CommandInvocationStatus::Pending | CommandInvocationStatus::InProgress | CommandInvocationStatus::Delayed) => {}
                     Some(status) => {

@@ -119,9 +119,7 @@ pub struct RunningContainer {
     pub id: String,
     pub image: String,
     pub network: Network,
-    /// `http://127.0.0.1:PORT`
-    pub endpoint: String,
-    /// The host port in `endpoint`.
+    /// The host port (127.0.0.1) the service is reached on.
     pub port: u16,
     /// The health answer that made it ready.
     pub health: serde_json::Value,
@@ -129,7 +127,7 @@ pub struct RunningContainer {
 
 impl std::fmt::Debug for RunningContainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningContainer").field("id", &self.id).field("image", &self.image).field("endpoint", &self.endpoint).finish()
+        f.debug_struct("RunningContainer").field("id", &self.id).field("image", &self.image).field("endpoint", &self.endpoint()).finish()
     }
 }
 
@@ -211,7 +209,7 @@ impl RunningContainer {
     async fn start_once(docker: &Docker, spec: &ContainerSpec, network: Network, placement: Placement, cancel: &CancellationToken) -> Result<Self, TargetError> {
         let started = Instant::now();
         let (listen_host, port) = match network {
-            Network::Host => ("127.0.0.1", super::free_port(placement.port)?),
+            Network::Host => ("127.0.0.1", free_port(placement.port)?),
             Network::Bridge => ("0.0.0.0", spec.bridge_port),
         };
         let marker = format!("{}-{}", owner(), fastrand::u64(..));
@@ -247,14 +245,12 @@ impl RunningContainer {
             (Network::Bridge, Some(host_port)) => Ok(host_port),
             (Network::Bridge, None) => container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
         };
-        let reached_on = host_port.as_ref().copied().unwrap_or(port);
         let running = RunningContainer {
             container: tokio::sync::Mutex::new(Some(container)),
             id,
             image: spec.image.clone(),
             network,
-            endpoint: format!("http://127.0.0.1:{reached_on}"),
-            port: reached_on,
+            port: host_port.as_ref().copied().unwrap_or(port),
             health: serde_json::Value::Null,
         };
         let ready = match host_port {
@@ -274,7 +270,7 @@ impl RunningContainer {
     /// exits (its log tail is the reason), Ctrl-C, or the deadline.
     async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, marker: &str, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| TargetError::Start(e.to_string()))?;
-        let url = format!("{}{}", self.endpoint, spec.health_path);
+        let url = format!("{}{}", self.endpoint(), spec.health_path);
         let deadline = started + spec.startup_timeout;
         loop {
             if let Ok(response) = http.get(&url).send().await
@@ -285,7 +281,7 @@ impl RunningContainer {
             }
             if let Some(exit) = self.exited().await {
                 let tail = self.log_tail().await;
-                if self.network == Network::Host && tail.contains("Address already in use") {
+                if self.network == Network::Host && super::says_port_in_use(&tail) {
                     return Err(TargetError::PortInUse(self.port));
                 }
                 tracing::warn!("the {} container's last lines:\n{tail}", spec.what);
@@ -300,6 +296,11 @@ impl RunningContainer {
                 () = cancel.cancelled() => return Err(TargetError::Interrupted),
             }
         }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     async fn exited(&self) -> Option<String> {
@@ -387,6 +388,14 @@ fn start_error(spec: &ContainerSpec, err: &testcontainers::TestcontainersError) 
         }
         _ => TargetError::Start(format!("cannot start the {} container ({}): {err}", spec.what, spec.image)),
     }
+}
+
+/// `requested` if it is free on 127.0.0.1, else (None) a free port, for a
+/// service on the host's network (bound by it later: see `start`).
+fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
+    let port = requested.unwrap_or(0);
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
+    listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
 }
 
 /// Remove even if running, with its anonymous volumes.

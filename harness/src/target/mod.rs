@@ -299,7 +299,7 @@ impl Target {
         reason: String,
         started: std::time::Instant,
     ) -> Result<Self, TargetError> {
-        let endpoint = Endpoint { url: Some(container.endpoint.clone()), region: DEFAULT_REGION.into() };
+        let endpoint = Endpoint { url: Some(container.endpoint()), region: DEFAULT_REGION.into() };
         let admin = match Admin::from_credentials(&endpoint, credentials).await {
             Ok(admin) => admin,
             Err(err) => return Err(remove_after(container, err).await),
@@ -454,12 +454,10 @@ impl Target {
     }
 }
 
-/// `requested` if it is free on 127.0.0.1, else (None) a free port: where an
-/// emulator the harness starts listens, as a process or a container.
-fn free_port(requested: Option<u16>) -> Result<u16, TargetError> {
-    let port = requested.unwrap_or(0);
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|_| TargetError::PortInUse(port))?;
-    listener.local_addr().map(|a| a.port()).map_err(|_| TargetError::PortInUse(port))
+/// Whether an emulator's output says it could not bind its port (EADDRINUSE,
+/// as Python's servers print it).
+fn says_port_in_use(output: &str) -> bool {
+    output.contains("Address already in use")
 }
 
 /// Remove a container that started but cannot serve as a target, and return why.

@@ -189,7 +189,7 @@ impl MotoServer {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log = std::fs::read_to_string(log_file).unwrap_or_default();
-                if log.contains("Address already in use") {
+                if super::says_port_in_use(&log) {
                     return Err(TargetError::PortInUse(requested));
                 }
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
@@ -198,16 +198,17 @@ impl MotoServer {
             }
             if admin.is_none() {
                 // Written whole (rename), so a file that parses is complete.
-                admin = std::fs::read_to_string(credentials_file).ok().and_then(|text| serde_json::from_str(&text).ok());
-            }
-            if let Some(port) = admin.as_ref().map(|a| a.port) {
-                self.endpoint = format!("http://127.0.0.1:{port}");
-                if let Ok(response) = self.http.get(format!("{}/_harness/health", self.endpoint)).send().await
-                    && let Ok(health) = response.json::<Health>().await
-                    && let Some(admin) = admin.take()
-                {
-                    return Ok((admin, health));
+                admin = std::fs::read_to_string(credentials_file).ok().and_then(|text| serde_json::from_str::<AdminFile>(&text).ok());
+                if let Some(found) = &admin {
+                    self.endpoint = format!("http://127.0.0.1:{}", found.port);
                 }
+            }
+            if admin.is_some()
+                && let Ok(response) = self.http.get(format!("{}/_harness/health", self.endpoint)).send().await
+                && let Ok(health) = response.json::<Health>().await
+                && let Some(admin) = admin.take()
+            {
+                return Ok((admin, health));
             }
             if Instant::now() > deadline {
                 return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
