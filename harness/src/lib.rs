@@ -10,6 +10,7 @@
 pub mod exit_code;
 pub mod identity;
 pub mod on_instance;
+pub mod policy;
 pub mod process;
 pub mod report;
 pub mod runner;
