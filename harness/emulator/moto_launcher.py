@@ -1,13 +1,16 @@
 """Compatibility launcher for moto, used by the harness's `moto` target.
 
 Stock moto enforces identity policies (IAM, STS, S3, EC2) once
-INITIAL_NO_AUTH_ACTION_COUNT is reached, but its trust-policy check on
-sts:AssumeRole departs from AWS in ways that break the blog's fix:
-  * a statement with a Service principal raises TypeError (HTTP 500);
-  * {"AWS": "<role ARN>"} never matches that role's assumed-role session;
-  * {"AWS": "arn:aws:iam::<acct>:root"} never matches principals of the account;
-  * a statement whose principal does not match DENIES instead of being neutral.
-This launcher replaces that check with AWS semantics (see `trust_allows`).
+INITIAL_NO_AUTH_ACTION_COUNT is reached, but its policy evaluation departs
+from AWS's documented logic in ways that turn real mistakes into passes:
+trust conditions fail open, identity-policy conditions are ignored, bucket
+policies, boundaries and session policies are not evaluated, a role ARN
+never matches its sessions, S3 authorizes before it finds a bucket is
+missing, AssumeRole into a missing role succeeds, and policies IAM refuses
+are stored. This launcher replaces moto's authorization with AWS's
+evaluation order (iam_policy.py, the twin of the harness's evaluator, held
+to the same conformance corpus) and refuses what IAM and S3 refuse
+(MalformedPolicyDocument, MalformedPolicy), see `check_action_permitted`.
 It also renders moto's authorization errors for IAM, STS and EC2 in their
 query protocols' error shape (`ErrorResponse/Error` for IAM and STS,
 `Response/Errors/Error` for EC2): stock moto writes `ErrorResponse/Errors/Error`
@@ -44,7 +47,6 @@ is talking to this one and not to another on the same port.
 """
 
 import argparse
-import fnmatch
 import json
 import os
 import re
@@ -52,6 +54,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
 # Must be set before moto.settings is imported: enforcement on from request 1.
@@ -60,9 +63,11 @@ os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
 import moto  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam import iam_backends  # noqa: E402
-from moto.core.exceptions import JsonRESTError, _RESTError  # noqa: E402
-from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBase  # noqa: E402
-from moto.iam.utils import format_incoming_conditional_values  # noqa: E402
+from moto.core.exceptions import AccessDeniedError, JsonRESTError, _RESTError  # noqa: E402
+from moto.iam.access_control import AssumedRoleAccessKey, IAMRequest, IAMRequestBase, S3IAMRequest  # noqa: E402
+from moto.iam.exceptions import MalformedPolicyDocument  # noqa: E402
+from moto.s3.exceptions import MissingBucket, S3ClientError  # noqa: E402
+from moto.s3.models import S3Backend, s3_backends  # noqa: E402
 from moto.ec2 import ec2_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -70,12 +75,14 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: E402
-from moto.iam.models import AWSManagedPolicy, IAMBackend  # noqa: E402
+from moto.iam.models import AWSManagedPolicy, IAMBackend, ManagedPolicy  # noqa: E402
 from moto.ssm.models import SimpleSystemManagerBackend  # noqa: E402
 from moto.sts import sts_backends  # noqa: E402
 from moto.sts.models import STSBackend  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
+
+import iam_policy  # noqa: E402  (beside this file; the harness writes or copies both)
 
 LAUNCHER_VERSION = "1"
 ADMIN_USER = "harness-admin"
@@ -91,124 +98,241 @@ INSTANCES_DIR = None
 
 
 # ---------------------------------------------------------------------------
-# Trust policy evaluation with AWS semantics
+# Authorization with AWS's policy evaluation (iam_policy.py)
 # ---------------------------------------------------------------------------
 
-class AwsCaller:
-    """An IAM identity calling sts:AssumeRole (user, role session, root)."""
-
-    def __init__(self, arn):
-        self.arn = arn
-        parts = arn.split(":", 5)
-        self.account = parts[4] if len(parts) > 4 else ""
-
-
-class ServiceCaller:
-    """An AWS service assuming a role on a customer's behalf (EC2 for instance profiles)."""
-
-    def __init__(self, service):
-        self.service = service
+def _document(policy):
+    """The JSON text of what moto's collect_policies returns (inline or managed)."""
+    if isinstance(policy, (ManagedPolicy, AWSManagedPolicy)) or hasattr(policy, "versions"):
+        return next(v.document for v in policy.versions if v.is_default)
+    if isinstance(policy, dict):
+        return policy["policy_document"]
+    return policy
 
 
-_ROLE_ARN = re.compile(r"^arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
-_ROOT_ARN = re.compile(r"^arn:([^:]+):iam::(\d{12}):root$")
+def _parsed(name, document, kind):
+    """A stored document, parsed; one refused at write time never reaches here,
+    but one stock moto stored before (managed policies) fails closed to no statements."""
+    try:
+        return iam_policy.parse(name, document, kind)
+    except iam_policy.Malformed:
+        return iam_policy.Policy(name, [])
 
 
-def _as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def aws_principal_matches(entry, caller):
-    """Does one entry of Principal.AWS name this caller?"""
-    if not isinstance(caller, AwsCaller):
-        return False  # an AWS-account principal never names a service
-    if entry == "*":
-        return True
-    if re.fullmatch(r"\d{12}", entry):
-        return caller.account == entry  # bare account id == account root
-    root = _ROOT_ARN.match(entry)
-    if root:
-        return caller.account == root.group(2)  # root trusts every principal of the account
-    if entry == caller.arn:
-        return True
-    role = _ROLE_ARN.match(entry)
-    if role:
-        # A role ARN matches every session of that role.
-        partition, account, name = role.groups()
-        prefix = f"arn:{partition}:sts::{account}:assumed-role/{name}/"
-        return caller.arn.startswith(prefix)
-    return False
-
-
-def principal_matches(principal, caller):
-    """Does a statement's Principal (or NotPrincipal) element name this caller?"""
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    for key, entries in principal.items():
-        for entry in _as_list(entries):
-            if key == "AWS" and aws_principal_matches(entry, caller):
-                return True
-            if key == "Service" and isinstance(caller, ServiceCaller) and entry == caller.service:
-                return True
-            # Federated and CanonicalUser never name an AWS caller or a service.
-    return False
-
-
-def action_matches(pattern, action):
-    # IAM action names are case-insensitive; `*` and `?` are wildcards.
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
-
-
-def statement_applies(statement, action, caller, condition_values):
-    if "NotAction" in statement:
-        if any(action_matches(p, action) for p in _as_list(statement["NotAction"])):
-            return False
-    elif not any(action_matches(p, action) for p in _as_list(statement.get("Action", []))):
-        return False
-    if "NotPrincipal" in statement:
-        if principal_matches(statement["NotPrincipal"], caller):
-            return False
-    elif not principal_matches(statement.get("Principal"), caller):
-        return False
-    if "Condition" in statement:
+def _principal_of(access_key):
+    """The caller's entity (user or role), from moto's access key."""
+    backend = access_key.backend
+    if isinstance(access_key, AssumedRoleAccessKey):
         try:
-            return IAMPolicyStatement(statement)._check_conditions(condition_values)
+            return backend.get_role(access_key._owner_role_name)
         except Exception:
-            # A condition moto cannot evaluate: fail closed (an Allow does not
-            # apply, a Deny does).
-            return statement.get("Effect") == "Deny"
-    return True
+            return None
+    try:
+        return backend.get_user(access_key._owner_user_name)
+    except Exception:
+        return None
 
 
-def trust_allows(policy_document, action, caller, condition_values=None):
-    """AWS semantics: a matching Deny denies; otherwise a matching Allow allows;
-    a statement that does not match the caller is neutral."""
-    if isinstance(policy_document, str):
-        policy_document = json.loads(policy_document)
-    allowed = False
-    for statement in _as_list(policy_document.get("Statement", [])):
-        if not statement_applies(statement, action, caller, condition_values or {}):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+def _session_policies(access_key):
+    if not isinstance(access_key, AssumedRoleAccessKey):
+        return []
+    for session in sts_backends[access_key.account_id][access_key.partition].assumed_roles:
+        if session.access_key_id == access_key._access_key_id and session.policy:
+            return [_parsed("the session policy", session.policy, iam_policy.IDENTITY)]
+    return []
 
 
-def _check_role_trust_relationship(self, role_arn):
-    role = self.backend.get_role_by_arn(role_arn)
-    return trust_allows(
-        role.assume_role_policy_document,
-        self._action,
-        AwsCaller(self._access_key.arn),
-        format_incoming_conditional_values(self._data),
-    )
+def _boundary(entity, backend):
+    arn = getattr(entity, "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    try:
+        return _parsed(f"the permissions boundary {arn.rsplit('/', 1)[-1]}", _document(backend.get_policy(arn)),
+                       iam_policy.IDENTITY)
+    except Exception:
+        return iam_policy.Policy(f"the permissions boundary {arn}", [])  # gone: allows nothing
 
 
-IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+def _request_context(request, entity):
+    """The context keys the harness's checks can depend on. The emulator is
+    reached over loopback HTTP but stands for AWS's HTTPS endpoints, so
+    aws:SecureTransport is true; aws:SourceIp is left out (AWS would see the
+    caller's public address, which loopback cannot tell)."""
+    now = time.time()
+    context = {
+        "aws:SecureTransport": "true",
+        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "aws:EpochTime": str(int(now)),
+    }
+    data = request._data or {}
+    if "ExternalId" in data:
+        context["sts:ExternalId"] = data["ExternalId"][0] if isinstance(data["ExternalId"], list) else data["ExternalId"]
+    query = parse_qs(urlparse(request._path).query)
+    for key in ("prefix", "delimiter", "max-keys"):
+        if key in query:
+            context[f"s3:{key}"] = query[key][0]
+    for tag in getattr(entity, "tags", {}).values() if isinstance(getattr(entity, "tags", None), dict) else []:
+        if isinstance(tag, dict) and "Key" in tag:
+            context[f"aws:PrincipalTag/{tag['Key']}"] = tag.get("Value", "")
+    return context
+
+
+def _resource_policy(request, resource):
+    """(the resource's policy, does the resource exist, its account) for the checks' resources."""
+    action = request._action.lower()
+    if action.startswith("sts:assumerole"):
+        parts = resource.split(":")
+        account = parts[4] if len(parts) > 4 else request.account_id
+        try:
+            role = iam_backends[account][PARTITION].get_role_by_arn(resource)
+        except Exception:
+            return None, False, account
+        return _parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST), True, account
+    if resource.startswith("arn:aws:s3:::") and action != "s3:createbucket":
+        bucket_name = resource[len("arn:aws:s3:::"):].split("/", 1)[0]
+        if not bucket_name or bucket_name == "*":
+            return None, True, None
+        owner = s3_backends.bucket_accounts.get(bucket_name)
+        if owner is None:
+            return None, False, None
+        bucket = s3_backends[owner[1]][owner[0]].buckets.get(bucket_name)
+        policy = getattr(bucket, "policy", None)
+        document = policy.decode() if isinstance(policy, bytes) else policy
+        parsed = _parsed(f"the bucket policy of {bucket_name}", document, iam_policy.BUCKET) if document else None
+        return parsed, True, owner[1]
+    return None, True, None
+
+
+# How AWS words a denial's reason in its AccessDenied message.
+_DENIAL_WORDS = {
+    "identity": "because no identity-based policy allows the {action} action",
+    "resource": "because no resource-based policy allows the {action} action",
+    "boundary": "because no permissions boundary allows the {action} action",
+    "session": "because no session policy allows the {action} action",
+    "trust": "",
+}
+_EXPLICIT_WORDS = {
+    "identity": "with an explicit deny in an identity-based policy",
+    "resource": "with an explicit deny in a resource-based policy",
+    "trust": "with an explicit deny in a resource-based policy",
+    "boundary": "with an explicit deny in a permissions boundary",
+    "session": "with an explicit deny in a session policy",
+}
+
+
+def check_action_permitted(self, resource):
+    """AWS's evaluation (iam_policy.evaluate) instead of moto's: identity
+    policies with their conditions, the role's trust policy or the bucket
+    policy, the permissions boundary and the session policy; a bucket that
+    exists nowhere is NoSuchBucket before any authorization, as S3 answers."""
+    if self._action.lower() == "sts:getcalleridentity":  # needs no permission, even under an explicit Deny
+        return
+    caller = iam_policy.Caller.parse(self._access_key.arn)
+    entity = _principal_of(self._access_key)
+    backend = self._access_key.backend
+    identity = [_parsed(f"{getattr(entity, 'name', '?')}'s policy {i}", _document(p), iam_policy.IDENTITY)
+                for i, p in enumerate(self._access_key.collect_policies())]
+    resource_policy, exists, account = _resource_policy(self, resource)
+    decision, reason = iam_policy.evaluate(
+        caller, self._action, resource, _request_context(self, entity), identity, resource_policy,
+        _boundary(entity, backend), _session_policies(self._access_key), exists, account)
+    if decision == "no-such-bucket":
+        raise MissingBucket(resource[len("arn:aws:s3:::"):].split("/", 1)[0])
+    if decision == "allow":
+        return
+    policy_type = reason["policy_type"]
+    words = (_EXPLICIT_WORDS if reason["because"] == "explicit-deny" else _DENIAL_WORDS).get(policy_type, "")
+    message = f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: {resource}"
+    if words:
+        message += " " + words.format(action=self._action)
+    if isinstance(self, S3IAMRequest):
+        raise S3ClientError("AccessDenied", message)
+    err = AccessDeniedError(user_arn=self._access_key.arn, action=self._action)
+    err.message, err.description = message, query_error_body(self._service, "AccessDenied", message)
+    raise err
+
+
+IAMRequestBase.check_action_permitted = check_action_permitted
+
+
+# ---------------------------------------------------------------------------
+# Policies AWS refuses are refused here too
+# ---------------------------------------------------------------------------
+
+def _missing_principals(policy, account_of):
+    """Users and roles a policy names that do not exist (IAM and S3 refuse them)."""
+    missing = []
+    for statement in policy.statements:
+        for element in (statement.principal, statement.not_principal):
+            for entry in (element.aws if element else []):
+                if entry[0] in ("user", "role"):
+                    backend = iam_backends[entry[1]][PARTITION]
+                    try:
+                        (backend.get_user if entry[0] == "user" else backend.get_role)(entry[2])
+                    except Exception:
+                        missing.append(f"arn:{PARTITION}:iam::{entry[1]}:{entry[0]}/{entry[2]}")
+    return missing
+
+
+def _validated_trust(document):
+    try:
+        policy = iam_policy.parse("trust policy", document, iam_policy.TRUST)
+    except iam_policy.Malformed as err:
+        raise MalformedPolicyDocument(err.message)
+    missing = _missing_principals(policy, None)
+    if missing:
+        raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{missing[0]}"')
+
+
+def _validated_identity(document):
+    try:
+        iam_policy.parse("policy", document, iam_policy.IDENTITY)
+    except iam_policy.Malformed as err:
+        raise MalformedPolicyDocument(err.message)
+
+
+def _refusing(method, validate, argument):
+    def patched(self, *args, **kwargs):
+        document = kwargs[argument] if argument in kwargs else args[_ARGUMENT_INDEX[method.__name__]]
+        validate(document)
+        return method(self, *args, **kwargs)
+    patched.__name__ = method.__name__
+    return patched
+
+
+_ARGUMENT_INDEX = {"create_role": 1, "update_assume_role_policy": 1, "put_role_policy": 2, "put_user_policy": 2,
+                   "create_policy": 2, "create_policy_version": 1}
+IAMBackend.create_role = _refusing(IAMBackend.create_role, _validated_trust, "assume_role_policy_document")
+IAMBackend.update_assume_role_policy = _refusing(IAMBackend.update_assume_role_policy, _validated_trust, "policy_document")
+IAMBackend.put_role_policy = _refusing(IAMBackend.put_role_policy, _validated_identity, "policy_json")
+IAMBackend.put_user_policy = _refusing(IAMBackend.put_user_policy, _validated_identity, "policy_json")
+IAMBackend.create_policy = _refusing(IAMBackend.create_policy, _validated_identity, "policy_document")
+IAMBackend.create_policy_version = _refusing(IAMBackend.create_policy_version, _validated_identity, "policy_document")
+
+_put_bucket_policy = S3Backend.put_bucket_policy
+
+
+def put_bucket_policy(self, bucket_name, policy):
+    document = policy.decode() if isinstance(policy, bytes) else policy
+    try:
+        parsed = iam_policy.parse("bucket policy", document, iam_policy.BUCKET)
+    except iam_policy.Malformed as err:
+        raise S3ClientError("MalformedPolicy", err.message)
+    missing = _missing_principals(parsed, None)
+    if missing:
+        raise S3ClientError("MalformedPolicy", "Invalid principal in policy")
+    return _put_bucket_policy(self, bucket_name, policy)
+
+
+S3Backend.put_bucket_policy = put_bucket_policy
+
+
+def trust_allows_service(role, service):
+    """Does the role's trust policy let an AWS service (EC2) assume it?"""
+    decision, _ = iam_policy.evaluate(
+        iam_policy.Caller("service", service), "sts:AssumeRole", role.arn,
+        resource_policy=_parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST))
+    return decision == "allow"
 
 
 # ---------------------------------------------------------------------------
@@ -292,7 +416,7 @@ def instance_role(account, region, instance_id):
     if not profile.roles:
         raise NoInstanceRole(404, "NotFound", f"instance profile {profile.name} has no role")
     role = profile.roles[0]
-    if not trust_allows(role.assume_role_policy_document, "sts:AssumeRole", ServiceCaller(EC2_SERVICE)):
+    if not trust_allows_service(role, EC2_SERVICE):
         raise NoInstanceRole(403, "AccessDenied", f"role {role.name} does not trust {EC2_SERVICE}")
     return role
 
@@ -339,6 +463,10 @@ def instance_credentials(request):
 # The SSM agent of each instance (Run Command), played here
 # ---------------------------------------------------------------------------
 
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
 def role_allows(role, action):
     """Does any of the role's policies (inline or attached) allow `action`
     on any resource, with no Deny? Enough to tell whether the agent could
@@ -351,7 +479,7 @@ def role_allows(role, action):
         if isinstance(document, str):
             document = json.loads(document)
         for statement in _as_list(document.get("Statement", [])):
-            if not any(action_matches(p, action) for p in _as_list(statement.get("Action", []))):
+            if not any(iam_policy.action_matches(p, action) for p in _as_list(statement.get("Action", []))):
                 continue
             if statement.get("Effect") == "Deny":
                 return False

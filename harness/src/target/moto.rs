@@ -15,7 +15,12 @@ use crate::secret::Secret;
 
 use super::TargetError;
 
-pub const LAUNCHER_SOURCE: &str = include_str!("../../emulator/moto_launcher.py");
+/// The launcher and the policy evaluator it imports, written (or copied
+/// into a container) side by side under these names; the first is run.
+pub const LAUNCHER_FILES: [(&str, &str); 2] = [
+    ("moto_launcher.py", include_str!("../../emulator/moto_launcher.py")),
+    ("iam_policy.py", include_str!("../../emulator/iam_policy.py")),
+];
 /// What `make setup` installs: the moto release the launcher is tested against.
 const REQUIREMENTS: &str = include_str!("../../emulator/requirements.txt");
 
@@ -80,6 +85,7 @@ pub fn official_image() -> String {
 }
 
 /// Where the launcher lives, and writes the admin identity, inside the container.
+const CONTAINER_DIR: &str = "/harness";
 const CONTAINER_LAUNCHER: &str = "/harness/moto_launcher.py";
 pub const CONTAINER_ADMIN_FILE: &str = "/harness/admin.json";
 
@@ -93,7 +99,7 @@ pub fn container_spec(image: &str) -> super::container::ContainerSpec {
         entrypoint: Some("python3".into()),
         cmd: cmd.iter().map(|s| s.to_string()).collect(),
         env: vec![("PYTHONUNBUFFERED".into(), "1".into())],
-        files: vec![(CONTAINER_LAUNCHER.into(), LAUNCHER_SOURCE.as_bytes().to_vec())],
+        files: LAUNCHER_FILES.iter().map(|(name, source)| (format!("{CONTAINER_DIR}/{name}"), source.as_bytes().to_vec())).collect(),
         bridge_port: 5000,
         health_path: "/_harness/health",
         // Its own launcher (on the host's network another could answer on the port).
@@ -136,8 +142,10 @@ impl MotoServer {
         let python = find_python(options.python.as_deref());
         check_moto_installed(&python).await?;
         let dir = tempfile::Builder::new().prefix("harness-moto-").tempdir().map_err(TargetError::Io)?;
-        let launcher = dir.path().join("moto_launcher.py");
-        std::fs::write(&launcher, LAUNCHER_SOURCE).map_err(TargetError::Io)?;
+        for (name, source) in LAUNCHER_FILES {
+            std::fs::write(dir.path().join(name), source).map_err(TargetError::Io)?;
+        }
+        let launcher = dir.path().join(LAUNCHER_FILES[0].0);
         let credentials_file = dir.path().join("admin.json");
         let log_file = dir.path().join("moto.log");
 
@@ -255,12 +263,11 @@ async fn check_moto_installed(python: &Path) -> Result<(), TargetError> {
         .await;
     match probe {
         Ok(out) => {
+            // The launcher replaces moto's authorization by reaching into its
+            // internals: only the version it is tested with is accepted.
             let version = out.stdout.trim();
-            if !version.starts_with("5.2.") {
-                return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()) });
-            }
             if version != pinned_moto() {
-                tracing::warn!("moto {version} found; the launcher is tested with {} (`make setup` installs it)", pinned_moto());
+                return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()) });
             }
             Ok(())
         }

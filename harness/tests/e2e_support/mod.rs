@@ -101,6 +101,35 @@ impl Suite {
         Ok(out.arn().unwrap_or_default().to_string())
     }
 
+    /// AssumeRole with an external ID (None: none sent).
+    async fn assume_with(&self, caller: &SdkConfig, role_arn: &str, external_id: Option<&str>) -> Result<SdkConfig, CallError> {
+        let request = aws_sdk_sts::Client::new(caller).assume_role().role_arn(role_arn).role_session_name("e2e").set_external_id(external_id.map(str::to_string));
+        let out = request.send().await.map_err(|e| call_error(&e))?;
+        let c = out.credentials().expect("AssumeRole returns credentials");
+        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "e2e");
+        Ok(sdk::config_with(&self.target.endpoint, SharedCredentialsProvider::new(creds)).await)
+    }
+
+    /// A bucket made by the admin, with `policy` as its bucket policy when given.
+    async fn bucket(&self, what: &str, policy: Option<Value>) -> Result<String, Failed> {
+        let name = self.name(what);
+        let s3 = sdk::s3_client(&self.admin);
+        s3.create_bucket().bucket(&name).send().await.map_err(|e| format!("CreateBucket {name}: {}", call_error(&e).code()))?;
+        if let Some(policy) = policy {
+            let policy = policy.to_string().replace("BUCKET", &name);
+            s3.put_bucket_policy().bucket(&name).policy(policy).send().await.map_err(|e| format!("PutBucketPolicy {name}: {}", call_error(&e).code()))?;
+        }
+        Ok(name)
+    }
+
+    /// A session of a fresh role (trusting the account) with `policy` inline, and the role's ARN.
+    async fn session_with(&self, what: &str, policy: Option<Value>) -> Result<(String, SdkConfig), Failed> {
+        let name = self.name(what);
+        let arn = self.role(&name, trust(json!({"AWS": format!("arn:aws:iam::{}:root", self.account())})), policy).await?;
+        let session = self.assume(&self.admin, &arn).await.map_err(|e| format!("admin could not assume {name}: {}", e.code()))?;
+        Ok((arn, session))
+    }
+
     /// A session of a fresh role trusting the account, allowed sts:AssumeRole on anything.
     async fn assumer(&self, what: &str) -> Result<(String, SdkConfig), Failed> {
         let name = self.name(what);
@@ -135,6 +164,20 @@ impl Suite {
 
 fn trust(principal: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
+}
+
+fn list(config: &SdkConfig, bucket: &str, prefix: Option<&str>) -> impl Future<Output = Result<(), CallError>> {
+    let request = sdk::s3_client(config).list_objects().bucket(bucket).set_prefix(prefix.map(str::to_string));
+    async move { request.send().await.map(|_| ()).map_err(|e| call_error(&e)) }
+}
+
+/// The call must be refused with `code` (not a denial: another error, e.g. NoSuchBucket or MalformedPolicyDocument).
+fn expect_code<T>(result: Result<T, CallError>, code: &str, what: &str) -> Result<(), Failed> {
+    match result {
+        Ok(_) => Err(format!("{what}: accepted, expected {code}").into()),
+        Err(err) if err.code() == code => Ok(()),
+        Err(err) => Err(format!("{what}: expected {code}, got {} ({})", err.code(), err.message()).into()),
+    }
 }
 
 fn allow(action: &str) -> Value {
@@ -206,9 +249,11 @@ pub fn trials(handle: Handle) -> Vec<Trial> {
             expect_denied(s.assume(&s.admin, &ec2_only).await, "harness-admin", "admin assuming an ec2-only role")
         }),
         trial(&handle, "moto_launcher::non_matching_trust_statement_is_neutral", |s| async move {
+            // A principal a trust policy names must exist (IAM refuses it otherwise).
+            let somebody_else = s.role(&s.name("somebody-else"), trust(json!({"Service": "ec2.amazonaws.com"})), None).await?;
             let doc = json!({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-                {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:role/somebody-else", s.account())}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": somebody_else}, "Action": "sts:AssumeRole"},
                 {"Effect": "Allow", "Principal": {"AWS": s.target.admin.arn.clone()}, "Action": "sts:AssumeRole"}]});
             let role = s.role(&s.name("neutral"), doc, None).await?;
             s.assume(&s.admin, &role).await.map(|_| ()).map_err(|e| format!("refused although one statement names the caller: {}", e.code()).into())
@@ -221,6 +266,96 @@ pub fn trials(handle: Handle) -> Vec<Trial> {
             let role = s.role(&s.name("deny"), doc, None).await?;
             expect_denied(s.assume(&s.admin, &role).await, "harness-admin", "the denied admin")?;
             s.assume(&a, &role).await.map(|_| ()).map_err(|e| format!("the Deny also refused another principal: {}", e.code()).into())
+        }),
+        trial(&handle, "moto_launcher::trust_conditions_fail_closed", |s| async move {
+            // AWS: a condition on a key the request lacks is false, so the Allow does not apply.
+            // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+            let (_, caller) = s.assumer("extid-caller").await?;
+            let root = format!("arn:aws:iam::{}:root", s.account());
+            let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "Unique-1234"}}}]});
+            let role = s.role(&s.name("extid"), doc, None).await?;
+            let who = s.name("extid-caller");
+            expect_denied(s.assume_with(&caller, &role, None).await, &who, "AssumeRole without the external ID")?;
+            expect_denied(s.assume_with(&caller, &role, Some("Unique-9999")).await, &who, "AssumeRole with a wrong external ID")?;
+            s.assume_with(&caller, &role, Some("Unique-1234")).await.map(|_| ()).map_err(|e| format!("the right external ID was refused: {}", e.code()))?;
+            // A root trust narrowed to one role by aws:PrincipalArn admits that role only.
+            let (narrow_arn, narrowed) = s.assumer("narrowed").await?;
+            let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", s.account())}, "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": narrow_arn}}}]});
+            let role = s.role(&s.name("narrow"), doc, None).await?;
+            s.assume(&narrowed, &role).await.map_err(|e| format!("the named role was refused: {}", e.code()))?;
+            expect_denied(s.assume(&caller, &role).await, &who, "another role of the account")
+        }),
+        trial(&handle, "moto_launcher::identity_policy_conditions_and_patterns_hold", |s| async move {
+            let bucket = s.bucket("cond", None).await?;
+            let policy = json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "S3:LISTBUCKET", "Resource": format!("arn:aws:s3:::{bucket}"), "Condition": {"StringEquals": {"s3:prefix": "home/"}}},
+                {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+                {"Effect": "Deny", "Action": "s3:ListBucket", "NotResource": format!("arn:aws:s3:::{bucket}")}]});
+            let (_, session) = s.session_with("cond-reader", Some(policy)).await?;
+            let who = s.name("cond-reader");
+            // An Allow limited to a prefix does not list the whole bucket (moto ignored the condition).
+            expect_denied(list(&session, &bucket, None).await, &who, "listing the whole bucket")?;
+            // Action names ignore case; a Deny whose condition does not hold does not apply;
+            // a Deny with NotResource spares the named resource (moto denied all three).
+            list(&session, &bucket, Some("home/")).await.map_err(|e| format!("listing home/ was refused: {} ({})", e.code(), e.message()))?;
+            // A dot in a resource pattern is a dot, not any character.
+            let dotted = s.bucket("dot.x", None).await?;
+            let lookalike = s.bucket("dotyx", None).await?;
+            let (_, session) = s.session_with("dot-reader", Some(json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{dotted}")}]}))).await?;
+            list(&session, &dotted, None).await.map_err(|e| format!("the granted bucket was refused: {}", e.code()))?;
+            expect_denied(list(&session, &lookalike, None).await, "", "a bucket the dot would match as a regular expression")
+        }),
+        trial(&handle, "moto_launcher::bucket_policies_grant_and_deny", |s| async move {
+            let (reader_arn, reader) = s.session_with("bp-reader", None).await?;
+            let (denied_arn, denied) = s.session_with("bp-denied", Some(json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))).await?;
+            let policy = json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": reader_arn}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::BUCKET"},
+                {"Effect": "Deny", "Principal": {"AWS": denied_arn}, "Action": "s3:*", "Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"]}]});
+            let bucket = s.bucket("bp", Some(policy)).await?;
+            // Same account: the bucket policy alone allows the role it names.
+            list(&reader, &bucket, None).await.map_err(|e| format!("the role the bucket policy names was refused: {}", e.code()))?;
+            // Its Deny beats the role's own s3:*.
+            expect_denied(list(&denied, &bucket, None).await, "", "the role the bucket policy denies")
+        }),
+        trial(&handle, "moto_launcher::a_missing_bucket_is_no_such_bucket_not_a_denial", |s| async move {
+            let (_, nobody) = s.session_with("nsb", None).await?;
+            // S3 answers NoSuchBucket for a bucket that exists nowhere, whoever asks.
+            expect_code(list(&nobody, &s.name("never-created"), None).await, "NoSuchBucket", "listing a bucket that does not exist")
+        }),
+        trial(&handle, "moto_launcher::assume_role_into_a_missing_role_is_denied", |s| async move {
+            let (_, caller) = s.assumer("missing-role").await?;
+            let arn = format!("arn:aws:iam::{}:role/{}", s.account(), s.name("never-created"));
+            expect_denied(s.assume(&caller, &arn).await, &s.name("missing-role"), "AssumeRole into a role that does not exist")
+        }),
+        trial(&handle, "moto_launcher::a_trust_naming_the_caller_needs_no_identity_grant", |s| async move {
+            // https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html: within one
+            // account, naming the principal in the trust policy is enough; naming the account is not.
+            let (caller_arn, caller) = s.session_with("direct", None).await?;
+            let named = s.role(&s.name("direct-named"), trust(json!({"AWS": caller_arn})), None).await?;
+            s.assume(&caller, &named).await.map_err(|e| format!("the role naming the caller refused it: {}", e.code()))?;
+            let by_root = s.role(&s.name("direct-root"), trust(json!({"AWS": format!("arn:aws:iam::{}:root", s.account())})), None).await?;
+            expect_denied(s.assume(&caller, &by_root).await, &s.name("direct"), "a root trust without the identity grant")
+        }),
+        trial(&handle, "moto_launcher::policies_aws_refuses_are_refused", |s| async move {
+            let iam = aws_sdk_iam::Client::new(&s.admin);
+            let create = |name: String, doc: Value| {
+                let request = iam.create_role().role_name(name).assume_role_policy_document(doc.to_string());
+                async move { request.send().await.map(|_| ()).map_err(|e| call_error(&e)) }
+            };
+            let not_principal = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": format!("arn:aws:iam::{}:root", s.account())}, "Action": "sts:AssumeRole"}]});
+            expect_code(create(s.name("np"), not_principal).await, "MalformedPolicyDocument", "a trust policy with NotPrincipal")?;
+            let blog = trust(json!({"AWS": format!("arn:aws::iam::{}:root", s.account())}));
+            expect_code(create(s.name("blog"), blog).await, "MalformedPolicyDocument", "the blog's malformed root ARN")?;
+            let ghost = trust(json!({"AWS": format!("arn:aws:iam::{}:role/{}", s.account(), s.name("ghost"))}));
+            expect_code(create(s.name("ghost-trust"), ghost).await, "MalformedPolicyDocument", "a trust naming a role that does not exist")?;
+            let bucket = s.bucket("malformed", None).await?;
+            let bad = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws::iam::{}:root", s.account())}, "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}")}]});
+            let put = sdk::s3_client(&s.admin).put_bucket_policy().bucket(&bucket).policy(bad.to_string()).send().await.map_err(|e| call_error(&e));
+            expect_code(put, "MalformedPolicy", "a bucket policy with a malformed principal")
         }),
         trial(&handle, "moto_launcher::iam_sts_and_ec2_denials_carry_their_error_code", |s| async move {
             let (_, a) = s.assumer("codes").await?;
