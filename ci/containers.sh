@@ -28,16 +28,30 @@ LOCALSTACK_IMAGE=harness-local/localstack-community:$LOCALSTACK_VERSION
 log() { echo "containers: $*" >&2; }
 die() { echo "containers: error: $*" >&2; exit 1; }
 
+# apt, debootstrap and the chroots are loud (needrestart, "Can not write log"
+# without /dev/pts): their output goes to this file; a failure names it.
+DETAILS=${HARNESS_CONTAINERS_LOG:-/var/tmp/harness-containers.log}
+: >"$DETAILS"
+apt_updated=
+# Install Debian packages, updating the package lists once first (a fresh
+# machine may have none).
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    log "apt-get update (details: $DETAILS)"
+    apt-get update -qq >>"$DETAILS" 2>&1 || die "apt-get update failed; see $DETAILS"
+    apt_updated=1
+  fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get install -y -qq "$@" >>"$DETAILS" 2>&1 </dev/null \
+    || die "apt-get install $* failed; see $DETAILS"
+}
+
 [ "$(id -u)" = 0 ] || die "needs root (apt-get, debootstrap, chroot, dockerd); run it with sudo"
 
 # --- 1. the engine -----------------------------------------------------------
 export DOCKER_HOST=unix://$SOCK
 if ! docker info >/dev/null 2>&1; then
-  if ! command -v dockerd >/dev/null; then
-    log "installing docker.io"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2 \
-      || die "apt-get install docker.io failed; install a Docker engine by hand"
-  fi
+  command -v dockerd >/dev/null || apt_install docker.io
   mkdir -p "$ROOT" /run/harness-docker-exec
   log "starting dockerd on $SOCK (log: $ROOT.log)"
   setsid dockerd --data-root "$ROOT" --exec-root /run/harness-docker-exec -H "$DOCKER_HOST" \
@@ -74,10 +88,10 @@ trap 'exit 143' TERM
 base_rootfs() {
   local base=$WORK/trixie
   [ -f "$base/.done" ] && return
-  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+  command -v debootstrap >/dev/null || apt_install debootstrap
   remove_rootfs "$base" && mkdir -p "$WORK"
   log "debootstrap trixie from $MIRROR (about a minute)"
-  debootstrap --variant=minbase trixie "$base" "$MIRROR" >"$WORK/debootstrap.log" || die "debootstrap failed; see $WORK/debootstrap.log"
+  debootstrap --variant=minbase trixie "$base" "$MIRROR" >>"$DETAILS" 2>&1 || die "debootstrap failed; see $DETAILS"
   in_chroot "$base" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null && apt-get clean'
   touch "$base/.done"
 }
@@ -92,7 +106,8 @@ in_chroot() {
   mount --bind /dev "$rootfs/dev"
   local rc=0
   env -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE -u CURL_CA_BUNDLE -u PIP_FIND_LINKS PIP_CERT=/host-ca.crt \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore chroot "$rootfs" "$@" >&2 || rc=$?
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore chroot "$rootfs" "$@" >>"$DETAILS" 2>&1 || rc=$?
+  [ $rc = 0 ] || log "a command in $rootfs failed (exit $rc); see $DETAILS"
   umount "$rootfs/dev" "$rootfs/proc"
   return $rc
 }

@@ -4,13 +4,17 @@
 //! [`scenario`] (what to verify) -> [`terraform`] (apply the config) ->
 //! [`target`] (where: an IAM-enforcing emulator, probed for what it enforces) ->
 //! [`identity`] (each principal's credentials, the workload's over IMDS) ->
-//! [`steps`] (one AWS call and its verdict) -> [`runner`] (the whole run,
-//! destroy included) -> [`report`] (console table and JSON).
+//! [`steps`] (one AWS call and what it observed) -> [`prediction`] (what
+//! AWS should answer, by the [`policy`] evaluator) -> [`verdict`] (the one
+//! table) -> [`runner`] (the whole run, destroy included) -> [`report`]
+//! (console table and JSON).
 
 pub mod exit_code;
 pub mod identity;
 pub mod on_instance;
+pub mod phase;
 pub mod policy;
+pub mod prediction;
 pub mod process;
 pub mod report;
 pub mod runner;
@@ -21,3 +25,4 @@ pub mod steps;
 pub mod sweep;
 pub mod target;
 pub mod terraform;
+pub mod verdict;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
-use harness::report::{self, Event, RunReport};
+use harness::report::{self, Event};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
 use harness::target::{self, AutoChoice, Consistency, Target, container::Placement, moto::MotoOptions};
@@ -48,7 +48,7 @@ enum TargetKind {
     Moto,
     /// The same moto target in a container (testcontainers).
     MotoContainer,
-    /// LocalStack in a container (testcontainers), ENFORCE_IAM=1, LOCALSTACK_AUTH_TOKEN passed through.
+    /// LocalStack in a container: with LOCALSTACK_AUTH_TOKEN the licensed image, ENFORCE_IAM=1; without one Community, which enforces no IAM (its denials come out UNVERIFIED).
     Localstack,
     /// An AWS-compatible endpoint you run (--endpoint); the harness destroys what it applied there.
     Endpoint,
@@ -301,7 +301,8 @@ async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target
         (TargetKind::Localstack, _) => {
             let token = target::localstack::token();
             let image = args.localstack_image.clone().unwrap_or_else(|| {
-                if token.is_some() { target::localstack::IMAGE } else { target::localstack::COMMUNITY_IMAGE }.to_string()
+                // Without a token, Community: HARNESS_LOCALSTACK_COMMUNITY_IMAGE (what ci/containers.sh builds), else the official tag.
+                if token.is_some() { target::localstack::IMAGE.to_string() } else { target::localstack::community_image() }
             });
             let reason = if token.is_some() { reason } else { format!("{reason}; no {}: Community, which enforces no IAM", target::localstack::TOKEN_VAR) };
             Target::start_localstack(&image, token.as_deref(), placement, reason, cancel).await
@@ -353,7 +354,7 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
     {
         return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
     }
-    ExitCode::from(run_exit_code(&result, cancel.is_cancelled()) as u8)
+    ExitCode::from(exit_code::of_run(&result, cancel.is_cancelled()) as u8)
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -388,6 +389,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
         Ok(target) => target,
         Err(code) => return code,
     };
+    eprintln!("{}", report::target_line(&target.description));
     let admin = target.admin_config().await;
     let found = harness::sweep::find(&admin, args.older_than).await;
     let code = match found {
@@ -432,7 +434,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
     let tell = |event: Event<'_>| {
         let mut current = spinner.lock().unwrap_or_else(|p| p.into_inner());
         match &event {
-            Event::PhaseStarted { phase, .. } if !phase.starts_with("scenario") => {
+            Event::PhaseStarted { phase, .. } if !phase.is_steps() => {
                 let style = ProgressStyle::with_template("{spinner} terraform {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
                 let bar = ProgressBar::new_spinner().with_style(style);
                 bar.set_message(phase.to_string());
@@ -442,7 +444,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
                 }
                 *current = Some(bar);
             }
-            Event::PhaseFinished { phase, .. } if !phase.name.starts_with("scenario") => {
+            Event::PhaseFinished { phase, .. } if !phase.name.is_steps() => {
                 if let Some(bar) = current.take() {
                     bar.finish_and_clear();
                 }
@@ -458,22 +460,6 @@ async fn demo(args: DemoArgs) -> ExitCode {
     execute(&scenarios, &args.target, options, outputs, &tell).await
 }
 
-fn run_exit_code(result: &RunReport, interrupted: bool) -> i32 {
-    use harness::report::Cleanup;
-    if result.scenarios.iter().any(|s| matches!(s.cleanup, Cleanup::Kept { .. })) {
-        exit_code::CLEANUP_FAILED
-    } else if interrupted {
-        exit_code::INTERRUPTED
-    } else if result.passed {
-        exit_code::SUCCESS
-    } else if result.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| e.phase == "init" || e.phase == "apply")) {
-        exit_code::APPLY_FAILED
-    } else if result.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| e.phase == "config")) {
-        exit_code::CONFIG_MISSING
-    } else {
-        exit_code::STEPS_FAILED
-    }
-}
 
 /// First Ctrl-C: stop and clean up (destroy still runs). Second: stop
 /// waiting, and say how to finish the cleanup by hand.

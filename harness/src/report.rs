@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::phase::Phase;
+use crate::policy::{Because, Decision, Reason};
 use crate::scenario::Expectation;
-use crate::steps::Verdict;
+use crate::verdict::Verdict;
 use crate::target::{Capabilities, TargetDescription};
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +30,8 @@ pub struct TargetReport {
     #[serde(flatten)]
     pub description: TargetDescription,
     pub capabilities: Capabilities,
+    /// Whose policy evaluation the target's answers come from.
+    pub evaluation: String,
     pub probe_notes: Vec<String>,
     /// Time the capability probes took.
     pub probe_ms: f64,
@@ -48,7 +52,7 @@ pub struct ScenarioReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioError {
-    pub phase: String,
+    pub phase: Phase,
     pub message: String,
 }
 
@@ -65,7 +69,7 @@ pub enum Cleanup {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
-    pub name: String,
+    pub name: Phase,
     pub latency_ms: f64,
     pub ok: bool,
 }
@@ -76,6 +80,9 @@ pub struct StepReport {
     pub principal: String,
     pub action: String,
     pub expected: Expectation,
+    /// The reason the scenario asserts for an expected denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<Because>,
     pub observed: String,
     pub error_code: Option<String>,
     pub verdict: Verdict,
@@ -92,7 +99,16 @@ pub struct StepReport {
     pub command: String,
     /// What the call returned, as the aws CLI shows it (secrets redacted).
     pub detail: String,
-    pub reason: Option<String>,
+    /// Why the verdict is not a plain pass.
+    pub why: Option<String>,
+    /// What the policy evaluator predicts AWS answers (None: see prediction_error).
+    pub predicted: Option<Decision>,
+    /// The prediction's reason: the deciding policy type, policy and statement.
+    pub reason: Option<Reason>,
+    /// Why there is no prediction (a policy the harness cannot read, the admin's own lookup).
+    pub prediction_error: Option<String>,
+    /// On AWS: the evaluator disagreed with the observation (which stands).
+    pub warning: Option<String>,
 }
 
 pub fn millis(d: Duration) -> f64 {
@@ -104,29 +120,30 @@ pub fn millis(d: Duration) -> f64 {
 pub enum Event<'a> {
     TargetReady(&'a TargetReport),
     ScenarioStarted { scenario: &'a str, prefix: &'a str },
-    PhaseStarted { scenario: &'a str, phase: &'a str },
+    PhaseStarted { scenario: &'a str, phase: &'a Phase },
     PhaseFinished { scenario: &'a str, phase: &'a PhaseReport },
     StepFinished { scenario: &'a str, step: &'a StepReport },
     ScenarioFinished(&'a ScenarioReport),
+}
+
+/// Which target runs, where, and why: `target: moto 5.2.5 at http://... (reason)`.
+pub fn target_line(d: &TargetDescription) -> String {
+    let container = match (&d.image, d.network) {
+        (Some(image), Some(network)) => format!(", image {image}, {network} network"),
+        _ => String::new(),
+    };
+    format!("target: {} {} at {}{container} ({})", d.kind, d.version.as_deref().unwrap_or("?"), d.endpoint.as_deref().unwrap_or("AWS"), d.reason)
 }
 
 /// Human progress lines (written to stderr by the CLI).
 pub fn progress_line(event: &Event<'_>) -> String {
     match event {
         Event::TargetReady(target) => {
-            let d = &target.description;
             let c = &target.capabilities;
             let yes = |b: bool| if b { "yes" } else { "NO" };
-            let container = match (&d.image, d.network) {
-                (Some(image), Some(network)) => format!(", image {image}, {network} network"),
-                _ => String::new(),
-            };
             format!(
-                "target: {} {} at {}{container} ({})\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}",
-                d.kind,
-                d.version.as_deref().unwrap_or("?"),
-                d.endpoint.as_deref().unwrap_or("AWS"),
-                d.reason,
+                "{}\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}",
+                target_line(&target.description),
                 yes(c.identity_policies),
                 yes(c.trust_policies),
                 yes(c.role_session_principals),
@@ -159,8 +176,14 @@ pub fn progress_line(event: &Event<'_>) -> String {
             for detail in step.detail.lines() {
                 line.push_str(&format!("\n    {detail}"));
             }
-            if let Some(reason) = &step.reason {
-                line.push_str(&format!("\n    why: {reason}"));
+            if let Some(why) = &step.why {
+                line.push_str(&format!("\n    why: {why}"));
+            }
+            if let Some(reason) = step.reason.as_ref().filter(|r| r.decision != Decision::Allow) {
+                line.push_str(&format!("\n    reason: {}", reason.text));
+            }
+            if let Some(warning) = &step.warning {
+                line.push_str(&format!("\n    WARNING: {warning}"));
             }
             line
         }
@@ -184,9 +207,8 @@ pub fn progress_line(event: &Event<'_>) -> String {
 pub fn story_line(event: &Event<'_>) -> Option<String> {
     match event {
         Event::TargetReady(_) => Some(progress_line(event)),
-        Event::PhaseStarted { phase, .. } => phase.strip_prefix("scenario").map(|config| {
-            let config = config.trim();
-            let title = if config.is_empty() { String::new() } else { format!(" {config} ") };
+        Event::PhaseStarted { phase, .. } => phase.is_steps().then(|| {
+            let title = phase.stage().map(|config| format!(" {config} ")).unwrap_or_default();
             format!("\n=={title}{}", "=".repeat(60usize.saturating_sub(title.len())))
         }),
         Event::StepFinished { step, .. } => {
@@ -196,8 +218,11 @@ pub fn story_line(event: &Event<'_>) -> Option<String> {
                 text.push('\n');
             }
             text.push_str(&format!("-> expected {}: {} ({:.1} ms)", step.expected, verdict_label(step.verdict), step.latency_ms));
-            if let Some(reason) = &step.reason {
-                text.push_str(&format!(" - {reason}"));
+            if let Some(why) = &step.why {
+                text.push_str(&format!(" - {why}"));
+            }
+            if let Some(reason) = step.reason.as_ref().filter(|r| r.decision != Decision::Allow) {
+                text.push_str(&format!("\n   because {}", reason.text));
             }
             Some(text)
         }
@@ -207,11 +232,7 @@ pub fn story_line(event: &Event<'_>) -> Option<String> {
 }
 
 pub fn verdict_label(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Unverified => "UNVERIFIED",
-    }
+    verdict.label()
 }
 
 /// The summary table: one row per step, then each scenario's phases.
@@ -291,9 +312,17 @@ pub fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result
     } else {
         String::new()
     };
+    let diverged = match count(Verdict::Diverged) {
+        0 => String::new(),
+        n => format!(", {n} diverged (the emulator and the policy evaluator disagree: nothing proven)"),
+    };
+    let warnings = match steps.iter().filter(|s| s.warning.is_some()).count() {
+        0 => String::new(),
+        n => format!(" | {n} warnings: AWS answered otherwise than the policy evaluator predicts (see each step)"),
+    };
     writeln!(
         out,
-        "result: {} | {} passed, {} failed, {unverified} unverified{stopped}{caveat}",
+        "result: {} | {} passed, {} failed, {unverified} unverified{diverged}{stopped}{caveat}{warnings}",
         if report.passed { "PASSED" } else { "FAILED" },
         count(Verdict::Pass),
         count(Verdict::Fail),
@@ -320,17 +349,17 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
                 // Not proven, and not failing the run: CI shows it as skipped, with the reason.
                 Verdict::Unverified if !report.strict => {
                     let mut status = TestCaseStatus::skipped();
-                    status.set_message(format!("UNVERIFIED: {}", step.reason.clone().unwrap_or_default()));
+                    status.set_message(format!("UNVERIFIED: {}", step.why.clone().unwrap_or_default()));
                     status
                 }
-                Verdict::Fail | Verdict::Unverified => {
+                Verdict::Fail | Verdict::Unverified | Verdict::Diverged => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     let observed = step.error_code.as_ref().map(|c| format!("{} ({c})", step.observed)).unwrap_or_else(|| step.observed.clone());
                     status.set_message(format!(
                         "{}: expected {}, observed {observed}; {}",
                         verdict_label(step.verdict),
                         step.expected,
-                        step.reason.clone().unwrap_or_default()
+                        step.why.clone().unwrap_or_default()
                     ));
                     status
                 }
@@ -368,6 +397,7 @@ mod tests {
                     startup_ms: 1500.0,
                 },
                 capabilities: Capabilities { identity_policies: true, trust_policies: true, role_session_principals: true },
+                evaluation: "AWS's documented evaluation".into(),
                 probe_notes: vec![],
                 probe_ms: 40.0,
             },
@@ -377,7 +407,7 @@ mod tests {
                 passed: true,
                 error: None,
                 cleanup: Cleanup::Destroyed,
-                phases: vec![PhaseReport { name: "apply".into(), latency_ms: 30000.0, ok: true }],
+                phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
                 steps: vec![StepReport {
                     name: "role1 cannot list the bucket".into(),
                     principal: "role1".into(),
@@ -392,7 +422,19 @@ mod tests {
                     on_instance: None,
                     command: "aws s3 ls s3://b".into(),
                     detail: String::new(),
-                    reason: None,
+                    why: None,
+                    because: None,
+                    predicted: Some(Decision::Deny),
+                    reason: Some(Reason {
+                        decision: Decision::Deny,
+                        policy_type: Some(crate::policy::PolicyType::Identity),
+                        policy: None,
+                        statement: None,
+                        explicit: false,
+                        text: "no statement of the identity policies of assumed-role/role1/i-1 allows s3:ListBucket on arn:aws:s3:::b".into(),
+                    }),
+                    prediction_error: None,
+                    warning: None,
                 }],
             }],
             passed: true,
@@ -421,10 +463,25 @@ mod tests {
         assert_eq!(step["observed"], "denied");
         assert_eq!(step["error_code"], "AccessDenied");
         assert_eq!(step["verdict"], "pass");
+        assert_eq!(step["predicted"], "deny");
+        assert_eq!(step["reason"]["decision"], "deny");
+        assert_eq!(step["reason"]["policy_type"], "identity");
+        for key in ["policy", "statement"] {
+            assert!(step["reason"].get(key).is_some(), "step.reason.{key}");
+        }
         for key in ["name", "principal", "action"] {
             assert!(step[key].is_string(), "step.{key}");
         }
         assert!(step["latency_ms"].is_number());
+    }
+
+    #[test]
+    fn a_denial_shows_its_predicted_reason() {
+        let report = sample();
+        let line = progress_line(&Event::StepFinished { scenario: "problem_demo", step: &report.scenarios[0].steps[0] });
+        assert!(line.contains("\n    reason: no statement of the identity policies of assumed-role/role1/i-1 allows s3:ListBucket"), "{line}");
+        let story = story_line(&Event::StepFinished { scenario: "problem_demo", step: &report.scenarios[0].steps[0] }).unwrap();
+        assert!(story.contains("because no statement of the identity policies"), "{story}");
     }
 
     #[test]
@@ -447,7 +504,7 @@ mod tests {
         let step = &mut report.scenarios[0].steps[0];
         step.verdict = Verdict::Unverified;
         step.observed = "allowed".into();
-        step.reason = Some("allowed, but the target does not enforce identity policies".into());
+        step.why = Some("allowed, but the target does not enforce identity policies".into());
         report.strict = strict;
         report.passed = !strict;
         report
@@ -474,6 +531,22 @@ mod tests {
         write_junit(&unverified(true), &path).unwrap();
         let xml = std::fs::read_to_string(&path).unwrap();
         assert!(xml.contains("<failure message=\"UNVERIFIED: expected denied"), "{xml}");
+    }
+
+    #[test]
+    fn diverged_steps_and_warnings_are_counted() {
+        let mut report = sample();
+        report.passed = false;
+        report.scenarios[0].steps[0].verdict = Verdict::Diverged;
+        let mut warned = report.scenarios[0].steps[0].clone();
+        warned.verdict = Verdict::Pass;
+        warned.warning = Some("the target answered deny, the policy evaluator predicts allow".into());
+        report.scenarios[0].steps.push(warned);
+        let mut out = Vec::new();
+        write_summary(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("result: FAILED | 1 passed, 0 failed, 0 unverified, 1 diverged (the emulator and the policy evaluator disagree"), "{text}");
+        assert!(text.contains("| 1 warnings: AWS answered otherwise"), "{text}");
     }
 
     #[test]

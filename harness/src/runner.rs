@@ -21,7 +21,11 @@ use crate::on_instance::overlay::{self, Overlay};
 use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
 use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, Stage};
-use crate::steps::{self, Call, Observed, Performed, Verdict};
+use crate::phase::Phase;
+use crate::policy::{self, Because};
+use crate::prediction::Predictor;
+use crate::steps::{self, Call, Observed, Performed};
+use crate::verdict::{self, Evidence, Ground, Verdict};
 use crate::target::{Capabilities, Consistency, Target, capabilities};
 use crate::terraform::{self, RunVariables, Terraform, WorkingCopy};
 
@@ -85,6 +89,22 @@ pub struct Runner {
     pub run_id: String,
 }
 
+/// A principal a step can act as: its credentials, and who it is (its
+/// session ARN, which the policy evaluator predicts for).
+struct Known {
+    principal: Principal,
+    arn: String,
+}
+
+/// What a step asks, whether the scenario wrote it or the harness added it.
+struct StepInput<'a> {
+    name: String,
+    principal: &'a str,
+    call: &'a Call,
+    expect: Expectation,
+    because: Option<Because>,
+}
+
 /// A short random id: part of every resource name, so runs never collide.
 pub fn new_run_id() -> String {
     std::iter::repeat_with(|| {
@@ -107,11 +127,18 @@ impl Runner {
     pub async fn run(&self, scenarios: &[Scenario], events: EventSink<'_>) -> RunReport {
         let admin = self.target.admin_config().await;
         let probing = Instant::now();
-        let (caps, notes) =
-            capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await;
+        // AWS enforces by definition: probing it could only downgrade a verdict
+        // (a fresh key still propagating, a sandbox role without iam:CreateUser).
+        let (caps, notes) = match self.target.ground() {
+            Ground::Aws => (Capabilities::ENFORCED, capabilities::ProbeNotes(vec!["AWS enforces identity and trust policies by definition: not probed".into()])),
+            Ground::Emulator => {
+                capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await
+            }
+        };
         let target = TargetReport {
             description: self.target.description.clone(),
             capabilities: caps,
+            evaluation: self.target.evaluation().to_string(),
             probe_notes: notes.0,
             probe_ms: millis(probing.elapsed()),
         };
@@ -137,12 +164,12 @@ impl Runner {
             phases: Vec::new(),
             steps: Vec::new(),
         };
-        let fail = |report: &mut ScenarioReport, phase: &str, message: String| {
-            report.error = Some(ScenarioError { phase: phase.into(), message });
+        let fail = |report: &mut ScenarioReport, phase: Phase, message: String| {
+            report.error = Some(ScenarioError { phase, message });
         };
 
         if let Err(err) = scenario.check_outputs(terraform::declared_outputs) {
-            fail(&mut report, "config", err.to_string());
+            fail(&mut report, Phase::Config, err.to_string());
             return self.finish(report, events);
         }
         let vars = RunVariables {
@@ -157,12 +184,12 @@ impl Runner {
         let mut copy = match WorkingCopy::create(&self.terraform, &scenario.stages[0].config, &self.target.provider_target(), &vars) {
             Ok(copy) => copy,
             Err(err) => {
-                fail(&mut report, "config", err.to_string());
+                fail(&mut report, Phase::Config, err.to_string());
                 return self.finish(report, events);
             }
         };
-        if let Err(err) = self.phase(&mut report, "init", events, copy.init(&self.cancel)).await {
-            fail(&mut report, "init", err.to_string());
+        if let Err(err) = self.phase(&mut report, Phase::Init, events, copy.init(&self.cancel)).await {
+            fail(&mut report, Phase::Init, err.to_string());
             return self.finish(report, events);
         }
 
@@ -170,44 +197,45 @@ impl Runner {
         // cleanup below runs whatever happens in the stages.
         let chain = scenario.stages.len() > 1;
         // Sessions saved by AssumeRole steps stay usable in later stages.
-        let mut principals: BTreeMap<String, Principal> = BTreeMap::new();
+        let mut principals: BTreeMap<String, Known> = BTreeMap::new();
         // The SSM overlay of the stage running (aws target): removed after its steps, whatever happened.
         let mut overlays: Vec<Overlay> = Vec::new();
         for (index, stage) in scenario.stages.iter().enumerate() {
-            let label = |phase: &str| if chain { format!("{phase} {}", stage.config_name()) } else { phase.to_string() };
+            let stage_name = chain.then(|| stage.config_name());
             if index > 0
                 && let Err(err) = copy.use_config(&stage.config)
             {
-                fail(&mut report, &label("apply"), err.to_string());
+                fail(&mut report, Phase::Apply(stage_name), err.to_string());
                 break;
             }
-            if let Err(err) = self.phase(&mut report, &label("apply"), events, copy.apply(&self.cancel)).await {
-                fail(&mut report, &label("apply"), err.to_string());
+            if let Err(err) = self.phase(&mut report, Phase::Apply(stage_name.clone()), events, copy.apply(&self.cancel)).await {
+                fail(&mut report, Phase::Apply(stage_name), err.to_string());
                 break;
             }
-            let outputs = match self.phase(&mut report, &label("outputs"), events, copy.outputs(&self.cancel)).await {
+            let outputs = match self.phase(&mut report, Phase::Outputs(stage_name.clone()), events, copy.outputs(&self.cancel)).await {
                 Ok(outputs) => outputs,
                 Err(err) => {
-                    fail(&mut report, &label("outputs"), err.to_string());
+                    fail(&mut report, Phase::Outputs(stage_name), err.to_string());
                     break;
                 }
             };
             let started = Instant::now();
-            events(Event::PhaseStarted { scenario: &scenario.name, phase: &label("scenario") });
+            let steps_phase = Phase::Steps(stage_name);
+            events(Event::PhaseStarted { scenario: &scenario.name, phase: &steps_phase });
             let body = AssertUnwindSafe(self.run_stage(scenario, stage, &outputs, &mut principals, &mut overlays, caps, &mut report, events)).catch_unwind().await;
             let outcome = match body {
                 Ok(result) => result,
                 Err(_) => Err("the harness panicked while running the steps (see stderr)".to_string()),
             };
             let ok = outcome.is_ok();
-            self.record_phase(&mut report, &label("scenario"), started.elapsed(), ok, events);
+            self.record_phase(&mut report, steps_phase.clone(), started.elapsed(), ok, events);
             let removed = self.remove_overlays(&mut overlays, &mut report, events).await;
             if let Err(message) = outcome {
-                fail(&mut report, &label("scenario"), message);
+                fail(&mut report, steps_phase, message);
                 break;
             }
             if let Err(message) = removed {
-                fail(&mut report, &label("ssm overlay removed"), message);
+                fail(&mut report, Phase::SsmOverlayRemoved, message);
                 break;
             }
         }
@@ -223,7 +251,7 @@ impl Runner {
         if !self.target.outlives_run() && !self.options.always_destroy {
             return Cleanup::TargetEnded;
         }
-        match self.phase(report, "destroy", events, copy.destroy()).await {
+        match self.phase(report, Phase::Destroy, events, copy.destroy()).await {
             Ok(_) => Cleanup::Destroyed,
             Err(err) => {
                 let error = err.to_string();
@@ -242,16 +270,16 @@ impl Runner {
         report
     }
 
-    async fn phase<T, E>(&self, report: &mut ScenarioReport, name: &str, events: EventSink<'_>, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        events(Event::PhaseStarted { scenario: &report.name, phase: name });
+    async fn phase<T, E>(&self, report: &mut ScenarioReport, name: Phase, events: EventSink<'_>, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        events(Event::PhaseStarted { scenario: &report.name, phase: &name });
         let started = Instant::now();
         let result = work.await;
         self.record_phase(report, name, started.elapsed(), result.is_ok(), events);
         result
     }
 
-    fn record_phase(&self, report: &mut ScenarioReport, name: &str, elapsed: Duration, ok: bool, events: EventSink<'_>) {
-        let phase = PhaseReport { name: name.into(), latency_ms: millis(elapsed), ok };
+    fn record_phase(&self, report: &mut ScenarioReport, name: Phase, elapsed: Duration, ok: bool, events: EventSink<'_>) {
+        let phase = PhaseReport { name, latency_ms: millis(elapsed), ok };
         events(Event::PhaseFinished { scenario: &report.name, phase: &phase });
         report.phases.push(phase);
     }
@@ -266,35 +294,43 @@ impl Runner {
         scenario: &Scenario,
         stage: &Stage,
         outputs: &BTreeMap<String, String>,
-        principals: &mut BTreeMap<String, Principal>,
+        principals: &mut BTreeMap<String, Known>,
         overlays: &mut Vec<Overlay>,
         caps: Capabilities,
         report: &mut ScenarioReport,
         events: EventSink<'_>,
     ) -> Result<(), String> {
         let admin = self.target.admin_config().await;
+        // This stage's policies, read once it is applied: what AWS should answer.
+        let predictor = Predictor::new(&admin, &self.target.admin.account_id, self.target.admin.partition());
 
         // Kept alive for the whole scenario: the workload reads them on refresh.
         let mut imds_servers: Vec<ImdsServer> = Vec::new();
 
         for (name, PrincipalSource::Instance { instance, role }) in &scenario.principals {
+            // Looked up afresh: a stage whose lookup fails never acts as the previous stage's role.
+            principals.remove(name);
             let instance_id = instance.render(outputs).map_err(|o| format!("unknown output `{o}`"))?;
             let expect_role = role.as_ref().map(|r| r.render(outputs)).transpose().map_err(|o| format!("unknown output `{o}`"))?;
             let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
             let performed = steps::perform_consistently(&call, &Principal::Sdk(Box::new(admin.clone())), Expectation::Allowed, self.consistency()).await;
             let step_name = format!("{name} is the role of instance {instance_id}'s profile");
-            let verdict = self.record_step(report, events, step_name, ADMIN_PRINCIPAL, &call, Expectation::Allowed, &performed, &caps);
+            let lookup = StepInput { name: step_name, principal: ADMIN_PRINCIPAL, call: &call, expect: Expectation::Allowed, because: None };
+            let verdict = self.record_step(report, events, &lookup, &performed, Err("the harness's own lookup, made as the admin".into()), &caps);
             let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) else { continue };
-            if self.target.workload_on_instance() {
-                let shell = self.reach_instance(&admin, &instance_id, &role_name, overlays, report, events).await?;
-                principals.insert(name.clone(), Principal::OnInstance(shell));
+            // The instance's session, as EC2 names it: assumed-role/<role>/<instance id>.
+            let arn = predictor.session_arn(&role_name, &instance_id);
+            let principal = if self.target.workload_on_instance() {
+                Principal::OnInstance(self.reach_instance(&admin, &instance_id, &role_name, overlays, report, events).await?)
             } else {
                 let imds = ImdsServer::start(role_name, self.instance_credentials_source(&instance_id), self.options.imds_lifetime)
                     .await
                     .map_err(|e| format!("cannot start the IMDS endpoint: {e}"))?;
-                principals.insert(name.clone(), Principal::Sdk(Box::new(imds.workload_config(&self.target.endpoint).await)));
+                let principal = Principal::Sdk(Box::new(imds.workload_config(&self.target.endpoint).await));
                 imds_servers.push(imds);
-            }
+                principal
+            };
+            principals.insert(name.clone(), Known { principal, arn });
         }
 
         for step in &stage.steps {
@@ -302,8 +338,13 @@ impl Runner {
                 return Err("interrupted (Ctrl-C)".into());
             }
             let call = Call::from_action(&step.action, outputs).map_err(|o| format!("unknown output `{o}`"))?;
-            let performed = match principals.get(&step.principal) {
-                Some(principal) => steps::perform_consistently(&call, principal, step.expect, self.consistency()).await,
+            let acting = principals.get(&step.principal);
+            let predicted = match acting {
+                Some(known) => predictor.predict(&call, &known.arn).await,
+                None => Err(format!("principal `{}` has no credentials", step.principal)),
+            };
+            let performed = match acting {
+                Some(known) => steps::perform_consistently(&call, &known.principal, step.expect, self.consistency()).await,
                 None => Performed::new(
                     Observed::Error {
                         code: "NoCredentials".into(),
@@ -312,55 +353,76 @@ impl Runner {
                     Duration::ZERO,
                 ),
             };
-            if let Action::AssumeRole { save_as, .. } = &step.action {
+            let input = StepInput { name: step.name.clone(), principal: &step.principal, call: &call, expect: step.expect, because: step.because };
+            self.record_step(report, events, &input, &performed, predicted, &caps);
+            if let (Action::AssumeRole { save_as, .. }, Call::AssumeRole { role_arn, session_name }) = (&step.action, &call) {
                 // A session made here is used here; one made on the instance stays there.
-                let saved = match (&performed.session, &performed.session_on_instance, principals.get(&step.principal)) {
+                let saved = match (&performed.session, &performed.session_on_instance, principals.get(&step.principal).map(|k| &k.principal)) {
                     (Some(session), _, _) => Some(Principal::Sdk(Box::new(identity::session_config(&self.target.endpoint, session).await))),
                     (None, Some(file), Some(Principal::OnInstance(shell))) => Some(Principal::OnInstance(shell.with_session(file.clone()))),
                     _ => None,
                 };
-                if let Some(saved) = saved {
-                    principals.insert(save_as.clone(), saved);
+                // Only a session that passed its checks (a session of the role asked for) acts later.
+                match (saved, steps::expected_session_arn(role_arn, session_name)) {
+                    (Some(principal), Some(arn)) if performed.mismatch.is_none() => {
+                        principals.insert(save_as.clone(), Known { principal, arn });
+                    }
+                    _ => {
+                        principals.remove(save_as);
+                    }
                 }
             }
-            self.record_step(report, events, step.name.clone(), &step.principal, &call, step.expect, &performed, &caps);
         }
         drop(imds_servers);
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn record_step(
         &self,
         report: &mut ScenarioReport,
         events: EventSink<'_>,
-        name: String,
-        principal: &str,
-        call: &Call,
-        expect: Expectation,
+        input: &StepInput<'_>,
         performed: &Performed,
+        predicted: Result<policy::Reason, String>,
         caps: &Capabilities,
     ) -> Verdict {
-        let (verdict, reason) = steps::judge(expect, performed, call.denial_verifiable(caps));
+        let call = input.call;
+        let judged = verdict::decide(&Evidence {
+            expect: input.expect,
+            because: input.because,
+            performed,
+            enforced: call.denial_verifiable(caps),
+            predicted: predicted.as_ref().ok(),
+            ground: self.target.ground(),
+        });
+        let (prediction, prediction_error) = match predicted {
+            Ok(reason) => (Some(reason), None),
+            Err(why) => (None, Some(why)),
+        };
         let step = StepReport {
-            name,
-            principal: principal.into(),
+            name: input.name.clone(),
+            principal: input.principal.into(),
             action: call.action_name().into(),
-            expected: expect,
+            expected: input.expect,
+            because: input.because,
             observed: performed.observed.label().into(),
             error_code: performed.observed.error_code().map(str::to_string),
-            verdict,
+            verdict: judged.verdict,
             latency_ms: millis(performed.latency),
             attempts: performed.attempts,
             propagation_ms: performed.propagation.map(millis),
             on_instance: performed.on_instance.clone(),
             command: performed.command.clone().unwrap_or_else(|| call.cli()),
             detail: performed.detail.clone(),
-            reason,
+            why: judged.reason,
+            predicted: prediction.as_ref().map(|r| r.decision),
+            reason: prediction,
+            prediction_error,
+            warning: judged.warning,
         };
         events(Event::StepFinished { scenario: &report.name, step: &step });
         report.steps.push(step);
-        verdict
+        judged.verdict
     }
 
     /// Make the instance reachable by SSM Run Command: the overlay on its
@@ -377,13 +439,13 @@ impl Runner {
         events: EventSink<'_>,
     ) -> Result<Shell, String> {
         if self.options.ssm.overlay {
-            let added = self.phase(report, &format!("ssm overlay {role_name}"), events, overlay::add(admin, role_name, &self.target.admin.arn)).await;
+            let added = self.phase(report, Phase::SsmOverlay(role_name.to_string()), events, overlay::add(admin, role_name, &self.target.admin.arn)).await;
             let added = added.map_err(|e| format!("cannot attach {} to {role_name} (for SSM Run Command): {}: {}", overlay::POLICY_NAME, e.code(), e.message()))?;
             overlays.push(added);
         }
         let ssm = Arc::new(Ssm::new(admin, instance_id));
         let online = ssm.wait_online(self.options.ssm.online_deadline, &self.cancel);
-        self.phase(report, &format!("ssm online {instance_id}"), events, online).await.map_err(|e| e.to_string())?;
+        self.phase(report, Phase::SsmOnline(instance_id.to_string()), events, online).await.map_err(|e| e.to_string())?;
         Ok(Shell::new(ssm, Workspace::new(&self.run_id, &self.target.endpoint.region)))
     }
 
@@ -403,7 +465,7 @@ impl Runner {
             }
             if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
         };
-        self.phase(report, "ssm overlay removed", events, removal).await
+        self.phase(report, Phase::SsmOverlayRemoved, events, removal).await
     }
 
     fn consistency(&self) -> Consistency {

@@ -40,6 +40,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::policy::Because;
+
 /// The file extension of scenario files.
 pub const EXTENSION: &str = "toml";
 
@@ -177,6 +179,8 @@ pub struct Step {
     pub principal: String,
     pub action: Action,
     pub expect: Expectation,
+    /// For an expected denial: the reason it must be denied for (`because = "trust"`).
+    pub because: Option<Because>,
 }
 
 /// One config applied (in place over the previous stage's state) and the
@@ -244,6 +248,7 @@ struct RawStep {
     principal: Spanned<String>,
     action: Spanned<String>,
     expect: Expectation,
+    because: Option<Spanned<String>>,
     bucket: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
     body: Option<String>,
@@ -253,6 +258,18 @@ struct RawStep {
     expect_keys: Option<Vec<String>>,
     expect_body: Option<String>,
     expect_arn: Option<Spanned<String>>,
+}
+
+/// `because` names the reason of an expected denial, one of the evaluator's.
+fn parse_because(source: &Source<'_>, step: &RawStep) -> Result<Option<Because>, ScenarioError> {
+    let Some(because) = &step.because else { return Ok(None) };
+    let names = || Because::ALL.map(Because::name).join(", ");
+    let parsed = Because::parse(because.get_ref())
+        .ok_or_else(|| source.error(because.span().start, format!("unknown reason `{}` in because; one of: {}", because.get_ref(), names())))?;
+    if step.expect != Expectation::Denied {
+        return Err(source.error(because.span().start, "`because` goes with expect = \"denied\""));
+    }
+    Ok(Some(parsed))
 }
 
 /// Turns byte offsets into 1-based line and column.
@@ -351,7 +368,8 @@ impl Scenario {
                     known.insert(save_as.clone());
                 }
                 let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
-                steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect });
+                let because = parse_because(&source, raw_step)?;
+                steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because });
             }
             let config = match config_override {
                 Some(dir) => dir.to_path_buf(),
@@ -529,6 +547,18 @@ expect = "allowed"
 
     fn error_of(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn because_names_one_of_the_evaluators_reasons_for_a_denial() {
+        let denied = GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", "expect = \"denied\"\nbecause = \"trust\"");
+        let scenario = parse(&denied).unwrap();
+        assert_eq!(scenario.steps().nth(1).unwrap().because, Some(Because::Trust));
+        let err = error_of(&denied.replace("because = \"trust\"", "because = \"trusts\""));
+        assert!(err.starts_with("scenarios/demo.toml:"), "{err}");
+        assert!(err.contains("unknown reason `trusts` in because; one of: explicit-deny, identity, trust, resource, boundary, session"), "{err}");
+        let err = error_of(&GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", "expect = \"allowed\"\nbecause = \"identity\""));
+        assert!(err.contains("`because` goes with expect = \"denied\""), "{err}");
     }
 
     #[test]

@@ -1,8 +1,6 @@
-//! One step: an AWS call made as a principal, what it observed, and the
-//! verdict against what the scenario expected. An expected denial passes
-//! only on an AccessDenied-family code; any other error fails with its real
-//! code; a denial on a target that does not enforce the policy involved is
-//! UNVERIFIED, never a pass.
+//! One step: an AWS call made as a principal and what it observed (the
+//! verdict is `verdict`'s). Only an AccessDenied-family code is a denial;
+//! any other error keeps its real code.
 
 use std::time::{Duration, Instant};
 
@@ -68,7 +66,7 @@ pub enum Observed {
 }
 
 impl Observed {
-    fn from_error(err: CallError) -> Self {
+    pub(crate) fn from_error(err: CallError) -> Self {
         if is_access_denied(err.code()) {
             Observed::Denied { code: err.code().to_string(), message: err.message().to_string() }
         } else {
@@ -90,14 +88,6 @@ impl Observed {
             Observed::Denied { code, .. } | Observed::Error { code, .. } => Some(code),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Unverified,
 }
 
 /// What performing a call produced.
@@ -271,29 +261,52 @@ pub(crate) fn caller(expect_arn: Option<&str>, user_id: &str, account: &str, arn
     done
 }
 
+/// What an AssumeRole answer says of the session (its secrets stay out).
+pub(crate) struct Session<'a> {
+    pub access_key_id: &'a str,
+    pub has_token: bool,
+    pub expiration: Option<std::time::SystemTime>,
+    pub assumed_arn: &'a str,
+}
+
+/// The session ARN AssumeRole must answer for `role_arn`:
+/// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` (a role's path is not part of it).
+pub(crate) fn expected_session_arn(role_arn: &str, session_name: &str) -> Option<String> {
+    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+    let [_, partition, "iam", "", account, resource] = parts.as_slice() else { return None };
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    Some(format!("arn:{partition}:sts::{account}:assumed-role/{name}/{session_name}"))
+}
+
 /// An AssumeRole answer as `aws sts assume-role` prints it, secrets redacted,
-/// with the checks every session must pass.
-pub(crate) fn assumed_session(access_key_id: &str, has_token: bool, expiration: Option<std::time::SystemTime>, assumed_arn: &str, latency: Duration) -> Performed {
+/// with the checks every session must pass, the first being that it is a
+/// session of the role that was asked for.
+pub(crate) fn assumed_session(role_arn: &str, session_name: &str, session: &Session<'_>, latency: Duration) -> Performed {
     let mut done = Performed::new(Observed::Allowed, latency);
     done.detail = serde_json::to_string_pretty(&serde_json::json!({
         "Credentials": {
-            "AccessKeyId": access_key_id,
+            "AccessKeyId": session.access_key_id,
             "SecretAccessKey": REDACTED,
             "SessionToken": REDACTED,
-            "Expiration": expiration.map(format_timestamp).unwrap_or_default(),
+            "Expiration": session.expiration.map(format_timestamp).unwrap_or_default(),
         },
-        "AssumedRoleUser": { "Arn": assumed_arn },
+        "AssumedRoleUser": { "Arn": session.assumed_arn },
     }))
     .unwrap_or_default();
     let mut problems = Vec::new();
-    if access_key_id.is_empty() {
-        problems.push("empty AccessKeyId");
+    match expected_session_arn(role_arn, session_name) {
+        Some(expected) if expected == session.assumed_arn => {}
+        Some(expected) => problems.push(format!("AssumedRoleUser.Arn is {}, expected {expected}", session.assumed_arn)),
+        None => problems.push(format!("{role_arn} is not a role ARN")),
     }
-    if !has_token {
-        problems.push("empty SessionToken");
+    if session.access_key_id.is_empty() {
+        problems.push("empty AccessKeyId".into());
     }
-    if expiration.is_none_or(|e| e <= std::time::SystemTime::now()) {
-        problems.push("Expiration is not in the future");
+    if !session.has_token {
+        problems.push("empty SessionToken".into());
+    }
+    if session.expiration.is_none_or(|e| e <= std::time::SystemTime::now()) {
+        problems.push("Expiration is not in the future".into());
     }
     if !problems.is_empty() {
         done.mismatch = Some(problems.join(", "));
@@ -337,7 +350,7 @@ async fn perform_with_sdk(call: &Call, config: &SdkConfig) -> Performed {
         Call::AssumeRole { role_arn, session_name } => {
             let request = aws_sdk_sts::Client::new(config).assume_role().role_arn(role_arn).role_session_name(session_name);
             match request.send().await {
-                Ok(out) => assumed(out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
                 Err(err) => failed(call, call_error(&err), start.elapsed()),
             }
         }
@@ -355,21 +368,21 @@ async fn perform_with_sdk(call: &Call, config: &SdkConfig) -> Performed {
     }
 }
 
-fn assumed(credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
+fn assumed(role_arn: &str, session_name: &str, credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
     let Some(c) = credentials else {
         let mut done = Performed::new(Observed::Allowed, latency);
         done.mismatch = Some("AssumeRole returned no Credentials".into());
         return done;
     };
-    let session = SessionCredentials::from(c);
-    let mut done = assumed_session(
-        &session.access_key_id,
-        !session.session_token.expose().is_empty(),
-        Some(session.expiration),
-        assumed_arn.unwrap_or_default(),
-        latency,
-    );
-    done.session = Some(session);
+    let credentials = SessionCredentials::from(c);
+    let session = Session {
+        access_key_id: &credentials.access_key_id,
+        has_token: !credentials.session_token.expose().is_empty(),
+        expiration: Some(credentials.expiration),
+        assumed_arn: assumed_arn.unwrap_or_default(),
+    };
+    let mut done = assumed_session(role_arn, session_name, &session, latency);
+    done.session = Some(credentials);
     done
 }
 
@@ -397,76 +410,9 @@ async fn instance_profile_role(call: &Call, admin: &SdkConfig, instance_id: &str
     done
 }
 
-/// The verdict of a step, with the reason when it is not a pass.
-pub fn judge(expect: Expectation, performed: &Performed, verifiable: Result<(), &'static str>) -> (Verdict, Option<String>) {
-    match (expect, &performed.observed) {
-        (Expectation::Allowed, Observed::Allowed) => match &performed.mismatch {
-            None => (Verdict::Pass, None),
-            Some(why) => (Verdict::Fail, Some(why.clone())),
-        },
-        (Expectation::Allowed, Observed::Denied { code, message }) => (Verdict::Fail, Some(format!("expected allowed, got {code}: {message}"))),
-        (Expectation::Denied, Observed::Denied { .. }) => match verifiable {
-            Ok(()) => (Verdict::Pass, None),
-            Err(why) => (Verdict::Unverified, Some(why.to_string())),
-        },
-        (Expectation::Denied, Observed::Allowed) => match verifiable {
-            Ok(()) => (Verdict::Fail, Some("expected AccessDenied, the call was allowed".into())),
-            Err(why) => (Verdict::Unverified, Some(format!("allowed, but {why}"))),
-        },
-        (_, Observed::Error { code, message }) => (Verdict::Fail, Some(format!("{code}: {message}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn performed(observed: Observed) -> Performed {
-        Performed::new(observed, Duration::from_millis(3))
-    }
-
-    fn denied(code: &str) -> Observed {
-        Observed::from_error(CallError::Service { code: code.into(), message: "m".into() })
-    }
-
-    #[test]
-    fn only_access_denied_codes_count_as_denial() {
-        for code in ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"] {
-            assert!(matches!(denied(code), Observed::Denied { .. }), "{code}");
-        }
-        for code in ["SignatureDoesNotMatch", "InvalidAccessKeyId", "Throttling", "InternalError"] {
-            assert!(matches!(denied(code), Observed::Error { .. }), "{code}");
-        }
-    }
-
-    #[test]
-    fn an_expected_denial_passes_only_as_access_denied_on_an_enforcing_target() {
-        let ok = Ok(());
-        assert_eq!(judge(Expectation::Denied, &performed(denied("AccessDenied")), ok).0, Verdict::Pass);
-        let (verdict, why) = judge(Expectation::Denied, &performed(denied("SignatureDoesNotMatch")), ok);
-        assert_eq!(verdict, Verdict::Fail);
-        assert!(why.unwrap().starts_with("SignatureDoesNotMatch"));
-        assert_eq!(judge(Expectation::Denied, &performed(Observed::Allowed), ok).0, Verdict::Fail);
-        let transport = Observed::from_error(CallError::Transport { kind: "DispatchFailure", message: "refused".into() });
-        assert_eq!(judge(Expectation::Denied, &performed(transport), ok).0, Verdict::Fail);
-    }
-
-    #[test]
-    fn a_negative_step_on_a_non_enforcing_target_is_unverified() {
-        let not = Err("the target does not enforce identity policies");
-        assert_eq!(judge(Expectation::Denied, &performed(Observed::Allowed), not).0, Verdict::Unverified);
-        assert_eq!(judge(Expectation::Denied, &performed(denied("AccessDenied")), not).0, Verdict::Unverified);
-        // A positive step does not depend on enforcement.
-        assert_eq!(judge(Expectation::Allowed, &performed(Observed::Allowed), not).0, Verdict::Pass);
-    }
-
-    #[test]
-    fn an_allowed_call_whose_check_fails_is_a_failure() {
-        let mut done = performed(Observed::Allowed);
-        done.mismatch = Some("expected keys missing".into());
-        assert_eq!(judge(Expectation::Allowed, &done, Ok(())).0, Verdict::Fail);
-        assert_eq!(judge(Expectation::Allowed, &performed(denied("AccessDenied")), Ok(())).0, Verdict::Fail);
-    }
 
     #[test]
     fn assume_role_needs_trust_enforcement_to_verify_a_denial() {
@@ -486,10 +432,22 @@ mod tests {
             .expiration(aws_smithy_types::DateTime::from(std::time::SystemTime::now() + Duration::from_secs(900)))
             .build()
             .unwrap();
-        let done = assumed(Some(&creds), Some("arn:aws:sts::1:assumed-role/r/s"), Duration::from_millis(1));
+        let done = assumed("arn:aws:iam::111111111111:role/r", "s", Some(&creds), Some("arn:aws:sts::111111111111:assumed-role/r/s"), Duration::from_millis(1));
         assert!(done.detail.contains("ASIAEXAMPLE"));
         assert!(!done.detail.contains("very-secret") && !done.detail.contains("very-token"));
-        assert!(done.mismatch.is_none());
+        assert!(done.mismatch.is_none(), "{:?}", done.mismatch);
         assert!(!format!("{:?}", done.session).contains("very-secret"));
+        // A session of another role than the one asked for fails the step.
+        let other = assumed("arn:aws:iam::111111111111:role/r", "s", Some(&creds), Some("arn:aws:sts::111111111111:assumed-role/other/s"), Duration::from_millis(1));
+        assert!(other.mismatch.unwrap().contains("expected arn:aws:sts::111111111111:assumed-role/r/s"));
+    }
+
+    #[test]
+    fn the_expected_session_arn_drops_the_roles_path() {
+        assert_eq!(
+            expected_session_arn("arn:aws:iam::111111111111:role/services/role2", "blog-demo").as_deref(),
+            Some("arn:aws:sts::111111111111:assumed-role/role2/blog-demo")
+        );
+        assert_eq!(expected_session_arn("arn:aws::iam::111111111111:role/x", "s"), None);
     }
 }

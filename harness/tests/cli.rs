@@ -133,7 +133,18 @@ fn list_shows_the_scenarios() {
 #[test]
 fn emulator_not_installed() {
     let out = harness(&["run", "-s", "problem_demo", "--moto-python", "/nonexistent/python"]).output().unwrap();
-    assert_fails(&out, exit_code::MISSING_TOOL, "moto[server] 5.2.x is not importable", "make setup");
+    assert_fails(&out, exit_code::MISSING_TOOL, "/nonexistent/python has no importable moto[server], the launcher needs moto[server]==5.2.5", "make setup");
+}
+
+#[test]
+fn an_older_moto_is_named_with_the_pinned_one() {
+    // A python whose moto is not the pinned one: the version found, the one pinned, the remedy.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("python");
+    std::fs::write(&fake, "#!/bin/sh\necho 5.2.1\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = harness(&["run", "-s", "problem_demo", "--moto-python", fake.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::MISSING_TOOL, "has moto 5.2.1, the launcher needs moto[server]==5.2.5", "make setup");
 }
 
 mod with_emulator {

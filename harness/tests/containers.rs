@@ -164,6 +164,21 @@ fn with_a_token_the_default_is_localstack_and_the_token_never_shows() -> Result<
     check(!stdout.contains(&token) && !stderr.contains(&token), || "the token was printed".into())
 }
 
+/// What `eval "$(sudo ci/containers.sh)"` exports is all `harness` needs for
+/// both container targets, with pulls forbidden: no other variable names an image.
+fn the_containers_environment_is_all_the_cli_needs() -> Result<(), Failed> {
+    for (target, variable) in [("localstack", "HARNESS_LOCALSTACK_COMMUNITY_IMAGE"), ("moto-container", "HARNESS_MOTO_IMAGE")] {
+        let Ok(image) = std::env::var(variable) else {
+            return Err(format!("{variable} is not set: run the suite with the environment ci/containers.sh prints").into());
+        };
+        let out = harness(&["sweep", "--target", target]).env(container::PULL_VAR, "never").env_remove("HARNESS_LOCALSTACK_IMAGE").output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        check(out.status.success(), || format!("{target}: exit {:?}: {stderr}", out.status.code()))?;
+        check(stderr.contains(&image), || format!("{target}: the image {image} from {variable} is not the one started: {stderr}"))?;
+    }
+    Ok(())
+}
+
 fn a_missing_image_is_named_with_a_remedy() -> Result<(), Failed> {
     let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container", "--moto-image", "harness-local/absent:0"])
         .env(container::PULL_VAR, "never")
@@ -187,6 +202,7 @@ fn main() -> ExitCode {
         ("containers::ctrl_c_while_the_container_starts_leaves_nothing", ctrl_c_while_the_container_starts_leaves_nothing),
         ("containers::a_killed_harnesss_container_is_removed_by_the_next_start", a_killed_harnesss_container_is_removed_by_the_next_start),
         ("containers::a_missing_image_is_named_with_a_remedy", a_missing_image_is_named_with_a_remedy),
+        ("containers::the_containers_environment_is_all_the_cli_needs", the_containers_environment_is_all_the_cli_needs),
         ("containers::a_container_that_exits_at_start_is_removed_and_its_last_lines_shown", a_container_that_exits_at_start_is_removed_and_its_last_lines_shown),
         ("containers::strict_fails_what_localstack_community_cannot_prove", strict_fails_what_localstack_community_cannot_prove),
         ("containers::an_endpoint_is_detected_left_running_and_cleaned", an_endpoint_is_detected_left_running_and_cleaned),

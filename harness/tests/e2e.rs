@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 use harness::report::{Cleanup, RunReport, ScenarioReport, StepReport};
 use harness::runner::{self, RunOptions, Runner};
 use harness::scenario::{self, Expectation, Scenario};
-use harness::steps::Verdict;
+use harness::verdict::Verdict;
 use harness::target::{Target, container, localstack};
 use harness::terraform::Terraform;
 use tokio_util::sync::CancellationToken;
@@ -65,12 +65,16 @@ fn observed(step: &StepReport) -> String {
     format!("expected {}, observed {}{}", step.expected, step.observed, step.error_code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())
 }
 
-/// An enforcing target: every step passes.
+/// An enforcing target: every step passes, and every scenario step
+/// carries the evaluator's prediction (the admin's own lookups are not claims).
 fn judge_enforcing(step: &StepReport) -> Result<(), Failed> {
+    if step.principal != runner::ADMIN_PRINCIPAL && (step.predicted.is_none() || step.reason.is_none()) {
+        return Err(format!("no prediction: {}", step.prediction_error.clone().unwrap_or_default()).into());
+    }
     match step.verdict {
         Verdict::Pass => Ok(()),
         Verdict::Unverified if allow_unverified() => Ok(()),
-        verdict => Err(format!("{verdict:?}: {}; {}", observed(step), step.reason.clone().unwrap_or_default()).into()),
+        verdict => Err(format!("{verdict:?}: {}; {}", observed(step), step.why.clone().unwrap_or_default()).into()),
     }
 }
 
@@ -79,7 +83,7 @@ fn judge_enforcing(step: &StepReport) -> Result<(), Failed> {
 fn judge_non_enforcing(step: &StepReport) -> Result<(), Failed> {
     match (step.expected, step.verdict) {
         (Expectation::Denied, Verdict::Unverified) | (Expectation::Allowed, Verdict::Pass) => Ok(()),
-        (expected, verdict) => Err(format!("expected {expected} to come out {}, got {verdict:?}: {}; {}", if expected == Expectation::Denied { "UNVERIFIED" } else { "PASS" }, observed(step), step.reason.clone().unwrap_or_default()).into()),
+        (expected, verdict) => Err(format!("expected {expected} to come out {}, got {verdict:?}: {}; {}", if expected == Expectation::Denied { "UNVERIFIED" } else { "PASS" }, observed(step), step.why.clone().unwrap_or_default()).into()),
     }
 }
 
@@ -104,7 +108,7 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
         trials.push(Trial::test(format!("{prefix}{name}::apply"), move || {
             let report = find()?;
             match &report.error {
-                Some(e) if e.phase != "scenario" => Err(format!("{} failed: {}", e.phase, e.message).into()),
+                Some(e) if !e.phase.is_steps() => Err(format!("{} failed: {}", e.phase, e.message).into()),
                 _ => Ok(()),
             }
         }));

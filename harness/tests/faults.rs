@@ -218,6 +218,18 @@ fn apply_failing_halfway_shows_terraforms_error_and_leaves_nothing() {
 }
 
 #[test]
+fn a_later_stage_failing_to_apply_exits_as_an_apply_failure() {
+    // The phase is "apply broken_apply", an apply all the same: exit 5, not 1.
+    let emulator = Emulator::start();
+    let scenario = fixture("scenarios/broken_chain.toml");
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap(), "--always-destroy"])).finish();
+    assert!(done.stderr.contains("[broken_chain] apply one_bucket done"), "the first stage applied:\n{}", done.stderr);
+    assert!(done.stderr.contains("[broken_chain] FAILED: apply broken_apply failed:"), "{}", done.stderr);
+    assert_eq!(done.status.code(), Some(exit_code::APPLY_FAILED), "{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+#[test]
 fn failed_destroy_keeps_the_state_and_names_the_command_that_finishes_it() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();

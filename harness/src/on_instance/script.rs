@@ -213,10 +213,11 @@ fn allowed(call: &Call, stdout: &str, elapsed: Duration) -> Performed {
             let answer = json();
             steps::caller(expect_arn.as_deref(), &text(&answer, "UserId"), &text(&answer, "Account"), &text(&answer, "Arn"), elapsed)
         }
-        Call::AssumeRole { .. } => {
+        Call::AssumeRole { role_arn, session_name } => {
             let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
             let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-            steps::assumed_session(field(0), field(3) == "token", cli_timestamp(field(1)), field(2), elapsed)
+            let session = steps::Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
+            steps::assumed_session(role_arn, session_name, &session, elapsed)
         }
         Call::InstanceProfileRole { .. } => {
             let mut done = Performed::new(Observed::Allowed, elapsed);

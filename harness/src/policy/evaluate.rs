@@ -207,20 +207,18 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
     let boundary_fails = policies.boundary.as_ref().is_some_and(|b| find([b], Effect::Allow, request, &context).is_none());
     let session_fails = !policies.session.is_empty() && find(&policies.session, Effect::Allow, request, &context).is_none();
 
-    let no_allow = |policy_type: PolicyType, named: &str| {
-        decide(Decision::Deny, Some(policy_type), None, false, format!("no statement of {named} allows {who} {what}"))
-    };
+    let no_allow = |policy_type: PolicyType, text: String| decide(Decision::Deny, Some(policy_type), None, false, text);
     let boundary_name = policies.boundary.as_ref().map(|b| b.name.clone()).unwrap_or_default();
     // The caller's own side: identity (unless the resource names it), boundary, session.
     let own_side = |need_identity: bool| -> Option<Evaluation> {
         if need_identity && identity.is_none() && !root {
-            return Some(no_allow(PolicyType::Identity, &format!("the identity policies of {who}")));
+            return Some(no_allow(PolicyType::Identity, format!("no identity-based policy of {who} allows {what}")));
         }
         if boundary_fails {
-            return Some(no_allow(PolicyType::Boundary, &format!("the permissions boundary {boundary_name}")));
+            return Some(no_allow(PolicyType::Boundary, format!("{boundary_name} (the permissions boundary) does not allow {who} {what}")));
         }
         if session_fails {
-            return Some(no_allow(PolicyType::Session, "the session policies"));
+            return Some(no_allow(PolicyType::Session, format!("no session policy of {who} allows {what}")));
         }
         None
     };
@@ -235,7 +233,8 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
 
     let how = resource.map(|(_, _, how)| how).unwrap_or(PrincipalMatch::None);
     if kind == ResourceKind::Role && how == PrincipalMatch::None {
-        return no_allow(PolicyType::Trust, resource_name.as_deref().unwrap_or("the role's trust policy"));
+        let trust = resource_name.as_deref().unwrap_or("the role's trust policy");
+        return no_allow(PolicyType::Trust, format!("no statement of {trust} lets {who} {}", request.action));
     }
     if matches!(request.caller, Caller::Service(_) | Caller::Federated(_)) {
         // A service or a federated user is named by the trust policy, or nothing allows it.
@@ -243,7 +242,8 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
     }
     if !same_account {
         if how == PrincipalMatch::None {
-            return no_allow(PolicyType::Resource, resource_name.as_deref().unwrap_or("a resource policy (there is none)"));
+            let named = resource_name.as_deref().unwrap_or("a resource policy (there is none)");
+            return no_allow(PolicyType::Resource, format!("across accounts, no statement of {named} allows {who} {what}"));
         }
         return own_side(true).unwrap_or_else(|| allowed_by(resource_type, resource));
     }

@@ -23,6 +23,11 @@ pub struct Capabilities {
     pub role_session_principals: bool,
 }
 
+impl Capabilities {
+    /// What AWS itself enforces (it is not probed).
+    pub const ENFORCED: Capabilities = Capabilities { identity_policies: true, trust_policies: true, role_session_principals: true };
+}
+
 /// What one probe saw, for the report when a probe could not decide.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ProbeNotes(pub Vec<String>);

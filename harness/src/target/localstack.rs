@@ -12,8 +12,10 @@ use super::container::ContainerSpec;
 pub const IMAGE: &str = "localstack/localstack:2026.3.0";
 /// The last Community tag that starts without a token.
 pub const COMMUNITY_IMAGE: &str = "localstack/localstack:4.14.0";
-/// The Community image the test suites run: HARNESS_LOCALSTACK_COMMUNITY_IMAGE
-/// (an offline build by `ci/containers.sh`), else the official tag.
+/// The Community image, used when no token is set (by `harness` and the test
+/// suites alike): HARNESS_LOCALSTACK_COMMUNITY_IMAGE (an offline build by
+/// `ci/containers.sh`), else the official tag. HARNESS_LOCALSTACK_IMAGE
+/// (--localstack-image) overrides either choice.
 pub fn community_image() -> String {
     std::env::var("HARNESS_LOCALSTACK_COMMUNITY_IMAGE").unwrap_or_else(|_| COMMUNITY_IMAGE.to_string())
 }
@@ -49,7 +51,7 @@ pub fn spec(image: &str, token: Option<&str>) -> ContainerSpec {
         ready: |health, _| ready(health),
         startup_timeout: STARTUP_TIMEOUT,
         image_remedy: format!(
-            "pull it (`docker pull {image}`), or build the Community image offline with `sudo ci/containers.sh` and set HARNESS_LOCALSTACK_IMAGE"
+            "pull it (`docker pull {image}`), or build the Community image offline with `eval \"$(sudo ci/containers.sh)\"` (it sets HARNESS_LOCALSTACK_COMMUNITY_IMAGE)"
         ),
     }
 }

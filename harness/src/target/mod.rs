@@ -30,7 +30,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("moto[server] 5.2.x is not importable by {}{}; run `make setup` (creates .venv with moto[server]=={pinned}) or pass --moto-python", python.display(), found.as_ref().map(|v| format!(" (found moto {v})")).unwrap_or_default(), pinned = moto::pinned_moto())]
+    #[error("{} has {}, the launcher needs moto[server]=={pinned}; run `make setup` (creates .venv with it) or pass --moto-python", python.display(), found.as_ref().map(|v| format!("moto {v}")).unwrap_or_else(|| "no importable moto[server]".into()), pinned = moto::pinned_moto())]
     MotoMissing { python: PathBuf, found: Option<String> },
     #[error("port {0} on 127.0.0.1 is already in use; free it or pass another --port (or none, to pick a free one)")]
     PortInUse(u16),
@@ -129,6 +129,13 @@ pub struct Admin {
     credentials: SharedCredentialsProvider,
     /// What terraform's environment needs of this identity (secrets redacted in Debug).
     env: Vec<(String, Secret)>,
+}
+
+impl Admin {
+    /// The partition of the admin's ARN (`aws`, `aws-cn`, ...).
+    pub fn partition(&self) -> &str {
+        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+    }
 }
 
 /// The environment that hands `credentials` (when given) and `region` to a child.
@@ -376,6 +383,27 @@ impl Target {
         match self.backend {
             Backend::Moto(_) | Backend::Container { .. } => false,
             Backend::Endpoint { .. } | Backend::Aws => true,
+        }
+    }
+
+    /// Whose answers the steps observe: AWS's (the truth) or an emulator's.
+    pub fn ground(&self) -> crate::verdict::Ground {
+        match self.backend {
+            Backend::Aws => crate::verdict::Ground::Aws,
+            _ => crate::verdict::Ground::Emulator,
+        }
+    }
+
+    /// Whose policy evaluation the target's answers come from (reported with its capabilities).
+    pub fn evaluation(&self) -> &'static str {
+        match &self.backend {
+            Backend::Moto(_)
+            | Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, .. }
+            | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, .. } => {
+                "AWS's documented evaluation, by the harness's launcher (held to the conformance corpus): identity policies with conditions, trust, bucket policies, boundaries, session policies"
+            }
+            Backend::Aws => "AWS itself",
+            Backend::Endpoint { .. } | Backend::Container { .. } => "the emulator's own, as probed (not held to the conformance corpus)",
         }
     }
 

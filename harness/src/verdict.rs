@@ -1,0 +1,256 @@
+//! The one table that decides a step's verdict from what the scenario
+//! expected, what the target answered, whether the target enforces the
+//! policy involved, what the policy evaluator predicted, and whether the
+//! target is AWS itself. Every other place (reports, JUnit, exit codes)
+//! reads the verdict this gives; the README's "Verdicts" section is this
+//! table in words.
+//!
+//! | expected | observed | target enforces | prediction | verdict |
+//! |---|---|---|---|---|
+//! | any | an error that is not a denial | any | any | FAIL (its code) |
+//! | allowed | allowed, a content check fails | any | any | FAIL |
+//! | any | denied or allowed | yes, emulator | disagrees | DIVERGED (fails the run: emulator or evaluator is wrong) |
+//! | allowed | allowed | any | agrees or none | PASS |
+//! | allowed | allowed | AWS | disagrees | PASS + warning (the evaluator does not model SCPs, RCPs...) |
+//! | allowed | denied | any | any | FAIL |
+//! | denied | denied | yes | agrees or none; `because` matches | PASS |
+//! | denied | denied | yes | `because` differs from the predicted reason | FAIL |
+//! | denied | denied | AWS | disagrees | PASS + warning |
+//! | denied | allowed | yes (or AWS) | any | FAIL |
+//! | denied | any | no (emulator) | shown | UNVERIFIED (fails with --strict; JUnit: skipped) |
+//!
+//! JUnit: PASS success, FAIL and DIVERGED failure, UNVERIFIED skipped
+//! (failure with --strict). On AWS nothing is UNVERIFIED: it enforces by definition.
+
+use serde::Serialize;
+
+use crate::policy::{Because, Decision, Reason};
+use crate::scenario::Expectation;
+use crate::steps::{Observed, Performed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A negative step on a target that does not enforce the policy it depends on.
+    Unverified,
+    /// An emulator and the evaluator disagree: nothing is proven.
+    Diverged,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Unverified => "UNVERIFIED",
+            Verdict::Diverged => "DIVERGED",
+        }
+    }
+}
+
+/// Where the observation comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ground {
+    /// An emulator: its answers are only as good as its policy evaluation.
+    Emulator,
+    /// AWS itself: the observation is the truth.
+    Aws,
+}
+
+/// What the step's verdict rests on.
+pub struct Evidence<'a> {
+    pub expect: Expectation,
+    /// For an expected denial: the reason the scenario asserts.
+    pub because: Option<Because>,
+    pub performed: &'a Performed,
+    /// Ok: the target enforces the policy the step depends on; Err: why not.
+    pub enforced: Result<(), &'static str>,
+    /// The evaluator's answer for the step, when it could make one.
+    pub predicted: Option<&'a Reason>,
+    pub ground: Ground,
+}
+
+/// A verdict, why it is not a plain pass, and a warning that does not fail it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    pub warning: Option<String>,
+}
+
+fn judgement(verdict: Verdict, reason: Option<String>) -> Judgement {
+    Judgement { verdict, reason, warning: None }
+}
+
+/// What the target answered, as the evaluator's decision (None: neither allowed nor denied).
+fn observed_decision(observed: &Observed) -> Option<Decision> {
+    match observed {
+        Observed::Allowed => Some(Decision::Allow),
+        Observed::Denied { .. } => Some(Decision::Deny),
+        Observed::Error { code, .. } if code == "NoSuchBucket" => Some(Decision::NoSuchBucket),
+        Observed::Error { .. } => None,
+    }
+}
+
+/// The table above.
+pub fn decide(evidence: &Evidence<'_>) -> Judgement {
+    let performed = evidence.performed;
+    let observed = observed_decision(&performed.observed);
+    let disagreement = match (evidence.predicted, observed) {
+        (Some(p), Some(o)) if p.decision != o => Some(format!("the target answered {o}, the policy evaluator predicts {}: {}", p.decision, p.text)),
+        _ => None,
+    };
+    // An emulator that enforces the policy and disagrees with the evaluator proves nothing.
+    if let (Some(why), Ground::Emulator, Ok(()), Some(_)) = (&disagreement, evidence.ground, evidence.enforced, observed) {
+        return judgement(Verdict::Diverged, Some(format!("{why} (the emulator or the evaluator is wrong)")));
+    }
+    let warning = match (evidence.ground, &disagreement) {
+        (Ground::Aws, Some(why)) => Some(format!("{why}; AWS is the truth here, the evaluator does not model SCPs, RCPs or ACLs")),
+        _ => None,
+    };
+    let mut result = match (evidence.expect, &performed.observed) {
+        (_, Observed::Error { code, message }) => judgement(Verdict::Fail, Some(format!("{code}: {message}"))),
+        (Expectation::Allowed, Observed::Allowed) => match &performed.mismatch {
+            None => judgement(Verdict::Pass, None),
+            Some(why) => judgement(Verdict::Fail, Some(why.clone())),
+        },
+        (Expectation::Allowed, Observed::Denied { code, message }) => judgement(Verdict::Fail, Some(format!("expected allowed, got {code}: {message}"))),
+        (Expectation::Denied, observed) => match (evidence.ground, evidence.enforced) {
+            (Ground::Emulator, Err(why)) => {
+                let seen = if matches!(observed, Observed::Allowed) { format!("allowed, but {why}") } else { why.to_string() };
+                judgement(Verdict::Unverified, Some(seen))
+            }
+            _ if matches!(observed, Observed::Allowed) => judgement(Verdict::Fail, Some("expected AccessDenied, the call was allowed".into())),
+            _ => denial_reason(evidence.because, evidence.predicted),
+        },
+    };
+    result.warning = warning;
+    result
+}
+
+/// An observed denial passes when the scenario asserts no reason, or the predicted one.
+fn denial_reason(because: Option<Because>, predicted: Option<&Reason>) -> Judgement {
+    let Some(wanted) = because else { return judgement(Verdict::Pass, None) };
+    match predicted.and_then(Reason::because) {
+        Some(actual) if actual == wanted => judgement(Verdict::Pass, None),
+        Some(actual) => judgement(Verdict::Fail, Some(format!("denied because {actual}, the scenario expects because {wanted}: {}", predicted.map(|p| p.text.as_str()).unwrap_or_default()))),
+        None => judgement(Verdict::Fail, Some(format!("denied, but no prediction says why, so `because = \"{wanted}\"` cannot be checked"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::policy::PolicyType;
+    use crate::sdk::CallError;
+
+    fn performed(observed: Observed) -> Performed {
+        Performed::new(observed, Duration::from_millis(3))
+    }
+
+    fn denied(code: &str) -> Observed {
+        Observed::from_error(CallError::Service { code: code.into(), message: "m".into() })
+    }
+
+    fn reason(decision: Decision, policy_type: PolicyType) -> Reason {
+        Reason { decision, policy_type: Some(policy_type), policy: None, statement: None, explicit: false, text: "t".into() }
+    }
+
+    fn evidence<'a>(expect: Expectation, performed: &'a Performed, predicted: Option<&'a Reason>) -> Evidence<'a> {
+        Evidence { expect, because: None, performed, enforced: Ok(()), predicted, ground: Ground::Emulator }
+    }
+
+    #[test]
+    fn only_access_denied_codes_count_as_denial() {
+        for code in ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"] {
+            assert!(matches!(denied(code), Observed::Denied { .. }), "{code}");
+        }
+        for code in ["SignatureDoesNotMatch", "InvalidAccessKeyId", "Throttling", "InternalError", "NoSuchBucket"] {
+            assert!(matches!(denied(code), Observed::Error { .. }), "{code}");
+        }
+    }
+
+    #[test]
+    fn an_expected_denial_passes_only_as_access_denied_on_an_enforcing_target() {
+        let done = performed(denied("AccessDenied"));
+        assert_eq!(decide(&evidence(Expectation::Denied, &done, None)).verdict, Verdict::Pass);
+        let done = performed(denied("SignatureDoesNotMatch"));
+        let judged = decide(&evidence(Expectation::Denied, &done, None));
+        assert_eq!(judged.verdict, Verdict::Fail);
+        assert!(judged.reason.unwrap().starts_with("SignatureDoesNotMatch"));
+        let done = performed(Observed::Allowed);
+        assert_eq!(decide(&evidence(Expectation::Denied, &done, None)).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_missing_bucket_is_not_a_denial() {
+        let done = performed(denied("NoSuchBucket"));
+        let predicted = Reason { decision: Decision::NoSuchBucket, policy_type: None, policy: None, statement: None, explicit: false, text: "t".into() };
+        assert_eq!(decide(&evidence(Expectation::Denied, &done, Some(&predicted))).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn an_emulator_that_disagrees_with_the_evaluator_diverges() {
+        // The target allowed what the evaluator denies: whatever was expected, nothing is proven.
+        let allowed = performed(Observed::Allowed);
+        let deny = reason(Decision::Deny, PolicyType::Trust);
+        for expect in [Expectation::Allowed, Expectation::Denied] {
+            let judged = decide(&evidence(expect, &allowed, Some(&deny)));
+            assert_eq!(judged.verdict, Verdict::Diverged, "{expect}");
+            assert!(judged.reason.unwrap().contains("the target answered allow, the policy evaluator predicts deny"));
+        }
+        let denied_call = performed(denied("AccessDenied"));
+        let allow = reason(Decision::Allow, PolicyType::Identity);
+        assert_eq!(decide(&evidence(Expectation::Denied, &denied_call, Some(&allow))).verdict, Verdict::Diverged);
+    }
+
+    #[test]
+    fn on_aws_the_observation_is_the_truth_with_a_warning() {
+        let done = performed(denied("AccessDenied"));
+        let allow = reason(Decision::Allow, PolicyType::Identity);
+        let judged = decide(&Evidence { ground: Ground::Aws, ..evidence(Expectation::Denied, &done, Some(&allow)) });
+        assert_eq!(judged.verdict, Verdict::Pass);
+        assert!(judged.warning.unwrap().contains("SCPs"));
+        // An over-grant on AWS is a FAIL, never UNVERIFIED, whatever a probe said.
+        let allowed = performed(Observed::Allowed);
+        let judged = decide(&Evidence { ground: Ground::Aws, enforced: Err("probe failed"), ..evidence(Expectation::Denied, &allowed, None) });
+        assert_eq!(judged.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_negative_step_on_a_non_enforcing_emulator_is_unverified() {
+        let done = performed(Observed::Allowed);
+        let deny = reason(Decision::Deny, PolicyType::Identity);
+        let not = Evidence { enforced: Err("the target does not enforce identity policies"), ..evidence(Expectation::Denied, &done, Some(&deny)) };
+        let judged = decide(&not);
+        assert_eq!(judged.verdict, Verdict::Unverified);
+        assert_eq!(judged.reason.as_deref(), Some("allowed, but the target does not enforce identity policies"));
+        // A positive step does not depend on enforcement.
+        let positive = Evidence { expect: Expectation::Allowed, predicted: None, ..not };
+        assert_eq!(decide(&positive).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_denial_for_another_reason_than_the_scenario_asserts_fails() {
+        let done = performed(denied("AccessDenied"));
+        let identity = reason(Decision::Deny, PolicyType::Identity);
+        let wanted = |because| Evidence { because: Some(because), ..evidence(Expectation::Denied, &done, Some(&identity)) };
+        assert_eq!(decide(&wanted(Because::Identity)).verdict, Verdict::Pass);
+        let judged = decide(&wanted(Because::Trust));
+        assert_eq!(judged.verdict, Verdict::Fail);
+        assert!(judged.reason.unwrap().starts_with("denied because identity, the scenario expects because trust"));
+    }
+
+    #[test]
+    fn an_allowed_call_whose_check_fails_is_a_failure() {
+        let mut done = performed(Observed::Allowed);
+        done.mismatch = Some("expected keys missing".into());
+        assert_eq!(decide(&evidence(Expectation::Allowed, &done, None)).verdict, Verdict::Fail);
+        let denied_call = performed(denied("AccessDenied"));
+        assert_eq!(decide(&evidence(Expectation::Allowed, &denied_call, None)).verdict, Verdict::Fail);
+    }
+}
