@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: setup containers demo test unit e2e fuzz bench lint lint-workflow workflow clean
+.PHONY: setup containers demo test unit e2e mutants fuzz bench lint lint-workflow workflow clean
 FUZZ_SECONDS ?= 60
 
 ## setup: install what the embedded emulator needs (moto in .venv); check terraform
@@ -42,6 +42,11 @@ e2e: setup
 bench: setup
 	$(CARGO) build --quiet -p harness
 	$(PYTHON) harness/bench/bench.py
+
+## mutants: mutation testing of the scenarios: every IAM mistake of harness/mutants/blog.toml
+## must be caught where the catalogue says (prints the score; fails below 100%)
+mutants: setup
+	$(CARGO) run --quiet --features localstack -p harness -- mutants --target moto --jobs 7
 
 ## fuzz: a bounded cargo-fuzz run of the scenario-file parser, seeded with scenarios/
 # cargo fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.

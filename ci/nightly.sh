@@ -2,6 +2,7 @@
 # The nightly job's steps, runnable by hand with sandbox credentials:
 #   ci/nightly.sh sweep   delete what harness runs left (older than SWEEP_OLDER_THAN, default 2h)
 #   ci/nightly.sh run     the scenarios on --target aws, reports in $REPORTS
+#   ci/nightly.sh summary the run's verdicts as Markdown (for $GITHUB_STEP_SUMMARY)
 # Both need HARNESS_SANDBOX_ACCOUNT_ID: the harness refuses any other account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,29 @@ case "${1:-}" in
     # --strict: nothing may pass unproven in the sandbox.
     "$harness" run --target aws --strict --report-json "$reports/report.json" --junit "$reports/report.xml"
     ;;
+  summary)
+    # Markdown for $GITHUB_STEP_SUMMARY: the result, then every step's verdict and its reason.
+    python3 - "$reports/report.json" <<'PY'
+import json, sys
+try:
+    report = json.load(open(sys.argv[1]))
+except OSError as err:
+    sys.exit(f"no report to summarise: {err}")
+steps = [(s["name"], st) for s in report["scenarios"] for st in s["steps"]]
+count = lambda v: sum(1 for _, st in steps if st["verdict"] == v)
+warnings = sum(1 for _, st in steps if st.get("warning"))
+print(f"## Sandbox run: {'PASSED' if report['passed'] else 'FAILED'}")
+print(f"{count('pass')} passed, {count('fail')} failed, {count('diverged')} diverged, {count('unverified')} unverified, {warnings} warnings (strict: {report['strict']})\n")
+print("| scenario | step | expected | observed | verdict | reason |")
+print("|---|---|---|---|---|---|")
+for scenario, st in steps:
+    observed = st["observed"] + (f" ({st['error_code']})" if st.get("error_code") else "")
+    reason = (st.get("why") or (st.get("reason") or {}).get("text") or "").replace("|", "\\|")
+    print(f"| {scenario} | {st['name']} | {st['expected']} | {observed} | **{st['verdict'].upper()}** | {reason} |")
+PY
+    ;;
   *)
-    echo "usage: ci/nightly.sh sweep|run" >&2
+    echo "usage: ci/nightly.sh sweep|run|summary" >&2
     exit 2
     ;;
 esac

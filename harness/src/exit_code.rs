@@ -30,25 +30,3 @@ pub const IO: i32 = 11;
 pub const NO_DOCKER: i32 = 12;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;
-
-/// The one mapping from a run's outcome to its exit code: a cleanup that
-/// kept state, then Ctrl-C, then success, then what stopped a scenario
-/// (terraform init or apply of any stage: 5; a config: 8), else a step.
-pub fn of_run(report: &crate::report::RunReport, interrupted: bool) -> i32 {
-    use crate::phase::Phase;
-    use crate::report::Cleanup;
-    let stopped_in = |wanted: fn(&Phase) -> bool| report.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| wanted(&e.phase)));
-    if report.scenarios.iter().any(|s| matches!(s.cleanup, Cleanup::Kept { .. })) {
-        CLEANUP_FAILED
-    } else if interrupted {
-        INTERRUPTED
-    } else if report.passed {
-        SUCCESS
-    } else if stopped_in(Phase::is_terraform_apply) {
-        APPLY_FAILED
-    } else if stopped_in(|p| *p == Phase::Config) {
-        CONFIG_MISSING
-    } else {
-        STEPS_FAILED
-    }
-}

@@ -25,17 +25,7 @@ use axum::routing::{get, put};
 
 use crate::sdk::{self, CallError, Endpoint, call_error};
 use crate::secret::Secret;
-
-/// Who a step acts as, and where its calls are made.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    /// Here, with the SDK: the emulated instance's role (over the local
-    /// IMDS endpoint), a session an AssumeRole step returned, the admin.
-    Sdk(Box<SdkConfig>),
-    /// On a real instance, by its aws CLI (SSM Run Command): the instance's
-    /// own role, or a session an AssumeRole step saved there.
-    OnInstance(crate::on_instance::Shell),
-}
+use crate::timestamp::format_timestamp;
 
 /// A session: what AssumeRole returns and what IMDS serves.
 #[derive(Debug, Clone)]
@@ -68,18 +58,6 @@ impl From<&aws_sdk_sts::types::Credentials> for SessionCredentials {
             expiration: SystemTime::try_from(*c.expiration()).unwrap_or(std::time::UNIX_EPOCH),
         }
     }
-}
-
-pub fn parse_timestamp(text: &str) -> Result<SystemTime, String> {
-    let parsed = aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime)
-        .map_err(|e| format!("bad timestamp `{text}`: {e}"))?;
-    SystemTime::try_from(parsed).map_err(|e| format!("bad timestamp `{text}`: {e}"))
-}
-
-pub fn format_timestamp(time: SystemTime) -> String {
-    aws_smithy_types::DateTime::from(time)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
 }
 
 /// Mints a new session for the instance's role (the target's business).
@@ -280,6 +258,7 @@ pub async fn session_config(endpoint: &Endpoint, session: &SessionCredentials) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timestamp::parse_timestamp;
 
     #[test]
     fn timestamps_round_trip() {

@@ -9,9 +9,13 @@
 //! table) -> [`runner`] (the whole run, destroy included) -> [`report`]
 //! (console table and JSON).
 
+pub mod call;
 pub mod exit_code;
 pub mod identity;
+pub mod mutants;
+pub mod naming;
 pub mod on_instance;
+pub mod outcome;
 pub mod phase;
 pub mod policy;
 pub mod prediction;
@@ -25,4 +29,5 @@ pub mod steps;
 pub mod sweep;
 pub mod target;
 pub mod terraform;
+pub mod timestamp;
 pub mod verdict;

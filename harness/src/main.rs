@@ -37,6 +37,9 @@ enum Command {
     /// Find what harness runs left on a target (tagged or probe-named, older
     /// than --older-than) and, with --delete, delete it. Dry-run by default.
     Sweep(SweepArgs),
+    /// Mutation testing: apply each IAM mistake of a catalogue to a copy of its
+    /// config and run the scenario that must catch it; fails unless every mutant is killed.
+    Mutants(MutantsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -165,6 +168,21 @@ struct SweepArgs {
 }
 
 #[derive(clap::Args)]
+struct MutantsArgs {
+    /// The catalogue of mutants (TOML).
+    #[arg(long, default_value = "harness/mutants/blog.toml")]
+    catalogue: PathBuf,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Mutants applied at once (they share one emulator).
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Write the JSON report of every mutant's run here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct DemoArgs {
     /// The chain scenario to tell.
     #[arg(long, default_value = "blog_demo")]
@@ -209,6 +227,7 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(run(args)),
         Command::Demo(args) => runtime.block_on(demo(args)),
         Command::Sweep(args) => runtime.block_on(sweep(args)),
+        Command::Mutants(args) => runtime.block_on(mutants(args)),
     }
 }
 
@@ -257,7 +276,8 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
 async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
     let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
     terraform.arrange_providers();
-    watch_ctrl_c(cancel.clone(), matches!(target_kind(args), TargetKind::Endpoint | TargetKind::Aws));
+    let outlives = matches!(target_kind(args), TargetKind::Endpoint | TargetKind::Aws);
+    watch_ctrl_c(cancel.clone(), outlives, outlives || args.always_destroy);
     eprintln!("starting the target ({}) ...", target_kind(args).name());
     let target = Arc::new(connect(args, cancel).await?);
     Ok((terraform, target))
@@ -354,7 +374,7 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
     {
         return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
     }
-    ExitCode::from(exit_code::of_run(&result, cancel.is_cancelled()) as u8)
+    ExitCode::from(result.exit_code(cancel.is_cancelled()) as u8)
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -381,6 +401,83 @@ async fn run(args: RunArgs) -> ExitCode {
     let print = |event: Event<'_>| eprintln!("{}", report::progress_line(&event));
     let outputs = Outputs { json: args.report_json.as_deref(), junit: args.junit.as_deref(), table: true };
     execute(&scenarios, &args.target, options, outputs, &print).await
+}
+
+/// `harness mutants`: every mutant of the catalogue beside the unmutated
+/// scenarios it is checked by, on one target; the score, and exit 1 below 100%.
+async fn mutants(args: MutantsArgs) -> ExitCode {
+    use harness::mutants::{self, Fate};
+    let scenarios_dir = project_dir(args.target.scenarios_dir.clone(), "scenarios");
+    let configs = project_dir(args.target.configs_dir.clone(), "terraform_configuration");
+    let catalogue = if args.catalogue.is_file() { args.catalogue.clone() } else { project_dir(None, ".").join(&args.catalogue) };
+    let prepared = (|| -> Result<(Vec<mutants::Mutant>, Vec<Scenario>, tempfile::TempDir), mutants::MutantError> {
+        let list = mutants::load(&catalogue)?;
+        let work = tempfile::Builder::new().prefix("harness-mutants-").tempdir().map_err(|e| mutants::MutantError::Catalogue { path: catalogue.clone(), message: e.to_string() })?;
+        // The unmutated scenarios first: each must pass, or no kill means anything.
+        let mut baselines: Vec<String> = list.iter().map(|m| m.scenario.clone()).collect();
+        baselines.sort();
+        baselines.dedup();
+        let mut scenarios = Vec::new();
+        for name in &baselines {
+            let first = list.iter().find(|m| &m.scenario == name).expect("a baseline comes from a mutant");
+            scenarios.push(mutants::scenario(first, 0, &scenarios_dir, &configs, None)?);
+        }
+        for (index, mutant) in list.iter().enumerate() {
+            let mutated = mutants::mutate(mutant, &configs, work.path())?;
+            scenarios.push(mutants::scenario(mutant, index + 1, &scenarios_dir, &configs, Some(&mutated))?);
+        }
+        Ok((list, scenarios, work))
+    })();
+    let (list, scenarios, _work) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(exit_code::SCENARIO_INVALID, err),
+    };
+    let cancel = CancellationToken::new();
+    let (terraform, target) = match prepare(&args.target, &cancel).await {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    eprintln!("mutants: {} mutants of {}, and the {} unmutated scenarios, {} at once", list.len(), catalogue.display(), scenarios.len() - list.len(), args.jobs);
+    let options = RunOptions { jobs: args.jobs, always_destroy: args.target.always_destroy, ..RunOptions::default() };
+    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
+    let quiet = |event: Event<'_>| {
+        if matches!(event, Event::TargetReady(_) | Event::ScenarioFinished(_)) {
+            eprintln!("{}", report::progress_line(&event));
+        }
+    };
+    let result = runner.run(&scenarios, &quiet).await;
+    drop(runner);
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.shutdown().await;
+    }
+    if let Some(path) = &args.report_json
+        && let Err(err) = report::write_json(&result, path)
+    {
+        return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
+    }
+    if cancel.is_cancelled() {
+        return ExitCode::from(exit_code::INTERRUPTED as u8);
+    }
+    let baselines = &result.scenarios[..scenarios.len() - list.len()];
+    if let Some(broken) = baselines.iter().find(|s| !s.passed) {
+        return fail(exit_code::STEPS_FAILED, format!("the unmutated scenario {} fails, so no mutant proves anything; fix it first (harness run -s {})", broken.name, broken.name));
+    }
+    let mut killed = 0;
+    for (mutant, report) in list.iter().zip(&result.scenarios[baselines.len()..]) {
+        let fate = mutants::fate(mutant, report);
+        let line = match &fate {
+            Fate::Killed(how) => {
+                killed += 1;
+                format!("KILLED    {:<34} {how}", mutant.name)
+            }
+            Fate::Survived => format!("SURVIVED  {:<34} every check of {} passed: it misses this mistake ({})", mutant.name, mutant.scenario, mutant.why),
+            Fate::KilledElsewhere(places) => format!("ELSEWHERE {:<34} caught, but not at {:?}: {places}", mutant.name, mutant.killed_at),
+        };
+        println!("{line}");
+    }
+    let score = 100.0 * killed as f64 / list.len().max(1) as f64;
+    println!("mutation score: {killed}/{} killed ({score:.0}%)", list.len());
+    if killed == list.len() { ExitCode::SUCCESS } else { ExitCode::from(exit_code::STEPS_FAILED as u8) }
 }
 
 /// `harness sweep`: list (and with --delete, delete) what runs left behind.
@@ -429,6 +526,8 @@ async fn demo(args: DemoArgs) -> ExitCode {
         Err(err) => return fail(err.exit_code(), err),
     };
     // The story ends with the destroy, as the blog's does.
+    let mut args = args;
+    args.target.always_destroy = true;
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
     let spinner: Mutex<Option<ProgressBar>> = Mutex::new(None);
     let tell = |event: Event<'_>| {
@@ -463,12 +562,14 @@ async fn demo(args: DemoArgs) -> ExitCode {
 
 /// First Ctrl-C: stop and clean up (destroy still runs). Second: stop
 /// waiting, and say how to finish the cleanup by hand.
-fn watch_ctrl_c(cancel: CancellationToken, target_outlives_run: bool) {
+fn watch_ctrl_c(cancel: CancellationToken, target_outlives_run: bool, destroys: bool) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        eprintln!("\ninterrupted: stopping and destroying what was applied (Ctrl-C again to stop waiting)");
+        // Say what will really happen: on the embedded emulator nothing is destroyed, it ends.
+        let cleanup = if destroys { "destroying what was applied" } else { "the emulator's end is the cleanup" };
+        eprintln!("\ninterrupted: stopping; {cleanup} (Ctrl-C again to stop waiting)");
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_err() {
             return;

@@ -1,5 +1,5 @@
 //! The phases of a scenario's run, typed: reports show them, and which one
-//! failed decides the run's exit code (see `exit_code::of_run`). Their text
+//! failed decides the run's exit code (see `RunReport::exit_code`). Their text
 //! (`apply problem_demo`, `scenario`, ...) is what the console and the JSON
 //! report show.
 

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::policy::{self, Caller, Context, Decision, DocumentKind, Policy, PolicySet, Reason, Request};
 use crate::sdk::{self, call_error};
-use crate::steps::Call;
+use crate::call::Call;
 
 /// A role as the evaluator needs it.
 #[derive(Debug, Clone)]

@@ -25,6 +25,29 @@ pub struct RunReport {
     pub strict: bool,
 }
 
+impl RunReport {
+    /// The one mapping from a run's outcome to its exit code: a cleanup that
+    /// kept state, then Ctrl-C, then success, then what stopped a scenario
+    /// (terraform init or apply of any stage: 5; a config: 8), else a step.
+    pub fn exit_code(&self, interrupted: bool) -> i32 {
+        use crate::exit_code::*;
+        let stopped_in = |wanted: fn(&Phase) -> bool| self.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| wanted(&e.phase)));
+        if self.scenarios.iter().any(|s| matches!(s.cleanup, Cleanup::Kept { .. })) {
+            CLEANUP_FAILED
+        } else if interrupted {
+            INTERRUPTED
+        } else if self.passed {
+            SUCCESS
+        } else if stopped_in(Phase::is_terraform_apply) {
+            APPLY_FAILED
+        } else if stopped_in(|p| *p == Phase::Config) {
+            CONFIG_MISSING
+        } else {
+            STEPS_FAILED
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetReport {
     #[serde(flatten)]
@@ -77,6 +100,9 @@ pub struct PhaseReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub name: String,
+    /// In a chain, the stage (its config's name) the step ran in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     pub principal: String,
     pub action: String,
     pub expected: Expectation,
@@ -111,9 +137,6 @@ pub struct StepReport {
     pub warning: Option<String>,
 }
 
-pub fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 10_000.0).round() / 10.0
-}
 
 /// What the runner tells reporters as it goes.
 #[derive(Debug, Clone)]
@@ -189,6 +212,10 @@ pub fn progress_line(event: &Event<'_>) -> String {
         }
         Event::ScenarioFinished(report) => {
             let mut line = format!("[{}] {}", report.name, if report.passed { "PASSED" } else { "FAILED" });
+            let unverified = report.steps.iter().filter(|s| s.verdict == Verdict::Unverified).count();
+            if report.passed && unverified > 0 {
+                line.push_str(&format!(", {} NOT PROVEN (the target does not enforce what they depend on)", not_proven(unverified)));
+            }
             if let Some(error) = &report.error {
                 let indented = error.message.trim_end().replace('\n', "\n    ");
                 line.push_str(&format!(": {} failed: {indented}", error.phase));
@@ -229,6 +256,11 @@ pub fn story_line(event: &Event<'_>) -> Option<String> {
         Event::ScenarioFinished(_) => Some(format!("\n{}", progress_line(event))),
         Event::PhaseFinished { .. } | Event::ScenarioStarted { .. } => None,
     }
+}
+
+/// `1 step` / `2 steps`.
+fn not_proven(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "step" } else { "steps" })
 }
 
 pub fn verdict_label(verdict: Verdict) -> &'static str {
@@ -306,11 +338,12 @@ pub fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result
         report.scenarios.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
     let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
     let unverified = count(Verdict::Unverified);
-    let caveat = if report.passed && unverified > 0 {
-        let steps = if unverified == 1 { "step" } else { "steps" };
-        format!(" | {unverified} {steps} NOT PROVEN: the target cannot show their denial (see capabilities); --strict fails them")
-    } else {
-        String::new()
+    let caveat = match (unverified, report.strict) {
+        (0, _) => String::new(),
+        (n, strict) => {
+            let consequence = if strict { "they fail the run (--strict)" } else { "--strict fails them" };
+            format!(" | {} NOT PROVEN: the target cannot show their denial (see capabilities); {consequence}", not_proven(n))
+        }
     };
     let diverged = match count(Verdict::Diverged) {
         0 => String::new(),
@@ -410,6 +443,7 @@ mod tests {
                 phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
                 steps: vec![StepReport {
                     name: "role1 cannot list the bucket".into(),
+                    stage: None,
                     principal: "role1".into(),
                     action: "s3:ListBucket".into(),
                     expected: Expectation::Denied,
@@ -440,6 +474,22 @@ mod tests {
             passed: true,
             strict: false,
         }
+    }
+
+    #[test]
+    fn a_failed_apply_exits_5_in_any_stage_of_a_chain() {
+        for phase in [Phase::Init, Phase::Apply(None), Phase::Apply(Some("solution_demo".into()))] {
+            let mut report = sample();
+            report.passed = false;
+            report.scenarios[0].error = Some(ScenarioError { phase: phase.clone(), message: "boom".into() });
+            assert_eq!(report.exit_code(false), crate::exit_code::APPLY_FAILED, "{phase}");
+        }
+        let mut report = sample();
+        report.passed = false;
+        report.scenarios[0].error = Some(ScenarioError { phase: Phase::Steps(Some("solution_demo".into())), message: "panic".into() });
+        assert_eq!(report.exit_code(false), crate::exit_code::STEPS_FAILED);
+        assert_eq!(sample().exit_code(true), crate::exit_code::INTERRUPTED);
+        assert_eq!(sample().exit_code(false), crate::exit_code::SUCCESS);
     }
 
     #[test]
@@ -518,7 +568,12 @@ mod tests {
         assert!(text.contains("result: PASSED | 0 passed, 0 failed, 1 unverified | 1 step NOT PROVEN"), "{text}");
         let mut out = Vec::new();
         write_summary(&unverified(true), &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("result: FAILED | 0 passed, 0 failed, 1 unverified\n"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("result: FAILED | 0 passed, 0 failed, 1 unverified | 1 step NOT PROVEN: the target cannot show their denial (see capabilities); they fail the run (--strict)"), "{text}");
+        // The scenario's own line says it too.
+        let report = unverified(false);
+        let line = progress_line(&Event::ScenarioFinished(&report.scenarios[0]));
+        assert_eq!(line, "[problem_demo] PASSED, 1 step NOT PROVEN (the target does not enforce what they depend on)");
     }
 
     #[test]

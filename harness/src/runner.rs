@@ -16,28 +16,24 @@ use aws_config::SdkConfig;
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::{self, CredentialSource, ImdsServer, Principal};
+use crate::identity::{self, CredentialSource, ImdsServer};
 use crate::on_instance::overlay::{self, Overlay};
 use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
-use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport, millis};
+use crate::report::{Cleanup, Event, PhaseReport, RunReport, ScenarioError, ScenarioReport, StepReport, TargetReport};
+use crate::timestamp::millis;
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, Stage};
 use crate::phase::Phase;
 use crate::policy::{self, Because};
 use crate::prediction::Predictor;
-use crate::steps::{self, Call, Observed, Performed};
+use crate::call::Call;
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_PREFIX, RUN_TAG, SCENARIO_TAG};
+use crate::outcome::{self, Observed, Performed};
+use crate::steps::{self, Principal};
 use crate::verdict::{self, Evidence, Ground, Verdict};
 use crate::target::{Capabilities, Consistency, Target, capabilities};
 use crate::terraform::{self, RunVariables, Terraform, WorkingCopy};
 
-/// The principal that looks up the instance's profile (Terraform's identity).
-pub const ADMIN_PRINCIPAL: &str = "harness-admin";
-/// Tag put on every taggable resource, with the run id as value.
-pub const RUN_TAG: &str = "harness-run";
-/// Tag (key and value) marking every taggable resource as the harness's: what `harness sweep` looks for.
-pub const HARNESS_TAG_KEY: &str = "harness";
-pub const HARNESS_TAG_VALUE: &str = "aws-assume-role-harness";
-/// Name prefix of the capability probes' roles and users (created by the SDK, swept by name).
-pub const PROBE_PREFIX: &str = "harness-probe-";
+pub use crate::naming::ADMIN_PRINCIPAL;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -99,6 +95,8 @@ struct Known {
 /// What a step asks, whether the scenario wrote it or the harness added it.
 struct StepInput<'a> {
     name: String,
+    /// The stage's config name, in a chain.
+    stage: Option<String>,
     principal: &'a str,
     call: &'a Call,
     expect: Expectation,
@@ -178,7 +176,7 @@ impl Runner {
             tags: BTreeMap::from([
                 (HARNESS_TAG_KEY.to_string(), HARNESS_TAG_VALUE.to_string()),
                 (RUN_TAG.to_string(), self.run_id.clone()),
-                ("harness-scenario".to_string(), scenario.name.clone()),
+                (SCENARIO_TAG.to_string(), scenario.name.clone()),
             ]),
         };
         let mut copy = match WorkingCopy::create(&self.terraform, &scenario.stages[0].config, &self.target.provider_target(), &vars) {
@@ -301,6 +299,7 @@ impl Runner {
         events: EventSink<'_>,
     ) -> Result<(), String> {
         let admin = self.target.admin_config().await;
+        let stage_name = (scenario.stages.len() > 1).then(|| stage.config_name());
         // This stage's policies, read once it is applied: what AWS should answer.
         let predictor = Predictor::new(&admin, &self.target.admin.account_id, self.target.admin.partition());
 
@@ -315,7 +314,7 @@ impl Runner {
             let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
             let performed = steps::perform_consistently(&call, &Principal::Sdk(Box::new(admin.clone())), Expectation::Allowed, self.consistency()).await;
             let step_name = format!("{name} is the role of instance {instance_id}'s profile");
-            let lookup = StepInput { name: step_name, principal: ADMIN_PRINCIPAL, call: &call, expect: Expectation::Allowed, because: None };
+            let lookup = StepInput { name: step_name, stage: stage_name.clone(), principal: ADMIN_PRINCIPAL, call: &call, expect: Expectation::Allowed, because: None };
             let verdict = self.record_step(report, events, &lookup, &performed, Err("the harness's own lookup, made as the admin".into()), &caps);
             let (Verdict::Pass, Some(role_name)) = (verdict, performed.role_name) else { continue };
             // The instance's session, as EC2 names it: assumed-role/<role>/<instance id>.
@@ -353,7 +352,7 @@ impl Runner {
                     Duration::ZERO,
                 ),
             };
-            let input = StepInput { name: step.name.clone(), principal: &step.principal, call: &call, expect: step.expect, because: step.because };
+            let input = StepInput { name: step.name.clone(), stage: stage_name.clone(), principal: &step.principal, call: &call, expect: step.expect, because: step.because };
             self.record_step(report, events, &input, &performed, predicted, &caps);
             if let (Action::AssumeRole { save_as, .. }, Call::AssumeRole { role_arn, session_name }) = (&step.action, &call) {
                 // A session made here is used here; one made on the instance stays there.
@@ -363,7 +362,7 @@ impl Runner {
                     _ => None,
                 };
                 // Only a session that passed its checks (a session of the role asked for) acts later.
-                match (saved, steps::expected_session_arn(role_arn, session_name)) {
+                match (saved, outcome::expected_session_arn(role_arn, session_name)) {
                     (Some(principal), Some(arn)) if performed.mismatch.is_none() => {
                         principals.insert(save_as.clone(), Known { principal, arn });
                     }
@@ -401,6 +400,7 @@ impl Runner {
         };
         let step = StepReport {
             name: input.name.clone(),
+            stage: input.stage.clone(),
             principal: input.principal.into(),
             action: call.action_name().into(),
             expected: input.expect,

@@ -55,7 +55,7 @@ pub enum ScenarioError {
     },
     #[error("{}: {message}", location(path, *line, *column))]
     Invalid { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("unknown scenario `{name}`; known: {} (see `harness list`)", known.join(", "))]
+    #[error("unknown scenario `{name}`{}; known: {} (see `harness list`)", did_you_mean(name, known.iter().map(String::as_str)), known.join(", "))]
     Unknown { name: String, known: Vec<String> },
     #[error("{dir}: no scenario files (*.{EXTENSION}) found")]
     NoneFound { dir: PathBuf },
@@ -72,6 +72,17 @@ impl ScenarioError {
             ScenarioError::Read { .. } | ScenarioError::Unknown { .. } | ScenarioError::NoneFound { .. } => crate::exit_code::USAGE,
         }
     }
+}
+
+/// `; did you mean `x`?` for the known name closest to a mistyped one, if any is close.
+pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    known
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(&word.to_lowercase(), &candidate.to_lowercase()), candidate))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| format!(" (did you mean `{candidate}`?)"))
+        .unwrap_or_default()
 }
 
 fn location(path: &Path, line: usize, column: usize) -> String {
@@ -358,7 +369,8 @@ impl Scenario {
                     return Err(source.error(
                         raw_step.principal.span().start,
                         format!(
-                            "unknown principal `{principal}`; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                            "unknown principal `{principal}`{}; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                            did_you_mean(principal, known.iter().map(String::as_str)),
                             known.iter().cloned().collect::<Vec<_>>().join(", ")
                         ),
                     ));
@@ -410,8 +422,9 @@ impl Scenario {
                             line: template.line,
                             column: template.column,
                             message: format!(
-                                "`${{{reference}}}` is not an output of {}; it declares: {}",
+                                "`${{{reference}}}` is not an output of {}{}; it declares: {}",
                                 stage.config.display(),
+                                did_you_mean(reference, outputs.iter().map(String::as_str)),
                                 outputs.iter().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         });
@@ -465,7 +478,8 @@ fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Resul
         }
         "sts:GetCallerIdentity" => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
         other => {
-            return Err(source.error(step.action.span().start, format!("unknown action `{other}`; known: {}", ACTIONS.join(", "))));
+            let hint = did_you_mean(other, ACTIONS.iter().copied());
+            return Err(source.error(step.action.span().start, format!("unknown action `{other}`{hint}; known: {}", ACTIONS.join(", "))));
         }
     };
     Ok(action)
@@ -573,6 +587,18 @@ expect = "allowed"
         let err = error_of(&text);
         assert!(err.starts_with("scenarios/demo.toml:17:10: unknown action `s3:ListBuckets`"), "{err}");
         assert!(err.contains("s3:ListBucket,"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_name_gets_the_closest_known_one() {
+        let text = GOOD.replace("action = \"s3:ListBucket\"", "action = \"s3:ListBuckets\"");
+        assert!(error_of(&text).contains("unknown action `s3:ListBuckets` (did you mean `s3:ListBucket`?); known:"));
+        let text = GOOD.replace("\nas = \"role2\"", "\nas = \"rol2\"");
+        assert!(error_of(&text).contains("unknown principal `rol2` (did you mean `role2`?)"), "{}", error_of(&text));
+        assert_eq!(did_you_mean("instanceid", ["instance_id", "bucket_name"]), " (did you mean `instance_id`?)");
+        assert_eq!(did_you_mean("zzz", ["instance_id", "bucket_name"]), "");
+        let unknown = ScenarioError::Unknown { name: "solution_dmeo".into(), known: vec!["problem_demo".into(), "solution_demo".into()] };
+        assert!(unknown.to_string().starts_with("unknown scenario `solution_dmeo` (did you mean `solution_demo`?); known:"), "{unknown}");
     }
 
     #[test]

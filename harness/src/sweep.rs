@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 
-use crate::runner::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_PREFIX};
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_PREFIX};
 use crate::sdk::{self, error_code};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

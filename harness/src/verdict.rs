@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::policy::{Because, Decision, Reason};
 use crate::scenario::Expectation;
-use crate::steps::{Observed, Performed};
+use crate::outcome::{Observed, Performed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -85,6 +85,10 @@ fn unknown_principal_and_unknown_output_in_a_scenario() {
     let cases = [
         (original.replacen("as = \"role1\"", "as = \"role9\"", 1), "unknown principal `role9`"),
         (original.replace("${bucket_name}", "${no_such_output}"), "`${no_such_output}` is not an output of"),
+        // A near miss names the closest declared output, principal, action.
+        (original.replace("${instance_id}", "${instanceid}"), "(did you mean `instance_id`?)"),
+        (original.replacen("as = \"role1\"", "as = \"rol1\"", 1), "unknown principal `rol1` (did you mean `role1`?)"),
+        (original.replacen("action = \"s3:ListBucket\"", "action = \"s3:ListBuckt\"", 1), "unknown action `s3:ListBuckt` (did you mean `s3:ListBucket`?)"),
     ];
     for (index, (text, cause)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("case{index}.toml"));
@@ -92,6 +96,20 @@ fn unknown_principal_and_unknown_output_in_a_scenario() {
         let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
         assert_fails(&out, exit_code::SCENARIO_INVALID, cause, &format!("{}:", file.display()));
     }
+}
+
+#[test]
+fn help_says_that_localstack_without_a_token_enforces_nothing() {
+    let out = harness(&["run", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("without one Community, which enforces no IAM"), "{text}");
+}
+
+#[test]
+fn a_mistyped_scenario_name_gets_the_closest_one() {
+    let out = harness(&["run", "-s", "solution_dmeo"]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "unknown scenario `solution_dmeo` (did you mean `solution_demo`?)", "harness list");
 }
 
 #[test]

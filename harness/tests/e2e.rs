@@ -87,6 +87,23 @@ fn judge_non_enforcing(step: &StepReport) -> Result<(), Failed> {
     }
 }
 
+/// How a trial names the step it judges.
+#[derive(Debug, Clone)]
+enum StepName {
+    /// The runner's lookup of a principal's instance profile: its name holds the instance id.
+    Lookup(String),
+    Exact(String),
+}
+
+impl StepName {
+    fn matches(&self, step: &StepReport) -> bool {
+        match self {
+            StepName::Lookup(prefix) => step.principal == runner::ADMIN_PRINCIPAL && step.name.starts_with(prefix.as_str()),
+            StepName::Exact(name) => step.principal != runner::ADMIN_PRINCIPAL && &step.name == name,
+        }
+    }
+}
+
 /// One trial per scenario phase and step, all reading the shared results.
 fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
     let mut trials = Vec::new();
@@ -113,27 +130,38 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
             }
         }));
     }
-    // At every stage the runner reports one lookup step per principal, then the stage's steps.
+    // At every stage the runner reports one lookup step per principal, then the
+    // stage's steps: each trial finds its step by stage and name, never by position.
     let chain = scenario.stages.len() > 1;
-    let step_names: Vec<String> = scenario
+    let expected: Vec<(String, Option<String>, StepName)> = scenario
         .stages
         .iter()
         .flat_map(|stage| {
-            let config = if chain { format!("{} ", stage.config_name()) } else { String::new() };
-            let lookups = scenario.principals.keys().map(move |p| format!("{config}{p} instance profile"));
-            lookups.chain(stage.steps.iter().map(|s| s.name.clone()))
+            let stage_name = chain.then(|| stage.config_name());
+            let config = stage_name.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
+            let lookups: Vec<_> = scenario
+                .principals
+                .keys()
+                .map(|p| (format!("{config}{p} instance profile"), stage_name.clone(), StepName::Lookup(format!("{p} is the role of instance "))))
+                .collect();
+            let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();
+            lookups.into_iter().chain(steps)
         })
         .collect();
-    for (index, step_name) in step_names.into_iter().enumerate() {
+    for (index, (title, stage, wanted)) in expected.into_iter().enumerate() {
         let find = find.clone();
         let judge = run.judge;
-        trials.push(Trial::test(format!("{prefix}{name}::{index:02}_{}", slug(&step_name)), move || {
+        trials.push(Trial::test(format!("{prefix}{name}::{index:02}_{}", slug(&title)), move || {
             let report = find()?;
-            let Some(step) = report.steps.get(index) else {
-                let why = report.error.map(|e| format!("{} failed: {}", e.phase, e.message)).unwrap_or_default();
-                return Err(format!("step not run; {why}").into());
-            };
-            judge(step)
+            let found: Vec<&StepReport> = report.steps.iter().filter(|s| s.stage == stage && wanted.matches(s)).collect();
+            match found.as_slice() {
+                [step] => judge(step),
+                [] => {
+                    let why = report.error.map(|e| format!("{} failed: {}", e.phase, e.message)).unwrap_or_default();
+                    Err(format!("step not run; {why}").into())
+                }
+                several => Err(format!("{} steps of this stage match {wanted:?}", several.len()).into()),
+            }
         }));
     }
     trials.push(Trial::test(format!("{prefix}{name}::cleanup"), move || {

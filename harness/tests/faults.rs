@@ -176,7 +176,7 @@ fn interrupted_at(emulator: &Emulator, args: &[&str], line: &str) -> Finished {
 fn ctrl_c_during_apply_still_destroys_everything() {
     let emulator = Emulator::start();
     let done = interrupted_at(&emulator, &["-s", "problem_demo"], "[problem_demo] init done");
-    assert!(done.stderr.contains("interrupted: stopping and destroying"), "{}", done.stderr);
+    assert!(done.stderr.contains("interrupted: stopping; destroying what was applied"), "{}", done.stderr);
     assert!(done.stderr.contains("[problem_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
 }
@@ -230,6 +230,29 @@ fn a_later_stage_failing_to_apply_exits_as_an_apply_failure() {
 }
 
 #[test]
+fn a_stage_whose_instance_lookup_fails_never_acts_with_the_previous_stages_role() {
+    // Stage two replaces the instance with one that has no profile: role1's
+    // step there must fail for lack of credentials, not pass as stage one's role1.
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let scenario = fixture("scenarios/stale_principal.toml");
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap(), "--report-json", report.to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::STEPS_FAILED), "{}", done.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let steps = json["scenarios"][0]["steps"].as_array().unwrap().clone();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}: {steps:?}")).clone();
+    assert_eq!(step("role1 cannot list the bucket")["verdict"], "pass", "stage one: role1 is denied by AWS's rules");
+    let stale = step("role1, with no role any more, cannot list the bucket either");
+    assert_eq!(stale["verdict"], "fail", "{stale}");
+    assert_eq!(stale["error_code"], "NoCredentials", "{stale}");
+    let lookups: Vec<&serde_json::Value> = steps.iter().filter(|s| s["principal"] == "harness-admin").collect();
+    assert_eq!(lookups.len(), 2, "{lookups:?}");
+    assert!(lookups[1]["why"].as_str().unwrap_or_default().contains("has no IAM instance profile"), "{}", lookups[1]);
+    emulator.assert_nothing_left();
+}
+
+#[test]
 fn failed_destroy_keeps_the_state_and_names_the_command_that_finishes_it() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
@@ -271,11 +294,14 @@ fn emulator_killed_mid_run_fails_clearly_and_reports_the_cleanup_attempt() {
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let scenario = &json["scenarios"][0];
     assert_eq!(scenario["passed"], false);
-    // A dead emulator never makes an expected denial pass: only AccessDenied does.
-    for step in scenario["steps"].as_array().unwrap() {
-        if step["verdict"] == "pass" && step["expected"] == "denied" {
-            assert_eq!(step["error_code"], "AccessDenied", "{step}");
-        }
+    // A dead emulator never makes an expected denial pass: every one of the
+    // scenario's denials is in the report, and each is a FAIL with the real
+    // error (a refused connection, or no credentials), never AccessDenied.
+    let denials: Vec<&serde_json::Value> = scenario["steps"].as_array().unwrap().iter().filter(|s| s["expected"] == "denied").collect();
+    assert_eq!(denials.len(), 3, "problem_demo's three denials are reported: {scenario}");
+    for step in denials {
+        assert_eq!(step["verdict"], "fail", "{step}");
+        assert_ne!(step["error_code"], "AccessDenied", "{step}");
     }
     if let Some(kept) = scenario["cleanup"]["dir"].as_str() {
         let _ = std::fs::remove_dir_all(kept);

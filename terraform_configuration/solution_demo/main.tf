@@ -4,6 +4,8 @@
 
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 # role2's bucket (the other service's data).
 resource "aws_s3_bucket" "bucket" {
   bucket        = "${var.name_prefix}-bucket"
@@ -94,6 +96,25 @@ resource "aws_iam_role_policy" "role2_bucket" {
   name   = "${var.name_prefix}-role2-bucket"
   role   = aws_iam_role.role2.id
   policy = data.aws_iam_policy_document.role2_bucket.json
+}
+
+# A third service's role, trusting the account: a principal of the account
+# whose own policy allows it may assume it. role1's grant names role2 only,
+# so role1 must not get in (the scenarios check it: a grant on "*" would).
+data "aws_iam_policy_document" "account_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_iam_role" "role3" {
+  name               = "${var.name_prefix}-role3"
+  assume_role_policy = data.aws_iam_policy_document.account_trust.json
 }
 
 # The development instance: every service runs here, as role1.

@@ -26,6 +26,11 @@ output "role2_arn" {
   value = aws_iam_role.role2.arn
 }
 
+output "role3_arn" {
+  description = "A role that trusts the account; role1 must not be able to assume it."
+  value       = aws_iam_role.role3.arn
+}
+
 output "instance_id" {
   description = "The instance the services share in development; it carries role1's instance profile."
   value       = aws_instance.services.id

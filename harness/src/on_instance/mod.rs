@@ -11,7 +11,8 @@ pub mod ssm;
 
 use std::sync::Arc;
 
-use crate::steps::{Call, Performed};
+use crate::call::Call;
+use crate::outcome::Performed;
 
 /// A principal on an instance: where its calls run, and as whom.
 #[derive(Clone)]

@@ -7,9 +7,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::identity::parse_timestamp;
 use crate::sdk::CallError;
-use crate::steps::{self, Call, Listed, Observed, Performed};
+use crate::call::Call;
+use crate::outcome::{self, Listed, Observed, Performed};
+use crate::timestamp::parse_timestamp;
 
 /// `text` single-quoted for sh: every character but NUL survives.
 pub fn quote(text: &str) -> String {
@@ -144,7 +145,7 @@ impl Script {
             Err(why) => return Performed::error("OnInstance", why),
         };
         if ran.exit_code != 0 {
-            return steps::failed(call, cli_error(&ran.stderr), ran.elapsed);
+            return outcome::failed(call.operation(), cli_error(&ran.stderr), ran.elapsed);
         }
         let mut done = allowed(call, &ran.stdout, ran.elapsed);
         if matches!(call, Call::AssumeRole { .. }) && done.mismatch.is_none() {
@@ -205,19 +206,19 @@ fn allowed(call: &Call, stdout: &str, elapsed: Duration) -> Performed {
                     objects.iter().map(|o| Listed { key: text(o, "Key"), size: o["Size"].as_i64().unwrap_or(0), last_modified: text(o, "LastModified") }).collect()
                 })
                 .unwrap_or_default();
-            steps::listed(expect_keys, &objects, elapsed)
+            outcome::listed(expect_keys, &objects, elapsed)
         }
-        Call::PutObject { bucket, key, body } => steps::uploaded(bucket, key, body.len(), elapsed),
-        Call::GetObject { expect_body, .. } => steps::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
+        Call::PutObject { bucket, key, body } => outcome::uploaded(bucket, key, body.len(), elapsed),
+        Call::GetObject { expect_body, .. } => outcome::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
         Call::GetCallerIdentity { expect_arn } => {
             let answer = json();
-            steps::caller(expect_arn.as_deref(), &text(&answer, "UserId"), &text(&answer, "Account"), &text(&answer, "Arn"), elapsed)
+            outcome::caller(expect_arn.as_deref(), &text(&answer, "UserId"), &text(&answer, "Account"), &text(&answer, "Arn"), elapsed)
         }
         Call::AssumeRole { role_arn, session_name } => {
             let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
             let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-            let session = steps::Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
-            steps::assumed_session(role_arn, session_name, &session, elapsed)
+            let session = outcome::Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
+            outcome::assumed_session(role_arn, session_name, &session, elapsed)
         }
         Call::InstanceProfileRole { .. } => {
             let mut done = Performed::new(Observed::Allowed, elapsed);

@@ -10,9 +10,17 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::document::ConditionEntry;
-use super::evaluate::Context;
+use super::context::Context;
 use super::matching::{arn_like, glob, substitute};
+
+/// One key of one operator of a statement's Condition block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionEntry {
+    /// As written, e.g. `ForAnyValue:StringLikeIfExists`.
+    pub operator: String,
+    pub key: String,
+    pub values: Vec<String>,
+}
 
 const BASE_OPERATORS: &[&str] = &[
     "StringEquals",

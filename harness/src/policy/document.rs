@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use super::condition::{ConditionEntry, is_known_operator};
+use super::element::{DocumentKind, strings};
 use super::principal::PrincipalElement;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,17 +29,6 @@ impl PolicyError {
     }
 }
 
-/// Where a document is used decides what it may contain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentKind {
-    /// Identity, boundary and session policies: no Principal.
-    Identity,
-    /// A role's trust policy: Principal required, NotPrincipal refused.
-    Trust,
-    /// A bucket policy: Principal or NotPrincipal required.
-    Bucket,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Allow,
@@ -49,14 +40,6 @@ pub enum Effect {
 pub enum Matcher {
     Any(Vec<String>),
     Not(Vec<String>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionEntry {
-    /// As written, e.g. `ForAnyValue:StringLikeIfExists`.
-    pub operator: String,
-    pub key: String,
-    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,22 +81,6 @@ impl Policy {
             .map(|(index, s)| Statement::parse(s, index, kind).map_err(&malformed))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Policy { name: name.to_string(), statements })
-    }
-}
-
-/// A string or a list of strings (numbers and booleans as their text).
-pub(crate) fn strings(value: &Value) -> Option<Vec<String>> {
-    fn one(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-    match value {
-        Value::Array(items) => items.iter().map(one).collect(),
-        other => one(other).map(|s| vec![s]),
     }
 }
 
@@ -161,7 +128,7 @@ impl Statement {
             let Value::Object(operators) = block else { return Err(format!("statement {id}: Condition must be an object")) };
             for (operator, keys) in operators {
                 let Value::Object(keys) = keys else { return Err(format!("statement {id}: Condition {operator} must map keys to values")) };
-                if !super::condition::is_known_operator(operator) {
+                if !is_known_operator(operator) {
                     return Err(format!("statement {id}: unknown condition operator {operator}"));
                 }
                 for (key, values) in keys {

@@ -9,29 +9,11 @@
 //! policy that is never optional:
 //! https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html).
 
-use std::collections::BTreeMap;
-
+use super::context::Context;
 use super::document::{Effect, Matcher, Policy, Statement};
 use super::principal::{Caller, PrincipalMatch};
-use super::{Decision, PolicyType, Reason, condition, matching};
-
-/// The request context: condition keys (names ignore case) and their values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context(BTreeMap<String, Vec<String>>);
-
-impl Context {
-    pub fn get(&self, key: &str) -> Option<&Vec<String>> {
-        self.0.get(&key.to_lowercase())
-    }
-
-    pub fn insert(&mut self, key: &str, values: Vec<String>) {
-        self.0.insert(key.to_lowercase(), values);
-    }
-
-    fn insert_default(&mut self, key: &str, value: String) {
-        self.0.entry(key.to_lowercase()).or_insert_with(|| vec![value]);
-    }
-}
+use super::reason::{Decision, PolicyType, Reason};
+use super::{condition, matching};
 
 /// What is asked: who, what, on which resource, with which context.
 #[derive(Debug, Clone)]

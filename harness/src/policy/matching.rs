@@ -4,7 +4,7 @@
 //! is replaced from the request context, and a statement whose variable has
 //! no value does not match.
 
-use super::evaluate::Context;
+use super::context::Context;
 
 /// What `${*}` and `${?}` become: a `*` or `?` that is not a wildcard.
 const LITERAL_STAR: char = '\u{E000}';

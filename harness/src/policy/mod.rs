@@ -10,139 +10,17 @@
 //! RCPs, ACLs, VPC endpoint policies, S3 Block Public Access.
 
 mod condition;
+mod context;
 mod document;
+mod element;
 mod evaluate;
 mod matching;
 mod principal;
+mod reason;
 
-pub use document::{DocumentKind, Policy, PolicyError, Statement};
-pub use evaluate::{Context, Evaluation, PolicySet, Request, ResourceKind, evaluate};
+pub use document::{Policy, PolicyError, Statement};
+pub use element::DocumentKind;
+pub use context::Context;
+pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, evaluate};
 pub use principal::Caller;
-
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// What AWS answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    Allow,
-    Deny,
-    /// S3 answers NoSuchBucket for a bucket that exists nowhere: not a denial.
-    NoSuchBucket,
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Decision::Allow => "allow",
-            Decision::Deny => "deny",
-            Decision::NoSuchBucket => "no-such-bucket",
-        })
-    }
-}
-
-/// The kind of policy that decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PolicyType {
-    Identity,
-    /// A role's trust policy (the resource policy of sts:AssumeRole).
-    Trust,
-    /// A resource policy other than a trust policy (a bucket policy).
-    Resource,
-    Boundary,
-    Session,
-}
-
-impl fmt::Display for PolicyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PolicyType::Identity => "identity",
-            PolicyType::Trust => "trust",
-            PolicyType::Resource => "resource",
-            PolicyType::Boundary => "boundary",
-            PolicyType::Session => "session",
-        })
-    }
-}
-
-/// Why a request is denied, as a scenario may assert it (`because = ...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Because {
-    /// A Deny statement of any policy matched.
-    ExplicitDeny,
-    /// No identity-based policy allows it.
-    Identity,
-    /// The role's trust policy does not allow the caller (or the role does not exist).
-    Trust,
-    /// The resource policy does not allow it (cross-account).
-    Resource,
-    /// The permissions boundary does not allow it.
-    Boundary,
-    /// No session policy allows it.
-    Session,
-}
-
-impl Because {
-    pub const ALL: [Because; 6] =
-        [Because::ExplicitDeny, Because::Identity, Because::Trust, Because::Resource, Because::Boundary, Because::Session];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Because::ExplicitDeny => "explicit-deny",
-            Because::Identity => "identity",
-            Because::Trust => "trust",
-            Because::Resource => "resource",
-            Because::Boundary => "boundary",
-            Because::Session => "session",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Because> {
-        Because::ALL.into_iter().find(|b| b.name() == text)
-    }
-}
-
-impl fmt::Display for Because {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The decision and the policy (and statement) that made it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reason {
-    pub decision: Decision,
-    /// The type of the deciding policy; None for NoSuchBucket.
-    pub policy_type: Option<PolicyType>,
-    /// The deciding policy's name (e.g. `role2 trust policy`), when one statement decided.
-    pub policy: Option<String>,
-    /// The deciding statement: its Sid, else its index.
-    pub statement: Option<String>,
-    /// A Deny statement matched (as opposed to no Allow).
-    pub explicit: bool,
-    /// One sentence for a person.
-    pub text: String,
-}
-
-impl Reason {
-    /// For a denial: the reason a scenario can assert.
-    pub fn because(&self) -> Option<Because> {
-        if self.decision != Decision::Deny {
-            return None;
-        }
-        if self.explicit {
-            return Some(Because::ExplicitDeny);
-        }
-        self.policy_type.map(|t| match t {
-            PolicyType::Identity => Because::Identity,
-            PolicyType::Trust => Because::Trust,
-            PolicyType::Resource => Because::Resource,
-            PolicyType::Boundary => Because::Boundary,
-            PolicyType::Session => Because::Session,
-        })
-    }
-}
+pub use reason::{Because, Decision, PolicyType, Reason};

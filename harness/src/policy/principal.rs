@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::document::{DocumentKind, strings};
+use super::element::{DocumentKind, strings};
 
 /// The principal making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

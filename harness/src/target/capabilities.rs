@@ -13,7 +13,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use crate::runner::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE};
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE};
 use crate::sdk::{self, Endpoint, call_error, is_access_denied};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

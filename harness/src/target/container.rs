@@ -23,13 +23,11 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 use tokio_util::sync::CancellationToken;
 
+// The label every container of the harness carries is its AWS tag.
+use crate::naming::{HARNESS_TAG_KEY as LABEL, HARNESS_TAG_VALUE as LABEL_VALUE, OWNER_LABEL};
+
 use super::TargetError;
 
-/// The label every container of the harness carries (the same value as its AWS tags).
-const LABEL: &str = "harness";
-const LABEL_VALUE: &str = "aws-assume-role-harness";
-/// `<host>:<pid>` of the harness that started it: a container whose harness is gone is an orphan.
-const OWNER_LABEL: &str = "harness-owner";
 /// `never`: a missing image is an error at once, no pull attempted (machines without a registry).
 pub const PULL_VAR: &str = "HARNESS_CONTAINER_PULL";
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);

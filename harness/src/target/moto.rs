@@ -304,7 +304,7 @@ pub async fn launcher_instance_credentials(
             access_key_id,
             secret_access_key: Secret::new(secret),
             session_token: Secret::new(token),
-            expiration: crate::identity::parse_timestamp(&expiration).map_err(TargetError::InstanceCredentials)?,
+            expiration: crate::timestamp::parse_timestamp(&expiration).map_err(TargetError::InstanceCredentials)?,
         }),
         _ => Err(TargetError::InstanceCredentials(format!("{}: {}", minted.code, minted.message.unwrap_or_default()))),
     }
