@@ -14,6 +14,13 @@ mod exit_code;
 #[path = "../../src/scenario.rs"]
 #[allow(dead_code)]
 mod scenario;
+// The reasons a scenario may assert (`because = ...`): the one piece of the evaluator it reads.
+#[path = "../../src/policy/reason.rs"]
+#[allow(dead_code)]
+mod reason;
+mod policy {
+    pub use super::reason::Because;
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
