@@ -32,6 +32,7 @@ impl Call {
         })
     }
 
+    /// The IAM action the call needs, as reports show it.
     pub fn action_name(&self) -> &'static str {
         match self {
             Call::ListBucket { .. } => "s3:ListBucket",
@@ -51,9 +52,7 @@ impl Call {
             _ => Ok(()),
         }
     }
-}
 
-impl Call {
     /// The AWS operation the call makes (what `aws` names in its errors).
     pub fn operation(&self) -> &'static str {
         match self {

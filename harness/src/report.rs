@@ -15,8 +15,14 @@ use crate::scenario::Expectation;
 use crate::verdict::Verdict;
 use crate::target::{Capabilities, TargetDescription};
 
+/// The JSON report's schema: 2 since steps carry `predicted` and `reason`
+/// (an object; the verdict's own explanation moved to `why`).
+pub const SCHEMA_VERSION: u32 = 2;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// Always SCHEMA_VERSION: what a reader of the JSON checks first.
+    pub schema_version: u32,
     pub run_id: String,
     pub target: TargetReport,
     pub scenarios: Vec<ScenarioReport>,
@@ -418,6 +424,7 @@ mod tests {
 
     pub(crate) fn sample() -> RunReport {
         RunReport {
+            schema_version: SCHEMA_VERSION,
             run_id: "abc123".into(),
             target: TargetReport {
                 description: TargetDescription {
@@ -495,6 +502,7 @@ mod tests {
     #[test]
     fn json_keeps_the_contract_names() {
         let json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
         assert_eq!(json["passed"], true);
         for key in ["kind", "endpoint", "version"] {
             assert!(json["target"][key].is_string(), "target.{key}");

@@ -147,7 +147,7 @@ impl Runner {
             .collect()
             .await;
         let passed = !reports.is_empty() && reports.iter().all(|r| r.passed);
-        RunReport { run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict }
+        RunReport { schema_version: crate::report::SCHEMA_VERSION, run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict }
     }
 
     async fn run_scenario(&self, scenario: &Scenario, caps: Capabilities, events: EventSink<'_>) -> ScenarioReport {

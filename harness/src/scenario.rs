@@ -44,6 +44,8 @@ use crate::policy::Because;
 
 /// The file extension of scenario files.
 pub const EXTENSION: &str = "toml";
+/// The scenario format this harness reads (`format = 1` in a file; absent means 1).
+pub const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -223,9 +225,18 @@ pub struct Scenario {
 
 // ---- the file as written ---------------------------------------------------
 
+/// Read first, alone: a file for a newer format is named as such, before
+/// its new fields are taken for mistakes.
+#[derive(Deserialize)]
+struct RawFormat {
+    format: Option<Spanned<u32>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
+    #[allow(dead_code)] // read by RawFormat
+    format: Option<u32>,
     description: Option<String>,
     config: Option<Spanned<String>>,
     #[serde(default)]
@@ -327,6 +338,12 @@ impl Scenario {
 
     pub fn parse(path: &Path, text: &str, configs_root: &Path, config_override: Option<&Path>) -> Result<Self, ScenarioError> {
         let source = Source { path, text };
+        if let Ok(RawFormat { format: Some(format) }) = toml::from_str::<RawFormat>(text)
+            && *format.get_ref() > FORMAT
+        {
+            let message = format!("this scenario is written for format {}, this harness reads format {FORMAT}; use a newer harness", format.get_ref());
+            return Err(source.error(format.span().start, message));
+        }
         let raw: RawScenario = toml::from_str(text).map_err(|err| {
             let offset = err.span().map_or(0, |span| span.start);
             source.error(offset, err.message().trim().to_string())
@@ -573,6 +590,14 @@ expect = "allowed"
         assert!(err.contains("unknown reason `trusts` in because; one of: explicit-deny, identity, trust, resource, boundary, session"), "{err}");
         let err = error_of(&GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", "expect = \"allowed\"\nbecause = \"identity\""));
         assert!(err.contains("`because` goes with expect = \"denied\""), "{err}");
+    }
+
+    #[test]
+    fn a_scenario_for_a_newer_format_names_both_versions() {
+        let newer = format!("format = 2\n{GOOD}\n[[steps.new_thing]]\n");
+        let err = error_of(&newer);
+        assert_eq!(err, "scenarios/demo.toml:1:10: this scenario is written for format 2, this harness reads format 1; use a newer harness");
+        assert!(parse(&format!("format = 1\n{GOOD}")).is_ok());
     }
 
     #[test]
