@@ -11,6 +11,7 @@
 //! | allowed | allowed, a content check fails | any | any | FAIL |
 //! | any | denied or allowed | yes, emulator | disagrees | DIVERGED (fails the run: emulator or evaluator is wrong) |
 //! | allowed | allowed | any | agrees or none | PASS |
+//! | allowed | allowed | no (emulator) | deny | UNVERIFIED (AWS would deny it; the target proves nothing) |
 //! | allowed | allowed | AWS | disagrees | PASS + warning (the evaluator does not model SCPs, RCPs...) |
 //! | allowed | denied | any | any | FAIL |
 //! | denied | denied | yes | agrees or none; `because` matches | PASS |
@@ -112,9 +113,13 @@ pub fn decide(evidence: &Evidence<'_>) -> Judgement {
     };
     let mut result = match (evidence.expect, &performed.observed) {
         (_, Observed::Error { code, message }) => judgement(Verdict::Fail, Some(format!("{code}: {message}"))),
-        (Expectation::Allowed, Observed::Allowed) => match &performed.mismatch {
-            None => judgement(Verdict::Pass, None),
-            Some(why) => judgement(Verdict::Fail, Some(why.clone())),
+        (Expectation::Allowed, Observed::Allowed) => match (&performed.mismatch, evidence.ground, evidence.enforced, evidence.predicted) {
+            (Some(why), ..) => judgement(Verdict::Fail, Some(why.clone())),
+            // A target that enforces nothing allows anything: where AWS would deny, nothing is shown.
+            (None, Ground::Emulator, Err(why), Some(p)) if p.decision == Decision::Deny => {
+                judgement(Verdict::Unverified, Some(format!("allowed, but {why}, and the policy evaluator predicts AWS denies it: {}", p.text)))
+            }
+            (None, ..) => judgement(Verdict::Pass, None),
         },
         (Expectation::Allowed, Observed::Denied { code, message }) => judgement(Verdict::Fail, Some(format!("expected allowed, got {code}: {message}"))),
         (Expectation::Denied, observed) => match (evidence.ground, evidence.enforced) {
@@ -229,9 +234,14 @@ mod tests {
         let judged = decide(&not);
         assert_eq!(judged.verdict, Verdict::Unverified);
         assert_eq!(judged.reason.as_deref(), Some("allowed, but the target does not enforce identity policies"));
-        // A positive step does not depend on enforcement.
+        // A positive step does not depend on enforcement...
         let positive = Evidence { expect: Expectation::Allowed, predicted: None, ..not };
         assert_eq!(decide(&positive).verdict, Verdict::Pass);
+        // ...unless AWS would deny it: then the non-enforcing target's "allowed" proves nothing.
+        let doubtful = Evidence { expect: Expectation::Allowed, predicted: Some(&deny), ..positive };
+        let judged = decide(&doubtful);
+        assert_eq!(judged.verdict, Verdict::Unverified);
+        assert!(judged.reason.unwrap().contains("the policy evaluator predicts AWS denies it"));
     }
 
     #[test]
