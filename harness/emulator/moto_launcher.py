@@ -259,7 +259,7 @@ IAMRequestBase.check_action_permitted = check_action_permitted
 # Policies AWS refuses are refused here too
 # ---------------------------------------------------------------------------
 
-def _missing_principals(policy, account_of):
+def _missing_principals(policy):
     """Users and roles a policy names that do not exist (IAM and S3 refuse them)."""
     missing = []
     for statement in policy.statements:
@@ -279,7 +279,7 @@ def _validated_trust(document):
         policy = iam_policy.parse("trust policy", document, iam_policy.TRUST)
     except iam_policy.Malformed as err:
         raise MalformedPolicyDocument(err.message)
-    missing = _missing_principals(policy, None)
+    missing = _missing_principals(policy)
     if missing:
         raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{missing[0]}"')
 
@@ -318,7 +318,7 @@ def put_bucket_policy(self, bucket_name, policy):
         parsed = iam_policy.parse("bucket policy", document, iam_policy.BUCKET)
     except iam_policy.Malformed as err:
         raise S3ClientError("MalformedPolicy", err.message)
-    missing = _missing_principals(parsed, None)
+    missing = _missing_principals(parsed)
     if missing:
         raise S3ClientError("MalformedPolicy", "Invalid principal in policy")
     return _put_bucket_policy(self, bucket_name, policy)

@@ -90,10 +90,7 @@ impl Suite {
 
     /// AssumeRole as `caller`; Ok is the session's config.
     async fn assume(&self, caller: &SdkConfig, role_arn: &str) -> Result<SdkConfig, CallError> {
-        let out = aws_sdk_sts::Client::new(caller).assume_role().role_arn(role_arn).role_session_name("e2e").send().await.map_err(|e| call_error(&e))?;
-        let c = out.credentials().expect("AssumeRole returns credentials");
-        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "e2e");
-        Ok(sdk::config_with(&self.target.endpoint, SharedCredentialsProvider::new(creds)).await)
+        self.assume_with(caller, role_arn, None).await
     }
 
     async fn caller_arn(config: &SdkConfig) -> Result<String, Failed> {
