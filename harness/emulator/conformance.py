@@ -21,7 +21,7 @@ import iam_policy  # noqa: E402
 
 
 def document_kind(case):
-    return iam_policy.TRUST if case["action"].lower().startswith("sts:assumerole") else iam_policy.BUCKET
+    return iam_policy.TRUST if iam_policy.is_trust_action(case["action"]) else iam_policy.BUCKET
 
 
 def launcher_answer(policies, case):

@@ -499,8 +499,15 @@ def _find(policies, effect, caller, action, resource, context):
     return best
 
 
+def is_trust_action(action):
+    """Actions on a role that its trust policy authorizes: AssumeRole* and the
+    permissions-only actions an AssumeRole's parameters also need."""
+    action = action.lower()
+    return action.startswith("sts:assumerole") or action in ("sts:tagsession", "sts:setsourceidentity")
+
+
 def resource_kind(action, resource):
-    if action.lower().startswith("sts:assumerole"):
+    if is_trust_action(action):
         return "role"
     if resource.startswith("arn:aws:s3:::") or (resource.startswith("arn:aws-") and ":s3:::" in resource):
         return "bucket"

@@ -47,6 +47,7 @@ is talking to this one and not to another on the same port.
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -79,6 +80,9 @@ from moto.iam.models import AWSManagedPolicy, IAMBackend, ManagedPolicy  # noqa:
 from moto.ssm.models import SimpleSystemManagerBackend  # noqa: E402
 from moto.sts import sts_backends  # noqa: E402
 from moto.sts.models import STSBackend  # noqa: E402
+from moto.sts.exceptions import STSClientError, STSValidationError  # noqa: E402
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+from moto.sts.responses import TokenResponse as STSResponse  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
@@ -134,12 +138,20 @@ def _principal_of(access_key):
 
 
 def _session_policies(access_key):
+    """The inline session policy and the managed ones passed as PolicyArns."""
     if not isinstance(access_key, AssumedRoleAccessKey):
         return []
+    policies = []
     for session in sts_backends[access_key.account_id][access_key.partition].assumed_roles:
         if session.access_key_id == access_key._access_key_id and session.policy:
-            return [_parsed("the session policy", session.policy, iam_policy.IDENTITY)]
-    return []
+            policies.append(_parsed("the session policy", session.policy, iam_policy.IDENTITY))
+    backend = access_key.backend
+    for arn in _session_of(access_key).get("policy_arns", []):
+        try:
+            policies.append(_parsed(f"the session policy {arn}", _document(backend.get_policy(arn)), iam_policy.IDENTITY))
+        except Exception:
+            policies.append(iam_policy.Policy(f"the session policy {arn}", []))  # gone: allows nothing
+    return policies
 
 
 def _boundary(entity, backend):
@@ -166,7 +178,9 @@ def _request_context(request, entity):
     }
     data = request._data or {}
     if "ExternalId" in data:
-        context["sts:ExternalId"] = data["ExternalId"][0] if isinstance(data["ExternalId"], list) else data["ExternalId"]
+        context["sts:ExternalId"] = _param(data, "ExternalId")
+    if request._action.lower() == "sts:assumerole":
+        context.update(_assume_role_keys(_session_request(data)))
     query = parse_qs(urlparse(request._path).query)
     for key in ("prefix", "delimiter", "max-keys"):
         if key in query:
@@ -174,13 +188,16 @@ def _request_context(request, entity):
     for tag in getattr(entity, "tags", {}).values() if isinstance(getattr(entity, "tags", None), dict) else []:
         if isinstance(tag, dict) and "Key" in tag:
             context[f"aws:PrincipalTag/{tag['Key']}"] = tag.get("Value", "")
+    # A session's own tags override its role's tags of the same key.
+    for key, value in _session_of(request._access_key).get("tags", {}).items():
+        context[f"aws:PrincipalTag/{key}"] = value
     return context
 
 
 def _resource_policy(request, resource):
     """(the resource's policy, does the resource exist, its account) for the checks' resources."""
     action = request._action.lower()
-    if action.startswith("sts:assumerole"):
+    if iam_policy.is_trust_action(action):
         parts = resource.split(":")
         account = parts[4] if len(parts) > 4 else request.account_id
         try:
@@ -233,26 +250,219 @@ def check_action_permitted(self, resource):
     identity = [_parsed(f"{getattr(entity, 'name', '?')}'s policy {i}", _document(p), iam_policy.IDENTITY)
                 for i, p in enumerate(self._access_key.collect_policies())]
     resource_policy, exists, account = _resource_policy(self, resource)
-    decision, reason = iam_policy.evaluate(
-        caller, self._action, resource, _request_context(self, entity), identity, resource_policy,
-        _boundary(entity, backend), _session_policies(self._access_key), exists, account)
+    context = _request_context(self, entity)
+    policies = (identity, resource_policy, _boundary(entity, backend), _session_policies(self._access_key), exists, account)
+    action, decision, reason = self._action, *iam_policy.evaluate(caller, self._action, resource, context, *policies)
+    # Passing tags needs sts:TagSession, a source identity sts:SetSourceIdentity (trust and caller alike).
+    for extra in _assume_role_extras(self) if decision == "allow" else ():
+        action, decision, reason = extra, *iam_policy.evaluate(caller, extra, resource, context, *policies)
+        if decision != "allow":
+            break
     if decision == "no-such-bucket":
         raise MissingBucket(resource[len("arn:aws:s3:::"):].split("/", 1)[0])
     if decision == "allow":
         return
     policy_type = reason["policy_type"]
     words = (_EXPLICIT_WORDS if reason["because"] == "explicit-deny" else _DENIAL_WORDS).get(policy_type, "")
-    message = f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: {resource}"
+    message = f"User: {self._access_key.arn} is not authorized to perform: {action} on resource: {resource}"
     if words:
-        message += " " + words.format(action=self._action)
+        message += " " + words.format(action=action)
     if isinstance(self, S3IAMRequest):
         raise S3ClientError("AccessDenied", message)
-    err = AccessDeniedError(user_arn=self._access_key.arn, action=self._action)
+    err = AccessDeniedError(user_arn=self._access_key.arn, action=action)
     err.message, err.description = message, query_error_body(self._service, "AccessDenied", message)
     raise err
 
 
 IAMRequestBase.check_action_permitted = check_action_permitted
+
+
+# ---------------------------------------------------------------------------
+# AssumeRole's session parameters, as STS honours them
+# ---------------------------------------------------------------------------
+# Stock moto keeps a session's inline policy and ignores the rest: tags,
+# transitive tag keys, managed session policies (PolicyArns), the source
+# identity, and the duration's bounds. Here a session's parameters are kept
+# by its access key id: its tags become aws:PrincipalTag/* of its calls
+# (over its role's), transitive ones pass to the sessions it assumes, its
+# managed session policies narrow it, and a duration STS refuses is refused
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html).
+
+SESSIONS = {}
+_SESSIONS_LOCK = threading.Lock()
+DEFAULT_SECONDS, MIN_SECONDS, CHAIN_SECONDS = 3600, 900, 3600
+
+
+def _param(data, name):
+    value = data.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def _members(data, name, field=None):
+    """`Name.member.N[.field]` query parameters, in N order."""
+    found = {}
+    for key in data:
+        match = re.fullmatch(rf"{re.escape(name)}\.member\.(\d+)" + (rf"\.{re.escape(field)}" if field else ""), key)
+        if match:
+            found[int(match.group(1))] = _param(data, key)
+    return [found[n] for n in sorted(found)]
+
+
+def _session_request(data):
+    """What an AssumeRole request asks of its session."""
+    keys, values = _members(data, "Tags", "Key"), _members(data, "Tags", "Value")
+    return {
+        "tags": dict(zip(keys, values)),
+        "transitive": _members(data, "TransitiveTagKeys"),
+        "policy_arns": _members(data, "PolicyArns", "arn"),
+        "source_identity": _param(data, "SourceIdentity"),
+    }
+
+
+def _assume_role_keys(asked):
+    """The context keys of an AssumeRole request's parameters."""
+    keys = {f"aws:RequestTag/{k}": v for k, v in asked["tags"].items()}
+    if asked["tags"]:
+        keys["aws:TagKeys"] = list(asked["tags"])
+    if asked["transitive"]:
+        keys["sts:TransitiveTagKeys"] = list(asked["transitive"])
+    if asked["source_identity"]:
+        keys["sts:SourceIdentity"] = asked["source_identity"]
+    return keys
+
+
+def _assume_role_extras(request):
+    """The permissions-only actions an AssumeRole's parameters also need."""
+    if request._action.lower() != "sts:assumerole":
+        return []
+    asked = _session_request(request._data or {})
+    return (["sts:TagSession"] if asked["tags"] else []) + (["sts:SetSourceIdentity"] if asked["source_identity"] else [])
+
+
+def _session_of(access_key):
+    return _session_by_key(getattr(access_key, "_access_key_id", None))
+
+
+def _session_by_key(access_key_id):
+    with _SESSIONS_LOCK:
+        return SESSIONS.get(access_key_id, {})
+
+
+def duration_refusal(requested, role_max, chained):
+    """The ValidationError message STS answers for a duration it refuses, else None."""
+    seconds = DEFAULT_SECONDS if requested is None else requested
+    if seconds < MIN_SECONDS:
+        return (f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
+                f"constraint: Member must have value greater than or equal to {MIN_SECONDS}")
+    if chained and requested is not None and requested > CHAIN_SECONDS:
+        return "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    if seconds > role_max:
+        return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    return None
+
+
+def assume_role_response(original):
+    def patched(self):
+        data = self.querystring
+        requested = _param(data, "DurationSeconds")
+        requested = int(requested) if requested is not None else None
+        caller_key = self.get_access_key()
+        # A session's keys start with ASIA (a user's with AKIA): a session assuming a role is role chaining.
+        chained = bool(caller_key) and caller_key.startswith("ASIA")
+        role_arn = _param(data, "RoleArn") or ""
+        role_max = DEFAULT_SECONDS
+        try:
+            role = iam_backends[role_arn.split(":")[4]][PARTITION].get_role_by_arn(role_arn)
+            role_max = int(getattr(role, "max_session_duration", None) or DEFAULT_SECONDS)
+        except Exception:
+            pass
+        refusal = duration_refusal(requested, role_max, chained)
+        if refusal:
+            raise STSValidationError(refusal)
+        result = original(self)
+        asked = _session_request(data)
+        incoming = _session_by_key(caller_key)
+        # Incoming transitive tags pass on; the request's tags are added to them.
+        tags = {k: v for k, v in incoming.get("tags", {}).items() if k in incoming.get("transitive", ())}
+        transitive = set(tags) | set(asked["transitive"])
+        tags.update(asked["tags"])
+        session_key = result.result["Credentials"].access_key_id
+        with _SESSIONS_LOCK:
+            SESSIONS[session_key] = {"tags": tags, "transitive": transitive, "policy_arns": asked["policy_arns"],
+                                     "source_identity": asked["source_identity"]}
+        return result
+    return patched
+
+
+STSResponse.assume_role = assume_role_response(STSResponse.assume_role)
+
+
+# ---------------------------------------------------------------------------
+# AssumeRoleWithWebIdentity, as STS checks it
+# ---------------------------------------------------------------------------
+# Stock moto treats it as a plain AssumeRole: no token, no provider, no
+# trust. Here the token's issuer must be an OIDC provider of the role's
+# account listing the token's audience (else InvalidIdentityToken), and the
+# role's trust must allow the provider's users, its conditions read from
+# the claims as <issuer>:<claim>. The request is unsigned, as on AWS: the
+# token is what authenticates it. Its signature is not checked: offline
+# nobody can sign as the real provider (the harness issues the tokens).
+
+def _token_claims(token):
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except Exception:
+        return None
+
+
+def _invalid_token(message):
+    return STSClientError("InvalidIdentityToken", message)
+
+
+def web_identity_response(original):
+    def patched(self):
+        role_arn = self._get_param("RoleArn") or ""
+        claims = _token_claims(self._get_param("WebIdentityToken") or "")
+        if not isinstance(claims, dict) or not str(claims.get("iss", "")).startswith("https://"):
+            raise _invalid_token("Couldn't retrieve verification key from your identity provider")
+        issuer = claims["iss"][len("https://"):]
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else DEFAULT_ACCOUNT_ID
+        iam = iam_backends[account][PARTITION]
+        provider = next((p for p in iam.open_id_providers.values() if p.url == issuer), None)
+        if provider is None:
+            raise _invalid_token(f"No OpenIDConnect provider found in your account for https://{issuer}")
+        if claims.get("aud") not in provider.client_id_list:
+            raise _invalid_token("Incorrect token audience")
+        try:
+            role = iam.get_role_by_arn(role_arn)
+            trust, exists = _parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST), True
+        except Exception:
+            trust, exists = None, False
+        context = {"aws:SecureTransport": "true"}
+        context.update({f"{issuer}:{k}": str(v) for k, v in claims.items() if isinstance(v, (str, int))})
+        caller = iam_policy.Caller.parse(provider.arn)
+        decision, _ = iam_policy.evaluate(caller, "sts:AssumeRoleWithWebIdentity", role_arn, context, (), trust, None, [], exists, account)
+        if decision != "allow":
+            raise STSClientError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+        return original(self)
+    return patched
+
+
+STSResponse.assume_role_with_web_identity = web_identity_response(STSResponse.assume_role_with_web_identity)
+
+
+def _unsigned_web_identity(original):
+    """AssumeRoleWithWebIdentity carries a token, not a signature."""
+    def patched(self, resource="*"):
+        if self._get_action() == "AssumeRoleWithWebIdentity":
+            return None
+        return original(self, resource)
+    return patched
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _unsigned_web_identity(
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action)
 
 
 # ---------------------------------------------------------------------------

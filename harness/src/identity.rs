@@ -255,6 +255,12 @@ pub async fn session_config(endpoint: &Endpoint, session: &SessionCredentials) -
     sdk::config_with(endpoint, SharedCredentialsProvider::new(session.to_sdk("AssumeRole"))).await
 }
 
+/// The SDK config of an IAM user's long-term access key.
+pub async fn user_config(endpoint: &Endpoint, access_key_id: &str, secret_access_key: &Secret) -> SdkConfig {
+    let credentials = aws_credential_types::Credentials::new(access_key_id, secret_access_key.expose(), None, None, "scenario user");
+    sdk::config_with(endpoint, SharedCredentialsProvider::new(credentials)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

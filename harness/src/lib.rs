@@ -6,8 +6,8 @@
 //! [`identity`] (each principal's credentials, the workload's over IMDS) ->
 //! [`steps`] (one AWS call and what it observed) -> [`prediction`] (what
 //! AWS should answer, by the [`policy`] evaluator) -> [`verdict`] (the one
-//! table) -> [`runner`] (the whole run, destroy included) -> [`report`]
-//! (console table and JSON).
+//! table) -> [`runner`] (the whole run, destroy included, as [`report`]
+//! events and a report) -> [`reporter`]s (console, story, table, JSON, JUnit).
 
 pub mod call;
 pub mod exit_code;
@@ -21,6 +21,7 @@ pub mod policy;
 pub mod prediction;
 pub mod process;
 pub mod report;
+pub mod reporter;
 pub mod runner;
 pub mod scenario;
 pub mod sdk;
@@ -31,3 +32,4 @@ pub mod target;
 pub mod terraform;
 pub mod timestamp;
 pub mod verdict;
+pub mod web_token;

@@ -2,18 +2,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
-use harness::report::{self, Event};
+use harness::report::RunReport;
+use harness::reporter::{Reporter, Reporters, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
-use harness::target::{self, AutoChoice, Consistency, Target, container::Placement, moto::MotoOptions};
+use harness::target::{self, Consistency, Images, Target, TargetSpec, container::Placement, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
 
 #[derive(Parser)]
@@ -267,6 +267,14 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
     for file in files {
         let scenario = Scenario::load(&file, &configs, config)?;
         scenario.check_outputs(terraform::declared_outputs)?;
+        // AWS accepts only a provider's own tokens: a scenario that issues its own runs on emulators.
+        if target_kind(target) == TargetKind::Aws && scenario.issues_tokens() {
+            if !names.is_empty() {
+                return Err(ScenarioError::EmulatorOnly { name: scenario.name });
+            }
+            eprintln!("skipping {}: it issues its own web identity tokens, which only an emulator accepts", scenario.name);
+            continue;
+        }
         loaded.push(scenario);
     }
     Ok(loaded)
@@ -276,10 +284,11 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
 async fn prepare(args: &TargetArgs, cancel: &CancellationToken) -> Result<(Terraform, Arc<Target>), ExitCode> {
     let mut terraform = Terraform::locate(args.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
     terraform.arrange_providers();
-    let outlives = matches!(target_kind(args), TargetKind::Endpoint | TargetKind::Aws);
+    let (spec, reason) = describe(args)?;
+    let outlives = spec.outlives_run();
     watch_ctrl_c(cancel.clone(), outlives, outlives || args.always_destroy);
     eprintln!("starting the target ({}) ...", target_kind(args).name());
-    let target = Arc::new(connect(args, cancel).await?);
+    let target = Arc::new(start(spec, reason, cancel).await?);
     Ok((terraform, target))
 }
 
@@ -294,87 +303,83 @@ fn target_kind(args: &TargetArgs) -> TargetKind {
     args.target.unwrap_or(if args.endpoint.is_some() { TargetKind::Endpoint } else { TargetKind::Auto })
 }
 
-/// Start or reach the target the arguments name.
-async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target, ExitCode> {
+/// The target the arguments describe, and why it was chosen; the flags a target kind needs are checked here.
+fn describe(args: &TargetArgs) -> Result<(TargetSpec, String), ExitCode> {
     let region = args.region.clone().unwrap_or_else(|| harness::target::DEFAULT_REGION.to_string());
     let placement = Placement { network: args.container_network, port: args.port };
-    let (kind, reason) = match target_kind(args) {
-        // A Python for moto names the host process.
-        TargetKind::Auto if args.moto_python.is_some() => (TargetKind::Moto, "--moto-python".to_string()),
-        TargetKind::Auto => match target::auto_choice().await {
-            (AutoChoice::LocalStack, why) => (TargetKind::Localstack, format!("auto: {why}")),
-            (AutoChoice::MotoContainer, why) => (TargetKind::MotoContainer, format!("auto: {why}")),
-            (AutoChoice::MotoProcess, why) => (TargetKind::Moto, format!("auto: {why}")),
+    let moto = MotoOptions { python: args.moto_python.clone(), port: args.port, ..MotoOptions::default() };
+    let kind = target_kind(args);
+    let spec = match kind {
+        TargetKind::Auto => TargetSpec::Auto { moto, images: Images { moto: args.moto_image.clone(), localstack: args.localstack_image.clone() }, placement },
+        TargetKind::Moto => TargetSpec::Moto(moto),
+        TargetKind::MotoContainer => TargetSpec::MotoContainer { image: args.moto_image.clone(), placement },
+        TargetKind::Localstack => TargetSpec::LocalStack { image: args.localstack_image.clone(), placement },
+        TargetKind::Endpoint => match &args.endpoint {
+            Some(url) => TargetSpec::Endpoint { url: url.clone(), region },
+            None => return Err(fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)")),
         },
-        kind => (kind, format!("--target {}", kind.name())),
-    };
-    let target = match (kind, &args.endpoint) {
-        // (Auto was resolved above; the host process is its last resort anyway.)
-        (TargetKind::Moto | TargetKind::Auto, _) => {
-            let options = MotoOptions { python: args.moto_python.clone(), port: args.port, ..MotoOptions::default() };
-            Target::start_moto(&options, reason).await
-        }
-        (TargetKind::MotoContainer, _) => {
-            let image = args.moto_image.clone().unwrap_or_else(target::moto::official_image);
-            Target::start_moto_container(&image, placement, reason, cancel).await
-        }
-        (TargetKind::Localstack, _) => {
-            let token = target::localstack::token();
-            let image = args.localstack_image.clone().unwrap_or_else(|| {
-                // Without a token, Community: HARNESS_LOCALSTACK_COMMUNITY_IMAGE (what ci/containers.sh builds), else the official tag.
-                if token.is_some() { target::localstack::IMAGE.to_string() } else { target::localstack::community_image() }
-            });
-            let reason = if token.is_some() { reason } else { format!("{reason}; no {}: Community, which enforces no IAM", target::localstack::TOKEN_VAR) };
-            Target::start_localstack(&image, token.as_deref(), placement, reason, cancel).await
-        }
-        (TargetKind::Endpoint, Some(url)) => Target::connect_endpoint(url, &region).await,
-        (TargetKind::Endpoint, None) => return Err(fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)")),
-        (TargetKind::Aws, endpoint) => match &args.sandbox_account {
-            Some(account) => Target::connect_aws(args.region.as_deref(), account, endpoint.as_deref()).await,
+        TargetKind::Aws => match &args.sandbox_account {
+            Some(account) => TargetSpec::Aws { region: args.region.clone(), sandbox_account: account.clone(), endpoint: args.endpoint.clone() },
             None => {
                 return Err(fail(exit_code::USAGE, "--target aws needs --sandbox-account ID (or HARNESS_SANDBOX_ACCOUNT_ID): the one account it may touch"));
             }
         },
     };
-    target.map_err(|err| fail(err.exit_code(), err))
+    Ok((spec, format!("--target {}", kind.name())))
 }
 
-/// Where the results go besides the progress lines.
-struct Outputs<'a> {
-    json: Option<&'a Path>,
-    junit: Option<&'a Path>,
-    /// The full table (run) or only the summary (demo, which told the steps already).
-    table: bool,
+/// Start or reach the target the arguments name.
+async fn connect(args: &TargetArgs, cancel: &CancellationToken) -> Result<Target, ExitCode> {
+    let (spec, reason) = describe(args)?;
+    start(spec, reason, cancel).await
 }
 
-/// Run the scenarios on the target, then print and write the results.
-async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions, outputs: Outputs<'_>, events: &(dyn Fn(Event<'_>) + Sync)) -> ExitCode {
+async fn start(spec: TargetSpec, reason: String, cancel: &CancellationToken) -> Result<Target, ExitCode> {
+    spec.start(reason, cancel).await.map_err(|err| fail(err.exit_code(), harness::sdk::error_chain(&err)))
+}
+
+/// Where the results go: the console (progress lines, the demo's story or
+/// the mutants' quiet lines) and the report files the flags name, created
+/// before anything starts so a path that cannot be written fails at once.
+fn reporters(console: Vec<Box<dyn Reporter>>, json: Option<&Path>, junit: Option<&Path>) -> Result<Reporters, ExitCode> {
+    let create = |path: &Path| {
+        std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .map_err(|err| fail(exit_code::IO, format!("cannot create the report file {}: {err}; pick a writable path", path.display())))
+    };
+    let mut all = console;
+    if let Some(path) = json {
+        all.push(Box::new(Json::new(create(path)?)));
+    }
+    if let Some(path) = junit {
+        all.push(Box::new(JUnit::new(create(path)?)));
+    }
+    Ok(Reporters::new(all))
+}
+
+/// Run the scenarios on the target, then hand the report to the reporters.
+async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions, reporters: Reporters) -> ExitCode {
     let cancel = CancellationToken::new();
     let (terraform, target) = match prepare(args, &cancel).await {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
-    let result = runner.run(scenarios, events).await;
-    drop(runner);
-    if let Ok(target) = Arc::try_unwrap(target) {
-        target.shutdown().await;
-    }
-    let printed = if outputs.table { report::write_table(&result, &mut std::io::stdout()) } else { report::write_summary(&result, &mut std::io::stdout()) };
-    if let Err(err) = printed {
-        eprintln!("error: cannot print the report: {err}");
-    }
-    if let Some(path) = outputs.json
-        && let Err(err) = report::write_json(&result, path)
-    {
-        return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
-    }
-    if let Some(path) = outputs.junit
-        && let Err(err) = report::write_junit(&result, path)
-    {
-        return fail(exit_code::IO, format!("cannot write the JUnit report to {}: {err}", path.display()));
+    let result = run_on(target, terraform, options, &cancel, scenarios, &reporters).await;
+    if let Err(err) = reporters.finish(&result) {
+        return fail(exit_code::IO, harness::sdk::error_chain(&err));
     }
     ExitCode::from(result.exit_code(cancel.is_cancelled()) as u8)
+}
+
+/// The run itself, and the target's end.
+async fn run_on(target: Arc<Target>, terraform: Terraform, options: RunOptions, cancel: &CancellationToken, scenarios: &[Scenario], reporters: &Reporters) -> RunReport {
+    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
+    let result = runner.run(scenarios, &|event| reporters.emit(&event)).await;
+    drop(runner);
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.stop().await;
+    }
+    result
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -398,15 +403,17 @@ async fn run(args: RunArgs) -> ExitCode {
         ssm: SsmOptions { overlay: !args.no_ssm_overlay, online_deadline: args.ssm_timeout },
         ..RunOptions::default()
     };
-    let print = |event: Event<'_>| eprintln!("{}", report::progress_line(&event));
-    let outputs = Outputs { json: args.report_json.as_deref(), junit: args.junit.as_deref(), table: true };
-    execute(&scenarios, &args.target, options, outputs, &print).await
+    let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];
+    match reporters(console, args.report_json.as_deref(), args.junit.as_deref()) {
+        Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
+        Err(code) => code,
+    }
 }
 
 /// `harness mutants`: every mutant of the catalogue beside the unmutated
 /// scenarios it is checked by, on one target; the score, and exit 1 below 100%.
 async fn mutants(args: MutantsArgs) -> ExitCode {
-    use harness::mutants::{self, Fate};
+    use harness::mutants;
     let scenarios_dir = project_dir(args.target.scenarios_dir.clone(), "scenarios");
     let configs = project_dir(args.target.configs_dir.clone(), "terraform_configuration");
     let catalogue = if args.catalogue.is_file() { args.catalogue.clone() } else { project_dir(None, ".").join(&args.catalogue) };
@@ -432,6 +439,10 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(exit_code::SCENARIO_INVALID, err),
     };
+    let reporters = match reporters(vec![Box::new(Progress::quiet(std::io::stderr()))], args.report_json.as_deref(), None) {
+        Ok(reporters) => reporters,
+        Err(code) => return code,
+    };
     let cancel = CancellationToken::new();
     let (terraform, target) = match prepare(&args.target, &cancel).await {
         Ok(prepared) => prepared,
@@ -439,21 +450,9 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
     };
     eprintln!("mutants: {} mutants of {}, and the {} unmutated scenarios, {} at once", list.len(), catalogue.display(), scenarios.len() - list.len(), args.jobs);
     let options = RunOptions { jobs: args.jobs, always_destroy: args.target.always_destroy, ..RunOptions::default() };
-    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
-    let quiet = |event: Event<'_>| {
-        if matches!(event, Event::TargetReady(_) | Event::ScenarioFinished(_)) {
-            eprintln!("{}", report::progress_line(&event));
-        }
-    };
-    let result = runner.run(&scenarios, &quiet).await;
-    drop(runner);
-    if let Ok(target) = Arc::try_unwrap(target) {
-        target.shutdown().await;
-    }
-    if let Some(path) = &args.report_json
-        && let Err(err) = report::write_json(&result, path)
-    {
-        return fail(exit_code::IO, format!("cannot write the JSON report to {}: {err}", path.display()));
+    let result = run_on(target, terraform, options, &cancel, &scenarios, &reporters).await;
+    if let Err(err) = reporters.finish(&result) {
+        return fail(exit_code::IO, harness::sdk::error_chain(&err));
     }
     if cancel.is_cancelled() {
         return ExitCode::from(exit_code::INTERRUPTED as u8);
@@ -462,8 +461,14 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
     if let Some(broken) = baselines.iter().find(|s| !s.passed) {
         return fail(exit_code::STEPS_FAILED, format!("the unmutated scenario {} fails, so no mutant proves anything; fix it first (harness run -s {})", broken.name, broken.name));
     }
+    score(&list, &result.scenarios[baselines.len()..])
+}
+
+/// Each mutant's fate, and the score: 100% or exit 1.
+fn score(list: &[harness::mutants::Mutant], reports: &[harness::report::ScenarioReport]) -> ExitCode {
+    use harness::mutants::{self, Fate};
     let mut killed = 0;
-    for (mutant, report) in list.iter().zip(&result.scenarios[baselines.len()..]) {
+    for (mutant, report) in list.iter().zip(reports) {
         let fate = mutants::fate(mutant, report);
         let line = match &fate {
             Fate::Killed(how) => {
@@ -486,7 +491,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
         Ok(target) => target,
         Err(code) => return code,
     };
-    eprintln!("{}", report::target_line(&target.description));
+    eprintln!("{}", progress::target_line(&target.description));
     let admin = target.admin_config().await;
     let found = harness::sweep::find(&admin, args.older_than).await;
     let code = match found {
@@ -514,7 +519,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
             if failures > 0 { fail(exit_code::CLEANUP_FAILED, format!("{failures} resources could not be deleted")) } else { ExitCode::SUCCESS }
         }
     };
-    target.shutdown().await;
+    target.stop().await;
     code
 }
 
@@ -529,34 +534,11 @@ async fn demo(args: DemoArgs) -> ExitCode {
     let mut args = args;
     args.target.always_destroy = true;
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
-    let spinner: Mutex<Option<ProgressBar>> = Mutex::new(None);
-    let tell = |event: Event<'_>| {
-        let mut current = spinner.lock().unwrap_or_else(|p| p.into_inner());
-        match &event {
-            Event::PhaseStarted { phase, .. } if !phase.is_steps() => {
-                let style = ProgressStyle::with_template("{spinner} terraform {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
-                let bar = ProgressBar::new_spinner().with_style(style);
-                bar.set_message(phase.to_string());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                if bar.is_hidden() {
-                    eprintln!("terraform {phase} ...");
-                }
-                *current = Some(bar);
-            }
-            Event::PhaseFinished { phase, .. } if !phase.name.is_steps() => {
-                if let Some(bar) = current.take() {
-                    bar.finish_and_clear();
-                }
-                println!("terraform {}: {} in {:.1}s", phase.name, if phase.ok { "done" } else { "FAILED" }, phase.latency_ms / 1000.0);
-            }
-            _ => {}
-        }
-        if let Some(line) = report::story_line(&event) {
-            println!("{line}");
-        }
-    };
-    let outputs = Outputs { json: args.report_json.as_deref(), junit: None, table: false };
-    execute(&scenarios, &args.target, options, outputs, &tell).await
+    let console: Vec<Box<dyn Reporter>> = vec![Box::new(Story::new(std::io::stdout())), Box::new(Table::summary_only(std::io::stdout()))];
+    match reporters(console, args.report_json.as_deref(), None) {
+        Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
+        Err(code) => code,
+    }
 }
 
 

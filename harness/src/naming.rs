@@ -17,3 +17,5 @@ pub const SCENARIO_TAG: &str = "harness-scenario";
 pub const OWNER_LABEL: &str = "harness-owner";
 /// Name prefix of the capability probes' roles and users (created by the SDK, swept by name).
 pub const PROBE_PREFIX: &str = "harness-probe-";
+/// The domain of the capability probes' OIDC issuers (`.invalid`: never a real one).
+pub const PROBE_ISSUER_DOMAIN: &str = ".oidc.harness.invalid";

@@ -61,6 +61,8 @@ pub struct Performed {
     pub command: Option<String>,
     /// InstanceProfileRole's answer.
     pub role_name: Option<String>,
+    /// GetCallerIdentity's answer: who the caller is.
+    pub caller_arn: Option<String>,
     /// How many times the call was made (IAM propagation on a real account).
     pub attempts: u32,
     /// For an allowed call that was first denied: from the first attempt to success.
@@ -76,7 +78,7 @@ impl Performed {
     }
 
     pub fn new(observed: Observed, latency: Duration) -> Self {
-        Self { observed, detail: String::new(), mismatch: None, latency, session: None, session_on_instance: None, on_instance: None, command: None, role_name: None, attempts: 1, propagation: None }
+        Self { observed, detail: String::new(), mismatch: None, latency, session: None, session_on_instance: None, on_instance: None, command: None, role_name: None, caller_arn: None, attempts: 1, propagation: None }
     }
 }
 
@@ -125,6 +127,7 @@ pub fn downloaded(expect_body: Option<&str>, body: String, latency: Duration) ->
 pub fn caller(expect_arn: Option<&str>, user_id: &str, account: &str, arn: &str, latency: Duration) -> Performed {
     let mut done = Performed::new(Observed::Allowed, latency);
     done.detail = serde_json::to_string_pretty(&serde_json::json!({ "UserId": user_id, "Account": account, "Arn": arn })).unwrap_or_default();
+    done.caller_arn = Some(arn.to_string());
     if let Some(expected) = expect_arn.filter(|e| *e != arn) {
         done.mismatch = Some(format!("caller is {arn}, expected {expected}"));
     }

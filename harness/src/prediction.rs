@@ -4,19 +4,27 @@
 //! the admin, and asks the policy evaluator. The prediction and its reason
 //! go with every step; `verdict` compares them with the observation.
 //!
+//! A session's own parameters count too: its tags are `aws:PrincipalTag/*`
+//! of its calls, its session policies narrow it, and an AssumeRole step's
+//! external ID, tags and source identity are keys of its request (tags
+//! need `sts:TagSession`, a source identity `sts:SetSourceIdentity`); its
+//! duration must be one STS accepts (`policy::session`).
+//!
 //! On a real account this needs, besides what the configs create:
 //! `iam:GetRole`, `iam:ListRolePolicies`, `iam:GetRolePolicy`,
 //! `iam:ListAttachedRolePolicies`, `iam:GetPolicy`, `iam:GetPolicyVersion`
-//! on the run's roles, and `s3:GetBucketPolicy` on its buckets.
+//! on the run's roles (the `User` equivalents and `iam:ListGroupsForUser`
+//! for user principals), and `s3:GetBucketPolicy` on its buckets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_config::SdkConfig;
 use tokio::sync::Mutex;
 
-use crate::policy::{self, Caller, Context, Decision, DocumentKind, Policy, PolicySet, Reason, Request};
-use crate::sdk::{self, call_error};
 use crate::call::Call;
+use crate::policy::{self, Caller, Context, Decision, DocumentKind, Policy, PolicySet, Reason, Request};
+use crate::scenario::SessionParams;
+use crate::sdk::{self, call_error};
 
 /// A role as the evaluator needs it.
 #[derive(Debug, Clone)]
@@ -24,6 +32,44 @@ struct RoleSnapshot {
     identity: Vec<Policy>,
     boundary: Option<Policy>,
     trust: Policy,
+    tags: Vec<(String, String)>,
+    /// MaxSessionDuration, in seconds.
+    max_session: i32,
+}
+
+/// What a principal carries besides its role or user: how the evaluator
+/// sees its calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFacts {
+    /// Session tags (and incoming transitive ones): `aws:PrincipalTag/*`, over the role's own.
+    pub tags: BTreeMap<String, String>,
+    /// Tag keys that pass on to a session this one assumes.
+    pub transitive_tag_keys: BTreeSet<String>,
+    /// The inline session policy (JSON).
+    pub policy: Option<String>,
+    /// Managed policies passed as session policies.
+    pub policy_arns: Vec<String>,
+}
+
+impl SessionFacts {
+    /// The session an AssumeRole with `params` makes for a caller carrying
+    /// these facts: the caller's transitive tags, then the request's tags
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html:
+    /// "Transitive tags persist during role chaining"), and its session policies.
+    pub fn assumed(&self, params: &SessionParams<String>) -> SessionFacts {
+        let mut tags: BTreeMap<String, String> = self.tags.iter().filter(|(k, _)| self.transitive_tag_keys.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut transitive: BTreeSet<String> = tags.keys().cloned().collect();
+        tags.extend(params.tags.clone());
+        transitive.extend(params.transitive_tag_keys.iter().cloned());
+        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone() }
+    }
+}
+
+/// Who makes a call, as the evaluator sees them.
+#[derive(Debug, Clone)]
+struct Principal {
+    identity: Vec<Policy>,
+    boundary: Option<Policy>,
     tags: Vec<(String, String)>,
 }
 
@@ -73,39 +119,42 @@ impl Predictor {
         format!("arn:{}:sts::{}:assumed-role/{role}/{session}", self.partition, self.account)
     }
 
-    /// The evaluator's answer for `call` made as `caller` (an ARN); Err: why there is none.
-    pub async fn predict(&self, call: &Call, caller: &str) -> Result<Reason, String> {
+    /// The evaluator's answer for `call` made as `caller` (an ARN) carrying
+    /// `facts`; Err: why there is none.
+    pub async fn predict(&self, call: &Call, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
         let (action, resource) = match call {
             Call::ListBucket { bucket, .. } => ("s3:ListBucket", format!("arn:{}:s3:::{bucket}", self.partition)),
             Call::PutObject { bucket, key, .. } => ("s3:PutObject", format!("arn:{}:s3:::{bucket}/{key}", self.partition)),
             Call::GetObject { bucket, key, .. } => ("s3:GetObject", format!("arn:{}:s3:::{bucket}/{key}", self.partition)),
             Call::AssumeRole { role_arn, .. } => ("sts:AssumeRole", role_arn.clone()),
-            Call::GetCallerIdentity { .. } => {
-                return Ok(Reason {
-                    decision: Decision::Allow,
-                    policy_type: None,
-                    policy: None,
-                    statement: None,
-                    explicit: false,
-                    text: "sts:GetCallerIdentity needs no permission".into(),
-                });
-            }
+            Call::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
+            Call::GetCallerIdentity { .. } => return Ok(reason(Decision::Allow, "sts:GetCallerIdentity needs no permission".into())),
             Call::InstanceProfileRole { .. } => return Err("the harness's own lookup, made as the admin".into()),
         };
         let caller = Caller::parse(caller).ok_or_else(|| format!("{caller} is not a principal the evaluator knows"))?;
-        let Caller::RoleSession { role, .. } = &caller else { return Err("only role sessions are predicted".into()) };
-        let own = self.role(role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
-        let mut set = PolicySet { identity: own.identity.clone(), boundary: own.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+        let own = self.principal(&caller).await?;
+        let mut session = Vec::new();
+        if let Some(policy) = &facts.policy {
+            session.push(Policy::parse("the session policy", policy, DocumentKind::Identity).map_err(|e| format!("the session policy: {e}"))?);
+        }
+        for arn in &facts.policy_arns {
+            session.push(self.managed(arn, &format!("the session policy {arn}")).await?);
+        }
+        let mut set = PolicySet { identity: own.identity, boundary: own.boundary, session, resource_exists: true, ..PolicySet::default() };
+        let mut context = Context::default();
+        // The SDK reaches AWS over HTTPS; the emulators stand for it.
+        context.insert("aws:SecureTransport", vec!["true".into()]);
+        // Session tags override the role's tags of the same key.
+        let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
+        tags.extend(facts.tags.clone());
+        for (key, value) in &tags {
+            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
+        }
+        let mut target = None;
         match call {
-            Call::AssumeRole { role_arn, .. } => {
-                let target = role_arn.rsplit('/').next().unwrap_or_default();
-                if role_arn.split(':').nth(4) != Some(self.account.as_str()) {
-                    return Err(format!("{role_arn} is in another account, whose trust policy the harness cannot read"));
-                }
-                match self.role(target).await? {
-                    Some(snapshot) => set.resource = Some(snapshot.trust),
-                    None => set.resource_exists = false,
-                }
+            Call::AssumeRole { role_arn, session: params, .. } => {
+                target = self.target_role(role_arn, &mut set).await?;
+                add_request_keys(&mut context, params);
             }
             Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => match self.bucket(bucket).await? {
                 Bucket::Exists(policy) => set.resource = policy,
@@ -113,14 +162,66 @@ impl Predictor {
             },
             _ => {}
         }
-        let mut context = Context::default();
-        // The SDK reaches AWS over HTTPS; the emulators stand for it.
-        context.insert("aws:SecureTransport", vec!["true".into()]);
-        for (key, value) in &own.tags {
-            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
-        }
         let request = Request { caller, action: action.into(), resource, resource_account: Some(self.account.clone()), context };
+        let evaluation = policy::evaluate(&request, &set);
+        match call {
+            Call::AssumeRole { session: params, .. } if evaluation.decision == Decision::Allow => {
+                Ok(assume_role_checks(request, &set, params, target.as_ref()).unwrap_or(evaluation.reason))
+            }
+            _ => Ok(evaluation.reason),
+        }
+    }
+
+    /// A token of `issuer` with `claims` exchanged for a session of `role_arn`,
+    /// as STS does it: the provider must exist in the account and list the
+    /// token's audience (else InvalidIdentityToken), then the role's trust
+    /// must allow the provider's users, its conditions on `<issuer>:<claim>`
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).
+    async fn predict_web_identity(&self, provider_arn: &str, role_arn: &str, issuer: &str, claims: &BTreeMap<String, String>) -> Result<Reason, String> {
+        let invalid = |why: String| Ok(reason(Decision::Invalid, format!("InvalidIdentityToken: {why}")));
+        let provider = match self.iam.get_open_id_connect_provider().open_id_connect_provider_arn(provider_arn).send().await {
+            Ok(provider) => provider,
+            Err(err) if call_error(&err).code() == "NoSuchEntity" => return invalid(format!("No OpenIDConnect provider found in your account for https://{issuer}")),
+            Err(err) => return Err(format!("cannot read the OIDC provider {provider_arn}: iam:GetOpenIDConnectProvider: {}", call_error(&err).code())),
+        };
+        if !claims.get("aud").is_some_and(|aud| provider.client_id_list().iter().any(|id| id == aud)) {
+            return invalid("Incorrect token audience".into());
+        }
+        let caller = Caller::parse(provider_arn).ok_or_else(|| format!("{provider_arn} is not a provider the evaluator knows"))?;
+        let mut set = PolicySet { resource_exists: true, ..PolicySet::default() };
+        self.target_role(role_arn, &mut set).await?;
+        let mut context = Context::default();
+        context.insert("aws:SecureTransport", vec!["true".into()]);
+        for (claim, value) in claims {
+            context.insert(&format!("{issuer}:{claim}"), vec![value.clone()]);
+        }
+        let request = Request { caller, action: "sts:AssumeRoleWithWebIdentity".into(), resource: role_arn.to_string(), resource_account: Some(self.account.clone()), context };
         Ok(policy::evaluate(&request, &set).reason)
+    }
+
+    /// The role an AssumeRole asks for: its trust policy into `set`; None when it does not exist.
+    async fn target_role(&self, role_arn: &str, set: &mut PolicySet) -> Result<Option<RoleSnapshot>, String> {
+        if role_arn.split(':').nth(4) != Some(self.account.as_str()) {
+            return Err(format!("{role_arn} is in another account, whose trust policy the harness cannot read"));
+        }
+        let snapshot = self.role(role_arn.rsplit('/').next().unwrap_or_default()).await?;
+        match &snapshot {
+            Some(role) => set.resource = Some(role.trust.clone()),
+            None => set.resource_exists = false,
+        }
+        Ok(snapshot)
+    }
+
+    /// The caller's identity policies, boundary and tags: its role's, or its user's.
+    async fn principal(&self, caller: &Caller) -> Result<Principal, String> {
+        match caller {
+            Caller::RoleSession { role, .. } => {
+                let own = self.role(role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
+                Ok(Principal { identity: own.identity, boundary: own.boundary, tags: own.tags })
+            }
+            Caller::User { name, .. } => self.read_user(name).await,
+            _ => Err("only role sessions and users are predicted".into()),
+        }
     }
 
     async fn role(&self, name: &str) -> Result<Option<RoleSnapshot>, String> {
@@ -159,7 +260,54 @@ impl Predictor {
             None => None,
         };
         let tags = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        Ok(Some(RoleSnapshot { identity, boundary, trust, tags }))
+        let max_session = role.max_session_duration().unwrap_or(policy::session::DEFAULT_SECONDS);
+        Ok(Some(RoleSnapshot { identity, boundary, trust, tags, max_session }))
+    }
+
+    /// A user's policies: inline, attached, its groups' (inline and attached), its boundary and tags.
+    async fn read_user(&self, name: &str) -> Result<Principal, String> {
+        let failed = |what: &str, code: &str| format!("cannot read {what} of user {name}: {code}");
+        let user = self.iam.get_user().user_name(name).send().await.map_err(|e| failed("iam:GetUser", call_error(&e).code()))?;
+        let user = user.user.ok_or_else(|| failed("iam:GetUser", "no user in the answer"))?;
+        let mut identity = Vec::new();
+        let inline = self.iam.list_user_policies().user_name(name).send().await.map_err(|e| failed("iam:ListUserPolicies", call_error(&e).code()))?;
+        for policy_name in inline.policy_names() {
+            let out = self.iam.get_user_policy().user_name(name).policy_name(policy_name).send().await;
+            let out = out.map_err(|e| failed("iam:GetUserPolicy", call_error(&e).code()))?;
+            identity.push(parse(format!("{name}'s inline policy {policy_name}"), out.policy_document(), DocumentKind::Identity)?);
+        }
+        let attached = self.iam.list_attached_user_policies().user_name(name).send().await;
+        for policy in attached.map_err(|e| failed("iam:ListAttachedUserPolicies", call_error(&e).code()))?.attached_policies() {
+            let arn = policy.policy_arn().unwrap_or_default();
+            identity.push(self.managed(arn, &format!("{name}'s managed policy {}", policy.policy_name().unwrap_or(arn))).await?);
+        }
+        let groups = self.iam.list_groups_for_user().user_name(name).send().await.map_err(|e| failed("iam:ListGroupsForUser", call_error(&e).code()))?;
+        for group in groups.groups() {
+            identity.extend(self.read_group(group.group_name()).await?);
+        }
+        let boundary = match user.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
+            Some(arn) => Some(self.managed(arn, &format!("{name}'s permissions boundary")).await?),
+            None => None,
+        };
+        let tags = user.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        Ok(Principal { identity, boundary, tags })
+    }
+
+    async fn read_group(&self, group: &str) -> Result<Vec<Policy>, String> {
+        let failed = |what: &str, code: &str| format!("cannot read {what} of group {group}: {code}");
+        let mut policies = Vec::new();
+        let inline = self.iam.list_group_policies().group_name(group).send().await.map_err(|e| failed("iam:ListGroupPolicies", call_error(&e).code()))?;
+        for policy_name in inline.policy_names() {
+            let out = self.iam.get_group_policy().group_name(group).policy_name(policy_name).send().await;
+            let out = out.map_err(|e| failed("iam:GetGroupPolicy", call_error(&e).code()))?;
+            policies.push(parse(format!("group {group}'s inline policy {policy_name}"), out.policy_document(), DocumentKind::Identity)?);
+        }
+        let attached = self.iam.list_attached_group_policies().group_name(group).send().await;
+        for policy in attached.map_err(|e| failed("iam:ListAttachedGroupPolicies", call_error(&e).code()))?.attached_policies() {
+            let arn = policy.policy_arn().unwrap_or_default();
+            policies.push(self.managed(arn, &format!("group {group}'s managed policy {}", policy.policy_name().unwrap_or(arn))).await?);
+        }
+        Ok(policies)
     }
 
     async fn managed(&self, arn: &str, name: &str) -> Result<Policy, String> {
@@ -186,5 +334,101 @@ impl Predictor {
         };
         buckets.insert(bucket.to_string(), read.clone());
         read
+    }
+}
+
+fn reason(decision: Decision, text: String) -> Reason {
+    Reason { decision, policy_type: None, policy: None, statement: None, explicit: false, text }
+}
+
+/// The keys an AssumeRole request carries from its parameters
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
+fn add_request_keys(context: &mut Context, params: &SessionParams<String>) {
+    if let Some(id) = &params.external_id {
+        context.insert("sts:ExternalId", vec![id.clone()]);
+    }
+    for (key, value) in &params.tags {
+        context.insert(&format!("aws:RequestTag/{key}"), vec![value.clone()]);
+    }
+    if !params.tags.is_empty() {
+        context.insert("aws:TagKeys", params.tags.keys().cloned().collect());
+    }
+    if !params.transitive_tag_keys.is_empty() {
+        context.insert("sts:TransitiveTagKeys", params.transitive_tag_keys.clone());
+    }
+    if let Some(identity) = &params.source_identity {
+        context.insert("sts:SourceIdentity", vec![identity.clone()]);
+    }
+}
+
+/// What refuses an AssumeRole its policies allow: passing tags needs
+/// sts:TagSession and a source identity sts:SetSourceIdentity (on the trust
+/// and the caller's policies alike), and STS refuses a duration out of its
+/// bounds. None: nothing does.
+fn assume_role_checks(mut request: Request, set: &PolicySet, params: &SessionParams<String>, target: Option<&RoleSnapshot>) -> Option<Reason> {
+    let extra = [("sts:TagSession", !params.tags.is_empty()), ("sts:SetSourceIdentity", params.source_identity.is_some())];
+    for (action, _) in extra.into_iter().filter(|(_, needed)| *needed) {
+        request.action = action.to_string();
+        let evaluation = policy::evaluate(&request, set);
+        if evaluation.decision != Decision::Allow {
+            return Some(evaluation.reason);
+        }
+    }
+    let chained = matches!(request.caller, Caller::RoleSession { .. });
+    let max_session = target.map_or(policy::session::DEFAULT_SECONDS, |role| role.max_session);
+    policy::session::duration_refusal(params.duration_seconds, max_session, chained).map(|message| reason(Decision::Invalid, format!("ValidationError: {message}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(tags: &[(&str, &str)], transitive: &[&str]) -> SessionParams<String> {
+        SessionParams {
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            transitive_tag_keys: transitive.iter().map(|k| k.to_string()).collect(),
+            ..SessionParams::default()
+        }
+    }
+
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: "Transitive tags
+    // persist during role chaining"; other session tags do not pass to the next session.
+    #[test]
+    fn transitive_tags_pass_to_the_next_session_and_the_others_do_not() {
+        let first = SessionFacts::default().assumed(&params(&[("team", "data"), ("run", "1")], &["team"]));
+        let second = first.assumed(&params(&[("stage", "deploy")], &[]));
+        assert_eq!(second.tags.get("team").map(String::as_str), Some("data"));
+        assert!(!second.tags.contains_key("run"), "{second:?}");
+        assert_eq!(second.tags.get("stage").map(String::as_str), Some("deploy"));
+        assert!(second.transitive_tag_keys.contains("team"), "a transitive tag stays transitive down the chain");
+    }
+
+    fn trust(actions: &str) -> PolicySet {
+        let document = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:user/app"}},"Action":{actions}}}]}}"#);
+        PolicySet { resource: Some(Policy::parse("the role's trust policy", &document, DocumentKind::Trust).unwrap()), resource_exists: true, ..PolicySet::default() }
+    }
+
+    fn request() -> Request {
+        let caller = Caller::parse("arn:aws:iam::111111111111:user/app").unwrap();
+        Request { caller, action: "sts:AssumeRole".into(), resource: "arn:aws:iam::111111111111:role/r".into(), resource_account: None, context: Context::default() }
+    }
+
+    #[test]
+    fn tags_need_tag_session_and_a_source_identity_set_source_identity() {
+        let tagged = params(&[("team", "data")], &[]);
+        let refused = assume_role_checks(request(), &trust(r#""sts:AssumeRole""#), &tagged, None).unwrap();
+        assert_eq!((refused.decision, refused.because()), (Decision::Deny, Some(crate::policy::Because::Trust)));
+        assert_eq!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:TagSession"]"#), &tagged, None), None);
+        let named = SessionParams { source_identity: Some("alice".into()), ..SessionParams::default() };
+        assert!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:TagSession"]"#), &named, None).is_some());
+        assert_eq!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:SetSourceIdentity"]"#), &named, None), None);
+    }
+
+    #[test]
+    fn a_duration_out_of_bounds_is_predicted_invalid() {
+        let long = SessionParams { duration_seconds: Some(7200), ..SessionParams::default() };
+        let refused = assume_role_checks(request(), &trust(r#""sts:AssumeRole""#), &long, None).unwrap();
+        assert_eq!(refused.decision, Decision::Invalid);
+        assert!(refused.text.contains("MaxSessionDuration"), "{}", refused.text);
     }
 }

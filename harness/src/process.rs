@@ -198,19 +198,7 @@ impl Command {
         let started = Instant::now();
         let mut child = self.to_tokio().spawn().map_err(|source| self.spawn_error(source))?;
         let pgid = child.id().map(|pid| pid as i32);
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let read_out = async {
-            let mut buf = Vec::new();
-            let _ = stdout.read_to_end(&mut buf).await;
-            buf
-        };
-        let read_err = async {
-            let mut buf = Vec::new();
-            let _ = stderr.read_to_end(&mut buf).await;
-            buf
-        };
-        let readers = async { tokio::join!(read_out, read_err) };
+        let readers = read_both(&mut child);
         tokio::pin!(readers);
 
         enum End {
@@ -240,26 +228,7 @@ impl Command {
             }
             End::TimedOut | End::Cancelled => {
                 let first = if matches!(end, End::TimedOut) { libc::SIGTERM } else { self.cancel_signal };
-                if let Some(pgid) = pgid {
-                    signal_group(pgid, first);
-                }
-                let out = match tokio::time::timeout(self.grace, async {
-                    let out = (&mut readers).await;
-                    let _ = child.wait().await;
-                    out
-                })
-                .await
-                {
-                    Ok(out) => out,
-                    Err(_) => {
-                        if let Some(pgid) = pgid {
-                            signal_group(pgid, libc::SIGKILL);
-                        }
-                        let _ = child.wait().await;
-                        (Vec::new(), Vec::new())
-                    }
-                };
-                let output = output_of(out);
+                let output = output_of(self.stop(pgid, first, &mut child, readers).await);
                 if matches!(end, End::TimedOut) {
                     Err(ProcessError::Timeout { summary: self.summary.clone(), timeout: self.timeout, output })
                 } else {
@@ -267,6 +236,56 @@ impl Command {
                 }
             }
         }
+    }
+
+    /// Signal the group with `first`, give it the grace period to exit (what
+    /// it printed until then is kept), then kill it.
+    async fn stop(
+        &self,
+        pgid: Option<i32>,
+        first: i32,
+        child: &mut tokio::process::Child,
+        readers: std::pin::Pin<&mut impl Future<Output = (Vec<u8>, Vec<u8>)>>,
+    ) -> (Vec<u8>, Vec<u8>) {
+        if let Some(pgid) = pgid {
+            signal_group(pgid, first);
+        }
+        let exited = tokio::time::timeout(self.grace, async {
+            let out = readers.await;
+            let _ = child.wait().await;
+            out
+        })
+        .await;
+        match exited {
+            Ok(out) => out,
+            Err(_) => {
+                if let Some(pgid) = pgid {
+                    signal_group(pgid, libc::SIGKILL);
+                }
+                let _ = child.wait().await;
+                (Vec::new(), Vec::new())
+            }
+        }
+    }
+}
+
+/// Everything the child prints on stdout and stderr, read side by side (a
+/// full pipe would block it).
+fn read_both(child: &mut tokio::process::Child) -> impl Future<Output = (Vec<u8>, Vec<u8>)> + use<> {
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    async move {
+        let read_out = async {
+            let mut buf = Vec::new();
+            let _ = stdout.read_to_end(&mut buf).await;
+            buf
+        };
+        let read_err = async {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf).await;
+            buf
+        };
+        tokio::join!(read_out, read_err)
     }
 }
 

@@ -44,8 +44,12 @@ use crate::policy::Because;
 
 /// The file extension of scenario files.
 pub const EXTENSION: &str = "toml";
-/// The scenario format this harness reads (`format = 1` in a file; absent means 1).
-pub const FORMAT: u32 = 1;
+/// The newest scenario format this harness reads (`format = N` in a file;
+/// absent means 1). 2 added AssumeRole's parameters, `expect = "error"`,
+/// user and OIDC provider principals, sts:AssumeRoleWithWebIdentity: a
+/// file using them says `format = 2`, so an older harness names the version
+/// instead of an unknown field.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -63,6 +67,8 @@ pub enum ScenarioError {
     NoneFound { dir: PathBuf },
     #[error("scenario {scenario}: {message}")]
     Config { scenario: String, message: String },
+    #[error("scenario {name} issues its own web identity tokens, which AWS refuses (only a provider's own tokens exist there); run it on an emulator (--target moto)")]
+    EmulatorOnly { name: String },
 }
 
 impl ScenarioError {
@@ -71,7 +77,9 @@ impl ScenarioError {
         match self {
             ScenarioError::Invalid { .. } => crate::exit_code::SCENARIO_INVALID,
             ScenarioError::Config { .. } => crate::exit_code::CONFIG_MISSING,
-            ScenarioError::Read { .. } | ScenarioError::Unknown { .. } | ScenarioError::NoneFound { .. } => crate::exit_code::USAGE,
+            ScenarioError::Read { .. } | ScenarioError::Unknown { .. } | ScenarioError::NoneFound { .. } | ScenarioError::EmulatorOnly { .. } => {
+                crate::exit_code::USAGE
+            }
         }
     }
 }
@@ -96,6 +104,8 @@ fn location(path: &Path, line: usize, column: usize) -> String {
 pub enum Expectation {
     Allowed,
     Denied,
+    /// Refused with another error (`error_code`): e.g. ValidationError for a duration above the role's maximum.
+    Error,
 }
 
 impl fmt::Display for Expectation {
@@ -103,6 +113,7 @@ impl fmt::Display for Expectation {
         f.write_str(match self {
             Expectation::Allowed => "allowed",
             Expectation::Denied => "denied",
+            Expectation::Error => "error",
         })
     }
 }
@@ -150,6 +161,23 @@ pub enum PrincipalSource {
     /// The workload on an EC2 instance: its instance profile's role, served
     /// over IMDSv2. `role`, when given, must be the profile's role name.
     Instance { instance: Template, role: Option<Template> },
+    /// An IAM user the config creates, by its access key (outputs; the
+    /// secret is never printed).
+    User { access_key_id: Template, secret_access_key: Template },
+    /// An OIDC provider (its issuer: `token.actions.githubusercontent.com`)
+    /// whose tokens the harness issues: it only exchanges them
+    /// (sts:AssumeRoleWithWebIdentity).
+    TokenIssuer { issuer: Template },
+}
+
+impl PrincipalSource {
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            PrincipalSource::Instance { instance, role } => std::iter::once(instance).chain(role).collect(),
+            PrincipalSource::User { access_key_id, secret_access_key } => vec![access_key_id, secret_access_key],
+            PrincipalSource::TokenIssuer { issuer } => vec![issuer],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,19 +185,106 @@ pub enum Action {
     ListBucket { bucket: Template, expect_keys: Vec<String> },
     PutObject { bucket: Template, key: Template, body: String },
     GetObject { bucket: Template, key: Template, expect_body: Option<String> },
-    AssumeRole { role_arn: Template, session_name: String, save_as: String },
+    AssumeRole { role_arn: Template, session_name: String, save_as: String, session: SessionParams<Template> },
+    /// As a token issuer principal: a token with these claims, exchanged for a session.
+    AssumeRoleWithWebIdentity { role_arn: Template, session_name: String, save_as: String, claims: BTreeMap<String, String> },
     GetCallerIdentity { expect_arn: Option<Template> },
 }
 
-impl Action {
-    /// The IAM action name, as written in the scenario and shown in reports.
-    pub fn name(&self) -> &'static str {
+/// What an AssumeRole step asks of its session besides the role, each as
+/// AWS's API names it (`T`: a template in the scenario, a string once rendered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionParams<T> {
+    pub external_id: Option<T>,
+    pub duration_seconds: Option<i32>,
+    /// Session tags (need sts:TagSession); they become `aws:PrincipalTag/*` of the session.
+    pub tags: BTreeMap<String, String>,
+    /// Tags that pass on to the sessions this session assumes.
+    pub transitive_tag_keys: Vec<String>,
+    /// Needs sts:SetSourceIdentity.
+    pub source_identity: Option<String>,
+    /// An inline session policy (JSON): it narrows the session.
+    pub policy: Option<String>,
+    /// Managed policies as session policies.
+    pub policy_arns: Vec<T>,
+}
+
+impl<T> Default for SessionParams<T> {
+    fn default() -> Self {
+        Self { external_id: None, duration_seconds: None, tags: BTreeMap::new(), transitive_tag_keys: Vec::new(), source_identity: None, policy: None, policy_arns: Vec::new() }
+    }
+}
+
+impl<T> SessionParams<T> {
+    /// Whether the step asks for nothing beyond the role and a session name.
+    pub fn is_plain(&self) -> bool {
+        self.external_id.is_none()
+            && self.duration_seconds.is_none()
+            && self.tags.is_empty()
+            && self.transitive_tag_keys.is_empty()
+            && self.source_identity.is_none()
+            && self.policy.is_none()
+            && self.policy_arns.is_empty()
+    }
+}
+
+impl SessionParams<Template> {
+    pub fn render(&self, outputs: &BTreeMap<String, String>) -> Result<SessionParams<String>, String> {
+        Ok(SessionParams {
+            external_id: self.external_id.as_ref().map(|t| t.render(outputs)).transpose()?,
+            duration_seconds: self.duration_seconds,
+            tags: self.tags.clone(),
+            transitive_tag_keys: self.transitive_tag_keys.clone(),
+            source_identity: self.source_identity.clone(),
+            policy: self.policy.clone(),
+            policy_arns: self.policy_arns.iter().map(|t| t.render(outputs)).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The actions a step can take: the one table of their names (as written
+/// in a scenario and shown in reports). A new action is a row here, its
+/// fields in [`Action`] and `parse_action`, and its performer in `call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    ListBucket,
+    PutObject,
+    GetObject,
+    AssumeRole,
+    AssumeRoleWithWebIdentity,
+    GetCallerIdentity,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 6] =
+        [Self::ListBucket, Self::PutObject, Self::GetObject, Self::AssumeRole, Self::AssumeRoleWithWebIdentity, Self::GetCallerIdentity];
+
+    /// The IAM action name.
+    pub fn name(self) -> &'static str {
         match self {
-            Action::ListBucket { .. } => "s3:ListBucket",
-            Action::PutObject { .. } => "s3:PutObject",
-            Action::GetObject { .. } => "s3:GetObject",
-            Action::AssumeRole { .. } => "sts:AssumeRole",
-            Action::GetCallerIdentity { .. } => "sts:GetCallerIdentity",
+            Self::ListBucket => "s3:ListBucket",
+            Self::PutObject => "s3:PutObject",
+            Self::GetObject => "s3:GetObject",
+            Self::AssumeRole => "sts:AssumeRole",
+            Self::AssumeRoleWithWebIdentity => "sts:AssumeRoleWithWebIdentity",
+            Self::GetCallerIdentity => "sts:GetCallerIdentity",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::ListBucket { .. } => ActionKind::ListBucket,
+            Action::PutObject { .. } => ActionKind::PutObject,
+            Action::GetObject { .. } => ActionKind::GetObject,
+            Action::AssumeRole { .. } => ActionKind::AssumeRole,
+            Action::AssumeRoleWithWebIdentity { .. } => ActionKind::AssumeRoleWithWebIdentity,
+            Action::GetCallerIdentity { .. } => ActionKind::GetCallerIdentity,
         }
     }
 
@@ -177,14 +292,12 @@ impl Action {
         match self {
             Action::ListBucket { bucket, .. } => vec![bucket],
             Action::PutObject { bucket, key, .. } | Action::GetObject { bucket, key, .. } => vec![bucket, key],
-            Action::AssumeRole { role_arn, .. } => vec![role_arn],
+            Action::AssumeRole { role_arn, session, .. } => std::iter::once(role_arn).chain(&session.external_id).chain(&session.policy_arns).collect(),
+            Action::AssumeRoleWithWebIdentity { role_arn, .. } => vec![role_arn],
             Action::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
         }
     }
 }
-
-pub const ACTIONS: &[&str] =
-    &["s3:ListBucket", "s3:PutObject", "s3:GetObject", "sts:AssumeRole", "sts:GetCallerIdentity"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -194,6 +307,8 @@ pub struct Step {
     pub expect: Expectation,
     /// For an expected denial: the reason it must be denied for (`because = "trust"`).
     pub because: Option<Because>,
+    /// For expect = "error": the code the call must fail with.
+    pub error_code: Option<String>,
 }
 
 /// One config applied (in place over the previous stage's state) and the
@@ -258,8 +373,11 @@ struct RawStage {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPrincipal {
-    instance: Spanned<String>,
+    oidc_provider: Option<Spanned<String>>,
+    instance: Option<Spanned<String>>,
     role: Option<Spanned<String>>,
+    access_key_id: Option<Spanned<String>>,
+    secret_access_key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +398,69 @@ struct RawStep {
     expect_keys: Option<Vec<String>>,
     expect_body: Option<String>,
     expect_arn: Option<Spanned<String>>,
+    error_code: Option<Spanned<String>>,
+    /// sts:AssumeRoleWithWebIdentity: the token's claims.
+    claims: Option<Spanned<BTreeMap<String, String>>>,
+    // AssumeRole's session parameters.
+    external_id: Option<Spanned<String>>,
+    duration_seconds: Option<Spanned<i32>>,
+    tags: Option<Spanned<BTreeMap<String, String>>>,
+    transitive_tag_keys: Option<Spanned<Vec<String>>>,
+    source_identity: Option<Spanned<String>>,
+    policy: Option<Spanned<String>>,
+    policy_arns: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// The session parameters a step sets, with where each is written.
+fn session_fields(step: &RawStep) -> Vec<(&'static str, usize)> {
+    let at = |name: &'static str, span: Option<std::ops::Range<usize>>| span.map(|s| (name, s.start));
+    [
+        at("external_id", step.external_id.as_ref().map(Spanned::span)),
+        at("duration_seconds", step.duration_seconds.as_ref().map(Spanned::span)),
+        at("tags", step.tags.as_ref().map(Spanned::span)),
+        at("transitive_tag_keys", step.transitive_tag_keys.as_ref().map(Spanned::span)),
+        at("source_identity", step.source_identity.as_ref().map(Spanned::span)),
+        at("policy", step.policy.as_ref().map(Spanned::span)),
+        at("policy_arns", step.policy_arns.as_ref().map(Spanned::span)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// An AssumeRole step's session parameters; a session policy must be JSON,
+/// and a transitive tag key one of the step's tags.
+fn parse_session(source: &Source<'_>, step: &RawStep) -> Result<SessionParams<Template>, ScenarioError> {
+    let tags = step.tags.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default();
+    if let Some(keys) = &step.transitive_tag_keys
+        && let Some(key) = keys.get_ref().iter().find(|k| !tags.contains_key(*k))
+    {
+        return Err(source.error(keys.span().start, format!("transitive tag key `{key}` is not one of the step's tags")));
+    }
+    if let Some(policy) = &step.policy
+        && let Err(err) = serde_json::from_str::<serde_json::Value>(policy.get_ref())
+    {
+        return Err(source.error(policy.span().start, format!("the session policy is not JSON: {err}")));
+    }
+    Ok(SessionParams {
+        external_id: step.external_id.as_ref().map(|t| source.template(t)).transpose()?,
+        duration_seconds: step.duration_seconds.as_ref().map(|d| *d.get_ref()),
+        tags,
+        transitive_tag_keys: step.transitive_tag_keys.as_ref().map(|k| k.get_ref().clone()).unwrap_or_default(),
+        source_identity: step.source_identity.as_ref().map(|s| s.get_ref().clone()),
+        policy: step.policy.as_ref().map(|p| p.get_ref().clone()),
+        policy_arns: step.policy_arns.as_ref().map(|a| a.get_ref().iter().map(|t| source.template(t)).collect()).transpose()?.unwrap_or_default(),
+    })
+}
+
+/// `error_code` goes with expect = "error", which needs it.
+fn parse_error_code(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Option<String>, ScenarioError> {
+    match (&step.error_code, step.expect) {
+        (Some(code), Expectation::Error) => Ok(Some(code.get_ref().clone())),
+        (None, Expectation::Error) => Err(source.error(step_start, "a step with expect = \"error\" needs `error_code`, the code it must fail with (e.g. ValidationError)")),
+        (Some(code), _) => Err(source.error(code.span().start, "`error_code` goes with expect = \"error\"")),
+        (None, _) => Ok(None),
+    }
 }
 
 /// `because` names the reason of an expected denial, one of the evaluator's.
@@ -365,41 +546,19 @@ impl Scenario {
 
         let mut principals = BTreeMap::new();
         for (principal, spec) in &raw.principals {
-            let spec = spec.get_ref();
-            let role = spec.role.as_ref().map(|r| source.template(r)).transpose()?;
-            principals.insert(principal.clone(), PrincipalSource::Instance { instance: source.template(&spec.instance)?, role });
+            principals.insert(principal.clone(), parse_principal(&source, principal, spec)?);
         }
 
         // A principal is known once declared, or once an earlier step saved it
         // (sessions stay usable across stages).
         let mut known: BTreeSet<String> = principals.keys().cloned().collect();
+        let issuers: BTreeSet<String> = principals.iter().filter(|(_, p)| matches!(p, PrincipalSource::TokenIssuer { .. })).map(|(n, _)| n.clone()).collect();
         let mut stages = Vec::new();
         for (config, raw_steps, stage_start) in raw_stages {
             if raw_steps.is_empty() {
                 return Err(source.error(stage_start, "the scenario has no [[steps]] for this config"));
             }
-            let mut steps = Vec::new();
-            for spanned in raw_steps {
-                let raw_step = spanned.get_ref();
-                let principal = raw_step.principal.get_ref();
-                if !known.contains(principal) {
-                    return Err(source.error(
-                        raw_step.principal.span().start,
-                        format!(
-                            "unknown principal `{principal}`{}; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
-                            did_you_mean(principal, known.iter().map(String::as_str)),
-                            known.iter().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
-                let action = parse_action(&source, raw_step, spanned.span().start)?;
-                if let Action::AssumeRole { save_as, .. } = &action {
-                    known.insert(save_as.clone());
-                }
-                let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
-                let because = parse_because(&source, raw_step)?;
-                steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because });
-            }
+            let steps = parse_steps(&source, raw_steps, &mut known, &issuers)?;
             let config = match config_override {
                 Some(dir) => dir.to_path_buf(),
                 None => resolve_config(path, configs_root, config.get_ref()),
@@ -408,6 +567,11 @@ impl Scenario {
         }
 
         Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages })
+    }
+
+    /// Whether a principal is a token issuer: the harness makes up its tokens, which only an emulator accepts.
+    pub fn issues_tokens(&self) -> bool {
+        self.principals.values().any(|p| matches!(p, PrincipalSource::TokenIssuer { .. }))
     }
 
     /// Every step, stage after stage.
@@ -426,10 +590,8 @@ impl Scenario {
     pub fn check_outputs<E: fmt::Display>(&self, declared: impl Fn(&Path) -> Result<BTreeSet<String>, E>) -> Result<(), ScenarioError> {
         for stage in &self.stages {
             let outputs = declared(&stage.config).map_err(|e| ScenarioError::Config { scenario: self.name.clone(), message: e.to_string() })?;
-            // Instance principals are looked up again at every stage.
-            let principal_templates = self.principals.values().flat_map(|PrincipalSource::Instance { instance, role }| {
-                std::iter::once(instance).chain(role.iter())
-            });
+            // Principals are looked up again at every stage.
+            let principal_templates = self.principals.values().flat_map(PrincipalSource::templates);
             let step_templates = stage.steps.iter().flat_map(|step| step.action.templates());
             for template in principal_templates.chain(step_templates) {
                 for reference in template.references() {
@@ -462,6 +624,76 @@ fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> Pa
     }
 }
 
+/// An instance (`instance`, optionally `role`), a user (`access_key_id` and
+/// `secret_access_key`) or a token issuer (`oidc_provider`).
+fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>) -> Result<PrincipalSource, ScenarioError> {
+    let raw = spec.get_ref();
+    if let Some(issuer) = &raw.oidc_provider {
+        if raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
+            return Err(source.error(spec.span().start, format!("principal `{name}` is an OIDC provider: `oidc_provider` alone")));
+        }
+        return Ok(PrincipalSource::TokenIssuer { issuer: source.template(issuer)? });
+    }
+    match (&raw.instance, &raw.access_key_id, &raw.secret_access_key) {
+        (Some(instance), None, None) => {
+            let role = raw.role.as_ref().map(|r| source.template(r)).transpose()?;
+            Ok(PrincipalSource::Instance { instance: source.template(instance)?, role })
+        }
+        (None, Some(key), Some(secret)) if raw.role.is_none() => {
+            Ok(PrincipalSource::User { access_key_id: source.template(key)?, secret_access_key: source.template(secret)? })
+        }
+        _ => Err(source.error(
+            spec.span().start,
+            format!(
+                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) or an OIDC provider (`oidc_provider`)"
+            ),
+        )),
+    }
+}
+
+/// A stage's steps; `known` holds the principals a step may act as, and
+/// gains each session an AssumeRole step saves.
+fn parse_steps(
+    source: &Source<'_>,
+    raw_steps: &[Spanned<RawStep>],
+    known: &mut BTreeSet<String>,
+    issuers: &BTreeSet<String>,
+) -> Result<Vec<Step>, ScenarioError> {
+    let mut steps = Vec::new();
+    for spanned in raw_steps {
+        let raw_step = spanned.get_ref();
+        let principal = raw_step.principal.get_ref();
+        let web_identity = raw_step.action.get_ref() == ActionKind::AssumeRoleWithWebIdentity.name();
+        if web_identity != issuers.contains(principal) {
+            let message = if web_identity {
+                format!("sts:AssumeRoleWithWebIdentity is made with a token: `as` names an OIDC provider principal (`oidc_provider`), not `{principal}`")
+            } else {
+                format!("`{principal}` is an OIDC provider: it only exchanges tokens (sts:AssumeRoleWithWebIdentity)")
+            };
+            return Err(source.error(raw_step.principal.span().start, message));
+        }
+        if !known.contains(principal) {
+            return Err(source.error(
+                raw_step.principal.span().start,
+                format!(
+                    "unknown principal `{principal}`{}; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                    did_you_mean(principal, known.iter().map(String::as_str)),
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let action = parse_action(source, raw_step, spanned.span().start)?;
+        if let Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } = &action {
+            known.insert(save_as.clone());
+        }
+        let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.kind().name()));
+        let because = parse_because(source, raw_step)?;
+        let error_code = parse_error_code(source, raw_step, spanned.span().start)?;
+        steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because, error_code });
+    }
+    Ok(steps)
+}
+
 fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action, ScenarioError> {
     let action_name = step.action.get_ref().as_str();
     let need = |field: &Option<Spanned<String>>, field_name: &str| -> Result<Template, ScenarioError> {
@@ -470,19 +702,34 @@ fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Resul
             None => Err(source.error(step_start, format!("a `{action_name}` step needs `{field_name}`"))),
         }
     };
-    let action = match action_name {
-        "s3:ListBucket" => Action::ListBucket { bucket: need(&step.bucket, "bucket")?, expect_keys: step.expect_keys.clone().unwrap_or_default() },
-        "s3:PutObject" => Action::PutObject {
+    if let Some((field, offset)) = session_fields(step).into_iter().next()
+        && action_name != ActionKind::AssumeRole.name()
+    {
+        return Err(source.error(offset, format!("`{field}` is a parameter of sts:AssumeRole, not of {action_name}")));
+    }
+    if let Some(claims) = &step.claims
+        && action_name != ActionKind::AssumeRoleWithWebIdentity.name()
+    {
+        return Err(source.error(claims.span().start, format!("`claims` are a web identity token's, not a parameter of {action_name}")));
+    }
+    let Some(kind) = ActionKind::from_name(action_name) else {
+        let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+        let hint = did_you_mean(action_name, known.iter().copied());
+        return Err(source.error(step.action.span().start, format!("unknown action `{action_name}`{hint}; known: {}", known.join(", "))));
+    };
+    let action = match kind {
+        ActionKind::ListBucket => Action::ListBucket { bucket: need(&step.bucket, "bucket")?, expect_keys: step.expect_keys.clone().unwrap_or_default() },
+        ActionKind::PutObject => Action::PutObject {
             bucket: need(&step.bucket, "bucket")?,
             key: need(&step.key, "key")?,
             body: step.body.clone().unwrap_or_default(),
         },
-        "s3:GetObject" => Action::GetObject {
+        ActionKind::GetObject => Action::GetObject {
             bucket: need(&step.bucket, "bucket")?,
             key: need(&step.key, "key")?,
             expect_body: step.expect_body.clone(),
         },
-        "sts:AssumeRole" => {
+        ActionKind::AssumeRole => {
             let save_as = step
                 .save_as
                 .as_ref()
@@ -491,13 +738,16 @@ fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Resul
                 role_arn: need(&step.role_arn, "role_arn")?,
                 session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
                 save_as: save_as.get_ref().clone(),
+                session: parse_session(source, step)?,
             }
         }
-        "sts:GetCallerIdentity" => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
-        other => {
-            let hint = did_you_mean(other, ACTIONS.iter().copied());
-            return Err(source.error(step.action.span().start, format!("unknown action `{other}`{hint}; known: {}", ACTIONS.join(", "))));
-        }
+        ActionKind::AssumeRoleWithWebIdentity => Action::AssumeRoleWithWebIdentity {
+            role_arn: need(&step.role_arn, "role_arn")?,
+            session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
+            save_as: step.save_as.as_ref().ok_or_else(|| source.error(step_start, "a `sts:AssumeRoleWithWebIdentity` step needs `save_as`, the principal name of the new session"))?.get_ref().clone(),
+            claims: step.claims.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+        },
+        ActionKind::GetCallerIdentity => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
     };
     Ok(action)
 }
@@ -593,10 +843,63 @@ expect = "allowed"
     }
 
     #[test]
+    fn assume_role_takes_every_session_parameter() {
+        let text = GOOD.replace(
+            "save_as = \"role2\"",
+            "save_as = \"role2\"\nexternal_id = \"${external_id}\"\nduration_seconds = 3600\ntags = { team = \"data\" }\ntransitive_tag_keys = [\"team\"]\nsource_identity = \"alice\"\npolicy = '{\"Version\":\"2012-10-17\",\"Statement\":[]}'\npolicy_arns = [\"${policy_arn}\"]",
+        );
+        let scenario = parse(&text).unwrap();
+        let Action::AssumeRole { session, .. } = &scenario.steps().next().unwrap().action else { panic!("not an AssumeRole") };
+        assert_eq!(session.duration_seconds, Some(3600));
+        assert_eq!(session.tags.get("team").map(String::as_str), Some("data"));
+        assert_eq!(session.transitive_tag_keys, ["team"]);
+        assert_eq!(session.source_identity.as_deref(), Some("alice"));
+        let outputs = BTreeMap::from([("external_id".to_string(), "X-1".to_string()), ("policy_arn".to_string(), "arn:p".to_string())]);
+        let rendered = session.render(&outputs).unwrap();
+        assert_eq!((rendered.external_id.as_deref(), rendered.policy_arns.as_slice()), (Some("X-1"), ["arn:p".to_string()].as_slice()));
+    }
+
+    #[test]
+    fn session_parameters_are_checked_where_they_are_written() {
+        // A wrong type, a parameter of another action, a transitive key that is no tag, a policy that is no JSON.
+        let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nduration_seconds = \"two hours\""));
+        assert!(err.starts_with("scenarios/demo.toml:12:20: invalid type: string \"two hours\", expected i32"), "{err}");
+        let err = error_of(&GOOD.replace("bucket = \"${bucket_name}\"", "bucket = \"${bucket_name}\"\ntags = { team = \"data\" }"));
+        assert!(err.starts_with("scenarios/demo.toml:19:8: `tags` is a parameter of sts:AssumeRole, not of s3:ListBucket"), "{err}");
+        let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\ntags = { team = \"data\" }\ntransitive_tag_keys = [\"project\"]"));
+        assert!(err.contains("transitive tag key `project` is not one of the step's tags"), "{err}");
+        let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\npolicy = \"allow everything\""));
+        assert!(err.contains("the session policy is not JSON"), "{err}");
+        let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nsession_tags = { a = \"b\" }"));
+        assert!(err.starts_with("scenarios/demo.toml:12:1: unknown field `session_tags`"), "{err}");
+    }
+
+    #[test]
+    fn an_expected_error_names_its_code() {
+        let text = GOOD.replace("save_as = \"role2\"\nexpect = \"allowed\"", "save_as = \"role2\"\nexpect = \"error\"\nerror_code = \"ValidationError\"");
+        let scenario = parse(&text).unwrap();
+        let step = scenario.steps().next().unwrap();
+        assert_eq!((step.expect, step.error_code.as_deref()), (Expectation::Error, Some("ValidationError")));
+        let err = error_of(&text.replace("\nerror_code = \"ValidationError\"", ""));
+        assert!(err.contains("a step with expect = \"error\" needs `error_code`"), "{err}");
+        let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nerror_code = \"ValidationError\""));
+        assert!(err.contains("`error_code` goes with expect = \"error\""), "{err}");
+    }
+
+    #[test]
+    fn a_principal_is_an_instance_or_a_user() {
+        let user = GOOD.replace("instance = \"${instance_id}\"", "access_key_id = \"${key_id}\"\nsecret_access_key = \"${secret}\"");
+        let scenario = parse(&user).unwrap();
+        assert!(matches!(scenario.principals["role1"], PrincipalSource::User { .. }));
+        let err = error_of(&GOOD.replace("instance = \"${instance_id}\"", "instance = \"${instance_id}\"\naccess_key_id = \"${key_id}\""));
+        assert!(err.contains("principal `role1` is an instance (`instance`, optionally `role`), a user"), "{err}");
+    }
+
+    #[test]
     fn a_scenario_for_a_newer_format_names_both_versions() {
-        let newer = format!("format = 2\n{GOOD}\n[[steps.new_thing]]\n");
+        let newer = format!("format = 3\n{GOOD}\n[[steps.new_thing]]\n");
         let err = error_of(&newer);
-        assert_eq!(err, "scenarios/demo.toml:1:10: this scenario is written for format 2, this harness reads format 1; use a newer harness");
+        assert_eq!(err, "scenarios/demo.toml:1:10: this scenario is written for format 3, this harness reads format 2; use a newer harness");
         assert!(parse(&format!("format = 1\n{GOOD}")).is_ok());
     }
 

@@ -50,6 +50,20 @@ pub async fn config_with(endpoint: &Endpoint, credentials: SharedCredentialsProv
     loader.load().await
 }
 
+/// A config with no credentials at all: calls authenticated otherwise
+/// (sts:AssumeRoleWithWebIdentity carries a token, and is not signed).
+pub async fn anonymous_config(endpoint: &Endpoint) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(timeouts())
+        .region(Region::new(endpoint.region.clone()))
+        .no_credentials();
+    if let Some(url) = &endpoint.url {
+        loader = loader.endpoint_url(url.clone());
+    }
+    loader.load().await
+}
+
 /// The standard credential chain (env, profile, SSO, web identity, IMDS):
 /// what a real account is reached with.
 pub async fn ambient_config(region: Option<String>) -> SdkConfig {
@@ -119,7 +133,7 @@ where
 }
 
 /// `outer: inner: innermost`, each error's Display once (no Debug dump).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(inner) = source {

@@ -11,7 +11,7 @@ use crate::call::Call;
 use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::on_instance::Shell;
 use crate::outcome::{Listed, Observed, Performed, Session, assumed_session, caller, downloaded, failed, listed, uploaded};
-use crate::scenario::Expectation;
+use crate::scenario::{Expectation, SessionParams};
 use crate::sdk::{self, call_error};
 use crate::target::Consistency;
 
@@ -19,7 +19,8 @@ use crate::target::Consistency;
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// Here, with the SDK: the emulated instance's role (over the local
-    /// IMDS endpoint), a session an AssumeRole step returned, the admin.
+    /// IMDS endpoint), a user's key, a session an AssumeRole step returned,
+    /// the admin, or no credentials at all (a token issuer's exchange).
     Sdk(Box<SdkConfig>),
     /// On a real instance, by its aws CLI (SSM Run Command): the instance's
     /// own role, or a session an AssumeRole step saved there.
@@ -38,7 +39,7 @@ pub async fn perform_consistently(call: &Call, principal: &Principal, expect: Ex
     match expect {
         Expectation::Allowed => {
             let mut backoff = Duration::from_millis(500);
-            while matches!(done.observed, Observed::Denied { .. }) && first.elapsed() + backoff <= consistency.allow_deadline {
+            while not_yet_propagated(&done.observed) && first.elapsed() + backoff <= consistency.allow_deadline {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(8));
                 let attempts = done.attempts + 1;
@@ -49,6 +50,8 @@ pub async fn perform_consistently(call: &Call, principal: &Principal, expect: Ex
                 }
             }
         }
+        // A refusal for an invalid parameter does not wait on propagation.
+        Expectation::Error => {}
         Expectation::Denied => {
             for probe in 1..consistency.deny_probes {
                 if !matches!(done.observed, Observed::Denied { .. }) {
@@ -66,6 +69,16 @@ pub async fn perform_consistently(call: &Call, principal: &Principal, expect: Ex
         }
     }
     done
+}
+
+/// What IAM's eventual consistency shows while a change spreads: a denial,
+/// or a new access key not yet known everywhere (InvalidClientTokenId).
+fn not_yet_propagated(observed: &Observed) -> bool {
+    match observed {
+        Observed::Denied { .. } => true,
+        Observed::Error { code, .. } => code == "InvalidClientTokenId",
+        Observed::Allowed => false,
+    }
 }
 
 /// Make the call as `principal`: with the SDK here, or with the aws CLI on its instance.
@@ -109,8 +122,16 @@ async fn perform_with_sdk(call: &Call, config: &SdkConfig) -> Performed {
             }
             Err(err) => failed(call.operation(), call_error(&err), start.elapsed()),
         },
-        Call::AssumeRole { role_arn, session_name } => {
-            let request = aws_sdk_sts::Client::new(config).assume_role().role_arn(role_arn).role_session_name(session_name);
+        Call::AssumeRole { role_arn, session_name, session } => {
+            let request = with_session(aws_sdk_sts::Client::new(config).assume_role().role_arn(role_arn).role_session_name(session_name), session);
+            match request.send().await {
+                Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                Err(err) => failed(call.operation(), call_error(&err), start.elapsed()),
+            }
+        }
+        Call::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims } => {
+            let token = crate::web_token::issue(issuer, claims);
+            let request = aws_sdk_sts::Client::new(config).assume_role_with_web_identity().role_arn(role_arn).role_session_name(session_name).web_identity_token(token);
             match request.send().await {
                 Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
                 Err(err) => failed(call.operation(), call_error(&err), start.elapsed()),
@@ -128,6 +149,24 @@ async fn perform_with_sdk(call: &Call, config: &SdkConfig) -> Performed {
         },
         Call::InstanceProfileRole { instance_id, expect_role } => instance_profile_role(call, config, instance_id, expect_role.as_deref()).await,
     }
+}
+
+/// The AssumeRole request with the step's session parameters.
+fn with_session(
+    request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder,
+    session: &SessionParams<String>,
+) -> aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder {
+    use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
+    let tags = session.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
+    let arns = session.policy_arns.iter().map(|arn| PolicyDescriptorType::builder().arn(arn).build());
+    request
+        .set_external_id(session.external_id.clone())
+        .set_duration_seconds(session.duration_seconds)
+        .set_tags((!session.tags.is_empty()).then(|| tags.collect()))
+        .set_transitive_tag_keys((!session.transitive_tag_keys.is_empty()).then(|| session.transitive_tag_keys.clone()))
+        .set_source_identity(session.source_identity.clone())
+        .set_policy(session.policy.clone())
+        .set_policy_arns((!session.policy_arns.is_empty()).then(|| arns.collect()))
 }
 
 fn assumed(role_arn: &str, session_name: &str, credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {

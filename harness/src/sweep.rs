@@ -1,7 +1,8 @@
 //! `harness sweep`: find what harness runs left on a target (a run killed
 //! with SIGKILL, a destroy that failed) and delete it. A resource is the
 //! harness's when it carries the tag `harness=aws-assume-role-harness`, or,
-//! for the capability probes, when its name starts with `harness-`. Only
+//! for the capability probes, when its name starts with `harness-` (an OIDC
+//! provider: its issuer ends with the probes' domain). Only
 //! resources older than a given age are touched, so a run in progress is
 //! left alone. Dry-run unless asked to delete.
 
@@ -9,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 
-use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_PREFIX};
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN, PROBE_PREFIX};
 use crate::sdk::{self, error_code};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -18,6 +19,7 @@ pub enum Kind {
     InstanceProfile,
     Role,
     User,
+    OidcProvider,
     Bucket,
 }
 
@@ -95,12 +97,7 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
         }
     }
 
-    let users = iam.list_users().send().await.map_err(|e| listing("users")(error_code(&e)))?;
-    for user in users.users() {
-        if let (true, Some(age_s)) = (user.user_name().starts_with(PROBE_PREFIX), keep(Some(user.create_date()))) {
-            found.push(Leftover { kind: Kind::User, name: user.user_name().into(), age_s });
-        }
-    }
+    found.extend(users_and_providers(&iam, &keep).await?);
 
     let s3 = sdk::s3_client(admin);
     let buckets = s3.list_buckets().send().await.map_err(|e| listing("buckets")(error_code(&e)))?;
@@ -115,8 +112,40 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
     Ok(found)
 }
 
+/// The harness's users (the probes' by name, the scenarios' by tag) and
+/// OIDC providers (a scenario's by tag, a probe's by its issuer's domain).
+async fn users_and_providers(iam: &aws_sdk_iam::Client, keep: &impl Fn(Option<&aws_smithy_types::DateTime>) -> Option<u64>) -> Result<Vec<Leftover>, SweepError> {
+    let mut found = Vec::new();
+    let users = iam.list_users().send().await.map_err(|e| listing("users")(error_code(&e)))?;
+    for user in users.users() {
+        let ours = user.user_name().starts_with(PROBE_PREFIX) || user_tagged(iam, user.user_name()).await;
+        if let (true, Some(age_s)) = (ours, keep(Some(user.create_date()))) {
+            found.push(Leftover { kind: Kind::User, name: user.user_name().into(), age_s });
+        }
+    }
+
+    // A scenario's (tagged) or a probe's (its issuer under PROBE_ISSUER_DOMAIN).
+    let providers = iam.list_open_id_connect_providers().send().await.map_err(|e| listing("OIDC providers")(error_code(&e)))?;
+    for arn in providers.open_id_connect_provider_list().iter().filter_map(|p| p.arn()) {
+        let Ok(provider) = iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await else { continue };
+        let ours = provider.url().is_some_and(|u| u.ends_with(PROBE_ISSUER_DOMAIN)) || tagged(provider.tags().iter().map(|t| (t.key(), t.value())));
+        if let (true, Some(age_s)) = (ours, keep(provider.create_date())) {
+            found.push(Leftover { kind: Kind::OidcProvider, name: arn.into(), age_s });
+        }
+    }
+
+    Ok(found)
+}
+
 async fn role_tagged(iam: &aws_sdk_iam::Client, role: &str) -> bool {
     match iam.list_role_tags().role_name(role).send().await {
+        Ok(out) => tagged(out.tags().iter().map(|t| (t.key(), t.value()))),
+        Err(_) => false,
+    }
+}
+
+async fn user_tagged(iam: &aws_sdk_iam::Client, user: &str) -> bool {
+    match iam.list_user_tags().user_name(user).send().await {
         Ok(out) => tagged(out.tags().iter().map(|t| (t.key(), t.value()))),
         Err(_) => false,
     }
@@ -144,31 +173,10 @@ pub async fn delete(admin: &SdkConfig, leftover: &Leftover) -> Result<(), String
             }
             iam.delete_instance_profile().instance_profile_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
         }
-        Kind::Role => {
-            let inline = iam.list_role_policies().role_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-            for policy in inline.policy_names() {
-                iam.delete_role_policy().role_name(&leftover.name).policy_name(policy).send().await.map_err(|e| error_code(&e))?;
-            }
-            let attached = iam.list_attached_role_policies().role_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-            for policy in attached.attached_policies() {
-                if let Some(arn) = policy.policy_arn() {
-                    iam.detach_role_policy().role_name(&leftover.name).policy_arn(arn).send().await.map_err(|e| error_code(&e))?;
-                }
-            }
-            let profiles = iam.list_instance_profiles_for_role().role_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-            for profile in profiles.instance_profiles() {
-                iam.remove_role_from_instance_profile().instance_profile_name(profile.instance_profile_name()).role_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-            }
-            iam.delete_role().role_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-        }
-        Kind::User => {
-            let keys = iam.list_access_keys().user_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
-            for key in keys.access_key_metadata() {
-                if let Some(id) = key.access_key_id() {
-                    iam.delete_access_key().user_name(&leftover.name).access_key_id(id).send().await.map_err(|e| error_code(&e))?;
-                }
-            }
-            iam.delete_user().user_name(&leftover.name).send().await.map_err(|e| error_code(&e))?;
+        Kind::Role => delete_role(&iam, &leftover.name).await?,
+        Kind::User => delete_user(&iam, &leftover.name).await?,
+        Kind::OidcProvider => {
+            iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&leftover.name).send().await.map_err(|e| error_code(&e))?;
         }
         Kind::Bucket => {
             let s3 = sdk::s3_client(admin);
@@ -186,5 +194,45 @@ pub async fn delete(admin: &SdkConfig, leftover: &Leftover) -> Result<(), String
             s3.delete_bucket().bucket(&leftover.name).send().await.map_err(|e| error_code(&e))?;
         }
     }
+    Ok(())
+}
+
+/// A role, with its inline and attached policies and its instance profiles' hold on it.
+async fn delete_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), String> {
+    let inline = iam.list_role_policies().role_name(name).send().await.map_err(|e| error_code(&e))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(|e| error_code(&e))?;
+    }
+    let attached = iam.list_attached_role_policies().role_name(name).send().await.map_err(|e| error_code(&e))?;
+    for policy in attached.attached_policies() {
+        if let Some(arn) = policy.policy_arn() {
+            iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| error_code(&e))?;
+        }
+    }
+    let profiles = iam.list_instance_profiles_for_role().role_name(name).send().await.map_err(|e| error_code(&e))?;
+    for profile in profiles.instance_profiles() {
+        iam.remove_role_from_instance_profile().instance_profile_name(profile.instance_profile_name()).role_name(name).send().await.map_err(|e| error_code(&e))?;
+    }
+    iam.delete_role().role_name(name).send().await.map_err(|e| error_code(&e))?;
+    Ok(())
+}
+
+/// A user, with its policies and access keys.
+async fn delete_user(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), String> {
+    let inline = iam.list_user_policies().user_name(name).send().await.map_err(|e| error_code(&e))?;
+    for policy in inline.policy_names() {
+        iam.delete_user_policy().user_name(name).policy_name(policy).send().await.map_err(|e| error_code(&e))?;
+    }
+    let attached = iam.list_attached_user_policies().user_name(name).send().await.map_err(|e| error_code(&e))?;
+    for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
+        iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.map_err(|e| error_code(&e))?;
+    }
+    let keys = iam.list_access_keys().user_name(name).send().await.map_err(|e| error_code(&e))?;
+    for key in keys.access_key_metadata() {
+        if let Some(id) = key.access_key_id() {
+            iam.delete_access_key().user_name(name).access_key_id(id).send().await.map_err(|e| error_code(&e))?;
+        }
+    }
+    iam.delete_user().user_name(name).send().await.map_err(|e| error_code(&e))?;
     Ok(())
 }

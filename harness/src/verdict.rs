@@ -19,6 +19,9 @@
 //! | denied | denied | AWS | disagrees | PASS + warning |
 //! | denied | allowed | yes (or AWS) | any | FAIL |
 //! | denied | any | no (emulator) | shown | UNVERIFIED (fails with --strict; JUnit: skipped) |
+//! | error C | error C | yes (or AWS) | any | PASS |
+//! | error C | another code, a denial, or allowed | yes (or AWS) | any | FAIL (what was observed) |
+//! | error C | any | no (emulator: it does not check the parameter) | shown | UNVERIFIED |
 //!
 //! JUnit: PASS success, FAIL and DIVERGED failure, UNVERIFIED skipped
 //! (failure with --strict). On AWS nothing is UNVERIFIED: it enforces by definition.
@@ -65,6 +68,8 @@ pub struct Evidence<'a> {
     pub expect: Expectation,
     /// For an expected denial: the reason the scenario asserts.
     pub because: Option<Because>,
+    /// For an expected error: its code.
+    pub error_code: Option<&'a str>,
     pub performed: &'a Performed,
     /// Ok: the target enforces the policy the step depends on; Err: why not.
     pub enforced: Result<(), &'static str>,
@@ -91,6 +96,7 @@ fn observed_decision(observed: &Observed) -> Option<Decision> {
         Observed::Allowed => Some(Decision::Allow),
         Observed::Denied { .. } => Some(Decision::Deny),
         Observed::Error { code, .. } if code == "NoSuchBucket" => Some(Decision::NoSuchBucket),
+        Observed::Error { code, .. } if code == "ValidationError" || code == "InvalidIdentityToken" => Some(Decision::Invalid),
         Observed::Error { .. } => None,
     }
 }
@@ -112,11 +118,12 @@ pub fn decide(evidence: &Evidence<'_>) -> Judgement {
         _ => None,
     };
     let mut result = match (evidence.expect, &performed.observed) {
+        (Expectation::Error, observed) => expected_error(evidence, observed),
         (_, Observed::Error { code, message }) => judgement(Verdict::Fail, Some(format!("{code}: {message}"))),
         (Expectation::Allowed, Observed::Allowed) => match (&performed.mismatch, evidence.ground, evidence.enforced, evidence.predicted) {
             (Some(why), ..) => judgement(Verdict::Fail, Some(why.clone())),
             // A target that enforces nothing allows anything: where AWS would deny, nothing is shown.
-            (None, Ground::Emulator, Err(why), Some(p)) if p.decision == Decision::Deny => {
+            (None, Ground::Emulator, Err(why), Some(p)) if matches!(p.decision, Decision::Deny | Decision::Invalid) => {
                 judgement(Verdict::Unverified, Some(format!("allowed, but {why}, and the policy evaluator predicts AWS denies it: {}", p.text)))
             }
             (None, ..) => judgement(Verdict::Pass, None),
@@ -133,6 +140,20 @@ pub fn decide(evidence: &Evidence<'_>) -> Judgement {
     };
     result.warning = warning;
     result
+}
+
+/// An expected error passes as exactly its code, on a target that checks
+/// what the step depends on; elsewhere nothing is shown.
+fn expected_error(evidence: &Evidence<'_>, observed: &Observed) -> Judgement {
+    let wanted = evidence.error_code.unwrap_or("?");
+    if let (Ground::Emulator, Err(why)) = (evidence.ground, evidence.enforced) {
+        return judgement(Verdict::Unverified, Some(format!("observed {}, but {why}", observed.label())));
+    }
+    match observed {
+        Observed::Error { code, .. } if code == wanted => judgement(Verdict::Pass, None),
+        Observed::Error { code, message } | Observed::Denied { code, message } => judgement(Verdict::Fail, Some(format!("expected {wanted}, got {code}: {message}"))),
+        Observed::Allowed => judgement(Verdict::Fail, Some(format!("expected {wanted}, the call was allowed"))),
+    }
 }
 
 /// An observed denial passes when the scenario asserts no reason, or the predicted one.
@@ -166,7 +187,7 @@ mod tests {
     }
 
     fn evidence<'a>(expect: Expectation, performed: &'a Performed, predicted: Option<&'a Reason>) -> Evidence<'a> {
-        Evidence { expect, because: None, performed, enforced: Ok(()), predicted, ground: Ground::Emulator }
+        Evidence { expect, because: None, error_code: None, performed, enforced: Ok(()), predicted, ground: Ground::Emulator }
     }
 
     #[test]
@@ -262,5 +283,36 @@ mod tests {
         assert_eq!(decide(&evidence(Expectation::Allowed, &done, None)).verdict, Verdict::Fail);
         let denied_call = performed(denied("AccessDenied"));
         assert_eq!(decide(&evidence(Expectation::Allowed, &denied_call, None)).verdict, Verdict::Fail);
+    }
+
+    fn error(code: &str) -> Observed {
+        Observed::Error { code: code.into(), message: "m".into() }
+    }
+
+    #[test]
+    fn an_expected_error_passes_only_as_its_code_where_the_target_checks_it() {
+        let expect_validation = |done: &Performed, enforced, ground| {
+            decide(&Evidence { expect: Expectation::Error, because: None, error_code: Some("ValidationError"), performed: done, enforced, predicted: None, ground })
+        };
+        let refused = performed(error("ValidationError"));
+        assert_eq!(expect_validation(&refused, Ok(()), Ground::Emulator).verdict, Verdict::Pass);
+        assert_eq!(expect_validation(&refused, Ok(()), Ground::Aws).verdict, Verdict::Pass);
+        for other in [error("InvalidParameterValue"), denied("AccessDenied"), Observed::Allowed] {
+            let judged = expect_validation(&performed(other.clone()), Ok(()), Ground::Emulator);
+            assert_eq!(judged.verdict, Verdict::Fail, "{other:?}");
+            assert!(judged.reason.unwrap().starts_with("expected ValidationError"), "{other:?}");
+        }
+        let ignored = expect_validation(&performed(Observed::Allowed), Err("the target does not check session durations"), Ground::Emulator);
+        assert_eq!(ignored.verdict, Verdict::Unverified);
+        // On AWS a target that "does not check" does not exist: the observation stands.
+        assert_eq!(expect_validation(&performed(Observed::Allowed), Err("x"), Ground::Aws).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_refusal_the_evaluator_predicts_diverges_from_an_enforcing_emulator_that_allows() {
+        let invalid = Reason { decision: Decision::Invalid, policy_type: None, policy: None, statement: None, explicit: false, text: "ValidationError: t".into() };
+        let done = performed(Observed::Allowed);
+        let judged = decide(&Evidence { expect: Expectation::Error, because: None, error_code: Some("ValidationError"), performed: &done, enforced: Ok(()), predicted: Some(&invalid), ground: Ground::Emulator });
+        assert_eq!(judged.verdict, Verdict::Diverged);
     }
 }

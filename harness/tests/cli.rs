@@ -182,3 +182,19 @@ fn container_target_without_docker() {
     let out = harness(&["run", "-s", "problem_demo", "--target", "moto-container"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
     assert_fails(&out, exit_code::NO_DOCKER, "no Docker engine answers at unix:///nonexistent/docker.sock", "--target moto (a host process)");
 }
+
+#[test]
+fn a_scenario_that_issues_its_own_tokens_is_refused_on_aws() {
+    let out = harness(&["run", "--target", "aws", "--sandbox-account", "123456789012", "-s", "github_oidc"]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "github_oidc issues its own web identity tokens, which AWS refuses", "run it on an emulator (--target moto)");
+}
+
+#[test]
+fn a_session_parameter_of_the_wrong_type_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    let text = std::fs::read_to_string(project("scenarios/duration_limits.toml")).unwrap().replacen("duration_seconds = 43200", "duration_seconds = \"12h\"", 1);
+    std::fs::write(&file, text).unwrap();
+    let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::SCENARIO_INVALID, "long.toml:20:20: invalid type: string \"12h\", expected i32", "");
+}

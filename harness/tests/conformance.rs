@@ -87,7 +87,7 @@ fn load() -> Result<Vec<(String, CorpusFile)>, String> {
 }
 
 fn document_kind(case: &Case) -> DocumentKind {
-    if case.action.to_lowercase().starts_with("sts:assumerole") { DocumentKind::Trust } else { DocumentKind::Bucket }
+    if policy::is_trust_action(&case.action) { DocumentKind::Trust } else { DocumentKind::Bucket }
 }
 
 /// The request and its policies; Err: a policy AWS refuses (its error code).

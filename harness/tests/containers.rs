@@ -148,7 +148,7 @@ fn an_endpoint_is_detected_left_running_and_cleaned() -> Result<(), Failed> {
         let left: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with("problem-demo-")).collect();
         check(left.is_empty(), || format!("roles left on the endpoint: {left:?}"))
     })();
-    runtime.block_on(target.close());
+    runtime.block_on(target.stop_shared());
     result
 }
 

@@ -21,8 +21,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use harness::report::{Cleanup, RunReport, ScenarioReport, StepReport};
+use harness::reporter::{Reporters, json::Json, progress::Progress};
 use harness::runner::{self, RunOptions, Runner};
-use harness::scenario::{self, Expectation, Scenario};
+use harness::scenario::{self, Expectation, PrincipalSource, Scenario};
 use harness::verdict::Verdict;
 use harness::target::{Target, container, localstack};
 use harness::terraform::Terraform;
@@ -82,8 +83,11 @@ fn judge_enforcing(step: &StepReport) -> Result<(), Failed> {
 /// UNVERIFIED (never a pass it cannot prove), an expected success must pass.
 fn judge_non_enforcing(step: &StepReport) -> Result<(), Failed> {
     match (step.expected, step.verdict) {
-        (Expectation::Denied, Verdict::Unverified) | (Expectation::Allowed, Verdict::Pass) => Ok(()),
-        (expected, verdict) => Err(format!("expected {expected} to come out {}, got {verdict:?}: {}; {}", if expected == Expectation::Denied { "UNVERIFIED" } else { "PASS" }, observed(step), step.why.clone().unwrap_or_default()).into()),
+        (Expectation::Denied | Expectation::Error, Verdict::Unverified) | (Expectation::Allowed, Verdict::Pass) => Ok(()),
+        (expected, verdict) => {
+            let wanted = if expected == Expectation::Allowed { "PASS" } else { "UNVERIFIED" };
+            Err(format!("expected {expected} to come out {wanted}, got {verdict:?}: {}; {}", observed(step), step.why.clone().unwrap_or_default()).into())
+        }
     }
 }
 
@@ -102,6 +106,32 @@ impl StepName {
             StepName::Exact(name) => step.principal != runner::ADMIN_PRINCIPAL && &step.name == name,
         }
     }
+}
+
+/// At every stage the runner reports one lookup step per principal, then the
+/// stage's steps: (trial title, stage, how to find the step), never by position.
+fn expected_steps(scenario: &Scenario) -> Vec<(String, Option<String>, StepName)> {
+    let chain = scenario.stages.len() > 1;
+    scenario
+        .stages
+        .iter()
+        .flat_map(|stage| {
+            let stage_name = chain.then(|| stage.config_name());
+            let config = stage_name.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
+            // A token issuer has no lookup: its first step is the exchange.
+            let lookups: Vec<_> = scenario
+                .principals
+                .iter()
+                .filter_map(|(p, source)| match source {
+                    PrincipalSource::Instance { .. } => Some((format!("{config}{p} instance profile"), stage_name.clone(), StepName::Lookup(format!("{p} is the role of instance ")))),
+                    PrincipalSource::User { .. } => Some((format!("{config}{p} user"), stage_name.clone(), StepName::Exact(format!("{p} is the IAM user of its access key")))),
+                    PrincipalSource::TokenIssuer { .. } => None,
+                })
+                .collect();
+            let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();
+            lookups.into_iter().chain(steps)
+        })
+        .collect()
 }
 
 /// One trial per scenario phase and step, all reading the shared results.
@@ -130,24 +160,7 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
             }
         }));
     }
-    // At every stage the runner reports one lookup step per principal, then the
-    // stage's steps: each trial finds its step by stage and name, never by position.
-    let chain = scenario.stages.len() > 1;
-    let expected: Vec<(String, Option<String>, StepName)> = scenario
-        .stages
-        .iter()
-        .flat_map(|stage| {
-            let stage_name = chain.then(|| stage.config_name());
-            let config = stage_name.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
-            let lookups: Vec<_> = scenario
-                .principals
-                .keys()
-                .map(|p| (format!("{config}{p} instance profile"), stage_name.clone(), StepName::Lookup(format!("{p} is the role of instance "))))
-                .collect();
-            let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();
-            lookups.into_iter().chain(steps)
-        })
-        .collect();
+    let expected = expected_steps(scenario);
     for (index, (title, stage, wanted)) in expected.into_iter().enumerate() {
         let find = find.clone();
         let judge = run.judge;
@@ -199,6 +212,74 @@ fn main() -> ExitCode {
         },
     ];
 
+    let (mut trials, scenarios) = scenario_trials_of_every_file(&runs);
+    trials.extend(e2e_support::trials(runtime.handle().clone()));
+
+    let localstack_target = if args.list { None } else { run_selected(&runtime, &args, &runs, &trials, &scenarios) };
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(Ok(suite)) = SUITE.get() {
+        runtime.block_on(suite.stop());
+    }
+    if let Some(Ok(target)) = localstack_target {
+        runtime.block_on(target.stop_shared());
+    }
+    conclusion.exit_code()
+}
+
+/// Run the scenarios the selected trials need, on the moto target and on
+/// LocalStack at once; the LocalStack target (when started) is returned to be closed.
+fn run_selected(
+    runtime: &tokio::runtime::Runtime,
+    args: &Arguments,
+    runs: &[TargetRun; 2],
+    trials: &[Trial],
+    scenarios: &BTreeMap<String, Scenario>,
+) -> Option<Result<Arc<Target>, String>> {
+    let mut localstack_target = None;
+    let selected = |t: &Trial| !args.is_filtered_out(t) && !args.is_ignored(t);
+    let wanted = |run: &TargetRun| -> Vec<Scenario> {
+        scenarios
+            .values()
+            .filter(|s| (run.includes)(s) && trials.iter().any(|t| t.name().starts_with(&format!("{}{}::", run.prefix, s.name)) && selected(t)))
+            .cloned()
+            .collect()
+    };
+    let [moto_run, localstack_run] = &runs;
+    let (on_moto, on_localstack) = (wanted(moto_run), wanted(localstack_run));
+    let moto_trials = trials.iter().any(|t| !t.name().starts_with("localstack::") && !t.name().contains("::apply") && selected(t));
+    if !on_moto.is_empty() || moto_trials {
+        let _ = SUITE.set(runtime.block_on(Suite::start()));
+    }
+    if !on_localstack.is_empty() {
+        localstack_target = Some(runtime.block_on(start_localstack()).map(Arc::new));
+    }
+    // Both targets at once: terraform mostly waits on the provider's fixed propagation delays.
+    let on_moto_target = async {
+        if on_moto.is_empty() {
+            return;
+        }
+        let report = match SUITE.get() {
+            Some(Ok(suite)) => run_scenarios(&suite.target, &on_moto, "e2e-report.json").await,
+            Some(Err(message)) => Err(message.clone()),
+            None => Err("no target".into()),
+        };
+        let _ = moto_run.results.set(report);
+    };
+    let on_localstack_target = async {
+        let report = match &localstack_target {
+            Some(Ok(target)) => run_scenarios(target, &on_localstack, "e2e-localstack-report.json").await,
+            Some(Err(message)) => Err(message.clone()),
+            None => return,
+        };
+        let _ = localstack_run.results.set(report);
+    };
+    runtime.block_on(async { tokio::join!(on_moto_target, on_localstack_target) });
+    localstack_target
+}
+
+/// Every scenario file's trials on each target run that includes it (a file
+/// that does not load is a failing trial), and the scenarios by name.
+fn scenario_trials_of_every_file(runs: &[TargetRun; 2]) -> (Vec<Trial>, BTreeMap<String, Scenario>) {
     let scenarios_dir = project_path("scenarios");
     let configs_dir = project_path("terraform_configuration");
     let mut trials = Vec::new();
@@ -219,57 +300,7 @@ fn main() -> ExitCode {
         }
         Err(err) => trials.push(Trial::test("scenarios::discovered", move || Err(err.to_string().into()))),
     }
-    trials.extend(e2e_support::trials(runtime.handle().clone()));
-
-    let mut localstack_target = None;
-    if !args.list {
-        let selected = |t: &Trial| !args.is_filtered_out(t) && !args.is_ignored(t);
-        let wanted = |run: &TargetRun| -> Vec<Scenario> {
-            scenarios
-                .values()
-                .filter(|s| (run.includes)(s) && trials.iter().any(|t| t.name().starts_with(&format!("{}{}::", run.prefix, s.name)) && selected(t)))
-                .cloned()
-                .collect()
-        };
-        let [moto_run, localstack_run] = &runs;
-        let (on_moto, on_localstack) = (wanted(moto_run), wanted(localstack_run));
-        let moto_trials = trials.iter().any(|t| !t.name().starts_with("localstack::") && !t.name().contains("::apply") && selected(t));
-        if !on_moto.is_empty() || moto_trials {
-            let _ = SUITE.set(runtime.block_on(Suite::start()));
-        }
-        if !on_localstack.is_empty() {
-            localstack_target = Some(runtime.block_on(start_localstack()).map(Arc::new));
-        }
-        // Both targets at once: terraform mostly waits on the provider's fixed propagation delays.
-        let on_moto_target = async {
-            if on_moto.is_empty() {
-                return;
-            }
-            let report = match SUITE.get() {
-                Some(Ok(suite)) => run_scenarios(&suite.target, &on_moto, "e2e-report.json").await,
-                Some(Err(message)) => Err(message.clone()),
-                None => Err("no target".into()),
-            };
-            let _ = moto_run.results.set(report);
-        };
-        let on_localstack_target = async {
-            let report = match &localstack_target {
-                Some(Ok(target)) => run_scenarios(target, &on_localstack, "e2e-localstack-report.json").await,
-                Some(Err(message)) => Err(message.clone()),
-                None => return,
-            };
-            let _ = localstack_run.results.set(report);
-        };
-        runtime.block_on(async { tokio::join!(on_moto_target, on_localstack_target) });
-    }
-    let conclusion = libtest_mimic::run(&args, trials);
-    if let Some(Ok(suite)) = SUITE.get() {
-        runtime.block_on(suite.stop());
-    }
-    if let Some(Ok(target)) = localstack_target {
-        runtime.block_on(target.close());
-    }
-    conclusion.exit_code()
+    (trials, scenarios)
 }
 
 async fn start_localstack() -> Result<Target, String> {
@@ -289,11 +320,12 @@ async fn run_scenarios(target: &Arc<Target>, scenarios: &[Scenario], report_name
         cancel: CancellationToken::new(),
         run_id: runner::new_run_id(),
     };
-    let print = |event: harness::report::Event<'_>| eprintln!("{}", harness::report::progress_line(&event));
-    let report = runner.run(scenarios, &print).await;
     let json = project_path("target").join(report_name);
-    if let Err(err) = harness::report::write_json(&report, &json) {
-        eprintln!("cannot write {}: {err}", json.display());
+    let file = std::fs::File::create(&json).map_err(|e| format!("cannot create {}: {e}", json.display()))?;
+    let reporters = Reporters::new(vec![Box::new(Progress::new(std::io::stderr())), Box::new(Json::new(file))]);
+    let report = runner.run(scenarios, &|event| reporters.emit(&event)).await;
+    if let Err(err) = reporters.finish(&report) {
+        eprintln!("{err}: {}", err.source);
     }
     Ok(report)
 }

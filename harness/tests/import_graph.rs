@@ -73,15 +73,10 @@ fn paths_named(text: &str) -> Vec<(bool, Vec<String>)> {
     found
 }
 
-#[test]
-fn no_circle_of_imports_among_the_source_files() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut all = Vec::new();
-    files(&src, &mut all);
-    let modules: BTreeMap<String, PathBuf> = all.iter().map(|f| (module_of(&src, f), f.clone())).collect();
-    // `pub use child::Item` in a module: who names `module::Item` uses `module::child`.
-    let mut reexports: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (module, file) in &modules {
+/// `pub use child::Item` in a module: who names `module::Item` uses `module::child`.
+fn reexports(modules: &BTreeMap<String, PathBuf>) -> BTreeMap<(String, String), String> {
+    let mut reexports = BTreeMap::new();
+    for (module, file) in modules {
         let text = std::fs::read_to_string(file).unwrap();
         for line in text.lines().filter_map(|l| l.trim().strip_prefix("pub use ")) {
             let (path, rest) = segments(line);
@@ -99,8 +94,14 @@ fn no_circle_of_imports_among_the_source_files() {
             }
         }
     }
+    reexports
+}
+
+/// Module -> the modules it imports (a child module is part of its parent, not an edge).
+fn edges(modules: &BTreeMap<String, PathBuf>) -> BTreeMap<String, BTreeSet<String>> {
+    let reexports = reexports(modules);
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (module, file) in &modules {
+    for (module, file) in modules {
         let text = std::fs::read_to_string(file).unwrap();
         // Where `super::` points: the parent of this file's module (of mod.rs: its own parent).
         let parent: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
@@ -121,30 +122,41 @@ fn no_circle_of_imports_among_the_source_files() {
             }
         }
     }
-    // Depth-first search for a back edge.
-    fn visit(node: &str, edges: &BTreeMap<String, BTreeSet<String>>, state: &mut BTreeMap<String, u8>, stack: &mut Vec<String>) -> Option<Vec<String>> {
-        state.insert(node.to_string(), 1);
-        stack.push(node.to_string());
-        for next in edges.get(node).into_iter().flatten() {
-            match state.get(next.as_str()).copied().unwrap_or(0) {
-                1 => {
-                    let start = stack.iter().position(|n| n == next).unwrap();
-                    let mut circle = stack[start..].to_vec();
-                    circle.push(next.clone());
+    edges
+}
+
+/// Depth-first search for a back edge: the circle it closes.
+fn visit(node: &str, edges: &BTreeMap<String, BTreeSet<String>>, state: &mut BTreeMap<String, u8>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+    state.insert(node.to_string(), 1);
+    stack.push(node.to_string());
+    for next in edges.get(node).into_iter().flatten() {
+        match state.get(next.as_str()).copied().unwrap_or(0) {
+            1 => {
+                let start = stack.iter().position(|n| n == next).unwrap();
+                let mut circle = stack[start..].to_vec();
+                circle.push(next.clone());
+                return Some(circle);
+            }
+            0 => {
+                if let Some(circle) = visit(next, edges, state, stack) {
                     return Some(circle);
                 }
-                0 => {
-                    if let Some(circle) = visit(next, edges, state, stack) {
-                        return Some(circle);
-                    }
-                }
-                _ => {}
             }
+            _ => {}
         }
-        stack.pop();
-        state.insert(node.to_string(), 2);
-        None
     }
+    stack.pop();
+    state.insert(node.to_string(), 2);
+    None
+}
+
+#[test]
+fn no_circle_of_imports_among_the_source_files() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let modules: BTreeMap<String, PathBuf> = all.iter().map(|f| (module_of(&src, f), f.clone())).collect();
+    let edges = edges(&modules);
     let mut state = BTreeMap::new();
     for module in modules.keys() {
         if state.get(module.as_str()).copied().unwrap_or(0) == 0

@@ -28,9 +28,20 @@ fuzz_target!(|data: &[u8]| {
     let declared: BTreeSet<String> = ["instance_id", "bucket_name", "role2_arn"].iter().map(|s| s.to_string()).collect();
     let _ = parsed.check_outputs(|_| Ok::<_, String>(declared.clone()));
     let values: BTreeMap<String, String> = declared.iter().map(|k| (k.clone(), format!("v-{k}"))).collect();
-    for scenario::PrincipalSource::Instance { instance, role } in parsed.principals.values() {
-        let _ = instance.render(&values);
-        let _ = role.as_ref().map(|r| r.render(&values));
+    for principal in parsed.principals.values() {
+        match principal {
+            scenario::PrincipalSource::Instance { instance, role } => {
+                let _ = instance.render(&values);
+                let _ = role.as_ref().map(|r| r.render(&values));
+            }
+            scenario::PrincipalSource::User { access_key_id, secret_access_key } => {
+                let _ = access_key_id.render(&values);
+                let _ = secret_access_key.render(&values);
+            }
+            scenario::PrincipalSource::TokenIssuer { issuer } => {
+                let _ = issuer.render(&values);
+            }
+        }
     }
     for step in parsed.steps() {
         for template in step.action.templates() {

@@ -61,6 +61,16 @@ struct Ran {
 const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]";
 const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
 
+/// The lines that make the script act as the session saved in `file`.
+fn load_session(file: &str) -> String {
+    format!(
+        "[ -s {f} ] || {{ echo \"$M setup no session file {f} on the instance\"; exit 0; }}\n\
+         IFS=\"$(printf '\\t')\" read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN rest < {f}\n\
+         export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n",
+        f = quote(file)
+    )
+}
+
 impl Script {
     /// The script for `call` in the run's workspace, as the session in
     /// `session` (a file there) or else as the instance's own role.
@@ -85,25 +95,23 @@ impl Script {
                 "/dev/null".to_string(),
                 "cat \"obj.$$\" >\"out.$$\"".to_string(),
             ),
-            Call::AssumeRole { role_arn, session_name } => {
+            Call::AssumeRole { role_arn, session_name, session } => {
                 let file = session_file(role_arn, session_name);
                 let printed = format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = q(&file));
                 saves = Some(file);
-                let command = format!("aws sts assume-role --role-arn {} --role-session-name {} --query '{ASSUME_QUERY}' --output text", q(role_arn), q(session_name));
+                let flags = crate::call::session_flags(session, quote);
+                let command = format!(
+                    "aws sts assume-role --role-arn {} --role-session-name {}{flags} --query '{ASSUME_QUERY}' --output text",
+                    q(role_arn),
+                    q(session_name)
+                );
                 (String::new(), command, "\"new.$$\"".to_string(), printed)
             }
             Call::GetCallerIdentity { .. } => (String::new(), "aws sts get-caller-identity --output json".to_string(), out, String::new()),
             Call::InstanceProfileRole { .. } => return Err("the instance-profile lookup runs as the harness's admin, not on the instance".into()),
+            Call::AssumeRoleWithWebIdentity { .. } => return Err("a web identity token is exchanged by the harness, not on the instance".into()),
         };
-        let as_session = match session {
-            None => String::new(),
-            Some(file) => format!(
-                "[ -s {f} ] || {{ echo \"$M setup no session file {f} on the instance\"; exit 0; }}\n\
-                 IFS=\"$(printf '\\t')\" read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN rest < {f}\n\
-                 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n",
-                f = q(file)
-            ),
-        };
+        let as_session = session.map(load_session).unwrap_or_default();
         let on_success = if on_success.is_empty() { String::new() } else { format!("if [ \"$rc\" -eq 0 ]; then {on_success}; fi\n") };
         let text = format!(
             "umask 077\n\
@@ -214,15 +222,15 @@ fn allowed(call: &Call, stdout: &str, elapsed: Duration) -> Performed {
             let answer = json();
             outcome::caller(expect_arn.as_deref(), &text(&answer, "UserId"), &text(&answer, "Account"), &text(&answer, "Arn"), elapsed)
         }
-        Call::AssumeRole { role_arn, session_name } => {
+        Call::AssumeRole { role_arn, session_name, .. } => {
             let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
             let field = |i: usize| fields.get(i).copied().unwrap_or_default();
             let session = outcome::Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
             outcome::assumed_session(role_arn, session_name, &session, elapsed)
         }
-        Call::InstanceProfileRole { .. } => {
+        Call::InstanceProfileRole { .. } | Call::AssumeRoleWithWebIdentity { .. } => {
             let mut done = Performed::new(Observed::Allowed, elapsed);
-            done.mismatch = Some("the instance-profile lookup does not run on the instance".into());
+            done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
             done
         }
     }
@@ -295,7 +303,7 @@ mod tests {
 
     #[test]
     fn an_assumed_session_stays_on_the_instance() {
-        let call = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/p-role2".into(), session_name: "blog-demo".into() };
+        let call = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/p-role2".into(), session_name: "blog-demo".into(), session: Default::default() };
         let script = Script::render(&call, &ws(), None).unwrap();
         assert!(script.text().contains("--output text >\"new.$$\" 2>\"err.$$\""), "{}", script.text());
         assert_eq!(
@@ -345,7 +353,7 @@ mod tests {
         let denied = as_role1.read(&no_keys, &run(&as_role1));
         assert!(matches!(denied.observed, Observed::Denied { ref code, .. } if code == "AccessDenied"), "{denied:?}");
 
-        let assume = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/r2".into(), session_name: "s".into() };
+        let assume = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/r2".into(), session_name: "s".into(), session: Default::default() };
         let script = Script::render(&assume, &ws(), None).unwrap();
         let printed = run(&script);
         assert!(!printed.contains("SECRET-XYZ") && !printed.contains("TOKEN-XYZ"), "{printed}");

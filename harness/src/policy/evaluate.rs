@@ -29,7 +29,7 @@ pub struct Request {
 /// The resource policy's kind, from the action and the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
-    /// sts:AssumeRole*: the role's trust policy.
+    /// sts:AssumeRole* (and what its parameters need): the role's trust policy.
     Role,
     /// An S3 bucket or object: the bucket policy.
     Bucket,
@@ -37,9 +37,18 @@ pub enum ResourceKind {
     Other,
 }
 
+/// Actions on a role that its trust policy authorizes: AssumeRole* and the
+/// permissions-only actions an AssumeRole's parameters also need
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html:
+/// "the AssumeRole operation fails" for a role whose trust lacks sts:TagSession).
+pub fn is_trust_action(action: &str) -> bool {
+    let action = action.to_lowercase();
+    action.starts_with("sts:assumerole") || action == "sts:tagsession" || action == "sts:setsourceidentity"
+}
+
 impl Request {
     pub fn resource_kind(&self) -> ResourceKind {
-        if self.action.to_lowercase().starts_with("sts:assumerole") {
+        if is_trust_action(&self.action) {
             ResourceKind::Role
         } else if self.resource.starts_with("arn:aws:s3:::") || self.resource.starts_with("arn:aws-") && self.resource.contains(":s3:::") {
             ResourceKind::Bucket
@@ -143,98 +152,152 @@ fn short(caller: &Caller) -> String {
 
 /// Decide the request as AWS would.
 pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
-    let context = request.full_context();
-    let kind = request.resource_kind();
-    let who = short(&request.caller);
-    let what = format!("{} on {}", request.action, request.resource);
-    let resource_type = if kind == ResourceKind::Role { PolicyType::Trust } else { PolicyType::Resource };
-    let decide = |decision, policy_type: Option<PolicyType>, hit: Option<(&Policy, &Statement)>, explicit, text: String| Evaluation {
-        decision,
-        reason: Reason {
+    let evaluator = Evaluator::new(request, policies);
+    if !policies.resource_exists {
+        return evaluator.missing_resource();
+    }
+    evaluator.explicit_deny().unwrap_or_else(|| evaluator.allows())
+}
+
+type Hit<'a> = (&'a Policy, &'a Statement, PrincipalMatch);
+
+/// One request against its policies, with the words every reason uses.
+struct Evaluator<'a> {
+    request: &'a Request,
+    policies: &'a PolicySet,
+    context: Context,
+    kind: ResourceKind,
+    /// The trust policy for a role, else the bucket policy.
+    resource_type: PolicyType,
+    /// The caller, short: `assumed-role/role1/i-1`.
+    who: String,
+    /// `s3:ListBucket on arn:aws:s3:::b`.
+    what: String,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(request: &'a Request, policies: &'a PolicySet) -> Self {
+        let kind = request.resource_kind();
+        Self {
+            request,
+            policies,
+            context: request.full_context(),
+            kind,
+            resource_type: if kind == ResourceKind::Role { PolicyType::Trust } else { PolicyType::Resource },
+            who: short(&request.caller),
+            what: format!("{} on {}", request.action, request.resource),
+        }
+    }
+
+    fn decide(&self, decision: Decision, policy_type: Option<PolicyType>, hit: Option<(&Policy, &Statement)>, explicit: bool, text: String) -> Evaluation {
+        let reason = Reason {
             decision,
             policy_type,
             policy: hit.map(|(p, _)| p.name.clone()),
             statement: hit.map(|(_, s)| s.id.clone()),
             explicit,
             text,
-        },
-    };
-
-    if !policies.resource_exists {
-        return match kind {
-            ResourceKind::Bucket => decide(Decision::NoSuchBucket, None, None, false, format!("the bucket of {} does not exist", request.resource)),
-            _ => decide(Decision::Deny, Some(resource_type), None, false, format!("{} does not exist, so nothing trusts {who}", request.resource)),
         };
+        Evaluation { decision, reason }
     }
 
-    // 1. An explicit Deny anywhere decides.
-    let typed: [(PolicyType, Vec<&Policy>); 4] = [
-        (PolicyType::Identity, policies.identity.iter().collect()),
-        (resource_type, policies.resource.iter().collect()),
-        (PolicyType::Boundary, policies.boundary.iter().collect()),
-        (PolicyType::Session, policies.session.iter().collect()),
-    ];
-    for (policy_type, list) in &typed {
-        if let Some((policy, statement, _)) = find(list.iter().copied(), Effect::Deny, request, &context) {
-            let text = format!("statement {} of {} explicitly denies {who} {what}", statement.id, policy.name);
-            return decide(Decision::Deny, Some(*policy_type), Some((policy, statement)), true, text);
+    fn no_allow(&self, policy_type: PolicyType, text: String) -> Evaluation {
+        self.decide(Decision::Deny, Some(policy_type), None, false, text)
+    }
+
+    fn find(&self, policies: impl IntoIterator<Item = &'a Policy>, effect: Effect) -> Option<Hit<'a>> {
+        find(policies, effect, self.request, &self.context)
+    }
+
+    /// A bucket that exists nowhere is NoSuchBucket; a role that does not exist trusts nobody.
+    fn missing_resource(&self) -> Evaluation {
+        match self.kind {
+            ResourceKind::Bucket => self.decide(Decision::NoSuchBucket, None, None, false, format!("the bucket of {} does not exist", self.request.resource)),
+            _ => self.no_allow(self.resource_type, format!("{} does not exist, so nothing trusts {}", self.request.resource, self.who)),
         }
     }
 
-    // 2. Allows, each policy type on its own.
-    let same_account = request.caller.account().is_none() || request.caller.account() == request.resource_account().as_deref();
-    let root = matches!(request.caller, Caller::Root { .. }) && same_account;
-    let identity = find(&policies.identity, Effect::Allow, request, &context);
-    let resource = find(&policies.resource, Effect::Allow, request, &context);
-    let boundary_fails = policies.boundary.as_ref().is_some_and(|b| find([b], Effect::Allow, request, &context).is_none());
-    let session_fails = !policies.session.is_empty() && find(&policies.session, Effect::Allow, request, &context).is_none();
+    /// First, an explicit Deny anywhere decides.
+    fn explicit_deny(&self) -> Option<Evaluation> {
+        let policies = self.policies;
+        let typed: [(PolicyType, Vec<&Policy>); 4] = [
+            (PolicyType::Identity, policies.identity.iter().collect()),
+            (self.resource_type, policies.resource.iter().collect()),
+            (PolicyType::Boundary, policies.boundary.iter().collect()),
+            (PolicyType::Session, policies.session.iter().collect()),
+        ];
+        typed.iter().find_map(|(policy_type, list)| {
+            let (policy, statement, _) = self.find(list.iter().copied(), Effect::Deny)?;
+            let text = format!("statement {} of {} explicitly denies {} {}", statement.id, policy.name, self.who, self.what);
+            Some(self.decide(Decision::Deny, Some(*policy_type), Some((policy, statement)), true, text))
+        })
+    }
 
-    let no_allow = |policy_type: PolicyType, text: String| decide(Decision::Deny, Some(policy_type), None, false, text);
-    let boundary_name = policies.boundary.as_ref().map(|b| b.name.clone()).unwrap_or_default();
-    // The caller's own side: identity (unless the resource names it), boundary, session.
-    let own_side = |need_identity: bool| -> Option<Evaluation> {
-        if need_identity && identity.is_none() && !root {
-            return Some(no_allow(PolicyType::Identity, format!("no identity-based policy of {who} allows {what}")));
+    /// Then the allows, each policy type on its own, combined as the resource
+    /// policy's principal and the accounts require.
+    fn allows(&self) -> Evaluation {
+        let request = self.request;
+        let resource = self.find(&self.policies.resource, Effect::Allow);
+        let how = resource.map(|(_, _, how)| how).unwrap_or(PrincipalMatch::None);
+        if self.kind == ResourceKind::Role && how == PrincipalMatch::None {
+            let trust = self.resource_name().unwrap_or_else(|| "the role's trust policy".into());
+            return self.no_allow(PolicyType::Trust, format!("no statement of {trust} lets {} {}", self.who, request.action));
         }
-        if boundary_fails {
-            return Some(no_allow(PolicyType::Boundary, format!("{boundary_name} (the permissions boundary) does not allow {who} {what}")));
+        if matches!(request.caller, Caller::Service(_) | Caller::Federated(_)) {
+            // A service or a federated user is named by the trust policy, or nothing allows it.
+            return self.allowed_by(PolicyType::Trust, resource);
         }
-        if session_fails {
-            return Some(no_allow(PolicyType::Session, format!("no session policy of {who} allows {what}")));
+        if !self.same_account() {
+            if how == PrincipalMatch::None {
+                let named = self.resource_name().unwrap_or_else(|| "a resource policy (there is none)".into());
+                return self.no_allow(PolicyType::Resource, format!("across accounts, no statement of {named} allows {} {}", self.who, self.what));
+            }
+            return self.own_side(true).unwrap_or_else(|| self.allowed_by(self.resource_type, resource));
+        }
+        match how {
+            PrincipalMatch::Direct => self.allowed_by(self.resource_type, resource),
+            PrincipalMatch::Role => self.own_side(false).unwrap_or_else(|| self.allowed_by(self.resource_type, resource)),
+            PrincipalMatch::Account | PrincipalMatch::None => self.own_side(true).unwrap_or_else(|| {
+                let identity = self.find(&self.policies.identity, Effect::Allow);
+                self.allowed_by(PolicyType::Identity, identity)
+            }),
+        }
+    }
+
+    /// The caller's own side: identity (unless the resource policy names
+    /// it), then the boundary, then the session policies. None: they allow.
+    fn own_side(&self, need_identity: bool) -> Option<Evaluation> {
+        let policies = self.policies;
+        let root = matches!(self.request.caller, Caller::Root { .. }) && self.same_account();
+        if need_identity && !root && self.find(&policies.identity, Effect::Allow).is_none() {
+            return Some(self.no_allow(PolicyType::Identity, format!("no identity-based policy of {} allows {}", self.who, self.what)));
+        }
+        if let Some(boundary) = &policies.boundary
+            && self.find([boundary], Effect::Allow).is_none()
+        {
+            return Some(self.no_allow(PolicyType::Boundary, format!("{} (the permissions boundary) does not allow {} {}", boundary.name, self.who, self.what)));
+        }
+        if !policies.session.is_empty() && self.find(&policies.session, Effect::Allow).is_none() {
+            return Some(self.no_allow(PolicyType::Session, format!("no session policy of {} allows {}", self.who, self.what)));
         }
         None
-    };
-    let resource_name = policies.resource.as_ref().map(|p| p.name.clone());
-    let allowed_by = |policy_type: PolicyType, hit: Option<(&Policy, &Statement, PrincipalMatch)>| {
-        let text = match hit {
-            Some((p, s, _)) => format!("statement {} of {} allows {who} {what}", s.id, p.name),
-            None => format!("the account root user may {what}"),
-        };
-        decide(Decision::Allow, Some(policy_type), hit.map(|(p, s, _)| (p, s)), false, text)
-    };
+    }
 
-    let how = resource.map(|(_, _, how)| how).unwrap_or(PrincipalMatch::None);
-    if kind == ResourceKind::Role && how == PrincipalMatch::None {
-        let trust = resource_name.as_deref().unwrap_or("the role's trust policy");
-        return no_allow(PolicyType::Trust, format!("no statement of {trust} lets {who} {}", request.action));
+    /// Allowed by `hit` (None: the account root user, which needs no identity policy).
+    fn allowed_by(&self, policy_type: PolicyType, hit: Option<Hit<'_>>) -> Evaluation {
+        let text = match hit {
+            Some((p, s, _)) => format!("statement {} of {} allows {} {}", s.id, p.name, self.who, self.what),
+            None => format!("the account root user may {}", self.what),
+        };
+        self.decide(Decision::Allow, Some(policy_type), hit.map(|(p, s, _)| (p, s)), false, text)
     }
-    if matches!(request.caller, Caller::Service(_) | Caller::Federated(_)) {
-        // A service or a federated user is named by the trust policy, or nothing allows it.
-        return allowed_by(PolicyType::Trust, resource);
+
+    fn same_account(&self) -> bool {
+        let caller = self.request.caller.account();
+        caller.is_none() || caller == self.request.resource_account().as_deref()
     }
-    if !same_account {
-        if how == PrincipalMatch::None {
-            let named = resource_name.as_deref().unwrap_or("a resource policy (there is none)");
-            return no_allow(PolicyType::Resource, format!("across accounts, no statement of {named} allows {who} {what}"));
-        }
-        return own_side(true).unwrap_or_else(|| allowed_by(resource_type, resource));
-    }
-    match how {
-        PrincipalMatch::Direct => allowed_by(resource_type, resource),
-        PrincipalMatch::Role => own_side(false).unwrap_or_else(|| allowed_by(resource_type, resource)),
-        PrincipalMatch::Account | PrincipalMatch::None => own_side(true).unwrap_or_else(|| match identity {
-            Some(hit) => allowed_by(PolicyType::Identity, Some(hit)),
-            None => allowed_by(PolicyType::Identity, None),
-        }),
+
+    fn resource_name(&self) -> Option<String> {
+        self.policies.resource.as_ref().map(|p| p.name.clone())
     }
 }

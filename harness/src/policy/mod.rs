@@ -17,10 +17,11 @@ mod evaluate;
 mod matching;
 mod principal;
 mod reason;
+pub mod session;
 
 pub use document::{Policy, PolicyError, Statement};
 pub use element::DocumentKind;
 pub use context::Context;
-pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, evaluate};
+pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, evaluate, is_trust_action};
 pub use principal::Caller;
 pub use reason::{Because, Decision, PolicyType, Reason};

@@ -13,6 +13,8 @@ pub enum Decision {
     Deny,
     /// S3 answers NoSuchBucket for a bucket that exists nowhere: not a denial.
     NoSuchBucket,
+    /// STS refuses the request itself (ValidationError: a duration out of bounds).
+    Invalid,
 }
 
 impl fmt::Display for Decision {
@@ -21,6 +23,7 @@ impl fmt::Display for Decision {
             Decision::Allow => "allow",
             Decision::Deny => "deny",
             Decision::NoSuchBucket => "no-such-bucket",
+            Decision::Invalid => "invalid",
         })
     }
 }

@@ -8,12 +8,22 @@
 //!   ec2.amazonaws.com; enforced if refused.
 //! - role_session_principals: a session of role A assumes role B whose trust
 //!   names A's ARN; matched (as on AWS) if allowed.
+//! - trust_conditions: a role whose trust requires an external ID; enforced
+//!   if the admin is refused without it and let in with it.
+//! - session_tags: the admin passes a session tag to A, whose trust does not
+//!   allow sts:TagSession; enforced if refused.
+//! - session_durations: the admin asks A (maximum one hour) for two hours;
+//!   checked if refused with ValidationError.
+//! - session_policies: a session of A narrowed to s3:ListAllMyBuckets
+//!   assumes B (which A's own policy allows); applied if refused.
+//! - web_identity: a role trusting a probe OIDC provider for one `sub`:
+//!   checked if a token with another `sub` is refused and one with it is not.
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE};
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN};
 use crate::sdk::{self, Endpoint, call_error, is_access_denied};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,16 +31,38 @@ pub struct Capabilities {
     pub identity_policies: bool,
     pub trust_policies: bool,
     pub role_session_principals: bool,
+    pub trust_conditions: bool,
+    pub session_tags: bool,
+    pub session_durations: bool,
+    pub session_policies: bool,
+    pub web_identity: bool,
 }
 
 impl Capabilities {
     /// What AWS itself enforces (it is not probed).
-    pub const ENFORCED: Capabilities = Capabilities { identity_policies: true, trust_policies: true, role_session_principals: true };
+    pub const ENFORCED: Capabilities = Capabilities {
+        identity_policies: true,
+        trust_policies: true,
+        role_session_principals: true,
+        trust_conditions: true,
+        session_tags: true,
+        session_durations: true,
+        session_policies: true,
+        web_identity: true,
+    };
 }
 
 /// What one probe saw, for the report when a probe could not decide.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ProbeNotes(pub Vec<String>);
+
+/// The external ID the probe role requires.
+const PROBE_EXTERNAL_ID: &str = "harness-probe";
+const LIST_BUCKETS_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+
+fn probe_tag() -> aws_sdk_sts::types::Tag {
+    aws_sdk_sts::types::Tag::builder().key("harness-probe").value("1").build().expect("key and value are set")
+}
 
 const ALLOW_ALL_ASSUME: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
 
@@ -45,89 +77,230 @@ fn trust(principal: &str) -> String {
 /// Run the probes as the admin; every probe resource is named with `prefix`,
 /// tagged as the harness's, and deleted afterwards.
 pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, prefix: &str) -> (Capabilities, ProbeNotes) {
-    let iam = aws_sdk_iam::Client::new(admin);
-    let sts = aws_sdk_sts::Client::new(admin);
-    let mut notes = ProbeNotes::default();
-    let mut caps = Capabilities::default();
+    let mut probes = Probes { iam: aws_sdk_iam::Client::new(admin), sts: aws_sdk_sts::Client::new(admin), endpoint, notes: ProbeNotes::default() };
+    let identity_policies = probes.identity_policies(&format!("{prefix}-user")).await;
+    let caps = probes.role_rules(account_id, prefix).await;
+    let web_identity = probes.web_identity(prefix).await;
+    (Capabilities { identity_policies, web_identity, ..caps }, probes.notes)
+}
 
-    // identity policies
-    let user = format!("{prefix}-user");
-    let mut created_user = false;
-    match iam.create_user().user_name(&user).tags(harness_tag()).send().await {
-        Ok(_) => {
-            created_user = true;
-            match iam.create_access_key().user_name(&user).send().await {
-                Ok(out) => {
-                    if let Some(key) = out.access_key() {
-                        let creds = Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "probe");
-                        let config = sdk::config_with(endpoint, SharedCredentialsProvider::new(creds)).await;
-                        match sdk::s3_client(&config).list_buckets().send().await {
-                            Ok(_) => notes.0.push("a user with no policy could list buckets".into()),
-                            Err(err) => {
-                                let err = call_error(&err);
-                                caps.identity_policies = is_access_denied(err.code());
-                                if !caps.identity_policies {
-                                    notes.0.push(format!("identity probe got {}", err.code()));
-                                }
-                            }
-                        }
-                        let _ = iam.delete_access_key().user_name(&user).access_key_id(key.access_key_id()).send().await;
-                    }
+/// The admin's clients, and what the probes saw when they could not decide.
+struct Probes<'a> {
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    endpoint: &'a Endpoint,
+    notes: ProbeNotes,
+}
+
+impl Probes<'_> {
+    fn note(&mut self, note: String) {
+        self.notes.0.push(note);
+    }
+
+    /// A fresh user with no policy lists buckets: enforced if refused.
+    async fn identity_policies(&mut self, user: &str) -> bool {
+        if let Err(err) = self.iam.create_user().user_name(user).tags(harness_tag()).send().await {
+            self.note(format!("identity probe: CreateUser failed: {}", call_error(&err).code()));
+            return false;
+        }
+        let enforced = match self.iam.create_access_key().user_name(user).send().await {
+            Ok(out) => match out.access_key() {
+                Some(key) => {
+                    let enforced = self.refuses_a_user_without_policies(key).await;
+                    let _ = self.iam.delete_access_key().user_name(user).access_key_id(key.access_key_id()).send().await;
+                    enforced
                 }
-                Err(err) => notes.0.push(format!("identity probe: CreateAccessKey failed: {}", call_error(&err).code())),
-            }
-        }
-        Err(err) => notes.0.push(format!("identity probe: CreateUser failed: {}", call_error(&err).code())),
-    }
-    if created_user {
-        let _ = iam.delete_user().user_name(&user).send().await;
-    }
-
-    let root = format!(r#"{{"AWS":"arn:aws:iam::{account_id}:root"}}"#);
-    let roles = [
-        (format!("{prefix}-ec2-only"), trust(r#"{"Service":"ec2.amazonaws.com"}"#)),
-        (format!("{prefix}-a"), trust(&root)),
-        (format!("{prefix}-b"), trust(&format!(r#"{{"AWS":"arn:aws:iam::{account_id}:role/{prefix}-a"}}"#))),
-    ];
-    let mut created_roles = Vec::new();
-    for (name, policy) in &roles {
-        match iam.create_role().role_name(name).assume_role_policy_document(policy).tags(harness_tag()).send().await {
-            Ok(out) => created_roles.push((name.clone(), out.role().map(|r| r.arn().to_string()).unwrap_or_default())),
-            Err(err) => notes.0.push(format!("trust probe: CreateRole failed: {}", call_error(&err).code())),
-        }
-    }
-    if created_roles.len() == roles.len() {
-        let arn = |i: usize| created_roles[i].1.clone();
-        // trust policies
-        match sts.assume_role().role_arn(arn(0)).role_session_name("probe").send().await {
-            Ok(_) => notes.0.push("the admin assumed a role that trusts only ec2.amazonaws.com".into()),
+                None => false,
+            },
             Err(err) => {
-                let err = call_error(&err);
-                caps.trust_policies = is_access_denied(err.code());
-                if !caps.trust_policies {
-                    notes.0.push(format!("trust probe got {}", err.code()));
-                }
+                self.note(format!("identity probe: CreateAccessKey failed: {}", call_error(&err).code()));
+                false
+            }
+        };
+        let _ = self.iam.delete_user().user_name(user).send().await;
+        enforced
+    }
+
+    async fn refuses_a_user_without_policies(&mut self, key: &aws_sdk_iam::types::AccessKey) -> bool {
+        let creds = Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "probe");
+        let config = sdk::config_with(self.endpoint, SharedCredentialsProvider::new(creds)).await;
+        let Err(err) = sdk::s3_client(&config).list_buckets().send().await else {
+            self.note("a user with no policy could list buckets".into());
+            return false;
+        };
+        let code = call_error(&err).code().to_string();
+        let enforced = is_access_denied(&code);
+        if !enforced {
+            self.note(format!("identity probe got {code}"));
+        }
+        enforced
+    }
+
+    /// Four roles: one trusting only EC2 (the admin must be refused), A
+    /// trusting the account, B trusting A's ARN (A's session must get in),
+    /// D trusting the account with an external ID. What the target enforces
+    /// of trust policies and of AssumeRole's session parameters.
+    async fn role_rules(&mut self, account_id: &str, prefix: &str) -> Capabilities {
+        let root = format!(r#"{{"AWS":"arn:aws:iam::{account_id}:root"}}"#);
+        let roles = [
+            (format!("{prefix}-ec2-only"), trust(r#"{"Service":"ec2.amazonaws.com"}"#)),
+            (format!("{prefix}-a"), trust(&root)),
+            (format!("{prefix}-b"), trust(&format!(r#"{{"AWS":"arn:aws:iam::{account_id}:role/{prefix}-a"}}"#))),
+            (
+                format!("{prefix}-d"),
+                format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{root},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"{PROBE_EXTERNAL_ID}"}}}}}}]}}"#
+                ),
+            ),
+        ];
+        let mut created = Vec::new();
+        for (name, policy) in &roles {
+            match self.iam.create_role().role_name(name).assume_role_policy_document(policy).tags(harness_tag()).send().await {
+                Ok(out) => created.push((name.clone(), out.role().map(|r| r.arn().to_string()).unwrap_or_default())),
+                Err(err) => self.note(format!("trust probe: CreateRole failed: {}", call_error(&err).code())),
             }
         }
-        // role ARN principals match that role's sessions
-        let _ = iam.put_role_policy().role_name(&created_roles[1].0).policy_name("assume").policy_document(ALLOW_ALL_ASSUME).send().await;
-        match sts.assume_role().role_arn(arn(1)).role_session_name("probe").send().await {
+        let mut caps = Capabilities::default();
+        if let [(_, ec2_only), (a_name, a), (_, b), (_, d)] = created.as_slice() {
+            caps.trust_policies = self.refuses_the_admin(ec2_only).await;
+            caps.trust_conditions = caps.trust_policies && self.checks_the_external_id(d).await;
+            caps.session_tags = self.refuses("session tags without sts:TagSession", self.sts.assume_role().role_arn(a).role_session_name("probe").tags(probe_tag())).await;
+            caps.session_durations = self.refuses("two hours of a one-hour role", self.sts.assume_role().role_arn(a).role_session_name("probe").duration_seconds(7200)).await;
+            (caps.role_session_principals, caps.session_policies) = self.session_gets_in(a_name, a, b).await;
+        }
+        for (name, _) in &created {
+            let _ = self.iam.delete_role().role_name(name).send().await;
+        }
+        caps
+    }
+
+    /// A probe OIDC provider and a role trusting its tokens for one `sub`:
+    /// a token with another `sub` must be refused, one with it let in.
+    async fn web_identity(&mut self, prefix: &str) -> bool {
+        let issuer = format!("{prefix}{PROBE_ISSUER_DOMAIN}");
+        let provider = match self
+            .iam
+            .create_open_id_connect_provider()
+            .url(format!("https://{issuer}"))
+            .client_id_list("sts.amazonaws.com")
+            .thumbprint_list("0".repeat(40))
+            .tags(harness_tag())
+            .send()
+            .await
+        {
+            Ok(out) => out.open_id_connect_provider_arn().unwrap_or_default().to_string(),
+            Err(err) => {
+                self.note(format!("web identity probe: CreateOpenIDConnectProvider failed: {}", call_error(&err).code()));
+                return false;
+            }
+        };
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer}:sub":"allowed","{issuer}:aud":"sts.amazonaws.com"}}}}}}]}}"#
+        );
+        let name = format!("{prefix}-web");
+        let checked = match self.iam.create_role().role_name(&name).assume_role_policy_document(trust).tags(harness_tag()).send().await {
             Ok(out) => {
-                if let Some(c) = out.credentials() {
-                    let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "probe");
-                    let config = sdk::config_with(endpoint, SharedCredentialsProvider::new(creds)).await;
-                    match aws_sdk_sts::Client::new(&config).assume_role().role_arn(arn(2)).role_session_name("probe").send().await {
-                        Ok(_) => caps.role_session_principals = true,
-                        Err(err) => notes.0.push(format!("a session of a role trusted by ARN was refused: {}", call_error(&err).code())),
-                    }
+                let role = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+                let sts = aws_sdk_sts::Client::new(&sdk::anonymous_config(self.endpoint).await);
+                let exchange = |sub: &str| {
+                    let claims = [("sub".to_string(), sub.to_string()), ("aud".to_string(), "sts.amazonaws.com".to_string())].into();
+                    sts.assume_role_with_web_identity().role_arn(&role).role_session_name("probe").web_identity_token(crate::web_token::issue(&issuer, &claims)).send()
+                };
+                let refused = exchange("another").await.is_err_and(|e| is_access_denied(call_error(&e).code()));
+                let admitted = exchange("allowed").await;
+                if let Err(err) = &admitted {
+                    self.note(format!("a web identity token the trust allows was refused: {}", call_error(err).code()));
+                } else if !refused {
+                    self.note("a web identity token the trust does not allow was accepted".into());
                 }
+                let _ = self.iam.delete_role().role_name(&name).send().await;
+                refused && admitted.is_ok()
             }
-            Err(err) => notes.0.push(format!("session probe: the admin could not assume a role trusting the account: {}", call_error(&err).code())),
+            Err(err) => {
+                self.note(format!("web identity probe: CreateRole failed: {}", call_error(&err).code()));
+                false
+            }
+        };
+        let _ = self.iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&provider).send().await;
+        checked
+    }
+
+    /// Whether the admin's AssumeRole `request` is refused (AccessDenied or ValidationError, as AWS would).
+    async fn refuses(&mut self, what: &str, request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder) -> bool {
+        match request.send().await {
+            Ok(_) => {
+                self.note(format!("the target allowed {what}"));
+                false
+            }
+            Err(err) => {
+                let code = call_error(&err).code().to_string();
+                let refused = is_access_denied(&code) || code == "ValidationError";
+                if !refused {
+                    self.note(format!("{what}: got {code}"));
+                }
+                refused
+            }
         }
-        let _ = iam.delete_role_policy().role_name(&created_roles[1].0).policy_name("assume").send().await;
     }
-    for (name, _) in &created_roles {
-        let _ = iam.delete_role().role_name(name).send().await;
+
+    /// D trusts the account with an external ID: refused without it, let in with it.
+    async fn checks_the_external_id(&mut self, d: &str) -> bool {
+        let without = self.refuses("AssumeRole without the external ID a trust requires", self.sts.assume_role().role_arn(d).role_session_name("probe")).await;
+        let with = self.sts.assume_role().role_arn(d).role_session_name("probe").external_id(PROBE_EXTERNAL_ID).send().await;
+        if let Err(err) = &with {
+            self.note(format!("AssumeRole with the right external ID was refused: {}", call_error(err).code()));
+        }
+        without && with.is_ok()
     }
-    (caps, notes)
+
+    /// The admin (allowed `*`) assumes a role that trusts only EC2: enforced if refused.
+    async fn refuses_the_admin(&mut self, ec2_only: &str) -> bool {
+        let Err(err) = self.sts.assume_role().role_arn(ec2_only).role_session_name("probe").send().await else {
+            self.note("the admin assumed a role that trusts only ec2.amazonaws.com".into());
+            return false;
+        };
+        let code = call_error(&err).code().to_string();
+        let enforced = is_access_denied(&code);
+        if !enforced {
+            self.note(format!("trust probe got {code}"));
+        }
+        enforced
+    }
+
+    /// A session of role A assumes role B, whose trust names A's ARN:
+    /// matched (as on AWS) if allowed. Then a session of A narrowed by a
+    /// session policy to s3:ListAllMyBuckets tries the same: session
+    /// policies are applied if it is refused.
+    async fn session_gets_in(&mut self, a_name: &str, a: &str, b: &str) -> (bool, bool) {
+        let _ = self.iam.put_role_policy().role_name(a_name).policy_name("assume").policy_document(ALLOW_ALL_ASSUME).send().await;
+        let matched = self.a_session_assumes_b(a, b, None).await;
+        let narrowed = matched && !self.a_session_assumes_b(a, b, Some(LIST_BUCKETS_ONLY)).await;
+        if matched && !narrowed {
+            self.note("a session narrowed by a session policy to s3:ListAllMyBuckets could still assume a role".into());
+        }
+        let _ = self.iam.delete_role_policy().role_name(a_name).policy_name("assume").send().await;
+        (matched, narrowed)
+    }
+
+    async fn a_session_assumes_b(&mut self, a: &str, b: &str, session_policy: Option<&str>) -> bool {
+        let out = match self.sts.assume_role().role_arn(a).role_session_name("probe").set_policy(session_policy.map(str::to_string)).send().await {
+            Ok(out) => out,
+            Err(err) => {
+                self.note(format!("session probe: the admin could not assume a role trusting the account: {}", call_error(&err).code()));
+                return false;
+            }
+        };
+        let Some(c) = out.credentials() else { return false };
+        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "probe");
+        let config = sdk::config_with(self.endpoint, SharedCredentialsProvider::new(creds)).await;
+        match aws_sdk_sts::Client::new(&config).assume_role().role_arn(b).role_session_name("probe").send().await {
+            Ok(_) => true,
+            Err(err) => {
+                if session_policy.is_none() {
+                    self.note(format!("a session of a role trusted by ARN was refused: {}", call_error(&err).code()));
+                }
+                false
+            }
+        }
+    }
 }

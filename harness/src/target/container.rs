@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::naming::{HARNESS_TAG_KEY as LABEL, HARNESS_TAG_VALUE as LABEL_VALUE, OWNER_LABEL};
 
 use super::TargetError;
+use super::readiness::{Check, Readiness, last_lines};
 
 /// `never`: a missing image is an error at once, no pull attempted (machines without a registry).
 pub const PULL_VAR: &str = "HARNESS_CONTAINER_PULL";
@@ -97,7 +98,7 @@ pub struct ContainerSpec {
     /// Is this health answer (and the `{marker}` this start gave, for a
     /// service that echoes it) the container's, and is it ready?
     pub ready: fn(&serde_json::Value, &str) -> bool,
-    pub startup_timeout: Duration,
+    pub readiness: Readiness,
     /// What to tell the user when the image is missing and cannot be pulled.
     pub image_remedy: String,
 }
@@ -217,14 +218,14 @@ impl RunningContainer {
         let start = request.start();
         tokio::pin!(start);
         let outcome = tokio::select! {
-            started = tokio::time::timeout(spec.startup_timeout, &mut start) => started.map_err(|_| TargetError::StartupTimeout(spec.startup_timeout)),
+            started = tokio::time::timeout(spec.readiness.timeout, &mut start) => started.map_err(|_| TargetError::StartupTimeout(spec.readiness.timeout)),
             () = cancel.cancelled() => Err(TargetError::Interrupted),
         };
         let container = match outcome {
             Ok(Ok(container)) => container,
             Ok(Err(err)) => {
                 remove_labelled(docker, &label).await;
-                return Err(start_error(spec, &err));
+                return Err(start_error(spec, err));
             }
             Err(why) => {
                 // The engine may be creating it right now: let that finish
@@ -241,7 +242,7 @@ impl RunningContainer {
         let host_port = match (network, placement.port) {
             (Network::Host, _) => Ok(port),
             (Network::Bridge, Some(host_port)) => Ok(host_port),
-            (Network::Bridge, None) => container.get_host_port_ipv4(spec.bridge_port).await.map_err(|e| TargetError::Start(e.to_string())),
+            (Network::Bridge, None) => container.get_host_port_ipv4(spec.bridge_port).await.map_err(|source| TargetError::Container { what: spec.what, image: spec.image.clone(), source: Box::new(source) }),
         };
         let running = RunningContainer {
             container: tokio::sync::Mutex::new(Some(container)),
@@ -267,33 +268,24 @@ impl RunningContainer {
     /// Poll the health endpoint until `ready` accepts it, the container
     /// exits (its log tail is the reason), Ctrl-C, or the deadline.
     async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, marker: &str, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(2))?;
         let url = format!("{}{}", self.endpoint(), spec.health_path);
-        let deadline = started + spec.startup_timeout;
-        loop {
-            if let Ok(response) = http.get(&url).send().await
-                && let Ok(json) = response.json::<serde_json::Value>().await
-                && (spec.ready)(&json, marker)
-            {
-                return Ok(json);
-            }
-            if let Some(exit) = self.exited().await {
+        spec.readiness
+            .wait(started, Some(cancel), async || {
+                if let Ok(response) = http.get(&url).send().await
+                    && let Ok(json) = response.json::<serde_json::Value>().await
+                    && (spec.ready)(&json, marker)
+                {
+                    return Check::Ready(json);
+                }
+                let Some(status) = self.exited().await else { return Check::Waiting };
                 let tail = self.log_tail().await;
                 if self.network == Network::Host && super::says_port_in_use(&tail) {
-                    return Err(TargetError::PortInUse(self.port));
+                    return Check::Failed(TargetError::PortInUse(self.port));
                 }
-                tracing::warn!("the {} container's last lines:\n{tail}", spec.what);
-                let last = tail.lines().last().unwrap_or("(it printed nothing)").trim();
-                return Err(TargetError::Start(format!("the {} container exited ({exit}); its last line: {last}", spec.what)));
-            }
-            if Instant::now() > deadline {
-                return Err(TargetError::StartupTimeout(spec.startup_timeout));
-            }
-            tokio::select! {
-                () = tokio::time::sleep(POLL_INTERVAL) => {}
-                () = cancel.cancelled() => return Err(TargetError::Interrupted),
-            }
-        }
+                Check::Failed(super::exited(format!("the {} container", spec.what), status, &tail))
+            })
+            .await
     }
 
     /// `http://127.0.0.1:PORT`
@@ -319,15 +311,14 @@ impl RunningContainer {
         let Some(container) = guard.as_ref() else { return String::new() };
         let mut text = String::from_utf8_lossy(&container.stdout_to_vec().await.unwrap_or_default()).into_owned();
         text.push_str(&String::from_utf8_lossy(&container.stderr_to_vec().await.unwrap_or_default()));
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(8)..].join("\n")
+        last_lines(&text, 8)
     }
 
     /// A file the service wrote inside the container.
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, TargetError> {
         let guard = self.container.lock().await;
-        let container = guard.as_ref().ok_or_else(|| TargetError::Start("the container was removed".into()))?;
-        container.copy_file_from(path, Vec::new()).await.map_err(|e| TargetError::Start(format!("cannot read {path} from the container: {e}")))
+        let container = guard.as_ref().ok_or(TargetError::Removed)?;
+        container.copy_file_from(path, Vec::new()).await.map_err(|source| TargetError::ContainerFile { path: path.to_string(), source: Box::new(source) })
     }
 
     /// Remove the container (idempotent).
@@ -363,7 +354,7 @@ fn request(spec: &ContainerSpec, network: Network, host_port: Option<u16>, liste
         .with_label(LABEL, LABEL_VALUE)
         .with_label(OWNER_LABEL, owner())
         .with_label("harness-start", marker)
-        .with_startup_timeout(spec.startup_timeout);
+        .with_startup_timeout(spec.readiness.timeout);
     match (network, host_port) {
         (Network::Host, _) => request = request.with_network("host"),
         (Network::Bridge, Some(host_port)) => request = request.with_mapped_port(host_port, ContainerPort::Tcp(spec.bridge_port)),
@@ -378,13 +369,13 @@ fn request(spec: &ContainerSpec, network: Network, host_port: Option<u16>, liste
     request
 }
 
-fn start_error(spec: &ContainerSpec, err: &testcontainers::TestcontainersError) -> TargetError {
+fn start_error(spec: &ContainerSpec, err: testcontainers::TestcontainersError) -> TargetError {
     use testcontainers::core::error::ClientError;
     match err {
         testcontainers::TestcontainersError::Client(ClientError::PullImage { .. }) => {
             TargetError::ImageMissing { image: spec.image.clone(), remedy: spec.image_remedy.clone(), cause: err.to_string() }
         }
-        _ => TargetError::Start(format!("cannot start the {} container ({}): {err}", spec.what, spec.image)),
+        source => TargetError::Container { what: spec.what, image: spec.image.clone(), source: Box::new(source) },
     }
 }
 
@@ -445,7 +436,7 @@ pub async fn remove_active() {
 /// still exist: for leak tests, and for a person hunting one.
 pub async fn started_by(pid: u32) -> Result<Vec<String>, TargetError> {
     let docker = engine().await?;
-    let found = labelled(&docker, &format!("{OWNER_LABEL}={}", owner_of(pid))).await.map_err(|e| TargetError::Start(e.to_string()))?;
+    let found = labelled(&docker, &format!("{OWNER_LABEL}={}", owner_of(pid))).await.map_err(TargetError::Docker)?;
     Ok(found.into_iter().filter_map(|c| c.id).collect())
 }
 

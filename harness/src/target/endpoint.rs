@@ -36,7 +36,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ask the endpoint's health pages what it is, and its version where it says.
 pub async fn detect(url: &str) -> Result<(Flavor, Option<String>), TargetError> {
-    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build().map_err(|e| TargetError::Start(e.to_string()))?;
+    let http = super::http_client(PROBE_TIMEOUT)?;
     let get_json = |path: &'static str| {
         let http = http.clone();
         let url = format!("{}{path}", url.trim_end_matches('/'));
@@ -51,7 +51,7 @@ pub async fn detect(url: &str) -> Result<(Flavor, Option<String>), TargetError> 
     let version = |json: &serde_json::Value, key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_string);
     match get_json("/_harness/health").await {
         Err(err) if err.is_connect() || err.is_timeout() => {
-            return Err(TargetError::Unreachable { url: url.to_string(), cause: error_text(&err) });
+            return Err(TargetError::Unreachable { url: url.to_string(), cause: crate::sdk::error_chain(&err) });
         }
         Ok(Some(json)) => return Ok((Flavor::HarnessMoto, version(&json, "moto_version"))),
         _ => {}
@@ -69,12 +69,3 @@ pub async fn detect(url: &str) -> Result<(Flavor, Option<String>), TargetError> 
     Ok((Flavor::Unknown, None))
 }
 
-fn error_text(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
-    }
-    text
-}

@@ -49,7 +49,7 @@ pub fn spec(image: &str, token: Option<&str>) -> ContainerSpec {
         bridge_port: 4566,
         health_path: "/_localstack/health",
         ready: |health, _| ready(health),
-        startup_timeout: STARTUP_TIMEOUT,
+        readiness: super::readiness::Readiness { timeout: STARTUP_TIMEOUT, interval: std::time::Duration::from_millis(100) },
         image_remedy: format!(
             "pull it (`docker pull {image}`), or build the Community image offline with `eval \"$(sudo ci/containers.sh)\"` (it sets HARNESS_LOCALSTACK_COMMUNITY_IMAGE)"
         ),

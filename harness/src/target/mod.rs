@@ -8,6 +8,8 @@ pub mod container;
 pub mod endpoint;
 pub mod localstack;
 pub mod moto;
+pub mod readiness;
+pub mod spec;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use container::{Network, Placement, RunningContainer};
 use tokio_util::sync::CancellationToken;
 
 pub use capabilities::Capabilities;
+pub use spec::{Images, TargetSpec};
 
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -34,8 +37,39 @@ pub enum TargetError {
     MotoMissing { python: PathBuf, found: Option<String> },
     #[error("port {0} on 127.0.0.1 is already in use; free it or pass another --port (or none, to pick a free one)")]
     PortInUse(u16),
-    #[error("the emulator did not start: {0}")]
-    Start(String),
+    #[error("cannot start the emulator")]
+    Spawn(#[source] crate::process::ProcessError),
+    #[error("{what} exited ({status}); its last line: {last_line}")]
+    Exited { what: String, status: String, last_line: String },
+    #[error("cannot start the {what} container ({image})")]
+    Container {
+        what: &'static str,
+        image: String,
+        #[source]
+        source: Box<testcontainers::TestcontainersError>,
+    },
+    #[error("the container was removed before its file could be read")]
+    Removed,
+    #[error("cannot read {path} from the container")]
+    ContainerFile {
+        path: String,
+        #[source]
+        source: Box<testcontainers::TestcontainersError>,
+    },
+    #[error("the launcher's admin file is not what the harness wrote")]
+    AdminFile(#[source] serde_json::Error),
+    #[error("the Docker engine did not answer a listing")]
+    Docker(#[source] testcontainers::bollard::errors::Error),
+    #[error("cannot build an HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("--target aws with --endpoint is for offline tests against the harness's moto launcher; {0} is not one")]
+    NotLauncher(String),
+    #[error("the launcher did not mint credentials for instance {instance_id}")]
+    Launcher {
+        instance_id: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("the emulator did not become ready within {}s", .0.as_secs())]
     StartupTimeout(Duration),
     #[error("cannot get instance-profile credentials: {0}")]
@@ -94,7 +128,16 @@ impl TargetError {
             TargetError::Io(_) => exit_code::IO,
             TargetError::NoRegion => exit_code::USAGE,
             TargetError::BadCredentials(_) | TargetError::WrongAccount { .. } => exit_code::CREDENTIALS,
-            TargetError::Start(_)
+            TargetError::NotLauncher(_) => exit_code::USAGE,
+            TargetError::Spawn(_)
+            | TargetError::Exited { .. }
+            | TargetError::Container { .. }
+            | TargetError::Removed
+            | TargetError::ContainerFile { .. }
+            | TargetError::AdminFile(_)
+            | TargetError::Docker(_)
+            | TargetError::HttpClient(_)
+            | TargetError::Launcher { .. }
             | TargetError::StartupTimeout(_)
             | TargetError::InstanceCredentials(_)
             | TargetError::Unreachable { .. }
@@ -119,6 +162,14 @@ pub struct TargetDescription {
     pub reason: String,
     /// Time to start (or reach) it and bootstrap its admin identity.
     pub startup_ms: f64,
+}
+
+impl TargetDescription {
+    /// A target started (or reached) at `started`: its startup time is until now.
+    fn new(kind: &str, endpoint: Option<String>, version: Option<String>, reason: String, started: std::time::Instant) -> Self {
+        let startup_ms = crate::timestamp::millis(started.elapsed());
+        Self { kind: kind.to_string(), endpoint, version, image: None, network: None, reason, startup_ms }
+    }
 }
 
 /// Who Terraform and the probes act as on the target.
@@ -220,15 +271,7 @@ impl Target {
         );
         let env = credential_env(Some(&credentials), DEFAULT_REGION);
         Ok(Target {
-            description: TargetDescription {
-                kind: "moto".into(),
-                endpoint: Some(server.endpoint.clone()),
-                version: Some(server.version.clone()),
-                image: None,
-                network: None,
-                reason: reason.into(),
-                startup_ms: crate::timestamp::millis(started.elapsed()),
-            },
+            description: TargetDescription::new("moto", Some(server.endpoint.clone()), Some(server.version.clone()), reason.into(), started),
             endpoint: Endpoint { url: Some(server.endpoint.clone()), region: DEFAULT_REGION.into() },
             admin: Admin {
                 arn: server.admin_arn.clone(),
@@ -247,17 +290,9 @@ impl Target {
         let (flavor, version) = endpoint::detect(url).await?;
         let endpoint = Endpoint { url: Some(url.trim_end_matches('/').to_string()), region: region.to_string() };
         let admin = Admin::from_chain(&endpoint, true).await?;
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let http = http_client(Duration::from_secs(10))?;
         Ok(Target {
-            description: TargetDescription {
-                kind: flavor.name().to_string(),
-                endpoint: endpoint.url.clone(),
-                version,
-                image: None,
-                network: None,
-                reason: format!("--endpoint {url}"),
-                startup_ms: crate::timestamp::millis(started.elapsed()),
-            },
+            description: TargetDescription::new(flavor.name(), endpoint.url.clone(), version, format!("--endpoint {url}"), started),
             admin,
             endpoint,
             backend: Backend::Endpoint { flavor, http },
@@ -273,7 +308,7 @@ impl Target {
         let admin_file = container.read_file(moto::CONTAINER_ADMIN_FILE).await;
         let admin: moto::AdminFile = match admin_file.map(|bytes| serde_json::from_slice(&bytes)) {
             Ok(Ok(admin)) => admin,
-            Ok(Err(err)) => return Err(remove_after(container, TargetError::Start(format!("the launcher's admin file is not JSON: {err}"))).await),
+            Ok(Err(err)) => return Err(remove_after(container, TargetError::AdminFile(err)).await),
             Err(err) => return Err(remove_after(container, err).await),
         };
         let credentials = Credentials::new(admin.access_key_id, admin.secret_access_key.expose().to_string(), None, None, "harness-admin");
@@ -311,16 +346,12 @@ impl Target {
             Ok(admin) => admin,
             Err(err) => return Err(remove_after(container, err).await),
         };
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let http = http_client(Duration::from_secs(10))?;
         Ok(Target {
             description: TargetDescription {
-                kind: if flavor == endpoint::Flavor::LocalStack { "localstack".into() } else { "moto-container".into() },
-                endpoint: endpoint.url.clone(),
-                version,
                 image: Some(container.image.clone()),
                 network: Some(container.network),
-                reason,
-                startup_ms: crate::timestamp::millis(started.elapsed()),
+                ..TargetDescription::new(if flavor == endpoint::Flavor::LocalStack { "localstack" } else { "moto-container" }, endpoint.url.clone(), version, reason, started)
             },
             endpoint,
             admin,
@@ -345,7 +376,7 @@ impl Target {
             // Offline tests: the endpoint must be our launcher, which plays EC2 and the instances' SSM agents.
             Some(url) => match endpoint::detect(url).await? {
                 (endpoint::Flavor::HarnessMoto, _) => Admin::from_chain(&endpoint, true).await?,
-                _ => return Err(TargetError::Start(format!("--target aws with --endpoint is for offline tests against the harness's moto launcher; {url} is not one"))),
+                _ => return Err(TargetError::NotLauncher(url.to_string())),
             },
             None => Admin::from_chain(&endpoint, false).await?,
         };
@@ -353,15 +384,13 @@ impl Target {
             return Err(TargetError::WrongAccount { found: admin.account_id, arn: admin.arn, expected: sandbox_account.to_string() });
         }
         Ok(Target {
-            description: TargetDescription {
-                kind: "aws".into(),
-                endpoint: endpoint.url.clone(),
-                version: None,
-                image: None,
-                network: None,
-                reason: format!("--target aws, sandbox account {sandbox_account} (credentials: {})", admin.arn),
-                startup_ms: crate::timestamp::millis(started.elapsed()),
-            },
+            description: TargetDescription::new(
+                "aws",
+                endpoint.url.clone(),
+                None,
+                format!("--target aws, sandbox account {sandbox_account} (credentials: {})", admin.arn),
+                started,
+            ),
             admin,
             endpoint,
             backend: Backend::Aws,
@@ -454,17 +483,19 @@ impl Target {
         Ok(SessionCredentials::from(c))
     }
 
-    /// Stop what the harness started, for owners that cannot give the target
-    /// up (a static): the host process is signalled, the container removed.
-    pub async fn close(&self) {
+    /// Stop what the harness started without owning the target (a static
+    /// holds it): the host process is signalled (not waited for), the
+    /// container removed.
+    pub async fn stop_shared(&self) {
         match &self.backend {
-            Backend::Moto(server) => server.terminate(),
+            Backend::Moto(server) => server.signal_stop(),
             Backend::Container { container, .. } => container.remove().await,
             Backend::Endpoint { .. } | Backend::Aws => {} // not ours to stop
         }
     }
 
-    pub async fn shutdown(self) {
+    /// Stop what the harness started and wait until it is gone (the normal end).
+    pub async fn stop(self) {
         match self.backend {
             Backend::Moto(server) => server.stop().await,
             Backend::Container { container, .. } => container.remove().await,
@@ -480,6 +511,19 @@ impl Target {
             _ => Consistency::immediate(),
         }
     }
+}
+
+/// A launcher that exited while starting: its last lines logged, the last one said.
+fn exited(what: String, status: String, output: &str) -> TargetError {
+    let tail = readiness::last_lines(output, 8);
+    tracing::warn!("{what}'s last lines:\n{tail}");
+    let last_line = tail.lines().last().unwrap_or("(it printed nothing)").trim().to_string();
+    TargetError::Exited { what, status, last_line }
+}
+
+/// The HTTP client for a launcher's own endpoints (health, instance credentials).
+fn http_client(timeout: Duration) -> Result<reqwest::Client, TargetError> {
+    reqwest::Client::builder().timeout(timeout).build().map_err(TargetError::HttpClient)
 }
 
 /// Whether an emulator's output says it could not bind its port (EADDRINUSE,

@@ -14,6 +14,7 @@ use crate::process::{Command, signal_group};
 use crate::secret::Secret;
 
 use super::TargetError;
+use super::readiness::{Check, Readiness};
 
 /// The launcher and the policy evaluator it imports, written (or copied
 /// into a container) side by side under these names; the first is run.
@@ -29,7 +30,8 @@ pub fn pinned_moto() -> &'static str {
     REQUIREMENTS.lines().find_map(|line| line.trim().strip_prefix("moto[server]==")).unwrap_or("?")
 }
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How the launcher is waited for, as a host process or in a container.
+const READINESS: Readiness = Readiness { timeout: STARTUP_TIMEOUT, interval: Duration::from_millis(50) };
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Instance-profile sessions minted for the workload last this long
 /// (the shortest session AWS allows).
@@ -104,7 +106,7 @@ pub fn container_spec(image: &str) -> super::container::ContainerSpec {
         health_path: "/_harness/health",
         // Its own launcher (on the host's network another could answer on the port).
         ready: |health, marker| health.get("moto_version").is_some() && health.get("start_marker").and_then(|m| m.as_str()) == Some(marker),
-        startup_timeout: STARTUP_TIMEOUT,
+        readiness: READINESS,
         image_remedy: "pull it, or build it offline with `sudo ci/containers.sh` and set HARNESS_MOTO_IMAGE to the name it prints".into(),
     }
 }
@@ -164,9 +166,9 @@ impl MotoServer {
             Some(file) => command.arg("--record-secrets").arg(file),
             None => command,
         };
-        let child = command.spawn_logged(&log_file).map_err(|e| TargetError::Start(e.to_string()))?;
+        let child = command.spawn_logged(&log_file).map_err(TargetError::Spawn)?;
         let pgid = child.id().map(|p| p as i32);
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| TargetError::Start(e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(5))?;
         let mut server = MotoServer {
             child,
             pgid,
@@ -192,37 +194,33 @@ impl MotoServer {
     /// for its health endpoint to answer on the port the file names; fail
     /// when the process dies or the deadline passes.
     async fn wait_ready(&mut self, credentials_file: &Path, log_file: &Path, requested: u16) -> Result<(AdminFile, Health), TargetError> {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut admin: Option<AdminFile> = None;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(log_file).unwrap_or_default();
-                if super::says_port_in_use(&log) {
-                    return Err(TargetError::PortInUse(requested));
+        READINESS
+            .wait(Instant::now(), None, async || {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    let log = std::fs::read_to_string(log_file).unwrap_or_default();
+                    if super::says_port_in_use(&log) {
+                        return Check::Failed(TargetError::PortInUse(requested));
+                    }
+                    return Check::Failed(super::exited("moto".into(), status.to_string(), &log));
                 }
-                let tail: Vec<&str> = log.lines().rev().take(8).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                return Err(TargetError::Start(format!("moto exited with {status}: {}", tail.join("\n"))));
-            }
-            if admin.is_none() {
-                // Written whole (rename), so a file that parses is complete.
-                admin = std::fs::read_to_string(credentials_file).ok().and_then(|text| serde_json::from_str::<AdminFile>(&text).ok());
-                if let Some(found) = &admin {
-                    self.endpoint = format!("http://127.0.0.1:{}", found.port);
+                if admin.is_none() {
+                    // Written whole (rename), so a file that parses is complete.
+                    admin = std::fs::read_to_string(credentials_file).ok().and_then(|text| serde_json::from_str::<AdminFile>(&text).ok());
+                    if let Some(found) = &admin {
+                        self.endpoint = format!("http://127.0.0.1:{}", found.port);
+                    }
                 }
-            }
-            if admin.is_some()
-                && let Ok(response) = self.http.get(format!("{}/_harness/health", self.endpoint)).send().await
-                && let Ok(health) = response.json::<Health>().await
-                && let Some(admin) = admin.take()
-            {
-                return Ok((admin, health));
-            }
-            if Instant::now() > deadline {
-                return Err(TargetError::StartupTimeout(STARTUP_TIMEOUT));
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+                if admin.is_some()
+                    && let Ok(response) = self.http.get(format!("{}/_harness/health", self.endpoint)).send().await
+                    && let Ok(health) = response.json::<Health>().await
+                    && let Some(admin) = admin.take()
+                {
+                    return Check::Ready((admin, health));
+                }
+                Check::Waiting
+            })
+            .await
     }
 
     /// What EC2 hands an instance: a session of its profile's role.
@@ -230,12 +228,14 @@ impl MotoServer {
         launcher_instance_credentials(&self.http, &self.endpoint, instance_id, region).await
     }
 
-    pub fn terminate(&self) {
+    /// Ask the launcher's process group to stop (SIGTERM), without waiting.
+    pub fn signal_stop(&self) {
         if let Some(pgid) = self.pgid {
             signal_group(pgid, libc::SIGTERM);
         }
     }
 
+    /// Stop the launcher: SIGTERM, a grace period, then SIGKILL.
     pub async fn stop(mut self) {
         if let Some(pgid) = self.pgid.take() {
             signal_group(pgid, libc::SIGTERM);
@@ -297,8 +297,8 @@ pub async fn launcher_instance_credentials(
         .json(&serde_json::json!({"instance_id": instance_id, "region": region, "duration_seconds": INSTANCE_SESSION_SECONDS}))
         .send()
         .await
-        .map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
-    let minted: Minted = response.json().await.map_err(|e| TargetError::InstanceCredentials(e.to_string()))?;
+        .map_err(|source| TargetError::Launcher { instance_id: instance_id.to_string(), source })?;
+    let minted: Minted = response.json().await.map_err(|source| TargetError::Launcher { instance_id: instance_id.to_string(), source })?;
     match (minted.access_key_id, minted.secret_access_key, minted.token, minted.expiration) {
         (Some(access_key_id), Some(secret), Some(token), Some(expiration)) => Ok(SessionCredentials {
             access_key_id,

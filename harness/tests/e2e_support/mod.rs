@@ -11,7 +11,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use harness::identity::{CredentialSource, ImdsServer};
 use harness::sdk::{self, CallError, call_error};
-use harness::target::{Target, capabilities, container, moto::MotoOptions};
+use harness::target::{Capabilities, Target, capabilities, container, moto::MotoOptions};
 use tokio_util::sync::CancellationToken;
 use libtest_mimic::{Failed, Trial};
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ impl Suite {
 
     /// Stop the emulator (the suite lives in a static, so no Drop runs).
     pub async fn stop(&self) {
-        self.target.close().await;
+        self.target.stop_shared().await;
     }
 
     fn account(&self) -> &str {
@@ -212,10 +212,16 @@ where
 }
 
 pub fn trials(handle: Handle) -> Vec<Trial> {
+    trust_trials(&handle).into_iter().chain(policy_trials(&handle)).collect()
+}
+
+/// The probes, and trust policies as AWS evaluates them.
+fn trust_trials(handle: &Handle) -> Vec<Trial> {
+    let handle = handle.clone();
     vec![
-        trial(&handle, "target::capability_probes_find_identity_and_trust_enforced", |s| async move {
+        trial(&handle, "target::capability_probes_find_everything_enforced", |s| async move {
             let (caps, notes) = capabilities::probe(&s.admin, &s.target.endpoint, s.account(), &s.name("probe")).await;
-            if caps.identity_policies && caps.trust_policies && caps.role_session_principals {
+            if caps == Capabilities::ENFORCED {
                 Ok(())
             } else {
                 Err(format!("{caps:?} {notes:?}").into())
@@ -264,6 +270,13 @@ pub fn trials(handle: Handle) -> Vec<Trial> {
             expect_denied(s.assume(&s.admin, &role).await, "harness-admin", "the denied admin")?;
             s.assume(&a, &role).await.map(|_| ()).map_err(|e| format!("the Deny also refused another principal: {}", e.code()).into())
         }),
+    ]
+}
+
+/// Conditions, identity and bucket policies, refused documents, error codes, the workload's credentials.
+fn policy_trials(handle: &Handle) -> Vec<Trial> {
+    let handle = handle.clone();
+    vec![
         trial(&handle, "moto_launcher::trust_conditions_fail_closed", |s| async move {
             // AWS: a condition on a key the request lacks is false, so the Allow does not apply.
             // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html

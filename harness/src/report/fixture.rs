@@ -1,0 +1,197 @@
+//! A fixed run for tests of the report and its reporters: each verdict, a
+//! chain of two stages, a step on an instance, an apply that failed and a
+//! destroy that kept the state.
+
+use super::*;
+use crate::policy::{PolicyType, Reason};
+use crate::scenario::Expectation;
+use crate::target::{Capabilities, TargetDescription};
+
+/// One scenario, one passing denial: the smallest report.
+pub fn sample() -> RunReport {
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        run_id: "abc123".into(),
+        target: target(),
+        scenarios: vec![ScenarioReport {
+            name: "problem_demo".into(),
+            config: "terraform_configuration/problem_demo".into(),
+            passed: true,
+            error: None,
+            cleanup: Cleanup::Destroyed,
+            phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
+            steps: vec![denied_list("role1 cannot list the bucket", None, Verdict::Pass)],
+        }],
+        passed: true,
+        strict: false,
+    }
+}
+
+/// Three scenarios: a chain that passes (with an UNVERIFIED step and a
+/// warning), one with a DIVERGED and a FAILED step run on an instance, and
+/// one stopped by its apply whose destroy kept the state.
+pub fn fixed_run() -> RunReport {
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        run_id: "abc123".into(),
+        target: target(),
+        scenarios: vec![chain(), broken(), unapplied()],
+        passed: false,
+        strict: false,
+    }
+}
+
+fn phase(name: Phase, seconds: f64, ok: bool) -> PhaseReport {
+    PhaseReport { name, latency_ms: seconds * 1000.0, ok }
+}
+
+fn chain() -> ScenarioReport {
+    let stage = |name: &str| Some(name.to_string());
+    let mut unverified = denied_list("role1 cannot list role2's bucket", stage("problem_demo"), Verdict::Unverified);
+    unverified.observed = "allowed".into();
+    unverified.error_code = None;
+    unverified.why = Some("allowed, but the target does not enforce identity policies".into());
+    let mut assumed = allowed("role1 assumes role2", stage("solution_demo"), "sts:AssumeRole");
+    assumed.command = "aws sts assume-role --role-arn arn:aws:iam::123456789012:role/role2 --role-session-name harness".into();
+    assumed.warning = Some("the target answered allow, the policy evaluator predicts deny".into());
+    let mut listed = allowed("role2 lists its bucket", stage("solution_demo"), "s3:ListBucket");
+    listed.detail = "2026-11-30 03:15:47         12 hello.txt".into();
+    ScenarioReport {
+        name: "blog_demo".into(),
+        config: "problem_demo -> solution_demo".into(),
+        passed: true,
+        error: None,
+        cleanup: Cleanup::TargetEnded,
+        phases: vec![
+            phase(Phase::Init, 1.5, true),
+            phase(Phase::Apply(stage("problem_demo")), 20.0, true),
+            phase(Phase::Outputs(stage("problem_demo")), 0.5, true),
+            phase(Phase::Steps(stage("problem_demo")), 0.1, true),
+            phase(Phase::Apply(stage("solution_demo")), 4.0, true),
+            phase(Phase::Outputs(stage("solution_demo")), 0.5, true),
+            phase(Phase::Steps(stage("solution_demo")), 0.2, true),
+        ],
+        steps: vec![unverified, assumed, listed],
+    }
+}
+
+fn broken() -> ScenarioReport {
+    let mut diverged = denied_list("role1 cannot list the bucket", None, Verdict::Diverged);
+    diverged.why = Some("the emulator denied, the policy evaluator predicts allow: nothing proven".into());
+    let mut failed = allowed("role1 uploads", None, "s3:PutObject");
+    failed.verdict = Verdict::Fail;
+    failed.observed = "denied".into();
+    failed.error_code = Some("AccessDenied".into());
+    failed.on_instance = Some("i-0abc".into());
+    failed.command = "aws s3 cp ./hello.txt s3://b/hello.txt".into();
+    failed.why = Some("expected allowed, observed denied (AccessDenied)".into());
+    ScenarioReport {
+        name: "broken".into(),
+        config: "terraform_configuration/solution_demo".into(),
+        passed: false,
+        error: None,
+        cleanup: Cleanup::Destroyed,
+        phases: vec![phase(Phase::Apply(None), 25.0, true), phase(Phase::Steps(None), 0.3, true), phase(Phase::Destroy, 9.0, true)],
+        steps: vec![diverged, failed],
+    }
+}
+
+fn unapplied() -> ScenarioReport {
+    ScenarioReport {
+        name: "unapplied".into(),
+        config: "terraform_configuration/problem_demo".into(),
+        passed: false,
+        error: Some(ScenarioStop { phase: Phase::Apply(None), message: "terraform apply: exited with exit status: 1\nError: creating IAM Role".into() }),
+        cleanup: Cleanup::Kept {
+            dir: "/tmp/harness-unapplied".into(),
+            command: "terraform -chdir=/tmp/harness-unapplied destroy".into(),
+            error: "terraform destroy: timed out after 600s".into(),
+        },
+        phases: vec![phase(Phase::Apply(None), 3.0, false), phase(Phase::Destroy, 600.0, false)],
+        steps: vec![],
+    }
+}
+
+fn target() -> TargetReport {
+    TargetReport {
+        description: TargetDescription {
+            kind: "moto".into(),
+            endpoint: Some("http://127.0.0.1:5000".into()),
+            version: Some("5.2.5".into()),
+            image: None,
+            network: None,
+            reason: "default".into(),
+            startup_ms: 1500.0,
+        },
+        capabilities: Capabilities::ENFORCED,
+        evaluation: "AWS's documented evaluation".into(),
+        probe_notes: vec![],
+        probe_ms: 40.0,
+    }
+}
+
+fn denied_list(name: &str, stage: Option<String>, verdict: Verdict) -> StepReport {
+    StepReport {
+        name: name.into(),
+        stage,
+        principal: "role1".into(),
+        action: "s3:ListBucket".into(),
+        expected: Expectation::Denied,
+        expected_error_code: None,
+        observed: "denied".into(),
+        error_code: Some("AccessDenied".into()),
+        verdict,
+        latency_ms: 4.2,
+        attempts: 1,
+        propagation_ms: None,
+        on_instance: None,
+        command: "aws s3 ls s3://b".into(),
+        detail: String::new(),
+        why: None,
+        because: None,
+        predicted: Some(Decision::Deny),
+        reason: Some(Reason {
+            decision: Decision::Deny,
+            policy_type: Some(PolicyType::Identity),
+            policy: None,
+            statement: None,
+            explicit: false,
+            text: "no statement of the identity policies of assumed-role/role1/i-1 allows s3:ListBucket on arn:aws:s3:::b".into(),
+        }),
+        prediction_error: None,
+        warning: None,
+    }
+}
+
+fn allowed(name: &str, stage: Option<String>, action: &str) -> StepReport {
+    StepReport {
+        name: name.into(),
+        stage,
+        principal: "role1".into(),
+        action: action.into(),
+        expected: Expectation::Allowed,
+        expected_error_code: None,
+        observed: "allowed".into(),
+        error_code: None,
+        verdict: Verdict::Pass,
+        latency_ms: 6.8,
+        attempts: 1,
+        propagation_ms: None,
+        on_instance: None,
+        command: "aws s3 ls s3://b".into(),
+        detail: String::new(),
+        why: None,
+        because: None,
+        predicted: Some(Decision::Allow),
+        reason: Some(Reason {
+            decision: Decision::Allow,
+            policy_type: Some(PolicyType::Identity),
+            policy: Some("role1 inline policy".into()),
+            statement: Some("0".into()),
+            explicit: false,
+            text: format!("role1's identity policy allows {action}"),
+        }),
+        prediction_error: None,
+        warning: None,
+    }
+}

@@ -1,0 +1,225 @@
+//! What a run found, as data: the report model (its JSON is a contract
+//! other tools read) and the [`event`]s the runner emits as it goes. The
+//! reporters (`crate::reporter`) render both; the runner knows no output format.
+
+pub mod event;
+#[cfg(test)]
+pub(crate) mod fixture;
+
+use serde::Serialize;
+
+use crate::phase::Phase;
+use crate::policy::{Because, Decision, Reason};
+use crate::scenario::Expectation;
+use crate::verdict::Verdict;
+use crate::target::{Capabilities, TargetDescription};
+
+/// The JSON report's schema: 2 since steps carry `predicted` and `reason`
+/// (an object; the verdict's own explanation moved to `why`); 3 since a
+/// step may expect an error (`expected_error_code`, `predicted: "invalid"`)
+/// and the capabilities name every probed rule.
+pub const SCHEMA_VERSION: u32 = 3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Always SCHEMA_VERSION: what a reader of the JSON checks first.
+    pub schema_version: u32,
+    pub run_id: String,
+    pub target: TargetReport,
+    pub scenarios: Vec<ScenarioReport>,
+    pub passed: bool,
+    /// Whether UNVERIFIED steps failed the run (--strict).
+    pub strict: bool,
+}
+
+impl RunReport {
+    /// The one mapping from a run's outcome to its exit code: a cleanup that
+    /// kept state, then Ctrl-C, then success, then what stopped a scenario
+    /// (terraform init or apply of any stage: 5; a config: 8), else a step.
+    pub fn exit_code(&self, interrupted: bool) -> i32 {
+        use crate::exit_code::*;
+        let stopped_in = |wanted: fn(&Phase) -> bool| self.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| wanted(&e.phase)));
+        if self.scenarios.iter().any(|s| matches!(s.cleanup, Cleanup::Kept { .. })) {
+            CLEANUP_FAILED
+        } else if interrupted {
+            INTERRUPTED
+        } else if self.passed {
+            SUCCESS
+        } else if stopped_in(Phase::is_terraform_apply) {
+            APPLY_FAILED
+        } else if stopped_in(|p| *p == Phase::Config) {
+            CONFIG_MISSING
+        } else {
+            STEPS_FAILED
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    #[serde(flatten)]
+    pub description: TargetDescription,
+    pub capabilities: Capabilities,
+    /// Whose policy evaluation the target's answers come from.
+    pub evaluation: String,
+    pub probe_notes: Vec<String>,
+    /// Time the capability probes took.
+    pub probe_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub config: String,
+    pub passed: bool,
+    /// Why the scenario stopped early (init/apply failure, interruption...).
+    pub error: Option<ScenarioStop>,
+    /// What happened to what was applied: destroyed, kept (with the folder), nothing applied.
+    pub cleanup: Cleanup,
+    pub phases: Vec<PhaseReport>,
+    pub steps: Vec<StepReport>,
+}
+
+/// Why a scenario stopped before its end: the phase, and what failed there.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioStop {
+    pub phase: Phase,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Cleanup {
+    NothingApplied,
+    Destroyed,
+    /// The target died with the run (the embedded emulator): nothing outlives it.
+    TargetEnded,
+    /// Destroy failed: the working copy and its state are kept for the user.
+    Kept { dir: String, command: String, error: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub name: Phase,
+    pub latency_ms: f64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub name: String,
+    /// In a chain, the stage (its config's name) the step ran in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub principal: String,
+    pub action: String,
+    pub expected: Expectation,
+    /// For expected = error: the code the scenario expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_error_code: Option<String>,
+    /// The reason the scenario asserts for an expected denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<Because>,
+    pub observed: String,
+    pub error_code: Option<String>,
+    pub verdict: Verdict,
+    pub latency_ms: f64,
+    /// Calls made for this step (>1 while waiting out IAM propagation).
+    pub attempts: u32,
+    /// For a step first denied then allowed: time from the first attempt to success.
+    pub propagation_ms: Option<f64>,
+    /// The instance the call was made on, by its aws CLI through SSM Run
+    /// Command (latency_ms is then the CLI's time there); None: made by the harness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_instance: Option<String>,
+    /// The aws CLI command that makes the same call (on an instance: the one it ran).
+    pub command: String,
+    /// What the call returned, as the aws CLI shows it (secrets redacted).
+    pub detail: String,
+    /// Why the verdict is not a plain pass.
+    pub why: Option<String>,
+    /// What the policy evaluator predicts AWS answers (None: see prediction_error).
+    pub predicted: Option<Decision>,
+    /// The prediction's reason: the deciding policy type, policy and statement.
+    pub reason: Option<Reason>,
+    /// Why there is no prediction (a policy the harness cannot read, the admin's own lookup).
+    pub prediction_error: Option<String>,
+    /// On AWS: the evaluator disagreed with the observation (which stands).
+    pub warning: Option<String>,
+}
+
+impl StepReport {
+    /// What the scenario expected: `denied`, or `error (ValidationError)`.
+    pub fn expected_text(&self) -> String {
+        match &self.expected_error_code {
+            Some(code) => format!("{} ({code})", self.expected),
+            None => self.expected.to_string(),
+        }
+    }
+
+    /// What the step observed, with the error code: `denied (AccessDenied)`.
+    pub fn observed_with_code(&self) -> String {
+        match &self.error_code {
+            Some(code) => format!("{} ({code})", self.observed),
+            None => self.observed.clone(),
+        }
+    }
+}
+
+pub use event::Event;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use super::fixture::sample;
+
+    #[test]
+    fn a_failed_apply_exits_5_in_any_stage_of_a_chain() {
+        for phase in [Phase::Init, Phase::Apply(None), Phase::Apply(Some("solution_demo".into()))] {
+            let mut report = sample();
+            report.passed = false;
+            report.scenarios[0].error = Some(ScenarioStop { phase: phase.clone(), message: "boom".into() });
+            assert_eq!(report.exit_code(false), crate::exit_code::APPLY_FAILED, "{phase}");
+        }
+        let mut report = sample();
+        report.passed = false;
+        report.scenarios[0].error = Some(ScenarioStop { phase: Phase::Steps(Some("solution_demo".into())), message: "panic".into() });
+        assert_eq!(report.exit_code(false), crate::exit_code::STEPS_FAILED);
+        assert_eq!(sample().exit_code(true), crate::exit_code::INTERRUPTED);
+        assert_eq!(sample().exit_code(false), crate::exit_code::SUCCESS);
+    }
+
+    #[test]
+    fn json_keeps_the_contract_names() {
+        let json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
+        assert_eq!(json["passed"], true);
+        for key in ["kind", "endpoint", "version"] {
+            assert!(json["target"][key].is_string(), "target.{key}");
+        }
+        assert_eq!(json["target"]["capabilities"]["identity_policies"], true);
+        assert_eq!(json["target"]["capabilities"]["trust_policies"], true);
+        let scenario = &json["scenarios"][0];
+        for key in ["name", "config"] {
+            assert!(scenario[key].is_string(), "scenario.{key}");
+        }
+        assert_eq!(scenario["passed"], true);
+        assert_eq!(scenario["phases"][0]["name"], "apply");
+        assert!(scenario["phases"][0]["latency_ms"].is_number());
+        let step = &scenario["steps"][0];
+        assert_eq!(step["expected"], "denied");
+        assert_eq!(step["observed"], "denied");
+        assert_eq!(step["error_code"], "AccessDenied");
+        assert_eq!(step["verdict"], "pass");
+        assert_eq!(step["predicted"], "deny");
+        assert_eq!(step["reason"]["decision"], "deny");
+        assert_eq!(step["reason"]["policy_type"], "identity");
+        for key in ["policy", "statement"] {
+            assert!(step["reason"].get(key).is_some(), "step.reason.{key}");
+        }
+        for key in ["name", "principal", "action"] {
+            assert!(step[key].is_string(), "step.{key}");
+        }
+        assert!(step["latency_ms"].is_number());
+    }
+}

@@ -1,0 +1,77 @@
+//! JUnit XML for CI: a suite per scenario, a test case per step with its
+//! time (and one per failed phase, so an apply failure is visible too).
+//! UNVERIFIED steps are skipped cases with their reason, failures under --strict.
+
+use std::io::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::{Reporter, Written, writing};
+use crate::phase::Phase;
+use crate::report::{Cleanup, RunReport};
+use crate::verdict::Verdict;
+
+pub struct JUnit<W> {
+    out: W,
+}
+
+impl<W: Write + Send> JUnit<W> {
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+}
+
+impl<W: Write + Send> Reporter for JUnit<W> {
+    fn finish(&mut self, report: &RunReport) -> Written {
+        junit(report).serialize(&mut self.out).map_err(|e| writing("the JUnit report")(std::io::Error::other(e)))?;
+        self.out.flush().map_err(writing("the JUnit report"))
+    }
+}
+
+fn junit(report: &RunReport) -> Report {
+    let mut junit = Report::new("harness");
+    for scenario in &report.scenarios {
+        let mut suite = TestSuite::new(scenario.name.as_str());
+        for phase in scenario.phases.iter().filter(|p| !p.ok) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            // Each failed phase with its own error: the scenario's stopping one, or the destroy's.
+            let message = match (&scenario.error, &scenario.cleanup) {
+                (Some(error), _) if error.phase == phase.name => error.message.clone(),
+                (_, Cleanup::Kept { error, .. }) if phase.name == Phase::Destroy => error.clone(),
+                _ => format!("{} failed", phase.name),
+            };
+            status.set_message(message);
+            let mut case = TestCase::new(format!("phase: {}", phase.name), status);
+            case.set_time(Duration::from_secs_f64(phase.latency_ms / 1000.0));
+            suite.add_test_case(case);
+        }
+        for step in &scenario.steps {
+            let status = match step.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                // Not proven, and not failing the run: CI shows it as skipped, with the reason.
+                Verdict::Unverified if !report.strict => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(format!("UNVERIFIED: {}", step.why.clone().unwrap_or_default()));
+                    status
+                }
+                Verdict::Fail | Verdict::Unverified | Verdict::Diverged => {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_message(format!(
+                        "{}: expected {}, observed {}; {}",
+                        step.verdict.label(),
+                        step.expected_text(),
+                        step.observed_with_code(),
+                        step.why.clone().unwrap_or_default()
+                    ));
+                    status
+                }
+            };
+            let mut case = TestCase::new(step.name.as_str(), status);
+            case.set_time(Duration::from_secs_f64(step.latency_ms / 1000.0));
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    junit
+}

@@ -1,0 +1,123 @@
+//! The summary at the end of a run (stdout): a row per step, then each
+//! scenario's phases and cleanup, then the result with every caveat
+//! (UNVERIFIED, DIVERGED, warnings) counted.
+
+use std::io::Write;
+
+use super::{Reporter, Written, count_of_steps, writing};
+use crate::report::{Cleanup, RunReport, StepReport};
+use crate::verdict::Verdict;
+
+pub struct Table<W> {
+    out: W,
+    /// The rows too (run), or only the summary (the demo told the steps already).
+    rows: bool,
+}
+
+impl<W: Write + Send> Table<W> {
+    pub fn new(out: W) -> Self {
+        Self { out, rows: true }
+    }
+
+    pub fn summary_only(out: W) -> Self {
+        Self { out, rows: false }
+    }
+}
+
+impl<W: Write + Send> Reporter for Table<W> {
+    fn finish(&mut self, report: &RunReport) -> Written {
+        let written = if self.rows { write_table(report, &mut self.out) } else { write_summary(report, &mut self.out) };
+        written.map_err(writing("the summary"))
+    }
+}
+
+/// The summary table: one row per step, then each scenario's phases.
+fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let header = ["SCENARIO", "STEP", "PRINCIPAL", "ACTION", "EXPECTED", "OBSERVED", "VERDICT", "MS"];
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    for scenario in &report.scenarios {
+        for step in &scenario.steps {
+            rows.push([
+                scenario.name.clone(),
+                step.name.clone(),
+                step.principal.clone(),
+                step.action.clone(),
+                step.expected_text(),
+                step.observed_with_code(),
+                step.verdict.label().to_string(),
+                format!("{:.1}", step.latency_ms),
+            ]);
+        }
+    }
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(&format!("{cell:>w$}"));
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s
+    };
+    writeln!(out, "{}", line(&header.map(String::from)))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    writeln!(out)?;
+    write_summary(report, out)
+}
+
+/// Each scenario's phases and cleanup, then the overall result.
+fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for scenario in &report.scenarios {
+        let phases: Vec<String> = scenario.phases.iter().map(|p| format!("{} {:.1}s", p.name, p.latency_ms / 1000.0)).collect();
+        let cleanup = match &scenario.cleanup {
+            Cleanup::NothingApplied => "nothing applied".to_string(),
+            Cleanup::Destroyed => "destroyed".to_string(),
+            Cleanup::TargetEnded => "ended with the emulator".to_string(),
+            Cleanup::Kept { dir, .. } => format!("KEPT in {dir}"),
+        };
+        writeln!(
+            out,
+            "{}: {} | {} | cleanup: {cleanup}",
+            scenario.name,
+            if scenario.passed { "passed" } else { "FAILED" },
+            phases.join(", ")
+        )?;
+    }
+    let steps: Vec<&StepReport> = report.scenarios.iter().flat_map(|s| &s.steps).collect();
+    let count = |v: Verdict| steps.iter().filter(|s| s.verdict == v).count();
+    let stopped: Vec<String> =
+        report.scenarios.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
+    let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
+    let unverified = count(Verdict::Unverified);
+    let caveat = match (unverified, report.strict) {
+        (0, _) => String::new(),
+        (n, strict) => {
+            let consequence = if strict { "they fail the run (--strict)" } else { "--strict fails them" };
+            format!(" | {} NOT PROVEN: the target cannot show their denial (see capabilities); {consequence}", count_of_steps(n))
+        }
+    };
+    let diverged = match count(Verdict::Diverged) {
+        0 => String::new(),
+        n => format!(", {n} diverged (the emulator and the policy evaluator disagree: nothing proven)"),
+    };
+    let warnings = match steps.iter().filter(|s| s.warning.is_some()).count() {
+        0 => String::new(),
+        n => format!(" | {n} warnings: AWS answered otherwise than the policy evaluator predicts (see each step)"),
+    };
+    writeln!(
+        out,
+        "result: {} | {} passed, {} failed, {unverified} unverified{diverged}{stopped}{caveat}{warnings}",
+        if report.passed { "PASSED" } else { "FAILED" },
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+    )
+}

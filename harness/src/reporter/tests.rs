@@ -1,0 +1,159 @@
+//! Each reporter's output for a fixed run (snapshots under `snapshots/`,
+//! reviewed with `cargo insta review` or by reading the diff), and what the
+//! output must always say.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use super::json::Json;
+use super::junit::JUnit;
+use super::progress::{self, Progress};
+use super::story::Story;
+use super::table::Table;
+use super::{Reporter, replay};
+use crate::report::fixture::{fixed_run, sample};
+use crate::report::{Event, RunReport, StepReport};
+use crate::verdict::Verdict;
+
+/// A writer the test reads back after the reporter has written to it.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the reporter `make` builds writes for `report` replayed through it.
+fn render<R: Reporter>(make: impl FnOnce(Buffer) -> R, report: &RunReport) -> String {
+    let buffer = Buffer::default();
+    replay(report, &mut make(buffer.clone())).unwrap();
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn progress_snapshot() {
+    insta::assert_snapshot!(render(Progress::new, &fixed_run()));
+}
+
+#[test]
+fn quiet_progress_snapshot() {
+    insta::assert_snapshot!(render(Progress::quiet, &fixed_run()));
+}
+
+#[test]
+fn story_snapshot() {
+    insta::assert_snapshot!(render(Story::without_spinner, &fixed_run()));
+}
+
+#[test]
+fn table_snapshot() {
+    insta::assert_snapshot!(render(Table::new, &fixed_run()));
+}
+
+#[test]
+fn summary_snapshot() {
+    insta::assert_snapshot!(render(Table::summary_only, &fixed_run()));
+}
+
+#[test]
+fn junit_snapshot() {
+    insta::assert_snapshot!(render(JUnit::new, &fixed_run()));
+}
+
+#[test]
+fn json_snapshot() {
+    insta::assert_snapshot!(render(Json::new, &fixed_run()));
+}
+
+#[test]
+fn json_is_the_report_itself() {
+    let written: serde_json::Value = serde_json::from_str(&render(Json::new, &fixed_run())).unwrap();
+    assert_eq!(written, serde_json::to_value(fixed_run()).unwrap());
+}
+
+#[test]
+fn replay_gives_each_stage_its_own_steps() {
+    let story = render(Story::without_spinner, &fixed_run());
+    let second_stage = story.find("== solution_demo ==").unwrap();
+    assert!(story.find("# role1 cannot list role2's bucket").unwrap() < second_stage, "{story}");
+    assert!(story.find("# role1 assumes role2").unwrap() > second_stage, "{story}");
+}
+
+#[test]
+fn a_denial_shows_its_predicted_reason() {
+    let report = sample();
+    let step = &report.scenarios[0].steps[0];
+    let line = progress::line(&Event::StepFinished { scenario: "problem_demo", step });
+    assert!(line.contains("\n    reason: no statement of the identity policies of assumed-role/role1/i-1 allows s3:ListBucket"), "{line}");
+    let story = super::story::step_text(step);
+    assert!(story.contains("because no statement of the identity policies"), "{story}");
+}
+
+#[test]
+fn junit_has_a_case_per_step_with_its_time() {
+    let mut report = sample();
+    let failing = StepReport { name: "fails".into(), verdict: Verdict::Fail, ..report.scenarios[0].steps[0].clone() };
+    report.scenarios[0].steps.push(failing);
+    let xml = render(JUnit::new, &report);
+    assert!(xml.contains("<testsuite name=\"problem_demo\" tests=\"2\""), "{xml}");
+    assert!(xml.contains("<testcase name=\"role1 cannot list the bucket\" time=\"0.004"), "{xml}");
+    assert!(xml.contains("<failure message=\"FAIL: expected denied"), "{xml}");
+}
+
+/// The sample with its step UNVERIFIED (a target that does not enforce IAM).
+fn unverified(strict: bool) -> RunReport {
+    let mut report = sample();
+    let step = &mut report.scenarios[0].steps[0];
+    step.verdict = Verdict::Unverified;
+    step.observed = "allowed".into();
+    step.why = Some("allowed, but the target does not enforce identity policies".into());
+    report.strict = strict;
+    report.passed = !strict;
+    report
+}
+
+#[test]
+fn unverified_steps_are_never_silent() {
+    let text = render(Table::summary_only, &unverified(false));
+    assert!(text.contains("result: PASSED | 0 passed, 0 failed, 1 unverified | 1 step NOT PROVEN"), "{text}");
+    let text = render(Table::summary_only, &unverified(true));
+    assert!(
+        text.contains("result: FAILED | 0 passed, 0 failed, 1 unverified | 1 step NOT PROVEN: the target cannot show their denial (see capabilities); they fail the run (--strict)"),
+        "{text}"
+    );
+    // The scenario's own line says it too.
+    let report = unverified(false);
+    let line = progress::line(&Event::ScenarioFinished(&report.scenarios[0]));
+    assert_eq!(line, "[problem_demo] PASSED, 1 step NOT PROVEN (the target does not enforce what they depend on)");
+}
+
+#[test]
+fn junit_skips_unverified_steps_unless_strict() {
+    let xml = render(JUnit::new, &unverified(false));
+    assert!(xml.contains("<skipped message=\"UNVERIFIED: allowed, but the target does not enforce identity policies\""), "{xml}");
+    let xml = render(JUnit::new, &unverified(true));
+    assert!(xml.contains("<failure message=\"UNVERIFIED: expected denied"), "{xml}");
+}
+
+#[test]
+fn diverged_steps_and_warnings_are_counted() {
+    let text = render(Table::summary_only, &fixed_run());
+    assert!(text.contains("result: FAILED | 2 passed, 1 failed, 1 unverified, 1 diverged (the emulator and the policy evaluator disagree"), "{text}");
+    assert!(text.contains("| 1 warnings: AWS answered otherwise"), "{text}");
+}
+
+#[test]
+fn table_shows_every_step_and_the_result() {
+    let text = render(Table::new, &sample());
+    assert!(text.lines().next().unwrap().starts_with("SCENARIO"));
+    assert!(text.contains("role1 cannot list the bucket"));
+    assert!(text.contains("denied (AccessDenied)"));
+    assert!(text.contains("problem_demo: passed | apply 30.0s | cleanup: destroyed"));
+    assert!(text.trim_end().ends_with("result: PASSED | 1 passed, 0 failed, 0 unverified"));
+}

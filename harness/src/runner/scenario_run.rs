@@ -1,0 +1,490 @@
+//! One scenario as it runs: working copy -> init -> each stage (apply ->
+//! outputs -> principals -> steps) -> cleanup. What a scenario carries
+//! from stage to stage (its report, the sessions its steps saved, the SSM
+//! overlays of the stage running) is the state of a [`ScenarioRun`]; each
+//! method is one part of the flow.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use futures_util::FutureExt;
+
+use super::{EventSink, Runner, name_prefix};
+use crate::call::Call;
+use crate::identity::{self, ImdsServer};
+use crate::naming::{ADMIN_PRINCIPAL, HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
+use crate::on_instance::overlay::{self, Overlay};
+use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
+use crate::outcome::{self, Observed, Performed};
+use crate::phase::Phase;
+use crate::policy::{self, Because};
+use crate::prediction::{Predictor, SessionFacts};
+use crate::sdk;
+use crate::secret::Secret;
+use crate::web_token;
+use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
+use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, SessionParams, Stage, Step, Template};
+use crate::steps::{self, Principal};
+use crate::target::Capabilities;
+use crate::terraform::{self, RunVariables, WorkingCopy};
+use crate::timestamp::millis;
+use crate::verdict::{self, Evidence, Verdict};
+
+/// A principal a step can act as: its credentials, and who it is (its
+/// user or session ARN, and what its session carries: what the policy
+/// evaluator predicts for).
+struct Known {
+    principal: Principal,
+    arn: String,
+    facts: SessionFacts,
+    /// A token issuer's issuer (its calls exchange tokens it issues).
+    issuer: Option<String>,
+}
+
+/// What a step asks, whether the scenario wrote it or the harness added it.
+struct StepInput<'a> {
+    name: String,
+    /// The stage's config name, in a chain.
+    stage: Option<String>,
+    principal: &'a str,
+    call: &'a Call,
+    expect: Expectation,
+    because: Option<Because>,
+    error_code: Option<String>,
+}
+
+pub(super) struct ScenarioRun<'r> {
+    runner: &'r Runner,
+    scenario: &'r Scenario,
+    caps: Capabilities,
+    events: EventSink<'r>,
+    report: ScenarioReport,
+    /// Who can act: instance principals (looked up again in every stage)
+    /// and the sessions AssumeRole steps saved (usable in later stages).
+    principals: BTreeMap<String, Known>,
+    /// The SSM overlays of the stage running (aws target): removed after its steps, whatever happened.
+    overlays: Vec<Overlay>,
+}
+
+impl<'r> ScenarioRun<'r> {
+    pub(super) fn new(runner: &'r Runner, scenario: &'r Scenario, caps: Capabilities, events: EventSink<'r>) -> Self {
+        let report = ScenarioReport {
+            name: scenario.name.clone(),
+            config: scenario.config_label(),
+            passed: false,
+            error: None,
+            cleanup: Cleanup::NothingApplied,
+            phases: Vec::new(),
+            steps: Vec::new(),
+        };
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new() }
+    }
+
+    /// The whole scenario. From the first apply on something may exist on
+    /// the target: the cleanup runs whatever happens in the stages.
+    pub(super) async fn run(mut self) -> ScenarioReport {
+        let prefix = name_prefix(&self.scenario.name, &self.runner.run_id);
+        (self.events)(Event::ScenarioStarted { scenario: &self.scenario.name, prefix: &prefix });
+        match self.set_up(prefix).await {
+            Err(error) => self.report.error = Some(error),
+            Ok(mut copy) => {
+                self.report.error = self.stages(&mut copy).await.err();
+                self.report.cleanup = self.clean_up(copy).await;
+            }
+        }
+        self.finish()
+    }
+
+    /// Check the outputs the steps name, make the working copy, init it.
+    async fn set_up(&mut self, prefix: String) -> Result<WorkingCopy, ScenarioStop> {
+        let runner = self.runner;
+        let config_error = |err: &dyn std::fmt::Display| ScenarioStop { phase: Phase::Config, message: err.to_string() };
+        self.scenario.check_outputs(terraform::declared_outputs).map_err(|e| config_error(&e))?;
+        let vars = RunVariables {
+            name_prefix: prefix,
+            region: runner.target.endpoint.region.clone(),
+            tags: BTreeMap::from([
+                (HARNESS_TAG_KEY.to_string(), HARNESS_TAG_VALUE.to_string()),
+                (RUN_TAG.to_string(), runner.run_id.clone()),
+                (SCENARIO_TAG.to_string(), self.scenario.name.clone()),
+            ]),
+        };
+        let copy = WorkingCopy::create(&runner.terraform, &self.scenario.stages[0].config, &runner.target.provider_target(), &vars).map_err(|e| config_error(&e))?;
+        self.timed(Phase::Init, copy.init(&runner.cancel)).await?;
+        Ok(copy)
+    }
+
+    /// Each stage in turn: its config applied in place over the previous one's state, then its steps.
+    async fn stages(&mut self, copy: &mut WorkingCopy) -> Result<(), ScenarioStop> {
+        let (runner, scenario) = (self.runner, self.scenario);
+        for (index, stage) in scenario.stages.iter().enumerate() {
+            let name = self.stage_name(stage);
+            if index > 0 {
+                copy.use_config(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Apply(name.clone()), message: e.to_string() })?;
+            }
+            self.timed(Phase::Apply(name.clone()), copy.apply(&runner.cancel)).await?;
+            let outputs = self.timed(Phase::Outputs(name.clone()), copy.outputs(&runner.cancel)).await?;
+            self.steps_phase(stage, &outputs, name).await?;
+        }
+        Ok(())
+    }
+
+    /// A stage's principals and steps, as one phase. A panic in them fails
+    /// the phase, and the stage's SSM overlays go whatever happened.
+    async fn steps_phase(&mut self, stage: &Stage, outputs: &BTreeMap<String, String>, name: Option<String>) -> Result<(), ScenarioStop> {
+        let phase = Phase::Steps(name);
+        (self.events)(Event::PhaseStarted { scenario: &self.scenario.name, phase: &phase });
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(self.run_stage(stage, outputs))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err("the harness panicked while running the steps (see stderr)".to_string()));
+        self.record_phase(phase.clone(), started.elapsed(), outcome.is_ok());
+        let removed = self.remove_overlays().await;
+        outcome.map_err(|message| ScenarioStop { phase, message })?;
+        removed.map_err(|message| ScenarioStop { phase: Phase::SsmOverlayRemoved, message })
+    }
+
+    /// Give every principal its credentials, then run the stage's steps.
+    async fn run_stage(&mut self, stage: &Stage, outputs: &BTreeMap<String, String>) -> Result<(), String> {
+        let target = &self.runner.target;
+        let admin = target.admin_config().await;
+        // This stage's policies, read once it is applied: what AWS should answer.
+        let predictor = Predictor::new(&admin, &target.admin.account_id, target.admin.partition());
+        // Alive while the steps run: the workload reads them on refresh.
+        let _imds = self.stage_principals(&admin, &predictor, stage, outputs).await?;
+        for step in &stage.steps {
+            if self.runner.cancel.is_cancelled() {
+                return Err("interrupted (Ctrl-C)".into());
+            }
+            self.run_step(step, stage, outputs, &predictor).await?;
+        }
+        Ok(())
+    }
+
+    /// Each declared principal, looked up afresh (a stage whose lookup fails
+    /// never acts as the previous stage's identity). An instance is reached
+    /// over a local IMDS endpoint (returned, to be kept alive) or on the
+    /// instance itself; a user by its access key.
+    async fn stage_principals(
+        &mut self,
+        admin: &SdkConfig,
+        predictor: &Predictor,
+        stage: &Stage,
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<Vec<ImdsServer>, String> {
+        let mut imds_servers = Vec::new();
+        for (name, source) in &self.scenario.principals {
+            self.principals.remove(name);
+            let known = match source {
+                PrincipalSource::Instance { instance, role } => {
+                    let Some((instance_id, role_name)) = self.look_up_instance(admin, stage, name, instance, role.as_ref(), outputs).await? else { continue };
+                    // The instance's session, as EC2 names it: assumed-role/<role>/<instance id>.
+                    let arn = predictor.session_arn(&role_name, &instance_id);
+                    let principal = self.workload(admin, &instance_id, role_name, &mut imds_servers).await?;
+                    Known { principal, arn, facts: SessionFacts::default(), issuer: None }
+                }
+                PrincipalSource::User { access_key_id, secret_access_key } => {
+                    let Some(known) = self.look_up_user(predictor, stage, name, (access_key_id, secret_access_key), outputs).await? else { continue };
+                    known
+                }
+                // Its calls carry a token, no credentials; it is the provider of the account.
+                PrincipalSource::TokenIssuer { issuer } => {
+                    let issuer = issuer.render(outputs).map_err(unknown_output)?.trim_start_matches("https://").to_string();
+                    let admin = &self.runner.target.admin;
+                    Known {
+                        principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
+                        arn: web_token::provider_arn(admin.partition(), &admin.account_id, &issuer),
+                        facts: SessionFacts::default(),
+                        issuer: Some(issuer),
+                    }
+                }
+            };
+            self.principals.insert(name.clone(), known);
+        }
+        Ok(imds_servers)
+    }
+
+    /// The workload of an instance: its profile's credentials over a local
+    /// IMDS endpoint (kept in `imds_servers`), or on a real account the instance itself.
+    async fn workload(&mut self, admin: &SdkConfig, instance_id: &str, role_name: String, imds_servers: &mut Vec<ImdsServer>) -> Result<Principal, String> {
+        if self.runner.target.workload_on_instance() {
+            return Ok(Principal::OnInstance(self.reach_instance(admin, instance_id, &role_name).await?));
+        }
+        let imds = ImdsServer::start(role_name, self.runner.instance_credentials_source(instance_id), self.runner.options.imds_lifetime)
+            .await
+            .map_err(|e| format!("cannot start the IMDS endpoint: {e}"))?;
+        let principal = Principal::Sdk(Box::new(imds.workload_config(&self.runner.target.endpoint).await));
+        imds_servers.push(imds);
+        Ok(principal)
+    }
+
+    /// A user principal: who its access key is (sts:GetCallerIdentity as the
+    /// user, a step of the report); None when the key does not work.
+    async fn look_up_user(
+        &mut self,
+        predictor: &Predictor,
+        stage: &Stage,
+        name: &str,
+        (access_key_id, secret_access_key): (&Template, &Template),
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<Option<Known>, String> {
+        let key = access_key_id.render(outputs).map_err(unknown_output)?;
+        let secret = Secret::new(secret_access_key.render(outputs).map_err(unknown_output)?);
+        let config = identity::user_config(&self.runner.target.endpoint, &key, &secret).await;
+        let principal = Principal::Sdk(Box::new(config));
+        let call = Call::GetCallerIdentity { expect_arn: None };
+        let performed = steps::perform_consistently(&call, &principal, Expectation::Allowed, self.runner.consistency()).await;
+        let lookup = StepInput {
+            name: format!("{name} is the IAM user of its access key"),
+            stage: self.stage_name(stage),
+            principal: name,
+            call: &call,
+            expect: Expectation::Allowed,
+            because: None,
+            error_code: None,
+        };
+        let predicted = predictor.predict(&call, name, &SessionFacts::default()).await;
+        let verdict = self.record_step(&lookup, &performed, predicted);
+        Ok(match (verdict, performed.caller_arn) {
+            (Verdict::Pass, Some(arn)) => Some(Known { principal, arn, facts: SessionFacts::default(), issuer: None }),
+            _ => None,
+        })
+    }
+
+    /// The harness's own step: which role does the instance really carry?
+    /// Its id and role name when the lookup passed.
+    async fn look_up_instance(
+        &mut self,
+        admin: &SdkConfig,
+        stage: &Stage,
+        name: &str,
+        instance: &Template,
+        role: Option<&Template>,
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<Option<(String, String)>, String> {
+        let instance_id = instance.render(outputs).map_err(unknown_output)?;
+        let expect_role = role.map(|r| r.render(outputs)).transpose().map_err(unknown_output)?;
+        let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
+        let performed = steps::perform_consistently(&call, &Principal::Sdk(Box::new(admin.clone())), Expectation::Allowed, self.runner.consistency()).await;
+        let lookup = StepInput {
+            name: format!("{name} is the role of instance {instance_id}'s profile"),
+            stage: self.stage_name(stage),
+            principal: ADMIN_PRINCIPAL,
+            call: &call,
+            expect: Expectation::Allowed,
+            because: None,
+            error_code: None,
+        };
+        let verdict = self.record_step(&lookup, &performed, Err("the harness's own lookup, made as the admin".into()));
+        Ok(match (verdict, performed.role_name) {
+            (Verdict::Pass, Some(role_name)) => Some((instance_id, role_name)),
+            _ => None,
+        })
+    }
+
+    /// One step: predicted, performed as its principal, judged, reported; an
+    /// AssumeRole step's session is saved under its `save_as` name.
+    async fn run_step(&mut self, step: &Step, stage: &Stage, outputs: &BTreeMap<String, String>, predictor: &Predictor) -> Result<(), String> {
+        let issuer = self.principals.get(&step.principal).and_then(|k| k.issuer.as_deref());
+        let call = Call::from_action(&step.action, outputs, issuer).map_err(unknown_output)?;
+        let (predicted, performed) = match self.principals.get(&step.principal) {
+            Some(known) => (
+                predictor.predict(&call, &known.arn, &known.facts).await,
+                steps::perform_consistently(&call, &known.principal, step.expect, self.runner.consistency()).await,
+            ),
+            None => (
+                Err(format!("principal `{}` has no credentials", step.principal)),
+                Performed::new(
+                    Observed::Error {
+                        code: "NoCredentials".into(),
+                        message: format!("principal `{}` has no credentials: the step that provides them did not pass", step.principal),
+                    },
+                    Duration::ZERO,
+                ),
+            ),
+        };
+        let input = StepInput {
+            name: step.name.clone(),
+            stage: self.stage_name(stage),
+            principal: &step.principal,
+            call: &call,
+            expect: step.expect,
+            because: step.because,
+            error_code: step.error_code.clone(),
+        };
+        self.record_step(&input, &performed, predicted);
+        match (&step.action, &call) {
+            (Action::AssumeRole { save_as, .. }, Call::AssumeRole { role_arn, session_name, session }) => {
+                self.save_session(&step.principal, save_as, (role_arn, session_name, session), &performed).await;
+            }
+            (Action::AssumeRoleWithWebIdentity { save_as, .. }, Call::AssumeRoleWithWebIdentity { role_arn, session_name, .. }) => {
+                self.save_session(&step.principal, save_as, (role_arn, session_name, &SessionParams::default()), &performed).await;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Keep an AssumeRole (or web identity) step's session as principal `save_as`, only when it
+    /// passed its checks (a session of the role asked for). A session made by
+    /// the harness is used by the harness; one made on the instance stays there.
+    async fn save_session(&mut self, acting: &str, save_as: &str, asked: (&str, &str, &SessionParams<String>), performed: &Performed) {
+        let (role_arn, session_name, params) = asked;
+        let facts = self.principals.get(acting).map(|k| k.facts.assumed(params)).unwrap_or_default();
+        let saved = match (&performed.session, &performed.session_on_instance, self.principals.get(acting).map(|k| &k.principal)) {
+            (Some(session), _, _) => Some(Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await))),
+            (None, Some(file), Some(Principal::OnInstance(shell))) => Some(Principal::OnInstance(shell.with_session(file.clone()))),
+            _ => None,
+        };
+        match (saved, outcome::expected_session_arn(role_arn, session_name)) {
+            (Some(principal), Some(arn)) if performed.mismatch.is_none() => {
+                self.principals.insert(save_as.to_string(), Known { principal, arn, facts, issuer: None });
+            }
+            _ => {
+                self.principals.remove(save_as);
+            }
+        }
+    }
+
+    /// Judge a performed step against its prediction and the target's
+    /// capabilities (the verdict table), and report it.
+    fn record_step(&mut self, input: &StepInput<'_>, performed: &Performed, predicted: Result<policy::Reason, String>) -> Verdict {
+        let call = input.call;
+        let judged = verdict::decide(&Evidence {
+            expect: input.expect,
+            because: input.because,
+            error_code: input.error_code.as_deref(),
+            performed,
+            enforced: call.denial_verifiable(&self.caps, predicted.as_ref().ok()),
+            predicted: predicted.as_ref().ok(),
+            ground: self.runner.target.ground(),
+        });
+        let (prediction, prediction_error) = match predicted {
+            Ok(reason) => (Some(reason), None),
+            Err(why) => (None, Some(why)),
+        };
+        let step = StepReport {
+            name: input.name.clone(),
+            stage: input.stage.clone(),
+            principal: input.principal.into(),
+            action: call.action_name().into(),
+            expected: input.expect,
+            expected_error_code: input.error_code.clone(),
+            because: input.because,
+            observed: performed.observed.label().into(),
+            error_code: performed.observed.error_code().map(str::to_string),
+            verdict: judged.verdict,
+            latency_ms: millis(performed.latency),
+            attempts: performed.attempts,
+            propagation_ms: performed.propagation.map(millis),
+            on_instance: performed.on_instance.clone(),
+            command: performed.command.clone().unwrap_or_else(|| call.cli()),
+            detail: performed.detail.clone(),
+            why: judged.reason,
+            predicted: prediction.as_ref().map(|r| r.decision),
+            reason: prediction,
+            prediction_error,
+            warning: judged.warning,
+        };
+        (self.events)(Event::StepFinished { scenario: &self.report.name, step: &step });
+        self.report.steps.push(step);
+        judged.verdict
+    }
+
+    /// Make the instance reachable by SSM Run Command: the overlay on its
+    /// role (unless turned off), then wait for its agent to answer.
+    async fn reach_instance(&mut self, admin: &SdkConfig, instance_id: &str, role_name: &str) -> Result<Shell, String> {
+        let runner = self.runner;
+        if runner.options.ssm.overlay {
+            let added = self.phase(Phase::SsmOverlay(role_name.to_string()), overlay::add(admin, role_name, &runner.target.admin.arn)).await;
+            let added = added.map_err(|e| format!("cannot attach {} to {role_name} (for SSM Run Command): {}: {}", overlay::POLICY_NAME, e.code(), e.message()))?;
+            self.overlays.push(added);
+        }
+        let ssm = Arc::new(Ssm::new(admin, instance_id));
+        let online = ssm.wait_online(runner.options.ssm.online_deadline, &runner.cancel);
+        self.phase(Phase::SsmOnline(instance_id.to_string()), online).await.map_err(|e| e.to_string())?;
+        Ok(Shell::new(ssm, Workspace::new(&runner.run_id, &runner.target.endpoint.region)))
+    }
+
+    /// Detach the stage's SSM overlays (before the next stage's apply or the destroy).
+    async fn remove_overlays(&mut self) -> Result<(), String> {
+        if self.overlays.is_empty() {
+            return Ok(());
+        }
+        let admin = self.runner.target.admin_config().await;
+        let pending = std::mem::take(&mut self.overlays);
+        let removal = async {
+            let mut failures = Vec::new();
+            for overlay in &pending {
+                if let Err(err) = overlay.remove(&admin).await {
+                    failures.push(format!("cannot detach {} from {}: {}: {}", overlay.policy_arn, overlay.role_name, err.code(), err.message()));
+                }
+            }
+            if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        };
+        self.phase(Phase::SsmOverlayRemoved, removal).await
+    }
+
+    /// Destroy what was applied, unless the target dies with the run (the
+    /// embedded emulator: its end is the cleanup, and a resource-by-resource
+    /// destroy would only cost time). A failed destroy keeps the state.
+    async fn clean_up(&mut self, copy: WorkingCopy) -> Cleanup {
+        if !self.runner.target.outlives_run() && !self.runner.options.always_destroy {
+            return Cleanup::TargetEnded;
+        }
+        match self.phase(Phase::Destroy, copy.destroy()).await {
+            Ok(_) => Cleanup::Destroyed,
+            Err(err) => {
+                let error = err.to_string();
+                let command = copy.destroy_hint();
+                let dir = copy.keep();
+                Cleanup::Kept { dir: dir.display().to_string(), command, error }
+            }
+        }
+    }
+
+    /// The scenario passes when nothing stopped it, every step passed (or is
+    /// UNVERIFIED without --strict) and nothing was kept.
+    fn finish(mut self) -> ScenarioReport {
+        let strict = self.runner.options.strict;
+        let report = &mut self.report;
+        let steps_ok = !report.steps.is_empty() && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && !strict));
+        report.passed = report.error.is_none() && steps_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
+        (self.events)(Event::ScenarioFinished(&self.report));
+        self.report
+    }
+
+    /// A phase whose failure stops the scenario, its error said as the phase's.
+    async fn timed<T, E: std::fmt::Display>(&mut self, name: Phase, work: impl Future<Output = Result<T, E>>) -> Result<T, ScenarioStop> {
+        self.phase(name.clone(), work).await.map_err(|e| ScenarioStop { phase: name, message: e.to_string() })
+    }
+
+    /// Run `work` as the phase `name`: its start and end are events, its time is reported.
+    async fn phase<T, E>(&mut self, name: Phase, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        (self.events)(Event::PhaseStarted { scenario: &self.report.name, phase: &name });
+        let started = Instant::now();
+        let result = work.await;
+        self.record_phase(name, started.elapsed(), result.is_ok());
+        result
+    }
+
+    fn record_phase(&mut self, name: Phase, elapsed: Duration, ok: bool) {
+        let phase = PhaseReport { name, latency_ms: millis(elapsed), ok };
+        (self.events)(Event::PhaseFinished { scenario: &self.report.name, phase: &phase });
+        self.report.phases.push(phase);
+    }
+
+    /// In a chain, the stage's config name (steps and phases carry it).
+    fn stage_name(&self, stage: &Stage) -> Option<String> {
+        (self.scenario.stages.len() > 1).then(|| stage.config_name())
+    }
+}
+
+fn unknown_output(name: String) -> String {
+    format!("unknown output `{name}`")
+}
