@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # The nightly job's steps, runnable by hand with sandbox credentials:
 #   ci/nightly.sh sweep   delete what harness runs left (older than SWEEP_OLDER_THAN, default 2h)
-#   ci/nightly.sh run     the scenarios on --target aws, reports in $REPORTS
+#   ci/nightly.sh run     the scenarios on --target aws (the shard $PARTITION, e.g. 1/2,
+#                         when set), reports in $REPORTS
+#   ci/nightly.sh merge REPORT.json...   the shards' reports as one, in $REPORTS
 #   ci/nightly.sh summary the run's verdicts as Markdown (for $GITHUB_STEP_SUMMARY)
-# Both need HARNESS_SANDBOX_ACCOUNT_ID: the harness refuses any other account.
+# sweep and run need HARNESS_SANDBOX_ACCOUNT_ID: the harness refuses any other account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 harness=target/debug/harness
-: "${HARNESS_SANDBOX_ACCOUNT_ID:?set HARNESS_SANDBOX_ACCOUNT_ID to the sandbox account id}"
 reports=${REPORTS:-target/nightly}
+sandbox() { : "${HARNESS_SANDBOX_ACCOUNT_ID:?set HARNESS_SANDBOX_ACCOUNT_ID to the sandbox account id}"; }
 
 case "${1:-}" in
   sweep)
+    sandbox
     "$harness" sweep --target aws --older-than "${SWEEP_OLDER_THAN:-2h}" --delete
     ;;
   run)
+    sandbox
     mkdir -p "$reports"
     # --strict: nothing may pass unproven in the sandbox.
-    "$harness" run --target aws --strict --report-json "$reports/report.json" --junit "$reports/report.xml"
+    "$harness" run --target aws --strict ${PARTITION:+--partition "$PARTITION"} \
+      --report-json "$reports/report.json" --junit "$reports/report.xml"
+    ;;
+  merge)
+    shift
+    mkdir -p "$reports"
+    "$harness" merge-reports "$@" --report-json "$reports/report.json" --junit "$reports/report.xml"
     ;;
   summary)
     # Markdown for $GITHUB_STEP_SUMMARY: the result, then every step's verdict and its reason.
@@ -41,7 +51,7 @@ for scenario, st in steps:
 PY
     ;;
   *)
-    echo "usage: ci/nightly.sh sweep|run|summary" >&2
+    echo "usage: ci/nightly.sh sweep|run|merge REPORT.json...|summary" >&2
     exit 2
     ;;
 esac

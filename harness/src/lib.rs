@@ -15,6 +15,7 @@ pub mod identity;
 pub mod mutants;
 pub mod naming;
 pub mod on_instance;
+pub mod partition;
 pub mod outcome;
 pub mod phase;
 pub mod policy;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
+use harness::partition::Partition;
 use harness::report::RunReport;
 use harness::reporter::{Reporter, Reporters, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
@@ -40,6 +41,22 @@ enum Command {
     /// Mutation testing: apply each IAM mistake of a catalogue to a copy of its
     /// config and run the scenario that must catch it; fails unless every mutant is killed.
     Mutants(MutantsArgs),
+    /// Join the JSON reports of a run's shards (`run --partition K/N`) into one:
+    /// the summary, and the merged JSON and JUnit reports.
+    MergeReports(MergeArgs),
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The shards' JSON reports (each written by `run --report-json`).
+    #[arg(required = true)]
+    reports: Vec<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Write the merged JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,6 +147,10 @@ struct RunArgs {
     /// Scenarios applied at once.
     #[arg(long, short = 'j', default_value_t = 3)]
     jobs: usize,
+    /// Run one shard of the scenarios, for a CI matrix: K/N (count:K/N: every Nth by
+    /// name) or hash:K/N (by a stable hash of the name); `merge-reports` joins the shards.
+    #[arg(long)]
+    partition: Option<Partition>,
     /// Fail the run for UNVERIFIED steps (denials a target that does not enforce IAM cannot prove).
     #[arg(long, env = "HARNESS_STRICT")]
     strict: bool,
@@ -228,6 +249,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => runtime.block_on(demo(args)),
         Command::Sweep(args) => runtime.block_on(sweep(args)),
         Command::Mutants(args) => runtime.block_on(mutants(args)),
+        Command::MergeReports(args) => merge_reports(args),
     }
 }
 
@@ -387,6 +409,13 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(err) => return fail(err.exit_code(), err),
     };
+    let scenarios = match args.partition {
+        Some(partition) => match shard(scenarios, partition) {
+            Ok(scenarios) => scenarios,
+            Err(code) => return code,
+        },
+        None => scenarios,
+    };
     let consistency = (args.allow_deadline.is_some() || args.deny_probes.is_some() || args.deny_interval.is_some()).then(|| {
         let base = if args.target.target == Some(TargetKind::Aws) { Consistency::eventual() } else { Consistency::immediate() };
         Consistency {
@@ -408,6 +437,37 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }
+}
+
+/// The scenarios of one shard, said on stderr; a shard with none is refused.
+fn shard(scenarios: Vec<Scenario>, partition: Partition) -> Result<Vec<Scenario>, ExitCode> {
+    let all = scenarios.len();
+    let selected: Vec<String> = partition.select(scenarios.iter().map(|s| s.name.as_str())).into_iter().map(str::to_string).collect();
+    if selected.is_empty() {
+        return Err(fail(exit_code::USAGE, format!("--partition {partition} selects none of the {all} scenarios; use fewer shards, or count: (every shard gets one while N <= {all})")));
+    }
+    eprintln!("partition {partition}: {} of {all} scenarios: {}", selected.len(), selected.join(", "));
+    Ok(scenarios.into_iter().filter(|s| selected.contains(&s.name)).collect())
+}
+
+/// `harness merge-reports`: the shards' reports as one run's: the summary on
+/// stdout, the merged JSON and JUnit where asked, the run's exit code.
+fn merge_reports(args: MergeArgs) -> ExitCode {
+    use harness::report::merge;
+    let merged = args.reports.iter().map(|path| merge::read(path)).collect::<Result<Vec<_>, _>>().and_then(merge::merge);
+    let merged = match merged {
+        Ok(merged) => merged,
+        Err(err) => return fail(err.exit_code(), harness::sdk::error_chain(&err)),
+    };
+    eprintln!("merged {} reports: {} scenarios", args.reports.len(), merged.scenarios.len());
+    let reporters = match reporters(vec![Box::new(Table::summary_only(std::io::stdout()))], args.report_json.as_deref(), args.junit.as_deref()) {
+        Ok(reporters) => reporters,
+        Err(code) => return code,
+    };
+    if let Err(err) = reporters.finish(&merged) {
+        return fail(exit_code::IO, harness::sdk::error_chain(&err));
+    }
+    ExitCode::from(merged.exit_code(false) as u8)
 }
 
 /// `harness mutants`: every mutant of the catalogue beside the unmutated

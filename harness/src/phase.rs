@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -71,6 +71,36 @@ impl Serialize for Phase {
     }
 }
 
+impl Phase {
+    /// A phase from its text (what `Display` writes): reports read back.
+    pub fn parse(text: &str) -> Option<Phase> {
+        let staged = |rest: &str| (!rest.is_empty()).then(|| rest.to_string());
+        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+        Some(match (word, rest) {
+            ("config", "") => Phase::Config,
+            ("init", "") => Phase::Init,
+            ("destroy", "") => Phase::Destroy,
+            ("apply", stage) => Phase::Apply(staged(stage)),
+            ("outputs", stage) => Phase::Outputs(staged(stage)),
+            ("scenario", stage) => Phase::Steps(staged(stage)),
+            ("ssm", "overlay removed") => Phase::SsmOverlayRemoved,
+            ("ssm", rest) => match rest.split_once(' ')? {
+                ("overlay", role) => Phase::SsmOverlay(role.to_string()),
+                ("online", instance) => Phase::SsmOnline(instance.to_string()),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Phase {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Phase::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown phase `{text}`")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +112,27 @@ mod tests {
         assert!(staged.is_terraform_apply() && Phase::Init.is_terraform_apply() && Phase::Apply(None).is_terraform_apply());
         assert!(!Phase::Steps(Some("problem_demo".into())).is_terraform_apply());
         assert_eq!(serde_json::to_value(Phase::Steps(None)).unwrap(), "scenario");
+    }
+
+    #[test]
+    fn every_phase_reads_back_from_its_text() {
+        let stage = || Some("solution_demo".to_string());
+        let all = [
+            Phase::Config,
+            Phase::Init,
+            Phase::Apply(None),
+            Phase::Apply(stage()),
+            Phase::Outputs(stage()),
+            Phase::Steps(None),
+            Phase::Steps(stage()),
+            Phase::SsmOverlay("role1".into()),
+            Phase::SsmOnline("i-1".into()),
+            Phase::SsmOverlayRemoved,
+            Phase::Destroy,
+        ];
+        for phase in all {
+            assert_eq!(Phase::parse(&phase.to_string()), Some(phase.clone()), "{phase}");
+        }
+        assert_eq!(Phase::parse("apply-ish"), None);
     }
 }

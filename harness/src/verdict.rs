@@ -26,13 +26,13 @@
 //! JUnit: PASS success, FAIL and DIVERGED failure, UNVERIFIED skipped
 //! (failure with --strict). On AWS nothing is UNVERIFIED: it enforces by definition.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{Because, Decision, Reason};
 use crate::scenario::Expectation;
 use crate::outcome::{Observed, Performed};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,

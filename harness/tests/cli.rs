@@ -198,3 +198,22 @@ fn a_session_parameter_of_the_wrong_type_is_located() {
     let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
     assert_fails(&out, exit_code::SCENARIO_INVALID, "long.toml:20:20: invalid type: string \"12h\", expected i32", "");
 }
+
+#[test]
+fn a_partition_that_cannot_be_is_refused_before_anything_runs() {
+    let out = harness(&["run", "--partition", "3/2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(exit_code::USAGE), "{}", stderr(&out));
+    assert!(stderr(&out).contains("expected K/N, count:K/N or hash:K/N with 1 <= K <= N"), "{}", stderr(&out));
+}
+
+#[test]
+fn merging_no_report_says_what_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("shard-1.json");
+    let out = harness(&["merge-reports", missing.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::IO, "cannot read the report", "No such file");
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{}").unwrap();
+    let out = harness(&["merge-reports", junk.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "is not a harness JSON report (no schema_version)", "give the files --report-json wrote");
+}

@@ -546,3 +546,41 @@ fn launchers_started_at_once_each_serve_on_their_own_port() {
         }
     });
 }
+
+#[test]
+fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = ["session_policy", "duration_limits"];
+    let mut reports = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let report = dir.path().join(format!("shard-{}.json", &shard[..1]));
+        let args = ["-s", scenarios[0], "-s", scenarios[1], "--partition", shard, "--report-json", report.to_str().unwrap()];
+        let done = Run::spawn(emulator.harness(&args)).finish();
+        assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
+        assert!(done.stderr.contains(&format!("partition count:{shard}: 1 of 2 scenarios")), "{}", done.stderr);
+        reports.push(report);
+    }
+    let merged = dir.path().join("merged.json");
+    let junit = dir.path().join("merged.xml");
+    let mut merge = Command::new(env!("CARGO_BIN_EXE_harness"));
+    merge.args(["merge-reports", reports[0].to_str().unwrap(), reports[1].to_str().unwrap(), "--report-json", merged.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let done = merge.output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    // What the whole run reports: both scenarios, each with every step of its file (and the user's lookup), all passing.
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(json["passed"], true, "{json}");
+    let names: Vec<&str> = json["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["duration_limits", "session_policy"]);
+    for scenario in json["scenarios"].as_array().unwrap() {
+        let file = std::fs::read_to_string(project(&format!("scenarios/{}.toml", scenario["name"].as_str().unwrap()))).unwrap();
+        let steps = scenario["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), file.matches("[[steps]]").count() + 1, "{scenario}");
+        assert!(steps.iter().all(|s| s["verdict"] == "pass"), "{scenario}");
+    }
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite name=\"duration_limits\""));
+    // The same shard twice is an overlap, refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_harness")).args(["merge-reports", reports[0].to_str().unwrap(), reports[0].to_str().unwrap()]).output().unwrap();
+    assert_eq!(again.status.code(), Some(exit_code::USAGE));
+    emulator.assert_nothing_left();
+}

@@ -98,7 +98,7 @@ impl fmt::Display for Because {
 }
 
 /// The decision and the policy (and statement) that made it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub decision: Decision,
     /// The type of the deciding policy; None for NoSuchBucket.

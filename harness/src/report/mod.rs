@@ -3,10 +3,11 @@
 //! reporters (`crate::reporter`) render both; the runner knows no output format.
 
 pub mod event;
+pub mod merge;
 #[cfg(test)]
 pub(crate) mod fixture;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
 use crate::policy::{Because, Decision, Reason};
@@ -20,7 +21,7 @@ use crate::target::{Capabilities, TargetDescription};
 /// and the capabilities name every probed rule.
 pub const SCHEMA_VERSION: u32 = 3;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     /// Always SCHEMA_VERSION: what a reader of the JSON checks first.
     pub schema_version: u32,
@@ -55,7 +56,7 @@ impl RunReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     #[serde(flatten)]
     pub description: TargetDescription,
@@ -67,7 +68,7 @@ pub struct TargetReport {
     pub probe_ms: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioReport {
     pub name: String,
     pub config: String,
@@ -81,13 +82,13 @@ pub struct ScenarioReport {
 }
 
 /// Why a scenario stopped before its end: the phase, and what failed there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioStop {
     pub phase: Phase,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Cleanup {
     NothingApplied,
@@ -98,14 +99,14 @@ pub enum Cleanup {
     Kept { dir: String, command: String, error: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseReport {
     pub name: Phase,
     pub latency_ms: f64,
     pub ok: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub name: String,
     /// In a chain, the stage (its config's name) the step ran in.

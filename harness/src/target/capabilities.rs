@@ -26,7 +26,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN};
 use crate::sdk::{self, Endpoint, call_error, is_access_denied};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Capabilities {
     pub identity_policies: bool,
     pub trust_policies: bool,

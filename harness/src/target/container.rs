@@ -39,7 +39,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const PORT_ATTEMPTS: u32 = 3;
 
 /// How the service is reached from the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     /// The host's network; the service listens on a free 127.0.0.1 port.

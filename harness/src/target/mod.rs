@@ -147,7 +147,7 @@ impl TargetError {
 }
 
 /// What ran, for the console banner and the JSON report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TargetDescription {
     pub kind: String,
     pub endpoint: Option<String>,
