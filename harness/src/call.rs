@@ -102,6 +102,18 @@ impl Call {
         }
     }
 
+    /// What the call acts on, as a person names it: the bucket, the role (its
+    /// name), the instance; None for who-am-I.
+    pub fn resource(&self) -> Option<String> {
+        let role_name = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+        match self {
+            Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => Some(bucket.clone()),
+            Call::AssumeRole { role_arn, .. } | Call::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_name(role_arn)),
+            Call::InstanceProfileRole { instance_id, .. } => Some(instance_id.clone()),
+            Call::GetCallerIdentity { .. } => None,
+        }
+    }
+
     /// The aws CLI command a person would type for the same call.
     pub fn cli(&self) -> String {
         match self {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use harness::exit_code;
 use harness::partition::Partition;
 use harness::report::RunReport;
-use harness::reporter::{Reporter, Reporters, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
+use harness::reporter::{Reporter, Reporters, graph::Graph, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
 use harness::target::{self, Consistency, Images, Target, TargetSpec, container::Placement, moto::MotoOptions};
@@ -157,6 +157,9 @@ struct RunArgs {
     /// Also write a JUnit XML report (a test case per step) here.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Also write who reached what as a Graphviz DOT graph here (edges coloured by verdict).
+    #[arg(long)]
+    report_dot: Option<PathBuf>,
     /// IAM propagation: retry a step expected to be allowed for this long while denied
     /// (default: 0 on emulators, 90s on aws).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -363,20 +366,31 @@ async fn start(spec: TargetSpec, reason: String, cancel: &CancellationToken) -> 
 /// Where the results go: the console (progress lines, the demo's story or
 /// the mutants' quiet lines) and the report files the flags name, created
 /// before anything starts so a path that cannot be written fails at once.
-fn reporters(console: Vec<Box<dyn Reporter>>, json: Option<&Path>, junit: Option<&Path>) -> Result<Reporters, ExitCode> {
+fn reporters(console: Vec<Box<dyn Reporter>>, files: ReportFiles<'_>) -> Result<Reporters, ExitCode> {
     let create = |path: &Path| {
         std::fs::File::create(path)
             .map(std::io::BufWriter::new)
             .map_err(|err| fail(exit_code::IO, format!("cannot create the report file {}: {err}; pick a writable path", path.display())))
     };
     let mut all = console;
-    if let Some(path) = json {
+    if let Some(path) = files.json {
         all.push(Box::new(Json::new(create(path)?)));
     }
-    if let Some(path) = junit {
+    if let Some(path) = files.junit {
         all.push(Box::new(JUnit::new(create(path)?)));
     }
+    if let Some(path) = files.dot {
+        all.push(Box::new(Graph::new(create(path)?)));
+    }
     Ok(Reporters::new(all))
+}
+
+/// The report files the flags name.
+#[derive(Default)]
+struct ReportFiles<'a> {
+    json: Option<&'a Path>,
+    junit: Option<&'a Path>,
+    dot: Option<&'a Path>,
 }
 
 /// Run the scenarios on the target, then hand the report to the reporters.
@@ -433,7 +447,8 @@ async fn run(args: RunArgs) -> ExitCode {
         ..RunOptions::default()
     };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];
-    match reporters(console, args.report_json.as_deref(), args.junit.as_deref()) {
+    let files = ReportFiles { json: args.report_json.as_deref(), junit: args.junit.as_deref(), dot: args.report_dot.as_deref() };
+    match reporters(console, files) {
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }
@@ -460,7 +475,8 @@ fn merge_reports(args: MergeArgs) -> ExitCode {
         Err(err) => return fail(err.exit_code(), harness::sdk::error_chain(&err)),
     };
     eprintln!("merged {} reports: {} scenarios", args.reports.len(), merged.scenarios.len());
-    let reporters = match reporters(vec![Box::new(Table::summary_only(std::io::stdout()))], args.report_json.as_deref(), args.junit.as_deref()) {
+    let files = ReportFiles { json: args.report_json.as_deref(), junit: args.junit.as_deref(), ..ReportFiles::default() };
+    let reporters = match reporters(vec![Box::new(Table::summary_only(std::io::stdout()))], files) {
         Ok(reporters) => reporters,
         Err(code) => return code,
     };
@@ -499,7 +515,7 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(exit_code::SCENARIO_INVALID, err),
     };
-    let reporters = match reporters(vec![Box::new(Progress::quiet(std::io::stderr()))], args.report_json.as_deref(), None) {
+    let reporters = match reporters(vec![Box::new(Progress::quiet(std::io::stderr()))], ReportFiles { json: args.report_json.as_deref(), ..ReportFiles::default() }) {
         Ok(reporters) => reporters,
         Err(code) => return code,
     };
@@ -595,7 +611,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
     args.target.always_destroy = true;
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Story::new(std::io::stdout())), Box::new(Table::summary_only(std::io::stdout()))];
-    match reporters(console, args.report_json.as_deref(), None) {
+    match reporters(console, ReportFiles { json: args.report_json.as_deref(), ..ReportFiles::default() }) {
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }

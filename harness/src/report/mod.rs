@@ -114,6 +114,9 @@ pub struct StepReport {
     pub stage: Option<String>,
     pub principal: String,
     pub action: String,
+    /// What the call acts on: a bucket, a role's name, an instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     pub expected: Expectation,
     /// For expected = error: the code the scenario expects.
     #[serde(skip_serializing_if = "Option::is_none")]

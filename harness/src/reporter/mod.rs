@@ -1,9 +1,10 @@
 //! Reporters consume a run's events as it goes and its report at the end,
 //! each writing to the writer it was given (as cargo-nextest's reporter
 //! does): [`progress`] lines for a person, the demo's [`story`], the
-//! [`table`], [`json`] and [`junit`]. A new output format is one file here
+//! [`table`], [`json`], [`junit`] and the [`graph`] (DOT). A new output format is one file here
 //! that implements [`Reporter`].
 
+pub mod graph;
 pub mod json;
 pub mod junit;
 pub mod progress;

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use super::graph::Graph;
 use super::json::Json;
 use super::junit::JUnit;
 use super::progress::{self, Progress};
@@ -69,6 +70,21 @@ fn junit_snapshot() {
 #[test]
 fn json_snapshot() {
     insta::assert_snapshot!(render(Json::new, &fixed_run()));
+}
+
+#[test]
+fn graph_snapshot() {
+    insta::assert_snapshot!(render(Graph::new, &fixed_run()));
+}
+
+#[test]
+fn the_graph_has_an_edge_per_step_coloured_by_its_verdict() {
+    let dot = render(Graph::new, &fixed_run());
+    let edges = dot.lines().filter(|l| l.contains(" -> ")).count();
+    let steps: usize = fixed_run().scenarios.iter().flat_map(|s| &s.steps).filter(|s| s.resource.is_some()).count();
+    assert_eq!(edges, steps, "{dot}");
+    assert!(dot.contains("\"blog_demo/role1\" -> \"blog_demo/b\" [label=\"s3:ListBucket UNVERIFIED 4.2 ms\", color=darkorange"), "{dot}");
+    assert!(dot.contains("style=dashed"), "an expected denial is dashed: {dot}");
 }
 
 #[test]

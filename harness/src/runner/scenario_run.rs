@@ -373,6 +373,7 @@ impl<'r> ScenarioRun<'r> {
             stage: input.stage.clone(),
             principal: input.principal.into(),
             action: call.action_name().into(),
+            resource: call.resource(),
             expected: input.expect,
             expected_error_code: input.error_code.clone(),
             because: input.because,
