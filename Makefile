@@ -46,7 +46,7 @@ bench: setup
 ## mutants: mutation testing of the scenarios: every IAM mistake of harness/mutants/blog.toml
 ## must be caught where the catalogue says (prints the score; fails below 100%)
 mutants: setup
-	$(CARGO) run --quiet --features localstack -p harness -- mutants --target moto --jobs 7
+	$(CARGO) run --quiet --features localstack -p harness -- mutants --target moto --jobs 12
 
 ## fuzz: a bounded cargo-fuzz run of the scenario-file parser, seeded with scenarios/
 # cargo fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
