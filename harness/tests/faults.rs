@@ -553,12 +553,14 @@ fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
     let dir = tempfile::tempdir().unwrap();
     let scenarios = ["session_policy", "duration_limits"];
     let mut reports = Vec::new();
+    let mut printed = Vec::new();
     for shard in ["1/2", "2/2"] {
         let report = dir.path().join(format!("shard-{}.json", &shard[..1]));
         let args = ["-s", scenarios[0], "-s", scenarios[1], "--partition", shard, "--report-json", report.to_str().unwrap()];
         let done = Run::spawn(emulator.harness(&args)).finish();
         assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
         assert!(done.stderr.contains(&format!("partition count:{shard}: 1 of 2 scenarios")), "{}", done.stderr);
+        printed.push((format!("shard {shard} output"), format!("{}{}", done.stdout, done.stderr)));
         reports.push(report);
     }
     let merged = dir.path().join("merged.json");
@@ -567,6 +569,16 @@ fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
     merge.args(["merge-reports", reports[0].to_str().unwrap(), reports[1].to_str().unwrap(), "--report-json", merged.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     let done = merge.output().unwrap();
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    // The scenarios' user key (a terraform output) and every session secret stay out of every report.
+    let texts: Vec<(String, String)> = reports
+        .iter()
+        .chain([&merged, &junit])
+        .map(|path| (path.display().to_string(), std::fs::read_to_string(path).unwrap()))
+        .chain([("merge stdout".to_string(), String::from_utf8_lossy(&done.stdout).into_owned())])
+        .chain(printed)
+        .collect();
+    assert!(emulator.issued_secrets().len() > 2, "the user's key and the sessions' secrets were recorded");
+    emulator.assert_no_secret_in(&texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect::<Vec<_>>());
     // What the whole run reports: both scenarios, each with every step of its file (and the user's lookup), all passing.
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     assert_eq!(json["passed"], true, "{json}");

@@ -54,15 +54,7 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, MergeError> {
     for shard in reports {
         merged.run_id = format!("{}+{}", merged.run_id, shard.run_id);
         merged.strict |= shard.strict;
-        let (ours, theirs) = (&mut merged.target.capabilities, shard.target.capabilities);
-        ours.identity_policies &= theirs.identity_policies;
-        ours.trust_policies &= theirs.trust_policies;
-        ours.role_session_principals &= theirs.role_session_principals;
-        ours.trust_conditions &= theirs.trust_conditions;
-        ours.session_tags &= theirs.session_tags;
-        ours.session_durations &= theirs.session_durations;
-        ours.session_policies &= theirs.session_policies;
-        ours.web_identity &= theirs.web_identity;
+        merged.target.capabilities = merged.target.capabilities.both(shard.target.capabilities);
         merged.target.probe_notes.extend(shard.target.probe_notes);
         for scenario in shard.scenarios {
             if merged.scenarios.iter().any(|s| s.name == scenario.name) {

@@ -39,6 +39,20 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// What both targets enforce: the cautious reading of two runs' targets.
+    pub fn both(self, other: Capabilities) -> Capabilities {
+        Capabilities {
+            identity_policies: self.identity_policies && other.identity_policies,
+            trust_policies: self.trust_policies && other.trust_policies,
+            role_session_principals: self.role_session_principals && other.role_session_principals,
+            trust_conditions: self.trust_conditions && other.trust_conditions,
+            session_tags: self.session_tags && other.session_tags,
+            session_durations: self.session_durations && other.session_durations,
+            session_policies: self.session_policies && other.session_policies,
+            web_identity: self.web_identity && other.web_identity,
+        }
+    }
+
     /// What AWS itself enforces (it is not probed).
     pub const ENFORCED: Capabilities = Capabilities {
         identity_policies: true,
