@@ -22,9 +22,10 @@ $(VENV)/.installed: harness/emulator/requirements.txt
 containers:
 	@ci/containers.sh
 
-## demo: the blog told step by step on the embedded emulator: problem, fix applied in place, root-user variant
+## demo: the blog told step by step on the embedded emulator: problem, fix applied in place, root-user variant;
+## its reports: target/demo-report.json and the page target/demo-report.html (open it in a browser)
 demo: setup
-	$(CARGO) run --quiet -p harness -- demo
+	$(CARGO) run --quiet -p harness -- demo --report-json target/demo-report.json --report-html target/demo-report.html
 
 ## test: unit tests and the end-to-end suite (every scenario step is a test)
 test: setup
@@ -69,4 +70,4 @@ lint:
 	terraform fmt -check -recursive terraform_configuration
 
 clean:
-	rm -rf $(VENV) target/e2e-report.json target/demo-report.json
+	rm -rf $(VENV) target/e2e-report.json target/demo-report.json target/demo-report.html

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use harness::exit_code;
 use harness::partition::Partition;
 use harness::report::RunReport;
-use harness::reporter::{Reporter, Reporters, graph::Graph, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
+use harness::reporter::{Reporter, Reporters, graph::Graph, html::Html, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
 use harness::target::{self, Consistency, Images, Target, TargetSpec, container::Placement, moto::MotoOptions};
@@ -51,12 +51,27 @@ struct MergeArgs {
     /// The shards' JSON reports (each written by `run --report-json`).
     #[arg(required = true)]
     reports: Vec<PathBuf>,
-    /// Write the merged JSON report here.
-    #[arg(long)]
-    report_json: Option<PathBuf>,
-    /// Write the merged JUnit XML report here.
+    /// Where the merged report goes.
+    #[command(flatten)]
+    files: ReportFiles,
+}
+
+/// The report files a run (or a merge) writes, besides the console.
+#[derive(clap::Args, Default)]
+struct ReportFiles {
+    /// Write the JSON report here.
+    #[arg(long = "report-json")]
+    json: Option<PathBuf>,
+    /// Also write a JUnit XML report (a test case per step) here.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Also write who reached what as a Graphviz DOT graph here (edges coloured by verdict).
+    #[arg(long = "report-dot")]
+    dot: Option<PathBuf>,
+    /// Also write one self-contained HTML page here: who reached what (SVG), why
+    /// each denial, where the time went, every step.
+    #[arg(long = "report-html")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -141,9 +156,8 @@ struct RunArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
-    /// Write the JSON report here.
-    #[arg(long)]
-    report_json: Option<PathBuf>,
+    #[command(flatten)]
+    files: ReportFiles,
     /// Scenarios applied at once.
     #[arg(long, short = 'j', default_value_t = 3)]
     jobs: usize,
@@ -154,12 +168,6 @@ struct RunArgs {
     /// Fail the run for UNVERIFIED steps (denials a target that does not enforce IAM cannot prove).
     #[arg(long, env = "HARNESS_STRICT")]
     strict: bool,
-    /// Also write a JUnit XML report (a test case per step) here.
-    #[arg(long)]
-    junit: Option<PathBuf>,
-    /// Also write who reached what as a Graphviz DOT graph here (edges coloured by verdict).
-    #[arg(long)]
-    report_dot: Option<PathBuf>,
     /// IAM propagation: retry a step expected to be allowed for this long while denied
     /// (default: 0 on emulators, 90s on aws).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -213,9 +221,8 @@ struct DemoArgs {
     scenario: String,
     #[command(flatten)]
     target: TargetArgs,
-    /// Write the JSON report here.
-    #[arg(long)]
-    report_json: Option<PathBuf>,
+    #[command(flatten)]
+    files: ReportFiles,
 }
 
 /// A folder given by flag, else `name` in the current folder, else beside this crate.
@@ -366,31 +373,26 @@ async fn start(spec: TargetSpec, reason: String, cancel: &CancellationToken) -> 
 /// Where the results go: the console (progress lines, the demo's story or
 /// the mutants' quiet lines) and the report files the flags name, created
 /// before anything starts so a path that cannot be written fails at once.
-fn reporters(console: Vec<Box<dyn Reporter>>, files: ReportFiles<'_>) -> Result<Reporters, ExitCode> {
+fn reporters(console: Vec<Box<dyn Reporter>>, files: &ReportFiles) -> Result<Reporters, ExitCode> {
     let create = |path: &Path| {
         std::fs::File::create(path)
             .map(std::io::BufWriter::new)
             .map_err(|err| fail(exit_code::IO, format!("cannot create the report file {}: {err}; pick a writable path", path.display())))
     };
     let mut all = console;
-    if let Some(path) = files.json {
+    if let Some(path) = &files.json {
         all.push(Box::new(Json::new(create(path)?)));
     }
-    if let Some(path) = files.junit {
+    if let Some(path) = &files.junit {
         all.push(Box::new(JUnit::new(create(path)?)));
     }
-    if let Some(path) = files.dot {
+    if let Some(path) = &files.dot {
         all.push(Box::new(Graph::new(create(path)?)));
     }
+    if let Some(path) = &files.html {
+        all.push(Box::new(Html::new(create(path)?)));
+    }
     Ok(Reporters::new(all))
-}
-
-/// The report files the flags name.
-#[derive(Default)]
-struct ReportFiles<'a> {
-    json: Option<&'a Path>,
-    junit: Option<&'a Path>,
-    dot: Option<&'a Path>,
 }
 
 /// Run the scenarios on the target, then hand the report to the reporters.
@@ -447,8 +449,7 @@ async fn run(args: RunArgs) -> ExitCode {
         ..RunOptions::default()
     };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];
-    let files = ReportFiles { json: args.report_json.as_deref(), junit: args.junit.as_deref(), dot: args.report_dot.as_deref() };
-    match reporters(console, files) {
+    match reporters(console, &args.files) {
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }
@@ -475,8 +476,7 @@ fn merge_reports(args: MergeArgs) -> ExitCode {
         Err(err) => return fail(err.exit_code(), harness::sdk::error_chain(&err)),
     };
     eprintln!("merged {} reports: {} scenarios", args.reports.len(), merged.scenarios.len());
-    let files = ReportFiles { json: args.report_json.as_deref(), junit: args.junit.as_deref(), ..ReportFiles::default() };
-    let reporters = match reporters(vec![Box::new(Table::summary_only(std::io::stdout()))], files) {
+    let reporters = match reporters(vec![Box::new(Table::summary_only(std::io::stdout()))], &args.files) {
         Ok(reporters) => reporters,
         Err(code) => return code,
     };
@@ -515,7 +515,7 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(exit_code::SCENARIO_INVALID, err),
     };
-    let reporters = match reporters(vec![Box::new(Progress::quiet(std::io::stderr()))], ReportFiles { json: args.report_json.as_deref(), ..ReportFiles::default() }) {
+    let reporters = match reporters(vec![Box::new(Progress::quiet(std::io::stderr()))], &ReportFiles { json: args.report_json.clone(), ..ReportFiles::default() }) {
         Ok(reporters) => reporters,
         Err(code) => return code,
     };
@@ -611,7 +611,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
     args.target.always_destroy = true;
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Story::new(std::io::stdout())), Box::new(Table::summary_only(std::io::stdout()))];
-    match reporters(console, ReportFiles { json: args.report_json.as_deref(), ..ReportFiles::default() }) {
+    match reporters(console, &args.files) {
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }

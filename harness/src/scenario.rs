@@ -277,6 +277,14 @@ impl ActionKind {
 }
 
 impl Action {
+    /// The principal name an AssumeRole step saves its session as.
+    pub fn save_as(&self) -> Option<&str> {
+        match self {
+            Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } => Some(save_as),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> ActionKind {
         match self {
             Action::ListBucket { .. } => ActionKind::ListBucket,
@@ -683,8 +691,8 @@ fn parse_steps(
             ));
         }
         let action = parse_action(source, raw_step, spanned.span().start)?;
-        if let Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } = &action {
-            known.insert(save_as.clone());
+        if let Some(save_as) = action.save_as() {
+            known.insert(save_as.to_string());
         }
         let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.kind().name()));
         let because = parse_because(source, raw_step)?;

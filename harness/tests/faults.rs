@@ -554,25 +554,32 @@ fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
     let scenarios = ["session_policy", "duration_limits"];
     let mut reports = Vec::new();
     let mut printed = Vec::new();
+    let mut pictures = Vec::new();
     for shard in ["1/2", "2/2"] {
         let report = dir.path().join(format!("shard-{}.json", &shard[..1]));
-        let args = ["-s", scenarios[0], "-s", scenarios[1], "--partition", shard, "--report-json", report.to_str().unwrap()];
+        let (html, dot) = (dir.path().join(format!("shard-{}.html", &shard[..1])), dir.path().join(format!("shard-{}.dot", &shard[..1])));
+        let files = ["--report-json", report.to_str().unwrap(), "--report-html", html.to_str().unwrap(), "--report-dot", dot.to_str().unwrap()];
+        let args = [["-s", scenarios[0], "-s", scenarios[1], "--partition", shard].as_slice(), &files].concat();
         let done = Run::spawn(emulator.harness(&args)).finish();
         assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
         assert!(done.stderr.contains(&format!("partition count:{shard}: 1 of 2 scenarios")), "{}", done.stderr);
         printed.push((format!("shard {shard} output"), format!("{}{}", done.stdout, done.stderr)));
         reports.push(report);
+        pictures.extend([html, dot]);
     }
     let merged = dir.path().join("merged.json");
     let junit = dir.path().join("merged.xml");
+    pictures.extend([dir.path().join("merged.html"), dir.path().join("merged.dot")]);
     let mut merge = Command::new(env!("CARGO_BIN_EXE_harness"));
     merge.args(["merge-reports", reports[0].to_str().unwrap(), reports[1].to_str().unwrap(), "--report-json", merged.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    merge.args(["--report-html", pictures[4].to_str().unwrap(), "--report-dot", pictures[5].to_str().unwrap()]);
     let done = merge.output().unwrap();
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
-    // The scenarios' user key (a terraform output) and every session secret stay out of every report.
+    // The scenarios' user key (a terraform output) and every session secret stay out of every report and picture.
     let texts: Vec<(String, String)> = reports
         .iter()
         .chain([&merged, &junit])
+        .chain(&pictures)
         .map(|path| (path.display().to_string(), std::fs::read_to_string(path).unwrap()))
         .chain([("merge stdout".to_string(), String::from_utf8_lossy(&done.stdout).into_owned())])
         .chain(printed)
@@ -591,6 +598,8 @@ fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
         assert!(steps.iter().all(|s| s["verdict"] == "pass"), "{scenario}");
     }
     assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite name=\"duration_limits\""));
+    let page = std::fs::read_to_string(&pictures[4]).unwrap();
+    assert_eq!(page.matches("<section class=\"scenario\"").count(), 2, "the merged page shows both scenarios");
     // The same shard twice is an overlap, refused.
     let again = Command::new(env!("CARGO_BIN_EXE_harness")).args(["merge-reports", reports[0].to_str().unwrap(), reports[0].to_str().unwrap()]).output().unwrap();
     assert_eq!(again.status.code(), Some(exit_code::USAGE));

@@ -55,6 +55,7 @@ fn chain() -> ScenarioReport {
     assumed.command = "aws sts assume-role --role-arn arn:aws:iam::123456789012:role/role2 --role-session-name harness".into();
     assumed.warning = Some("the target answered allow, the policy evaluator predicts deny".into());
     let mut listed = allowed("role2 lists its bucket", stage("solution_demo"), "s3:ListBucket");
+    listed.principal = "role2".into();
     listed.detail = "2026-11-30 03:15:47         12 hello.txt".into();
     ScenarioReport {
         name: "blog_demo".into(),
@@ -76,6 +77,14 @@ fn chain() -> ScenarioReport {
 }
 
 fn broken() -> ScenarioReport {
+    let mut lookup = allowed("role1 is the role of instance i-0abc's profile", None, "ec2:DescribeInstances+iam:GetInstanceProfile");
+    lookup.principal = "harness-admin".into();
+    lookup.resource = Some("i-0abc".into());
+    lookup.yields = Some("role1".into());
+    lookup.command = "aws ec2 describe-instances --instance-ids i-0abc".into();
+    lookup.predicted = None;
+    lookup.reason = None;
+    lookup.prediction_error = Some("the harness's own lookup, made as the admin".into());
     let mut diverged = denied_list("role1 cannot list the bucket", None, Verdict::Diverged);
     diverged.why = Some("the emulator denied, the policy evaluator predicts allow: nothing proven".into());
     let mut failed = allowed("role1 uploads", None, "s3:PutObject");
@@ -92,7 +101,7 @@ fn broken() -> ScenarioReport {
         error: None,
         cleanup: Cleanup::Destroyed,
         phases: vec![phase(Phase::Apply(None), 25.0, true), phase(Phase::Steps(None), 0.3, true), phase(Phase::Destroy, 9.0, true)],
-        steps: vec![diverged, failed],
+        steps: vec![lookup, diverged, failed],
     }
 }
 
@@ -137,6 +146,7 @@ fn denied_list(name: &str, stage: Option<String>, verdict: Verdict) -> StepRepor
         principal: "role1".into(),
         action: "s3:ListBucket".into(),
         resource: Some("b".into()),
+        yields: None,
         expected: Expectation::Denied,
         expected_error_code: None,
         observed: "denied".into(),
@@ -171,6 +181,7 @@ fn allowed(name: &str, stage: Option<String>, action: &str) -> StepReport {
         principal: "role1".into(),
         action: action.into(),
         resource: Some(if action == "sts:AssumeRole" { "role2".into() } else { "b".into() }),
+        yields: (action == "sts:AssumeRole").then(|| "role2".into()),
         expected: Expectation::Allowed,
         expected_error_code: None,
         observed: "allowed".into(),

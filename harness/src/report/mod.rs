@@ -117,6 +117,10 @@ pub struct StepReport {
     /// What the call acts on: a bucket, a role's name, an instance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The principal the step makes available: the session an AssumeRole
+    /// saves, the role of an instance the harness looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yields: Option<String>,
     pub expected: Expectation,
     /// For expected = error: the code the scenario expects.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,12 +1,12 @@
-//! Who reached what, as a Graphviz DOT graph (`--report-dot`), for READMEs
-//! and pull requests: a node per principal and per resource it called (a
-//! bucket, a role, an instance), an edge per step labelled with its action,
-//! verdict and latency, coloured by verdict; an expected denial is a dashed
-//! edge (the proof that the way is closed). One cluster per scenario.
+//! Who reached what ([`super::reach`]), as a Graphviz DOT graph
+//! (`--report-dot`), for READMEs and pull requests: an edge per step labelled
+//! with its action, verdict and latency, coloured by verdict; an expected
+//! denial is a dashed edge (the proof that the way is closed). One cluster per scenario.
 
 use std::io::Write;
 
-use super::{Reporter, Written, writing};
+use super::reach::{NodeKind, Reach};
+use super::{Reporter, Written, edge_label, writing};
 use crate::report::{RunReport, ScenarioReport, StepReport};
 use crate::scenario::Expectation;
 use crate::verdict::Verdict;
@@ -52,27 +52,30 @@ pub fn dot(report: &RunReport) -> String {
 }
 
 fn cluster(index: usize, scenario: &ScenarioReport) -> String {
-    let node = |name: &str| quoted(&format!("{}/{name}", scenario.name));
+    let reach = Reach::of(scenario);
+    let id = |node: usize| quoted(&format!("{}/{}", scenario.name, reach.nodes[node].id()));
     let mut out = format!("  subgraph cluster_{index} {{\n    label={};\n", quoted(&format!("{} ({})", scenario.name, if scenario.passed { "passed" } else { "FAILED" })));
-    let mut declared: Vec<String> = Vec::new();
-    let mut declare = |out: &mut String, name: &str, shape: &str| {
-        if !declared.iter().any(|d| d == name) {
-            out.push_str(&format!("    {} [label={}, shape={shape}];\n", node(name), quoted(name)));
-            declared.push(name.to_string());
-        }
-    };
-    for step in &scenario.steps {
-        declare(&mut out, &step.principal, "ellipse");
-        let Some(resource) = &step.resource else { continue };
-        declare(&mut out, resource, if step.action.starts_with("s3:") { "cylinder" } else { "box" });
-        out.push_str(&format!("    {} -> {} [{}];\n", node(&step.principal), node(resource), edge(step)));
+    for (n, node) in reach.nodes.iter().enumerate() {
+        out.push_str(&format!("    {} [label={}, shape={}];\n", id(n), quoted(&node.label), shape(node.kind)));
+    }
+    for edge in &reach.edges {
+        out.push_str(&format!("    {} -> {} [{}];\n", id(edge.from), id(edge.to), self::edge(edge.step)));
     }
     out.push_str("  }\n");
     out
 }
 
+fn shape(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Instance => "component",
+        NodeKind::Principal => "ellipse",
+        NodeKind::Role => "box",
+        NodeKind::Bucket => "cylinder",
+    }
+}
+
 fn edge(step: &StepReport) -> String {
-    let label = format!("{} {} {:.1} ms", step.action, step.verdict.label(), step.latency_ms);
+    let label = edge_label(step);
     let style = if step.expected == Expectation::Denied { ", style=dashed" } else { "" };
     format!("label={}, color={}, fontcolor={}{style}, tooltip={}", quoted(&label), colour(step.verdict), colour(step.verdict), quoted(&step.name))
 }

@@ -1,13 +1,16 @@
 //! Reporters consume a run's events as it goes and its report at the end,
 //! each writing to the writer it was given (as cargo-nextest's reporter
 //! does): [`progress`] lines for a person, the demo's [`story`], the
-//! [`table`], [`json`], [`junit`] and the [`graph`] (DOT). A new output format is one file here
-//! that implements [`Reporter`].
+//! [`table`], [`json`], [`junit`], the [`graph`] (DOT) and the [`html`] page;
+//! the two pictures draw [`reach`]. A new output format is one file here that
+//! implements [`Reporter`].
 
 pub mod graph;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod progress;
+pub mod reach;
 pub mod story;
 pub mod table;
 
@@ -97,6 +100,16 @@ pub fn replay(report: &RunReport, reporter: &mut dyn Reporter) -> Written {
 /// `1 step` / `2 steps`.
 fn count_of_steps(n: usize) -> String {
     format!("{n} {}", if n == 1 { "step" } else { "steps" })
+}
+
+/// An edge's label in the pictures: `sts:AssumeRole role2 PASS 6.8 ms`.
+fn edge_label(step: &crate::report::StepReport) -> String {
+    let what = match (&step.yields, &step.resource) {
+        _ if step.principal == crate::naming::ADMIN_PRINCIPAL => "instance profile".to_string(),
+        (Some(_), Some(role)) => format!("{} {role}", step.action),
+        _ => step.action.clone(),
+    };
+    format!("{what} {} {:.1} ms", step.verdict.label(), step.latency_ms)
 }
 
 /// An io error of writing `what`.

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use super::graph::Graph;
+use super::html::{self, Html};
 use super::json::Json;
 use super::junit::JUnit;
 use super::progress::{self, Progress};
@@ -14,6 +15,7 @@ use super::table::Table;
 use super::{Reporter, replay};
 use crate::report::fixture::{fixed_run, sample};
 use crate::report::{Event, RunReport, StepReport};
+use crate::scenario::Expectation;
 use crate::verdict::Verdict;
 
 /// A writer the test reads back after the reporter has written to it.
@@ -81,9 +83,12 @@ fn graph_snapshot() {
 fn the_graph_has_an_edge_per_step_coloured_by_its_verdict() {
     let dot = render(Graph::new, &fixed_run());
     let edges = dot.lines().filter(|l| l.contains(" -> ")).count();
-    let steps: usize = fixed_run().scenarios.iter().flat_map(|s| &s.steps).filter(|s| s.resource.is_some()).count();
+    // Every step of the fixture reaches something (the lookup, AssumeRole, s3).
+    let steps: usize = fixed_run().scenarios.iter().map(|s| s.steps.len()).sum();
     assert_eq!(edges, steps, "{dot}");
-    assert!(dot.contains("\"blog_demo/role1\" -> \"blog_demo/b\" [label=\"s3:ListBucket UNVERIFIED 4.2 ms\", color=darkorange"), "{dot}");
+    assert!(dot.contains("\"blog_demo/principal:role1\" -> \"blog_demo/bucket:b\" [label=\"s3:ListBucket UNVERIFIED 4.2 ms\", color=darkorange"), "{dot}");
+    assert!(dot.contains("\"blog_demo/principal:role1\" -> \"blog_demo/principal:role2\" [label=\"sts:AssumeRole role2 PASS"), "{dot}");
+    assert!(dot.contains("\"broken/instance:i-0abc\" -> \"broken/principal:role1\" [label=\"instance profile PASS"), "{dot}");
     assert!(dot.contains("style=dashed"), "an expected denial is dashed: {dot}");
 }
 
@@ -160,7 +165,7 @@ fn junit_skips_unverified_steps_unless_strict() {
 #[test]
 fn diverged_steps_and_warnings_are_counted() {
     let text = render(Table::summary_only, &fixed_run());
-    assert!(text.contains("result: FAILED | 2 passed, 1 failed, 1 unverified, 1 diverged (the emulator and the policy evaluator disagree"), "{text}");
+    assert!(text.contains("result: FAILED | 3 passed, 1 failed, 1 unverified, 1 diverged (the emulator and the policy evaluator disagree"), "{text}");
     assert!(text.contains("| 1 warnings: AWS answered otherwise"), "{text}");
 }
 
@@ -172,4 +177,114 @@ fn table_shows_every_step_and_the_result() {
     assert!(text.contains("denied (AccessDenied)"));
     assert!(text.contains("problem_demo: passed | apply 30.0s | cleanup: destroyed"));
     assert!(text.trim_end().ends_with("result: PASSED | 1 passed, 0 failed, 0 unverified"));
+}
+
+#[test]
+fn html_snapshot() {
+    insta::assert_snapshot!(render(Html::new, &fixed_run()));
+}
+
+/// The page read back as XML: each element with a class, its attributes, and
+/// the text inside it (children's included).
+#[derive(Debug)]
+struct Element {
+    name: String,
+    attributes: std::collections::BTreeMap<String, String>,
+    text: String,
+}
+
+fn elements(page: &str) -> Vec<Element> {
+    use quick_xml::events::Event as Xml;
+    let mut reader = quick_xml::Reader::from_str(page);
+    let (mut all, mut open): (Vec<Element>, Vec<usize>) = (Vec::new(), Vec::new());
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("the page is not well-formed at {}: {e}", reader.buffer_position())) {
+            Xml::Start(tag) => {
+                all.push(element(&tag));
+                open.push(all.len() - 1);
+            }
+            Xml::Empty(tag) => all.push(element(&tag)),
+            Xml::End(_) => {
+                open.pop();
+            }
+            Xml::Text(text) => {
+                let text = text.decode().unwrap();
+                for &i in &open {
+                    all[i].text.push_str(&text);
+                }
+            }
+            Xml::GeneralRef(entity) => {
+                let name = entity.decode().unwrap();
+                let resolved = quick_xml::escape::resolve_predefined_entity(&name).unwrap_or_else(|| panic!("&{name}; is not XML's"));
+                for &i in &open {
+                    all[i].text.push_str(resolved);
+                }
+            }
+            Xml::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "unclosed elements");
+    all
+}
+
+fn element(tag: &quick_xml::events::BytesStart<'_>) -> Element {
+    let attributes = tag
+        .attributes()
+        .map(|a| {
+            let a = a.unwrap();
+            (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().unwrap().to_string())
+        })
+        .collect();
+    Element { name: String::from_utf8(tag.name().as_ref().to_vec()).unwrap(), attributes, text: String::new() }
+}
+
+fn with_class<'e>(all: &'e [Element], class: &str) -> Vec<&'e Element> {
+    all.iter().filter(|e| e.attributes.get("class").is_some_and(|c| c.split(' ').any(|c| c == class))).collect()
+}
+
+#[test]
+fn the_html_page_draws_each_step_as_an_edge_coloured_by_its_verdict() {
+    let run = fixed_run();
+    let page = render(Html::new, &run);
+    let all = elements(&page);
+    let steps: Vec<&StepReport> = run.scenarios.iter().flat_map(|s| &s.steps).collect();
+    // Every step of the fixture reaches something: the lookup, AssumeRole, s3.
+    let edges = with_class(&all, "edge");
+    assert_eq!(edges.len(), steps.len(), "{page}");
+    let paths: Vec<&Element> = all.iter().filter(|e| e.name == "path" && e.attributes.contains_key("stroke")).collect();
+    for (edge, path) in edges.iter().zip(&paths) {
+        let step = steps.iter().find(|s| s.name == edge.attributes["data-step"]).unwrap();
+        assert_eq!(edge.attributes["data-verdict"], step.verdict.label());
+        assert_eq!(path.attributes["stroke"], html::colour(step.verdict), "{}", step.name);
+        assert_eq!(path.attributes.contains_key("stroke-dasharray"), step.expected == Expectation::Denied, "{}", step.name);
+        assert!(edge.text.contains(&format!("{} {:.1} ms", step.verdict.label(), step.latency_ms)), "{}", edge.text);
+    }
+    let nodes: Vec<&str> = with_class(&all, "node").iter().map(|n| n.attributes["data-node"].as_str()).collect();
+    for node in ["principal:role1", "principal:role2", "bucket:b", "instance:i-0abc"] {
+        assert!(nodes.contains(&node), "{nodes:?}");
+    }
+    let chain = edges.iter().find(|e| e.attributes["data-step"] == "role1 assumes role2").unwrap();
+    assert_eq!((chain.attributes["data-from"].as_str(), chain.attributes["data-to"].as_str()), ("principal:role1", "principal:role2"));
+}
+
+#[test]
+fn the_html_page_gives_each_denial_its_reason_the_timeline_and_the_table() {
+    let run = fixed_run();
+    let all = elements(&render(Html::new, &run));
+    let reasons = with_class(&all, "reason");
+    let denials: Vec<&StepReport> = run.scenarios.iter().flat_map(|s| &s.steps).filter(|s| s.expected == Expectation::Denied || s.observed == "denied").collect();
+    assert_eq!(reasons.len(), denials.len());
+    for (li, step) in reasons.iter().zip(&denials) {
+        assert_eq!(li.attributes["data-step"], step.name);
+        assert!(li.text.contains(&step.reason.as_ref().unwrap().text), "{}", li.text);
+    }
+    let phases = with_class(&all, "phase");
+    assert_eq!(phases.len(), run.scenarios.iter().map(|s| s.phases.len()).sum::<usize>());
+    assert!(phases.iter().any(|p| p.attributes["data-phase"] == "apply problem_demo" && p.text.contains("20.0 s")), "{phases:?}");
+    assert_eq!(with_class(&all, "step").len(), run.scenarios.iter().map(|s| s.steps.len()).sum::<usize>());
+    // Self-contained: no script, nothing loaded from anywhere.
+    assert!(all.iter().all(|e| e.name != "script" && e.name != "link" && !e.attributes.contains_key("src") && !e.attributes.contains_key("href")));
+    let result = with_class(&all, "result");
+    assert_eq!(result[0].text, "FAILED");
 }

@@ -55,6 +55,8 @@ struct StepInput<'a> {
     expect: Expectation,
     because: Option<Because>,
     error_code: Option<String>,
+    /// The principal the step makes available (an AssumeRole's `save_as`, an instance's role).
+    yields: Option<String>,
 }
 
 pub(super) struct ScenarioRun<'r> {
@@ -247,6 +249,7 @@ impl<'r> ScenarioRun<'r> {
             expect: Expectation::Allowed,
             because: None,
             error_code: None,
+            yields: None,
         };
         let predicted = predictor.predict(&call, name, &SessionFacts::default()).await;
         let verdict = self.record_step(&lookup, &performed, predicted);
@@ -279,6 +282,7 @@ impl<'r> ScenarioRun<'r> {
             expect: Expectation::Allowed,
             because: None,
             error_code: None,
+            yields: Some(name.to_string()),
         };
         let verdict = self.record_step(&lookup, &performed, Err("the harness's own lookup, made as the admin".into()));
         Ok(match (verdict, performed.role_name) {
@@ -316,6 +320,7 @@ impl<'r> ScenarioRun<'r> {
             expect: step.expect,
             because: step.because,
             error_code: step.error_code.clone(),
+            yields: step.action.save_as().map(str::to_string),
         };
         self.record_step(&input, &performed, predicted);
         match (&step.action, &call) {
@@ -374,6 +379,7 @@ impl<'r> ScenarioRun<'r> {
             principal: input.principal.into(),
             action: call.action_name().into(),
             resource: call.resource(),
+            yields: input.yields.clone(),
             expected: input.expect,
             expected_error_code: input.error_code.clone(),
             because: input.because,
