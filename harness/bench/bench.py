@@ -10,6 +10,11 @@ in one run; prints the ratios measured.
   (c) harness, like for like with (a): on (a)'s emulator through --endpoint,
       one scenario at a time (--jobs 1), destroying as the script does.
 
+  (d) the edit-and-verify loop, on solution_demo: a cold `harness run` (as
+      today: start the emulator, init, apply, steps); `run --keep`, then
+      `run --reuse` with nothing changed (no terraform call), and after a
+      one-line trust-policy edit (applied in place), and after undoing it.
+
 Ratios: per-step call latency script / harness (medians, (a) against (c): the
 same calls under the same load, one config at a time; under (b) a step's
 calls share the emulator with the other scenarios' terraform), suite wall
@@ -33,7 +38,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "target" / "debug" / "harness"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 SCENARIOS = ["problem_demo", "solution_demo", "solution_demo_root_user"]
-TARGETS = {"per_step": 50.0, "suite": 0.3, "overhead": 0.05}
+TARGETS = {"per_step": 50.0, "suite": 0.3, "overhead": 0.05, "warm_unchanged": 0.05, "warm_edit": 0.25}
+# role2 trusts role1; the edit makes it trust role3 (role1 is then refused).
+TRUSTS_ROLE1 = "identifiers = [aws_iam_role.role1.arn]"
+TRUSTS_ROLE3 = "identifiers = [aws_iam_role.role3.arn]"
 
 
 def free_port():
@@ -102,6 +110,46 @@ def run_harness(report, extra_args, env=None):
     return wall, json.loads(report.read_text())
 
 
+def timed(args, check=True):
+    started = time.monotonic()
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    if check and done.returncode != 0:
+        sys.exit(f"error: {' '.join(args[:3])}... exited {done.returncode}")
+    return time.monotonic() - started
+
+
+def edit_loop(tmp):
+    """(d): cold run, then warm reruns on what --keep left; seconds each."""
+    configs, kept, report = tmp / "configs", tmp / "kept", tmp / "warm.json"
+    subprocess.run(["cp", "-r", str(ROOT / "terraform_configuration"), str(configs)], check=True)
+    main_tf = configs / "solution_demo" / "main.tf"
+    base = [str(HARNESS), "run", "-s", "solution_demo", "--configs-dir", str(configs)]
+    reuse = base + ["--reuse", "--kept-dir", str(kept), "--report-json", str(report)]
+
+    def edit(old, new):
+        main_tf.write_text(main_tf.read_text().replace(old, new, 1))
+
+    def role1_gets_in():
+        steps = json.loads(report.read_text())["scenarios"][0]["steps"]
+        return next(s for s in steps if s["name"] == "role1 assumes role2")["observed"] == "allowed"
+
+    cold = timed(base + ["--target", "moto"])
+    timed(base + ["--keep", "--kept-dir", str(kept)])
+    try:
+        unchanged = [timed(reuse) for _ in range(3)]
+        edit(TRUSTS_ROLE1, TRUSTS_ROLE3)
+        edited = [timed(reuse, check=False)]
+        if role1_gets_in():
+            sys.exit("error: the trust edit was not applied (role1 still gets in)")
+        edit(TRUSTS_ROLE3, TRUSTS_ROLE1)
+        edited.append(timed(reuse))
+        if not role1_gets_in():
+            sys.exit("error: undoing the trust edit did not let role1 in again")
+    finally:
+        subprocess.run([str(HARNESS), "release", "--kept-dir", str(kept)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cold, statistics.median(unchanged), statistics.median(edited)
+
+
 def critical_path_seconds(report):
     """Per scenario: terraform phases + emulator calls; the longest scenario
     is the critical path of a concurrent run."""
@@ -132,6 +180,7 @@ def main():
         endpoint_wall, on_endpoint = run_harness(tmp / "endpoint.json", ["--endpoint", url, "--jobs", "1"], endpoint_env)
     finally:
         proc.terminate()
+    cold_s, unchanged_s, edited_s = edit_loop(tmp)
 
     cli_calls_ms = [r["seconds"] * 1000 for r in rows if r["kind"] == "call"]
     harness_calls_ms = workload_latencies_ms(on_endpoint)
@@ -157,6 +206,11 @@ def main():
         "suite_ratio": round(suite, 3),
         "suite_ratio_one_at_a_time_with_destroy": round(suite_endpoint, 3),
         "overhead_share": round(overhead, 4),
+        "cold_run_s": round(cold_s, 2),
+        "warm_unchanged_s": round(unchanged_s, 2),
+        "warm_after_trust_edit_s": round(edited_s, 2),
+        "warm_unchanged_ratio": round(unchanged_s / cold_s, 4),
+        "warm_after_trust_edit_ratio": round(edited_s / cold_s, 3),
     }
     (ROOT / "target").mkdir(exist_ok=True)
     (ROOT / "target/bench.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -171,6 +225,10 @@ def main():
           f"one at a time with destroy: {suite_endpoint:.2f}")
     print(f"harness overhead share of wall time: {overhead:.1%}   ({verdict(overhead <= TARGETS['overhead'])} <= 5%); "
           f"emulator start-up {embedded['target']['startup_ms'] / 1000:.1f} s and probes {embedded['target']['probe_ms']:.0f} ms excluded")
+    print(f"edit loop (solution_demo): cold run {cold_s:.1f} s; rerun on the kept state, nothing changed {unchanged_s:.2f} s, "
+          f"after a one-line trust edit {edited_s:.1f} s")
+    print(f"warm rerun / cold run, unchanged:        {unchanged_s / cold_s:.3f}   ({verdict(unchanged_s / cold_s <= TARGETS['warm_unchanged'])} <= 0.05)")
+    print(f"warm rerun / cold run, after trust edit: {edited_s / cold_s:.2f}   ({verdict(edited_s / cold_s <= TARGETS['warm_edit'])} <= 0.25)")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ It also:
   * with --record-secrets FILE, appends every secret it issues (access key
     secrets, session tokens) to FILE, so a test can prove none of them leaks.
 
-Usage: python moto_launcher.py --port P --credentials-file F [--parent-pid PID]
+Usage: python moto_launcher.py --port P --credentials-file F [--parent-pid PID | --lease-file L]
        [--start-marker M] [--record-secrets FILE]
 --port 0 lets the kernel pick a free port; the launcher holds it from the
 bind on and writes it, with the admin's key, to the credentials file, so two
@@ -836,6 +836,22 @@ def watch_parent(parent_pid):
         time.sleep(1)
 
 
+def watch_lease(lease_file):
+    # A kept emulator (`harness run --keep`) outlives the harness until its
+    # lease expires or is removed (`harness release`); then it ends itself.
+    while True:
+        try:
+            with open(lease_file) as f:
+                expires_at = json.load(f).get("expires_at", 0)
+        except FileNotFoundError:
+            os._exit(0)
+        except (OSError, ValueError):
+            expires_at = time.time() + 1
+        if expires_at <= time.time():
+            os._exit(0)
+        time.sleep(1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -843,6 +859,7 @@ def main():
     parser.add_argument("--start-marker", help="echoed by GET /_harness/health")
     parser.add_argument("--credentials-file", required=True)
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--lease-file", help="live until this lease expires or is removed")
     parser.add_argument("--record-secrets")
     args = parser.parse_args()
 
@@ -855,6 +872,8 @@ def main():
 
     if args.parent_pid:
         threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()
+    if args.lease_file:
+        threading.Thread(target=watch_lease, args=(args.lease_file,), daemon=True).start()
     app = HarnessApp(DomainDispatcherApplication(create_backend_app))
     # Bind first (port 0: the kernel's pick, held from here on), then write
     # the port with the admin's key: the file appearing means "listening".

@@ -7,11 +7,14 @@
 //! [`steps`] (one AWS call and what it observed) -> [`prediction`] (what
 //! AWS should answer, by the [`policy`] evaluator) -> [`verdict`] (the one
 //! table) -> [`runner`] (the whole run, destroy included, as [`report`]
-//! events and a report) -> [`reporter`]s (console, story, table, JSON, JUnit).
+//! events and a report) -> [`reporter`]s (console, story, table, JSON, JUnit,
+//! DOT, HTML). Between runs: what a run [`kept`] for the next (`--keep`,
+//! `--reuse`) and the edit-and-verify loop's [`watch`]ing.
 
 pub mod call;
 pub mod exit_code;
 pub mod identity;
+pub mod kept;
 pub mod mutants;
 pub mod naming;
 pub mod on_instance;
@@ -33,4 +36,5 @@ pub mod target;
 pub mod terraform;
 pub mod timestamp;
 pub mod verdict;
+pub mod watch;
 pub mod web_token;

@@ -1,8 +1,9 @@
 //! The `harness` command: arguments, reporters, Ctrl-C, exit codes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use harness::exit_code;
 use harness::partition::Partition;
-use harness::report::RunReport;
+use harness::kept::{self, Lease, LeaseError};
+use harness::report::{RunReport, ScenarioReport};
 use harness::reporter::{Reporter, Reporters, graph::Graph, html::Html, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
@@ -44,6 +46,53 @@ enum Command {
     /// Join the JSON reports of a run's shards (`run --partition K/N`) into one:
     /// the summary, and the merged JSON and JUnit reports.
     MergeReports(MergeArgs),
+    /// The edit-and-verify loop: run the scenarios once, then rerun each whose
+    /// file or config changes (the config applied in place; an unchanged one
+    /// not at all), saying which verdicts changed. Ctrl-C ends it and cleans up.
+    Watch(WatchArgs),
+    /// End what `run --keep` kept: its emulator and the kept state.
+    Release(ReleaseArgs),
+}
+
+#[derive(clap::Args)]
+struct WatchArgs {
+    /// Scenario name (a file in the scenarios folder) or path; repeatable. Default: all.
+    #[arg(long = "scenario", short = 's')]
+    scenarios: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// How often the files are looked at.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "300ms")]
+    poll: Duration,
+    /// Scenarios applied at once.
+    #[arg(long, short = 'j', default_value_t = 3)]
+    jobs: usize,
+}
+
+/// `run --keep` / `run --reuse`: the embedded emulator and each scenario's state kept under a lease.
+#[derive(clap::Args)]
+struct KeepArgs {
+    /// Keep the embedded emulator and each scenario's state for `run --reuse`, under
+    /// a lease (--lease); `harness release` ends it sooner.
+    #[arg(long, conflicts_with = "reuse")]
+    keep: bool,
+    /// Rerun on what `--keep` left: an unchanged config is not applied at all, a
+    /// changed one in place; renews the lease.
+    #[arg(long)]
+    reuse: bool,
+    /// How long a kept emulator lives unless renewed (it then ends itself).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2h")]
+    lease: Duration,
+    /// Where the lease lives (default: target/harness-kept).
+    #[arg(long, env = "HARNESS_KEPT_DIR")]
+    kept_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ReleaseArgs {
+    /// Where the lease lives (default: target/harness-kept).
+    #[arg(long, env = "HARNESS_KEPT_DIR")]
+    kept_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -158,6 +207,8 @@ struct RunArgs {
     target: TargetArgs,
     #[command(flatten)]
     files: ReportFiles,
+    #[command(flatten)]
+    kept: KeepArgs,
     /// Scenarios applied at once.
     #[arg(long, short = 'j', default_value_t = 3)]
     jobs: usize,
@@ -197,6 +248,10 @@ struct SweepArgs {
     /// Delete what was found (without it, only list).
     #[arg(long)]
     delete: bool,
+    /// A kept target's lease (default: target/harness-kept): what it keeps is
+    /// left alone while it lasts; once expired, it is released.
+    #[arg(long, env = "HARNESS_KEPT_DIR")]
+    kept_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -260,6 +315,8 @@ fn main() -> ExitCode {
         Command::Sweep(args) => runtime.block_on(sweep(args)),
         Command::Mutants(args) => runtime.block_on(mutants(args)),
         Command::MergeReports(args) => merge_reports(args),
+        Command::Watch(args) => runtime.block_on(watch(args)),
+        Command::Release(args) => release(args),
     }
 }
 
@@ -411,7 +468,7 @@ async fn execute(scenarios: &[Scenario], args: &TargetArgs, options: RunOptions,
 
 /// The run itself, and the target's end.
 async fn run_on(target: Arc<Target>, terraform: Terraform, options: RunOptions, cancel: &CancellationToken, scenarios: &[Scenario], reporters: &Reporters) -> RunReport {
-    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id() };
+    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id(), kept: Mutex::default() };
     let result = runner.run(scenarios, &|event| reporters.emit(&event)).await;
     drop(runner);
     if let Ok(target) = Arc::try_unwrap(target) {
@@ -450,9 +507,194 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];
     match reporters(console, &args.files) {
+        Ok(reporters) if args.kept.keep || args.kept.reuse => run_kept(&scenarios, &args, options, reporters).await,
         Ok(reporters) => execute(&scenarios, &args.target, options, reporters).await,
         Err(code) => code,
     }
+}
+
+fn kept_dir(explicit: Option<PathBuf>) -> PathBuf {
+    explicit.unwrap_or_else(|| project_dir(None, ".").join("target").join("harness-kept"))
+}
+
+fn lease_fail(err: LeaseError) -> ExitCode {
+    fail(err.exit_code(), harness::sdk::error_chain(&err))
+}
+
+/// `run --keep` / `--reuse`: the run on the kept emulator (or one started to
+/// be kept), every scenario's state kept, then the lease written (renewed).
+async fn run_kept(scenarios: &[Scenario], args: &RunArgs, options: RunOptions, reporters: Reporters) -> ExitCode {
+    let dir = kept_dir(args.kept.kept_dir.clone());
+    let cancel = CancellationToken::new();
+    let (lease, target, terraform) = match acquire(args, &dir, &cancel).await {
+        Ok(acquired) => acquired,
+        Err(code) => return code,
+    };
+    let options = RunOptions { keep: true, probed: lease.as_ref().map(|l| (l.capabilities, l.probe_notes.clone())), ..options };
+    let run_id = lease.as_ref().map(|l| l.run_id.clone()).unwrap_or_else(runner::new_run_id);
+    let kept = Mutex::new(lease.as_ref().map(|l| l.scenarios.clone()).unwrap_or_default());
+    let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: run_id.clone(), kept };
+    let result = runner.run(scenarios, &|event| reporters.emit(&event)).await;
+    let scenarios = std::mem::take(&mut *runner.kept.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(runner);
+    let emulator = match lease {
+        Some(lease) => lease.emulator,
+        None => match Arc::try_unwrap(target).ok().and_then(Target::detach) {
+            Some(emulator) => emulator,
+            None => return fail(exit_code::TARGET, "the emulator to keep is gone; nothing is kept"),
+        },
+    };
+    let expires_at = kept::now() + args.kept.lease.as_secs();
+    let (capabilities, probe_notes) = (result.target.capabilities, result.target.probe_notes.clone());
+    let lease = Lease { owner: kept::owner(), expires_at, run_id, emulator, capabilities, probe_notes, scenarios };
+    if let Err(err) = lease.write(&dir) {
+        return lease_fail(err);
+    }
+    eprintln!(
+        "kept: moto at {} and the state of {} until {} (lease {}); `harness run --reuse` reruns on it, `harness release` ends it now",
+        lease.emulator.endpoint,
+        lease.scenarios.keys().cloned().collect::<Vec<_>>().join(", "),
+        kept::when(expires_at),
+        Lease::path(&dir).display()
+    );
+    if let Err(err) = reporters.finish(&result) {
+        return fail(exit_code::IO, harness::sdk::error_chain(&err));
+    }
+    ExitCode::from(result.exit_code(cancel.is_cancelled()) as u8)
+}
+
+/// The kept emulator (`--reuse`: reached again, its lease renewed at once)
+/// or a new one started to be kept (`--keep`: refused while a live lease
+/// holds the folder; an expired one is released first).
+async fn acquire(args: &RunArgs, dir: &Path, cancel: &CancellationToken) -> Result<(Option<Lease>, Arc<Target>, Terraform), ExitCode> {
+    let mut terraform = Terraform::locate(args.target.terraform.as_deref()).map_err(|err| fail(exit_code::MISSING_TOOL, err))?;
+    terraform.arrange_providers();
+    let existing = Lease::read(dir).map_err(lease_fail)?;
+    let expires_at = kept::now() + args.kept.lease.as_secs();
+    watch_ctrl_c(cancel.clone(), false, false);
+    if args.kept.reuse {
+        let mut lease = existing.ok_or_else(|| lease_fail(LeaseError::NoLease(dir.to_path_buf())))?;
+        if lease.expired() {
+            let _ = kept::release(dir, Some(&lease));
+            return Err(lease_fail(LeaseError::Expired { dir: dir.to_path_buf(), at: kept::when(lease.expires_at) }));
+        }
+        let target = Target::reconnect(&lease.emulator)
+            .await
+            .map_err(|err| lease_fail(LeaseError::Gone { endpoint: lease.emulator.endpoint.clone(), cause: harness::sdk::error_chain(&err) }))?;
+        lease.expires_at = expires_at;
+        lease.write(dir).map_err(lease_fail)?;
+        return Ok((Some(lease), Arc::new(target), terraform));
+    }
+    match existing {
+        Some(lease) if !lease.expired() => {
+            return Err(lease_fail(LeaseError::Occupied { dir: dir.to_path_buf(), until: kept::when(lease.expires_at), owner: lease.owner }));
+        }
+        Some(lease) => kept::release(dir, Some(&lease)).map_err(lease_fail)?,
+        None => {}
+    }
+    if !matches!(target_kind(&args.target), TargetKind::Auto | TargetKind::Moto) {
+        return Err(fail(exit_code::USAGE, "--keep keeps the embedded emulator only: drop --target/--endpoint (or use --target moto)"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| fail(exit_code::IO, format!("cannot create {}: {e}; pick another --kept-dir", dir.display())))?;
+    kept::write_expiry(dir, expires_at).map_err(lease_fail)?;
+    let moto = MotoOptions { python: args.target.moto_python.clone(), port: args.target.port, lease: Some(Lease::path(dir)), ..MotoOptions::default() };
+    eprintln!("starting the target (moto, to be kept) ...");
+    match start(TargetSpec::Moto(moto), "--keep: the embedded emulator, kept under a lease".into(), cancel).await {
+        Ok(target) => Ok((None, Arc::new(target), terraform)),
+        Err(code) => {
+            let _ = kept::release(dir, None);
+            Err(code)
+        }
+    }
+}
+
+/// `harness release`: end the kept emulator, remove the kept state.
+fn release(args: ReleaseArgs) -> ExitCode {
+    let dir = kept_dir(args.kept_dir);
+    let lease = match Lease::read(&dir) {
+        Ok(None) => {
+            eprintln!("nothing is kept in {}", dir.display());
+            return ExitCode::SUCCESS;
+        }
+        Ok(lease) => lease,
+        Err(LeaseError::Malformed { .. }) => None,
+        Err(err) => return lease_fail(err),
+    };
+    if let Err(err) = kept::release(&dir, lease.as_ref()) {
+        return lease_fail(err);
+    }
+    match lease {
+        Some(lease) => eprintln!("released: the emulator at {} and the state of {}", lease.emulator.endpoint, lease.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")),
+        None => eprintln!("released: {} (its lease was unreadable)", dir.display()),
+    }
+    ExitCode::SUCCESS
+}
+
+/// `harness watch`: run, then rerun each scenario whose inputs change, on
+/// one target, until Ctrl-C; then the kept state goes as `run` cleans up.
+async fn watch(args: WatchArgs) -> ExitCode {
+    let mut all = match load_scenarios(&args.scenarios, &args.target, None) {
+        Ok(s) => s,
+        Err(err) => return fail(err.exit_code(), err),
+    };
+    let cancel = CancellationToken::new();
+    let (terraform, target) = match prepare(&args.target, &cancel).await {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let options = RunOptions { jobs: args.jobs, keep: true, ..RunOptions::default() };
+    let mut runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id(), kept: Mutex::default() };
+    let mut stamps = harness::watch::stamps(&all);
+    let mut previous: BTreeMap<String, ScenarioReport> = BTreeMap::new();
+    let mut selected = all.clone();
+    let mut code = exit_code::SUCCESS;
+    loop {
+        if !selected.is_empty() {
+            code = watch_round(&mut runner, &selected, &mut previous).await;
+        }
+        eprintln!("watching {} scenario files and their configs; edit one to rerun it, Ctrl-C to end", all.len());
+        let Some(changed) = harness::watch::next_change(&all, &mut stamps, args.poll, &cancel).await else { break };
+        eprintln!("\nchanged: {}", changed.join(", "));
+        selected = match load_scenarios(&changed, &args.target, None) {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                eprintln!("error: {err} (still watching: fix the file)");
+                Vec::new()
+            }
+        };
+        for fresh in &selected {
+            if let Some(old) = all.iter_mut().find(|s| s.name == fresh.name) {
+                *old = fresh.clone();
+            }
+        }
+    }
+    for failure in runner.discard_kept().await {
+        eprintln!("error: cannot destroy {failure}");
+        code = exit_code::CLEANUP_FAILED;
+    }
+    drop(runner);
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.stop().await;
+    }
+    ExitCode::from(code as u8)
+}
+
+/// One round of the watch: the scenarios run (the target probed once), the
+/// table, and what changed since each one's previous round.
+async fn watch_round(runner: &mut Runner, scenarios: &[Scenario], previous: &mut BTreeMap<String, ScenarioReport>) -> i32 {
+    let reporters = Reporters::new(vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))]);
+    let report = runner.run(scenarios, &|event| reporters.emit(&event)).await;
+    runner.options.probed = Some((report.target.capabilities, report.target.probe_notes.clone()));
+    let _ = reporters.finish(&report);
+    for scenario in &report.scenarios {
+        if let Some(before) = previous.get(&scenario.name) {
+            let changes = harness::watch::changes(before, scenario);
+            let said = if changes.is_empty() { "no verdict changed".to_string() } else { changes.join("; ") };
+            eprintln!("since the previous run of {}: {said}", scenario.name);
+        }
+        previous.insert(scenario.name.clone(), scenario.clone());
+    }
+    report.exit_code(runner.cancel.is_cancelled())
 }
 
 /// The scenarios of one shard, said on stderr; a shard with none is refused.
@@ -569,7 +811,14 @@ async fn sweep(args: SweepArgs) -> ExitCode {
     };
     eprintln!("{}", progress::target_line(&target.description));
     let admin = target.admin_config().await;
-    let found = harness::sweep::find(&admin, args.older_than).await;
+    let spared = honour_lease(&kept_dir(args.kept_dir.clone()), args.delete);
+    let found = harness::sweep::find(&admin, args.older_than).await.map(|found| {
+        let (kept, found): (Vec<_>, Vec<_>) = found.into_iter().partition(|l| spared.as_deref().is_some_and(|run| l.of_run(run)));
+        for leftover in kept {
+            println!("{:?} {}: left alone (kept under a live lease)", leftover.kind, leftover.name);
+        }
+        found
+    });
     let code = match found {
         Err(err) => fail(exit_code::TARGET, err),
         Ok(found) if found.is_empty() => {
@@ -597,6 +846,24 @@ async fn sweep(args: SweepArgs) -> ExitCode {
     };
     target.stop().await;
     code
+}
+
+/// The sweep and a kept target: a live lease's run is spared (its id); an
+/// expired lease is released (with --delete; else said).
+fn honour_lease(dir: &Path, delete: bool) -> Option<String> {
+    let lease = Lease::read(dir).ok().flatten()?;
+    if !lease.expired() {
+        eprintln!("a target is kept under a lease until {} ({}): what it keeps is left alone", kept::when(lease.expires_at), lease.owner);
+        return Some(lease.run_id);
+    }
+    match delete {
+        true => match kept::release(dir, Some(&lease)) {
+            Ok(()) => eprintln!("released the expired lease in {} (expired {})", dir.display(), kept::when(lease.expires_at)),
+            Err(err) => eprintln!("error: {}", harness::sdk::error_chain(&err)),
+        },
+        false => eprintln!("the lease in {} expired at {}: --delete releases it", dir.display(), kept::when(lease.expires_at)),
+    }
+    None
 }
 
 /// The blog, told for a person watching: the story on stdout, a spinner on

@@ -15,6 +15,8 @@ pub enum Phase {
     /// A stage's apply; in a chain, named by the stage's config.
     Apply(Option<String>),
     Outputs(Option<String>),
+    /// A kept stage whose config is as it was applied: no apply, no terraform call.
+    Unchanged(Option<String>),
     /// A stage's steps.
     Steps(Option<String>),
     /// Attaching the SSM overlay to a role (real account).
@@ -39,7 +41,7 @@ impl Phase {
     /// The stage's config name, for a chain's phases.
     pub fn stage(&self) -> Option<&str> {
         match self {
-            Phase::Apply(stage) | Phase::Outputs(stage) | Phase::Steps(stage) => stage.as_deref(),
+            Phase::Apply(stage) | Phase::Outputs(stage) | Phase::Unchanged(stage) | Phase::Steps(stage) => stage.as_deref(),
             _ => None,
         }
     }
@@ -56,6 +58,7 @@ impl fmt::Display for Phase {
             Phase::Init => f.write_str("init"),
             Phase::Apply(stage) => staged(f, "apply", stage),
             Phase::Outputs(stage) => staged(f, "outputs", stage),
+            Phase::Unchanged(stage) => staged(f, "unchanged", stage),
             Phase::Steps(stage) => staged(f, "scenario", stage),
             Phase::SsmOverlay(role) => write!(f, "ssm overlay {role}"),
             Phase::SsmOnline(instance) => write!(f, "ssm online {instance}"),
@@ -82,6 +85,7 @@ impl Phase {
             ("destroy", "") => Phase::Destroy,
             ("apply", stage) => Phase::Apply(staged(stage)),
             ("outputs", stage) => Phase::Outputs(staged(stage)),
+            ("unchanged", stage) => Phase::Unchanged(staged(stage)),
             ("scenario", stage) => Phase::Steps(staged(stage)),
             ("ssm", "overlay removed") => Phase::SsmOverlayRemoved,
             ("ssm", rest) => match rest.split_once(' ')? {
@@ -123,6 +127,8 @@ mod tests {
             Phase::Apply(None),
             Phase::Apply(stage()),
             Phase::Outputs(stage()),
+            Phase::Unchanged(None),
+            Phase::Unchanged(stage()),
             Phase::Steps(None),
             Phase::Steps(stage()),
             Phase::SsmOverlay("role1".into()),

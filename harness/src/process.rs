@@ -73,6 +73,8 @@ pub struct Command {
     /// The signal sent first when cancelled (SIGINT lets terraform stop cleanly).
     pub cancel_signal: i32,
     pub grace: Duration,
+    /// Lives on after the harness (a kept emulator, which ends itself at its lease's expiry).
+    pub outliving: bool,
 }
 
 impl std::fmt::Debug for Command {
@@ -101,7 +103,15 @@ impl Command {
             timeout,
             cancel_signal: libc::SIGTERM,
             grace: DEFAULT_GRACE,
+            outliving: false,
         }
+    }
+
+    /// Let the process outlive the harness: not killed when dropped nor
+    /// when the harness dies. Whatever runs so must end itself.
+    pub fn outliving(mut self) -> Self {
+        self.outliving = true;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -145,12 +155,12 @@ impl Command {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true);
+            .kill_on_drop(!self.outliving);
         // Not outliving the harness even when it is killed with SIGKILL: the
         // child gets its cancel signal (terraform stops as on Ctrl-C) when
         // the harness's spawning thread dies (a runtime worker: the process).
         #[cfg(target_os = "linux")]
-        {
+        if !self.outliving {
             let signal = self.cancel_signal as libc::c_ulong;
             // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
             unsafe {

@@ -45,6 +45,20 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
+/// The real value in a file of the owner's only (a kept target's lease):
+/// `#[serde(with = "crate::secret::exposed")]`, never in a report.
+pub mod exposed {
+    use super::Secret;
+
+    pub fn serialize<S: serde::Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(secret.expose())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        serde::Deserialize::deserialize(deserializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

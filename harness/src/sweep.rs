@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 
-use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN, PROBE_PREFIX};
+use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN, PROBE_PREFIX, RUN_TAG};
 use crate::sdk::{self, error_code};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +29,16 @@ pub struct Leftover {
     pub name: String,
     /// How old it is, in seconds.
     pub age_s: u64,
+    /// The run it belongs to, where its tags say (instances).
+    pub run: Option<String>,
+}
+
+impl Leftover {
+    /// Whether it belongs to run `run_id`: its run tag, or its name (every
+    /// name the harness gives carries the run id: `<scenario>-<run id>-...`).
+    pub fn of_run(&self, run_id: &str) -> bool {
+        self.run.as_deref() == Some(run_id) || self.name.contains(&format!("-{run_id}"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +85,8 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
             continue;
         }
         if let Some(age_s) = keep(instance.launch_time()) {
-            found.push(Leftover { kind: Kind::Instance, name: instance.instance_id().unwrap_or_default().into(), age_s });
+            let run = instance.tags().iter().find(|t| t.key() == Some(RUN_TAG)).and_then(|t| t.value()).map(str::to_string);
+            found.push(Leftover { kind: Kind::Instance, name: instance.instance_id().unwrap_or_default().into(), age_s, run });
         }
     }
 
@@ -85,7 +96,7 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
         let ours = profile.instance_profile_name().starts_with(PROBE_PREFIX) || tagged(profile.tags().iter().map(|t| (t.key(), t.value())));
         let ours = ours || profile_tagged(&iam, profile.instance_profile_name()).await;
         if let (true, Some(age_s)) = (ours, keep(Some(profile.create_date()))) {
-            found.push(Leftover { kind: Kind::InstanceProfile, name: profile.instance_profile_name().into(), age_s });
+            found.push(Leftover { kind: Kind::InstanceProfile, name: profile.instance_profile_name().into(), age_s, run: None });
         }
     }
 
@@ -93,7 +104,7 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
     for role in roles.roles() {
         let ours = role.role_name().starts_with(PROBE_PREFIX) || role_tagged(&iam, role.role_name()).await;
         if let (true, Some(age_s)) = (ours, keep(Some(role.create_date()))) {
-            found.push(Leftover { kind: Kind::Role, name: role.role_name().into(), age_s });
+            found.push(Leftover { kind: Kind::Role, name: role.role_name().into(), age_s, run: None });
         }
     }
 
@@ -106,7 +117,7 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
         let tags = s3.get_bucket_tagging().bucket(name).send().await;
         let ours = tags.is_ok_and(|t| tagged(t.tag_set().iter().map(|t| (t.key(), t.value()))));
         if let (true, Some(age_s)) = (ours, keep(bucket.creation_date())) {
-            found.push(Leftover { kind: Kind::Bucket, name: name.into(), age_s });
+            found.push(Leftover { kind: Kind::Bucket, name: name.into(), age_s, run: None });
         }
     }
     Ok(found)
@@ -120,7 +131,7 @@ async fn users_and_providers(iam: &aws_sdk_iam::Client, keep: &impl Fn(Option<&a
     for user in users.users() {
         let ours = user.user_name().starts_with(PROBE_PREFIX) || user_tagged(iam, user.user_name()).await;
         if let (true, Some(age_s)) = (ours, keep(Some(user.create_date()))) {
-            found.push(Leftover { kind: Kind::User, name: user.user_name().into(), age_s });
+            found.push(Leftover { kind: Kind::User, name: user.user_name().into(), age_s, run: None });
         }
     }
 
@@ -130,7 +141,7 @@ async fn users_and_providers(iam: &aws_sdk_iam::Client, keep: &impl Fn(Option<&a
         let Ok(provider) = iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await else { continue };
         let ours = provider.url().is_some_and(|u| u.ends_with(PROBE_ISSUER_DOMAIN)) || tagged(provider.tags().iter().map(|t| (t.key(), t.value())));
         if let (true, Some(age_s)) = (ours, keep(provider.create_date())) {
-            found.push(Leftover { kind: Kind::OidcProvider, name: arn.into(), age_s });
+            found.push(Leftover { kind: Kind::OidcProvider, name: arn.into(), age_s, run: None });
         }
     }
 

@@ -255,8 +255,25 @@ impl WorkingCopy {
         Ok(())
     }
 
+    /// A copy a previous run kept (`run --keep`, `watch`): its state and
+    /// `.terraform` as they were; `copied` are its config's entries, replaced
+    /// by the next `use_config`. Its folder stays when dropped: the kept
+    /// target's end (`harness release`, the watch's end) removes it.
+    pub fn adopt(terraform: &Terraform, dir: &Path, copied: Vec<PathBuf>, target: &ProviderTarget) -> Self {
+        let copy = Self { dir: None, path: dir.to_path_buf(), terraform: terraform.clone(), target: target.clone(), copied };
+        if let Ok(mut map) = ACTIVE.lock() {
+            map.insert(copy.path.clone(), copy.destroy_hint());
+        }
+        copy
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The config's entries in the copy (what `use_config` replaces).
+    pub fn copied(&self) -> &[PathBuf] {
+        &self.copied
     }
 
     /// Leave the folder in place (for a destroy that failed) and return it.
@@ -402,6 +419,41 @@ provider "aws" {{
 
 /// Copy a config folder, leaving out local state and caches; returns the
 /// top-level entries it created.
+/// What a config's files are, as one number: every file's path and bytes
+/// (terraform's own folders and state aside). Equal fingerprints: nothing to
+/// apply, no terraform call. Not a security hash, a change detector.
+pub fn fingerprint(config: &Path) -> std::io::Result<u64> {
+    use std::hash::Hasher;
+    let mut files = Vec::new();
+    collect_files(config, config, &mut files)?;
+    files.sort();
+    let mut hash = fnv::FnvHasher::default();
+    for relative in files {
+        hash.write(relative.to_string_lossy().as_bytes());
+        hash.write_u8(0);
+        hash.write(&std::fs::read(config.join(&relative))?);
+        hash.write_u8(0);
+    }
+    Ok(hash.finish())
+}
+
+fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == ".terraform" || name.starts_with("terraform.tfstate") || name == ".terraform.lock.hcl" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &entry.path(), files)?;
+        } else {
+            files.push(entry.path().strip_prefix(root).unwrap_or(&entry.path()).to_path_buf());
+        }
+    }
+    Ok(())
+}
+
 fn copy_config(from: &Path, to: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut created = Vec::new();
     for entry in std::fs::read_dir(from)? {

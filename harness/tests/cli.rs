@@ -217,3 +217,21 @@ fn merging_no_report_says_what_to_give() {
     let out = harness(&["merge-reports", junk.to_str().unwrap()]).output().unwrap();
     assert_fails(&out, exit_code::USAGE, "is not a harness JSON report (no schema_version)", "give the files --report-json wrote");
 }
+
+#[test]
+fn keep_is_for_the_embedded_emulator_only() {
+    let kept = tempfile::tempdir().unwrap();
+    let out = harness(&["run", "--keep", "--target", "localstack", "-s", "problem_demo", "--kept-dir", kept.path().to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "--keep keeps the embedded emulator only", "use --target moto");
+    assert!(!kept.path().join("lease.json").exists(), "nothing kept");
+}
+
+#[test]
+fn a_lease_the_harness_did_not_write_is_named_with_its_remedy() {
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join("lease.json"), "not a lease").unwrap();
+    let out = harness(&["run", "--reuse", "-s", "problem_demo", "--kept-dir", kept.path().to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::IO, "is not one this harness wrote", "`harness release` removes it");
+    let released = harness(&["release", "--kept-dir", kept.path().to_str().unwrap()]).output().unwrap();
+    assert!(released.status.success() && !kept.path().exists(), "{}", stderr(&released));
+}

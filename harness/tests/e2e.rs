@@ -319,6 +319,7 @@ async fn run_scenarios(target: &Arc<Target>, scenarios: &[Scenario], report_name
         options: RunOptions { jobs: 4, strict: !allow_unverified(), ..RunOptions::default() },
         cancel: CancellationToken::new(),
         run_id: runner::new_run_id(),
+        kept: Default::default(),
     };
     let json = project_path("target").join(report_name);
     let file = std::fs::File::create(&json).map_err(|e| format!("cannot create {}: {e}", json.display()))?;

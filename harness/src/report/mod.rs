@@ -97,6 +97,21 @@ pub enum Cleanup {
     TargetEnded,
     /// Destroy failed: the working copy and its state are kept for the user.
     Kept { dir: String, command: String, error: String },
+    /// Kept on purpose for the next run (`--keep`, `watch`), under a lease.
+    Reusable { dir: String },
+}
+
+impl Cleanup {
+    /// What happened to what was applied, for a person.
+    pub fn summary(&self) -> String {
+        match self {
+            Cleanup::NothingApplied => "nothing applied".into(),
+            Cleanup::Destroyed => "destroyed".into(),
+            Cleanup::TargetEnded => "ended with the emulator".into(),
+            Cleanup::Kept { dir, .. } => format!("KEPT in {dir}"),
+            Cleanup::Reusable { dir } => format!("kept for the next run in {dir}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

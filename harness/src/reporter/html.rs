@@ -122,10 +122,8 @@ fn section(index: usize, scenario: &ScenarioReport) -> String {
 
 fn cleanup(cleanup: &Cleanup) -> String {
     match cleanup {
-        Cleanup::NothingApplied => "nothing applied".into(),
-        Cleanup::Destroyed => "destroyed".into(),
-        Cleanup::TargetEnded => "ended with the emulator".into(),
         Cleanup::Kept { dir, command, .. } => format!("KEPT in {dir} (remove with: {command})"),
+        other => other.summary(),
     }
 }
 

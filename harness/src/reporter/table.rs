@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::{Reporter, Written, count_of_steps, writing};
-use crate::report::{Cleanup, RunReport, StepReport};
+use crate::report::{RunReport, StepReport};
 use crate::verdict::Verdict;
 
 pub struct Table<W> {
@@ -78,12 +78,7 @@ fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
 fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     for scenario in &report.scenarios {
         let phases: Vec<String> = scenario.phases.iter().map(|p| format!("{} {:.1}s", p.name, p.latency_ms / 1000.0)).collect();
-        let cleanup = match &scenario.cleanup {
-            Cleanup::NothingApplied => "nothing applied".to_string(),
-            Cleanup::Destroyed => "destroyed".to_string(),
-            Cleanup::TargetEnded => "ended with the emulator".to_string(),
-            Cleanup::Kept { dir, .. } => format!("KEPT in {dir}"),
-        };
+        let cleanup = scenario.cleanup.summary();
         writeln!(
             out,
             "{}: {} | {} | cleanup: {cleanup}",

@@ -9,18 +9,20 @@
 
 mod scenario_run;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::identity::CredentialSource;
+use crate::kept::KeptScenario;
 use crate::naming::PROBE_PREFIX;
 use crate::report::{Event, RunReport, ScenarioReport, TargetReport};
 use crate::scenario::Scenario;
 use crate::target::{Capabilities, Consistency, Target, capabilities};
-use crate::terraform::Terraform;
+use crate::terraform::{Terraform, WorkingCopy};
 use crate::timestamp::millis;
 use crate::verdict::Ground;
 use scenario_run::ScenarioRun;
@@ -42,6 +44,11 @@ pub struct RunOptions {
     pub consistency: Option<Consistency>,
     /// How instance steps reach a real instance (the aws target).
     pub ssm: SsmOptions,
+    /// Keep each scenario's working copy and state for the next run (`--keep`,
+    /// `watch`) instead of destroying it: see [`Runner::kept`].
+    pub keep: bool,
+    /// What an earlier probe of the same target found (a kept one): not probed again.
+    pub probed: Option<(Capabilities, Vec<String>)>,
 }
 
 /// On a real account the instance's steps run on it through SSM Run Command.
@@ -63,7 +70,7 @@ impl Default for SsmOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default() }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None }
     }
 }
 
@@ -75,6 +82,9 @@ pub struct Runner {
     pub options: RunOptions,
     pub cancel: CancellationToken,
     pub run_id: String,
+    /// Scenarios a previous run kept: each reruns in its working copy, and
+    /// (with `keep`) the run leaves its own here.
+    pub kept: Mutex<BTreeMap<String, KeptScenario>>,
 }
 
 /// A short random id: part of every resource name, so runs never collide.
@@ -101,9 +111,10 @@ impl Runner {
         let probing = Instant::now();
         // AWS enforces by definition: probing it could only downgrade a verdict
         // (a fresh key still propagating, a sandbox role without iam:CreateUser).
-        let (caps, notes) = match self.target.ground() {
-            Ground::Aws => (Capabilities::ENFORCED, capabilities::ProbeNotes(vec!["AWS enforces identity and trust policies by definition: not probed".into()])),
-            Ground::Emulator => {
+        let (caps, notes) = match (self.target.ground(), &self.options.probed) {
+            (_, Some((caps, notes))) => (*caps, capabilities::ProbeNotes(notes.clone())),
+            (Ground::Aws, None) => (Capabilities::ENFORCED, capabilities::ProbeNotes(vec!["AWS enforces identity and trust policies by definition: not probed".into()])),
+            (Ground::Emulator, None) => {
                 capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await
             }
         };
@@ -122,6 +133,25 @@ impl Runner {
             .await;
         let passed = !reports.is_empty() && reports.iter().all(|r| r.passed);
         RunReport { schema_version: crate::report::SCHEMA_VERSION, run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict }
+    }
+
+    /// The end of what the runs kept (the watch's end): destroyed where the
+    /// target outlives the harness, then the working copies removed. The
+    /// destroys that fail are returned (their copies stay, with their state).
+    pub async fn discard_kept(&self) -> Vec<String> {
+        let kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut failures = Vec::new();
+        for (name, scenario) in kept {
+            let copy = WorkingCopy::adopt(&self.terraform, &scenario.dir, scenario.copied, &self.target.provider_target());
+            if self.target.outlives_run()
+                && let Err(err) = copy.destroy().await
+            {
+                failures.push(format!("{name}: {err}; finish with: {}", copy.destroy_hint()));
+                continue;
+            }
+            let _ = std::fs::remove_dir_all(copy.path());
+        }
+        failures
     }
 
     fn consistency(&self) -> Consistency {

@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use super::{EventSink, Runner, name_prefix};
 use crate::call::Call;
 use crate::identity::{self, ImdsServer};
+use crate::kept::KeptScenario;
 use crate::naming::{ADMIN_PRINCIPAL, HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::{self, Overlay};
 use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
@@ -70,6 +71,12 @@ pub(super) struct ScenarioRun<'r> {
     principals: BTreeMap<String, Known>,
     /// The SSM overlays of the stage running (aws target): removed after its steps, whatever happened.
     overlays: Vec<Overlay>,
+    /// What the previous run kept of this scenario (`--reuse`, `watch`).
+    kept: Option<KeptScenario>,
+    /// Each stage's config fingerprint once applied (all of them: the run kept can skip them next time).
+    applied: Vec<u64>,
+    /// The last stage's outputs.
+    outputs: BTreeMap<String, String>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -83,19 +90,22 @@ impl<'r> ScenarioRun<'r> {
             phases: Vec::new(),
             steps: Vec::new(),
         };
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new() }
+        // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
+        let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new() }
     }
 
     /// The whole scenario. From the first apply on something may exist on
     /// the target: the cleanup runs whatever happens in the stages.
     pub(super) async fn run(mut self) -> ScenarioReport {
-        let prefix = name_prefix(&self.scenario.name, &self.runner.run_id);
+        // A kept scenario's resources keep their names: the same prefix.
+        let prefix = self.kept.as_ref().map(|k| k.prefix.clone()).unwrap_or_else(|| name_prefix(&self.scenario.name, &self.runner.run_id));
         (self.events)(Event::ScenarioStarted { scenario: &self.scenario.name, prefix: &prefix });
-        match self.set_up(prefix).await {
+        match self.set_up(prefix.clone()).await {
             Err(error) => self.report.error = Some(error),
             Ok(mut copy) => {
                 self.report.error = self.stages(&mut copy).await.err();
-                self.report.cleanup = self.clean_up(copy).await;
+                self.report.cleanup = self.clean_up(copy, prefix).await;
             }
         }
         self.finish()
@@ -115,7 +125,14 @@ impl<'r> ScenarioRun<'r> {
                 (SCENARIO_TAG.to_string(), self.scenario.name.clone()),
             ]),
         };
-        let copy = WorkingCopy::create(&runner.terraform, &self.scenario.stages[0].config, &runner.target.provider_target(), &vars).map_err(|e| config_error(&e))?;
+        let first = &self.scenario.stages[0].config;
+        if let Some(kept) = &self.kept {
+            // Initialised already: the current config over the kept state.
+            let mut copy = WorkingCopy::adopt(&runner.terraform, &kept.dir, kept.copied.clone(), &runner.target.provider_target());
+            copy.use_config(first).map_err(|e| config_error(&e))?;
+            return Ok(copy);
+        }
+        let copy = WorkingCopy::create(&runner.terraform, first, &runner.target.provider_target(), &vars).map_err(|e| config_error(&e))?;
         self.timed(Phase::Init, copy.init(&runner.cancel)).await?;
         Ok(copy)
     }
@@ -128,11 +145,31 @@ impl<'r> ScenarioRun<'r> {
             if index > 0 {
                 copy.use_config(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Apply(name.clone()), message: e.to_string() })?;
             }
-            self.timed(Phase::Apply(name.clone()), copy.apply(&runner.cancel)).await?;
-            let outputs = self.timed(Phase::Outputs(name.clone()), copy.outputs(&runner.cancel)).await?;
+            let checking = Instant::now();
+            let fingerprint = terraform::fingerprint(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Config, message: format!("cannot read {}: {e}", stage.config.display()) })?;
+            let outputs = match self.unchanged(fingerprint) {
+                Some(outputs) => {
+                    self.record_phase(Phase::Unchanged(name.clone()), checking.elapsed(), true);
+                    outputs
+                }
+                None => {
+                    self.timed(Phase::Apply(name.clone()), copy.apply(&runner.cancel)).await?;
+                    self.timed(Phase::Outputs(name.clone()), copy.outputs(&runner.cancel)).await?
+                }
+            };
+            self.applied.push(fingerprint);
+            self.outputs = outputs.clone();
             self.steps_phase(stage, &outputs, name).await?;
         }
         Ok(())
+    }
+
+    /// The kept outputs when a one-stage scenario's config is as it was last
+    /// applied: no terraform call at all. A chain applies each stage again
+    /// (the state is the last stage's, not the first's).
+    fn unchanged(&self, fingerprint: u64) -> Option<BTreeMap<String, String>> {
+        let kept = self.kept.as_ref()?;
+        (self.scenario.stages.len() == 1 && kept.fingerprints == [fingerprint]).then(|| kept.outputs.clone())
     }
 
     /// A stage's principals and steps, as one phase. A panic in them fails
@@ -440,7 +477,10 @@ impl<'r> ScenarioRun<'r> {
     /// Destroy what was applied, unless the target dies with the run (the
     /// embedded emulator: its end is the cleanup, and a resource-by-resource
     /// destroy would only cost time). A failed destroy keeps the state.
-    async fn clean_up(&mut self, copy: WorkingCopy) -> Cleanup {
+    async fn clean_up(&mut self, copy: WorkingCopy, prefix: String) -> Cleanup {
+        if self.runner.options.keep {
+            return self.keep(copy, prefix);
+        }
         if !self.runner.target.outlives_run() && !self.runner.options.always_destroy {
             return Cleanup::TargetEnded;
         }
@@ -453,6 +493,23 @@ impl<'r> ScenarioRun<'r> {
                 Cleanup::Kept { dir: dir.display().to_string(), command, error }
             }
         }
+    }
+
+    /// Leave the working copy for the next run (`--keep`, `watch`). Its
+    /// fingerprints only when every stage applied: otherwise the next run applies again.
+    fn keep(&mut self, copy: WorkingCopy, prefix: String) -> Cleanup {
+        let complete = self.applied.len() == self.scenario.stages.len();
+        let copied = copy.copied().to_vec();
+        let dir = copy.keep();
+        let kept = KeptScenario {
+            dir: dir.clone(),
+            copied,
+            prefix,
+            fingerprints: if complete { std::mem::take(&mut self.applied) } else { Vec::new() },
+            outputs: std::mem::take(&mut self.outputs),
+        };
+        self.runner.kept.lock().unwrap_or_else(|p| p.into_inner()).insert(self.scenario.name.clone(), kept);
+        Cleanup::Reusable { dir: dir.display().to_string() }
     }
 
     /// The scenario passes when nothing stopped it, every step passed (or is

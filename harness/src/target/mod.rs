@@ -146,6 +146,23 @@ impl TargetError {
     }
 }
 
+/// The embedded emulator as a kept target's lease names it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeptEmulator {
+    pub endpoint: String,
+    /// The launcher's process group: ended by `release`.
+    pub pid: i32,
+    /// Its folder (launcher, log): removed by `release`.
+    pub dir: PathBuf,
+    pub version: String,
+    pub account_id: String,
+    pub admin_arn: String,
+    pub admin_access_key_id: String,
+    /// In the lease file, readable by its owner only.
+    #[serde(with = "crate::secret::exposed")]
+    pub admin_secret: Secret,
+}
+
 /// What ran, for the console banner and the JSON report.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TargetDescription {
@@ -492,6 +509,33 @@ impl Target {
             Backend::Container { container, .. } => container.remove().await,
             Backend::Endpoint { .. } | Backend::Aws => {} // not ours to stop
         }
+    }
+
+    /// The embedded emulator kept (`run --keep`): it goes on after the
+    /// harness, until its lease ends it; what the lease must name of it.
+    /// None for any other target (nothing the harness could keep).
+    pub fn detach(self) -> Option<KeptEmulator> {
+        let Backend::Moto(server) = self.backend else { return None };
+        let (version, account_id, admin_arn) = (server.version.clone(), server.account_id.clone(), server.admin_arn.clone());
+        let (admin_access_key_id, admin_secret) = (server.admin_access_key_id.clone(), server.admin_secret.clone());
+        let endpoint = server.endpoint.clone();
+        let (pid, dir) = server.detach();
+        Some(KeptEmulator { endpoint, pid, dir, version, account_id, admin_arn, admin_access_key_id, admin_secret })
+    }
+
+    /// The emulator a lease kept, reached again at its endpoint as its admin.
+    pub async fn reconnect(kept: &KeptEmulator) -> Result<Self, TargetError> {
+        let started = std::time::Instant::now();
+        let endpoint = Endpoint { url: Some(kept.endpoint.clone()), region: DEFAULT_REGION.into() };
+        let credentials = Credentials::new(kept.admin_access_key_id.clone(), kept.admin_secret.expose().to_string(), None, None, "harness-admin");
+        let admin = Admin::from_credentials(&endpoint, credentials).await?;
+        let reason = format!("--reuse: the emulator kept in process group {}", kept.pid);
+        Ok(Target {
+            description: TargetDescription::new("moto", endpoint.url.clone(), Some(kept.version.clone()), reason, started),
+            endpoint,
+            admin,
+            backend: Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http: http_client(Duration::from_secs(10))? },
+        })
     }
 
     /// Stop what the harness started and wait until it is gone (the normal end).

@@ -63,6 +63,8 @@ pub struct MotoOptions {
     pub port: Option<u16>,
     /// Append every secret the emulator issues to this file (for leak tests).
     pub record_secrets: Option<PathBuf>,
+    /// Outlive the harness, until this lease file says it expired or is gone (`run --keep`).
+    pub lease: Option<PathBuf>,
 }
 
 /// A running moto launcher. Dropping it kills the process group.
@@ -76,7 +78,8 @@ pub struct MotoServer {
     pub admin_secret: Secret,
     pub admin_arn: String,
     pub account_id: String,
-    _dir: tempfile::TempDir,
+    /// The launcher's folder (its files, its log): removed with it, unless detached.
+    dir: Option<tempfile::TempDir>,
     http: reqwest::Client,
 }
 
@@ -160,8 +163,11 @@ impl MotoServer {
             .args(["--host", "127.0.0.1", "--port", &requested.to_string()])
             .arg("--credentials-file")
             .arg(&credentials_file)
-            .args(["--parent-pid", &std::process::id().to_string()])
             .env("PYTHONUNBUFFERED", "1");
+        let command = match &options.lease {
+            Some(lease) => command.arg("--lease-file").arg(lease).outliving(),
+            None => command.args(["--parent-pid", &std::process::id().to_string()]),
+        };
         let command = match &options.record_secrets {
             Some(file) => command.arg("--record-secrets").arg(file),
             None => command,
@@ -178,7 +184,7 @@ impl MotoServer {
             admin_secret: Secret::new(""),
             admin_arn: String::new(),
             account_id: String::new(),
-            _dir: dir,
+            dir: Some(dir),
             http,
         };
         let (admin, health) = server.wait_ready(&credentials_file, &log_file, requested).await?;
@@ -244,6 +250,15 @@ impl MotoServer {
                 let _ = self.child.wait().await;
             }
         }
+    }
+}
+
+impl MotoServer {
+    /// Leave the launcher running (its lease ends it): its process group and
+    /// its folder (launcher, log), for the lease to name.
+    pub fn detach(mut self) -> (i32, PathBuf) {
+        let pgid = self.pgid.take().unwrap_or_default();
+        (pgid, self.dir.take().map(tempfile::TempDir::keep).unwrap_or_default())
     }
 }
 

@@ -1,0 +1,122 @@
+//! The edit-and-verify loop (`harness watch`): what it watches of each
+//! scenario (its file and every stage's config, as one fingerprint: no
+//! terraform call to find that nothing changed), waiting for a change by
+//! polling with the run's cancel token, and what changed between two runs of
+//! a scenario (a step that went from FAIL to PASS says so).
+
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::report::ScenarioReport;
+use crate::scenario::Scenario;
+use crate::terraform;
+
+/// A scenario's inputs as one number: its file's bytes and each stage's
+/// config fingerprint. Unreadable: 0 (reads as a change once it is back).
+pub fn stamp(scenario: &Scenario) -> u64 {
+    let mut hash = fnv::FnvHasher::default();
+    hash.write(&std::fs::read(&scenario.path).unwrap_or_default());
+    for stage in &scenario.stages {
+        match terraform::fingerprint(&stage.config) {
+            Ok(print) => hash.write_u64(print),
+            Err(_) => return 0,
+        }
+    }
+    hash.finish()
+}
+
+/// Every watched scenario's stamp, by name.
+pub fn stamps(scenarios: &[Scenario]) -> BTreeMap<String, u64> {
+    scenarios.iter().map(|s| (s.name.clone(), stamp(s))).collect()
+}
+
+/// Wait until a watched scenario's inputs change: their names, in order
+/// (`stamps` updated); None once `cancel` fires (Ctrl-C).
+pub async fn next_change(scenarios: &[Scenario], stamps: &mut BTreeMap<String, u64>, poll: Duration, cancel: &CancellationToken) -> Option<Vec<String>> {
+    loop {
+        let changed: Vec<String> = scenarios
+            .iter()
+            .filter_map(|s| {
+                let now = stamp(s);
+                (stamps.insert(s.name.clone(), now) != Some(now)).then(|| s.name.clone())
+            })
+            .collect();
+        if !changed.is_empty() {
+            return Some(changed);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// What changed since the scenario's previous run: each step whose verdict
+/// changed, appeared or went; empty when nothing did.
+pub fn changes(before: &ScenarioReport, after: &ScenarioReport) -> Vec<String> {
+    let verdicts = |report: &ScenarioReport| -> BTreeMap<String, &'static str> {
+        report.steps.iter().map(|s| (s.name.clone(), s.verdict.label())).collect()
+    };
+    let (was, now) = (verdicts(before), verdicts(after));
+    let mut lines = Vec::new();
+    for step in &after.steps {
+        match was.get(&step.name) {
+            Some(&old) if old != step.verdict.label() => lines.push(format!("{}: {old} -> {}", step.name, step.verdict.label())),
+            None => lines.push(format!("{}: new, {}", step.name, step.verdict.label())),
+            Some(_) => {}
+        }
+    }
+    for step in &before.steps {
+        if !now.contains_key(&step.name) {
+            lines.push(format!("{}: gone (was {})", step.name, step.verdict.label()));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::fixed_run;
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn a_step_that_went_from_fail_to_pass_says_so() {
+        let before = fixed_run().scenarios[1].clone();
+        let mut after = before.clone();
+        after.steps[2].verdict = Verdict::Pass;
+        after.steps.remove(1);
+        let mut new = after.steps[0].clone();
+        new.name = "role1 reads".into();
+        after.steps.push(new);
+        assert_eq!(
+            changes(&before, &after),
+            ["role1 uploads: FAIL -> PASS", "role1 reads: new, PASS", "role1 cannot list the bucket: gone (was DIVERGED)"]
+        );
+        assert!(changes(&before, &before).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_edit_of_a_config_is_a_change_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::create_dir(&config).unwrap();
+        std::fs::write(config.join("main.tf"), "output \"x\" { value = 1 }\n").unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "").unwrap();
+        let scenario = Scenario { name: "s".into(), path, description: None, principals: BTreeMap::new(), stages: vec![crate::scenario::Stage { config: config.clone(), steps: vec![] }] };
+        let scenarios = [scenario];
+        let mut seen = stamps(&scenarios);
+        let cancel = CancellationToken::new();
+        // terraform's own files are not the config.
+        std::fs::create_dir(config.join(".terraform")).unwrap();
+        std::fs::write(config.join("terraform.tfstate"), "{}").unwrap();
+        cancel.cancel();
+        assert_eq!(next_change(&scenarios, &mut seen, Duration::from_millis(10), &cancel).await, None);
+        std::fs::write(config.join("main.tf"), "output \"x\" { value = 2 }\n").unwrap();
+        assert_eq!(next_change(&scenarios, &mut seen, Duration::from_millis(10), &cancel).await, Some(vec!["s".to_string()]));
+    }
+}
