@@ -25,7 +25,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(2 * 60 * 60);
 /// One scenario as the last run left it.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KeptScenario {
-    /// The working copy, its state and `.terraform` included.
+    /// The working copy's top folder (the local modules beside the root module).
+    pub root: PathBuf,
+    /// The root module in it, its state and `.terraform` included.
     pub dir: PathBuf,
     /// The config's entries in the copy (replaced by the next config).
     pub copied: Vec<PathBuf>,
@@ -155,7 +157,7 @@ pub fn release(dir: &Path, lease: Option<&Lease>) -> Result<(), LeaseError> {
         crate::process::signal_group(lease.emulator.pid, libc::SIGTERM);
         let _ = std::fs::remove_dir_all(&lease.emulator.dir);
         for scenario in lease.scenarios.values() {
-            let _ = std::fs::remove_dir_all(&scenario.dir);
+            let _ = std::fs::remove_dir_all(&scenario.root);
         }
     }
     match std::fs::remove_dir_all(dir) {

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod prediction;
 pub mod process;
 pub mod report;
+pub mod root_module;
 pub mod reporter;
 pub mod runner;
 pub mod scenario;

@@ -267,6 +267,10 @@ struct MutantsArgs {
     /// Write the JSON report of every mutant's run here.
     #[arg(long)]
     report_json: Option<PathBuf>,
+    /// A run's JSON report (the e2e suite's, `target/e2e-report.json`) in which the
+    /// unmutated scenarios passed: those are not run again (the others are).
+    #[arg(long)]
+    baselines_from: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -482,6 +486,9 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(err) => return fail(err.exit_code(), err),
     };
+    if let Err(code) = check_configs(&scenarios) {
+        return code;
+    }
     let scenarios = match args.partition {
         Some(partition) => match shard(scenarios, partition) {
             Ok(scenarios) => scenarios,
@@ -637,6 +644,9 @@ async fn watch(args: WatchArgs) -> ExitCode {
         Ok(s) => s,
         Err(err) => return fail(err.exit_code(), err),
     };
+    if let Err(code) = check_configs(&all) {
+        return code;
+    }
     let cancel = CancellationToken::new();
     let (terraform, target) = match prepare(&args.target, &cancel).await {
         Ok(prepared) => prepared,
@@ -697,6 +707,34 @@ async fn watch_round(runner: &mut Runner, scenarios: &[Scenario], previous: &mut
     report.exit_code(runner.cancel.is_cancelled())
 }
 
+/// What the scenarios' configs ask of the run, said before it starts: a
+/// remote backend gives way to a local one; a config with no `name_prefix`
+/// names its resources itself, so two such scenarios in one run (on one
+/// target) would collide: refused.
+fn check_configs(scenarios: &[Scenario]) -> Result<(), ExitCode> {
+    let mut unprefixed: Vec<&str> = Vec::new();
+    for scenario in scenarios {
+        for stage in &scenario.stages {
+            // A config that cannot be read was named already (its outputs were checked).
+            let Ok(module) = terraform::read_module(&stage.config) else { continue };
+            if let Some(backend) = module.backend.as_deref().filter(|b| *b != "local") {
+                eprintln!("[{}] {} declares backend \"{backend}\": the run keeps its state in its working copy (a local backend); yours is not touched", scenario.name, stage.config.display());
+            }
+            if !module.takes_name_prefix() && !unprefixed.contains(&scenario.name.as_str()) {
+                eprintln!("[{}] {} declares no `name_prefix` variable: its resources keep the names it gives them and may collide with another run's on the same target", scenario.name, stage.config.display());
+                unprefixed.push(&scenario.name);
+            }
+        }
+    }
+    if unprefixed.len() > 1 {
+        return Err(fail(
+            exit_code::USAGE,
+            format!("{} name their resources themselves (no `name_prefix`), so they would collide on one target; run them one per run, or declare `variable \"name_prefix\"` and use it in every name", unprefixed.join(" and ")),
+        ));
+    }
+    Ok(())
+}
+
 /// The scenarios of one shard, said on stderr; a shard with none is refused.
 fn shard(scenarios: Vec<Scenario>, partition: Partition) -> Result<Vec<Scenario>, ExitCode> {
     let all = scenarios.len();
@@ -735,13 +773,19 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
     let scenarios_dir = project_dir(args.target.scenarios_dir.clone(), "scenarios");
     let configs = project_dir(args.target.configs_dir.clone(), "terraform_configuration");
     let catalogue = if args.catalogue.is_file() { args.catalogue.clone() } else { project_dir(None, ".").join(&args.catalogue) };
+    let passed = match passed_in(args.baselines_from.as_deref()) {
+        Ok(passed) => passed,
+        Err(code) => return code,
+    };
     let prepared = (|| -> Result<(Vec<mutants::Mutant>, Vec<Scenario>, tempfile::TempDir), mutants::MutantError> {
         let list = mutants::load(&catalogue)?;
         let work = tempfile::Builder::new().prefix("harness-mutants-").tempdir().map_err(|e| mutants::MutantError::Catalogue { path: catalogue.clone(), message: e.to_string() })?;
-        // The unmutated scenarios first: each must pass, or no kill means anything.
+        // The unmutated scenarios first: each must pass, or no kill means anything
+        // (unless the report given says it passed on this same code).
         let mut baselines: Vec<String> = list.iter().map(|m| m.scenario.clone()).collect();
         baselines.sort();
         baselines.dedup();
+        baselines.retain(|name| !passed.contains(name));
         let mut scenarios = Vec::new();
         for name in &baselines {
             let first = list.iter().find(|m| &m.scenario == name).expect("a baseline comes from a mutant");
@@ -780,6 +824,15 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
         return fail(exit_code::STEPS_FAILED, format!("the unmutated scenario {} fails, so no mutant proves anything; fix it first (harness run -s {})", broken.name, broken.name));
     }
     score(&list, &result.scenarios[baselines.len()..])
+}
+
+/// The scenarios that passed in a run's report (`--baselines-from`), said.
+fn passed_in(report: Option<&Path>) -> Result<Vec<String>, ExitCode> {
+    let Some(path) = report else { return Ok(Vec::new()) };
+    let report = harness::report::merge::read(path).map_err(|err| fail(err.exit_code(), harness::sdk::error_chain(&err)))?;
+    let passed: Vec<String> = report.scenarios.into_iter().filter(|s| s.passed).map(|s| s.name).collect();
+    eprintln!("mutants: unmutated scenarios that passed in {}: {}", path.display(), passed.join(", "));
+    Ok(passed)
 }
 
 /// Each mutant's fate, and the score: 100% or exit 1.

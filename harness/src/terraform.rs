@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::process::{Command, Output, ProcessError};
+use crate::root_module::{self, ModuleError, RootModule};
 use crate::secret::Secret;
 
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -28,6 +29,9 @@ const PROVIDER_FILE: &str = "zz_harness_provider.tf";
 const VARS_FILE: &str = "zz_harness.auto.tfvars.json";
 /// The CLI config written into a working copy when providers come from a mirror.
 const CLI_CONFIG_FILE: &str = ".harness-terraform.tfrc";
+/// Replaces the config's remote backend for the run (an override file may replace a backend).
+const BACKEND_FILE: &str = "zz_harness_backend_override.tf";
+const BACKEND_OVERRIDE: &str = "# Written by the harness: the run keeps its state in this working copy, not in your backend.\nterraform {\n  backend \"local\" {}\n}\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerraformError {
@@ -47,6 +51,10 @@ pub enum TerraformError {
     Process(#[from] ProcessError),
     #[error("cannot read `terraform output -json`: {0}")]
     Outputs(String),
+    #[error(transparent)]
+    Module(ModuleError),
+    #[error("{config} sits elsewhere relative to its local modules than the chain's first config; keep a chain's configs at the same depth")]
+    Layout { config: PathBuf },
 }
 
 /// The terraform (or tofu) binary and the environment every call shares.
@@ -140,30 +148,15 @@ provider_installation {{
 /// The names of the `output` blocks a config declares, read from its files
 /// so a scenario's references are checked before anything is applied.
 pub fn declared_outputs(config: &Path) -> Result<BTreeSet<String>, TerraformError> {
-    let missing = || TerraformError::ConfigMissing(config.to_path_buf());
-    let entries = std::fs::read_dir(config).map_err(|_| missing())?;
-    let mut outputs = BTreeSet::new();
-    let mut any_tf = false;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|ext| ext != "tf") {
-            continue;
-        }
-        any_tf = true;
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        for line in text.lines() {
-            let line = line.trim_start();
-            if let Some(rest) = line.strip_prefix("output")
-                && let Some(name) = rest.trim_start().strip_prefix('"').and_then(|r| r.split('"').next())
-            {
-                outputs.insert(name.to_string());
-            }
-        }
-    }
-    if !any_tf {
-        return Err(missing());
-    }
-    Ok(outputs)
+    Ok(read_module(config)?.outputs)
+}
+
+/// The root module at `config`, its absence said as such.
+pub fn read_module(config: &Path) -> Result<RootModule, TerraformError> {
+    RootModule::read(config).map_err(|err| match err {
+        ModuleError::Missing(dir) => TerraformError::ConfigMissing(dir),
+        other => TerraformError::Module(other),
+    })
 }
 
 /// How the provider reaches the target.
@@ -198,11 +191,16 @@ pub fn active_destroy_hints() -> Vec<String> {
 #[derive(Debug)]
 pub struct WorkingCopy {
     dir: Option<tempfile::TempDir>,
+    /// The copy's top folder: the root module's, or the one above it that holds its local modules too.
+    root: PathBuf,
+    /// The root module's folder in the copy: where terraform runs.
     path: PathBuf,
     terraform: Terraform,
     target: ProviderTarget,
-    /// The entries copied from the current config (replaced by `use_config`).
+    /// The entries copied from the current config and its local modules (replaced by `use_config`).
     copied: Vec<PathBuf>,
+    /// The variables the run sets (each config gets those it declares); None: a kept copy's stay.
+    vars: Option<RunVariables>,
 }
 
 impl Drop for WorkingCopy {
@@ -214,17 +212,21 @@ impl Drop for WorkingCopy {
 }
 
 impl WorkingCopy {
+    /// A copy of `config` (with the local modules it calls, at the same
+    /// places relative to it) for this target and these variables.
     pub fn create(terraform: &Terraform, config: &Path, target: &ProviderTarget, vars: &RunVariables) -> Result<Self, TerraformError> {
         let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
+        let module = read_module(config)?;
+        let (_, relative) = root_module::layout(config, &module.local_modules);
         let dir = tempfile::Builder::new().prefix("harness-tf-").tempdir().map_err(wrap)?;
-        let vars_json = serde_json::to_string_pretty(vars).map_err(|e| wrap(std::io::Error::other(e)))?;
-        std::fs::write(dir.path().join(VARS_FILE), vars_json).map_err(wrap)?;
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(&path).map_err(wrap)?;
         if let Some(mirror) = &terraform.mirror {
             // In the copy itself, so a kept copy stays usable by hand.
-            std::fs::write(dir.path().join(CLI_CONFIG_FILE), cli_config_for_mirror(mirror)).map_err(wrap)?;
+            std::fs::write(path.join(CLI_CONFIG_FILE), cli_config_for_mirror(mirror)).map_err(wrap)?;
         }
-        let path = dir.path().to_path_buf();
-        let mut copy = Self { dir: Some(dir), path, terraform: terraform.clone(), target: target.clone(), copied: Vec::new() };
+        let root = dir.path().to_path_buf();
+        let mut copy = Self { dir: Some(dir), root, path, terraform: terraform.clone(), target: target.clone(), copied: Vec::new(), vars: Some(vars.clone()) };
         copy.use_config(config)?;
         if let Ok(mut map) = ACTIVE.lock() {
             map.insert(copy.path.clone(), copy.destroy_hint());
@@ -232,25 +234,54 @@ impl WorkingCopy {
         Ok(copy)
     }
 
-    /// Put `config`'s files in place of the current config's, keeping the
-    /// state, `.terraform` and the harness's own files: the next apply
-    /// upgrades what exists IN PLACE, as a user does when fixing a config.
-    pub fn use_config(&mut self, config: &Path) -> Result<(), TerraformError> {
-        declared_outputs(config)?; // the folder exists and holds *.tf
+    /// Put `config`'s files (and its local modules') in place of the current
+    /// config's, keeping the state, `.terraform` and the harness's own files:
+    /// the next apply upgrades what exists IN PLACE, as a user does when
+    /// fixing a config. Every `aws` provider block (aliases too) is pointed
+    /// at an emulator; a remote backend gives way to a local one.
+    pub fn use_config(&mut self, config: &Path) -> Result<RootModule, TerraformError> {
+        let module = read_module(config)?;
         let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
+        let (base, relative) = root_module::layout(config, &module.local_modules);
+        // The folder the layout's base maps to: the copy's root module sits `relative` below it.
+        let copy_base = self.path.ancestors().nth(relative.components().count()).filter(|_| self.path.ends_with(&relative));
+        let copy_base = copy_base.ok_or_else(|| TerraformError::Layout { config: config.to_path_buf() })?.to_path_buf();
         for entry in self.copied.drain(..) {
             let removed = if entry.is_dir() { std::fs::remove_dir_all(&entry) } else { std::fs::remove_file(&entry) };
             removed.map_err(wrap)?;
         }
         self.copied = copy_config(config, &self.path).map_err(wrap)?;
-        for file in [OVERRIDE_FILE, PROVIDER_FILE] {
+        for local in &module.local_modules {
+            let into = copy_base.join(local.strip_prefix(&base).unwrap_or(local));
+            std::fs::create_dir_all(&into).map_err(wrap)?;
+            copy_config(local, &into).map_err(wrap)?;
+            self.copied.push(into);
+        }
+        self.write_harness_files(&module).map_err(wrap)?;
+        Ok(module)
+    }
+
+    /// The variables the config declares, the provider overrides and the backend.
+    fn write_harness_files(&self, module: &RootModule) -> std::io::Result<()> {
+        if let Some(vars) = &self.vars {
+            let all = serde_json::to_value(vars).map_err(std::io::Error::other)?;
+            let declared: serde_json::Map<String, serde_json::Value> =
+                all.as_object().into_iter().flatten().filter(|(k, _)| module.variables.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            std::fs::write(self.path.join(VARS_FILE), serde_json::to_string_pretty(&declared).map_err(std::io::Error::other)?)?;
+        }
+        for file in [OVERRIDE_FILE, PROVIDER_FILE, BACKEND_FILE] {
             let _ = std::fs::remove_file(self.path.join(file));
         }
         if let Some(endpoint) = &self.target.endpoint {
-            // Override files may only override an existing provider block.
-            let has_provider = config_has_aws_provider(config);
-            let file = if has_provider { OVERRIDE_FILE } else { PROVIDER_FILE };
-            std::fs::write(self.path.join(file), emulator_provider_block(endpoint, &self.target.region, !has_provider)).map_err(wrap)?;
+            // Override files may only override provider blocks that exist (matched by alias).
+            let text = match module.aws_providers.is_empty() {
+                true => emulator_provider_block(endpoint, &self.target.region, true, None),
+                false => module.aws_providers.iter().map(|alias| emulator_provider_block(endpoint, &self.target.region, false, alias.as_deref())).collect(),
+            };
+            std::fs::write(self.path.join(if module.aws_providers.is_empty() { PROVIDER_FILE } else { OVERRIDE_FILE }), text)?;
+        }
+        if module.backend.as_deref().is_some_and(|b| b != "local") {
+            std::fs::write(self.path.join(BACKEND_FILE), BACKEND_OVERRIDE)?;
         }
         Ok(())
     }
@@ -259,8 +290,9 @@ impl WorkingCopy {
     /// `.terraform` as they were; `copied` are its config's entries, replaced
     /// by the next `use_config`. Its folder stays when dropped: the kept
     /// target's end (`harness release`, the watch's end) removes it.
-    pub fn adopt(terraform: &Terraform, dir: &Path, copied: Vec<PathBuf>, target: &ProviderTarget) -> Self {
-        let copy = Self { dir: None, path: dir.to_path_buf(), terraform: terraform.clone(), target: target.clone(), copied };
+    pub fn adopt(terraform: &Terraform, (root, path): (&Path, &Path), copied: Vec<PathBuf>, target: &ProviderTarget, vars: Option<&RunVariables>) -> Self {
+        let (root, path) = (root.to_path_buf(), path.to_path_buf());
+        let copy = Self { dir: None, root, path, terraform: terraform.clone(), target: target.clone(), copied, vars: vars.cloned() };
         if let Ok(mut map) = ACTIVE.lock() {
             map.insert(copy.path.clone(), copy.destroy_hint());
         }
@@ -269,6 +301,10 @@ impl WorkingCopy {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The config's entries in the copy (what `use_config` replaces).
@@ -378,28 +414,15 @@ pub fn parse_outputs(json: &str) -> Result<BTreeMap<String, String>, TerraformEr
         .collect())
 }
 
-fn config_has_aws_provider(config: &Path) -> bool {
-    std::fs::read_dir(config)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|ext| ext == "tf"))
-        .any(|e| {
-            std::fs::read_to_string(e.path())
-                .unwrap_or_default()
-                .lines()
-                .any(|line| line.trim_start().starts_with("provider \"aws\""))
-        })
-}
-
 /// The provider settings an emulator needs, merged over the config's own
 /// provider block (or standing alone when the config has none).
-pub fn emulator_provider_block(endpoint: &str, region: &str, standalone: bool) -> String {
+pub fn emulator_provider_block(endpoint: &str, region: &str, standalone: bool, alias: Option<&str>) -> String {
     let region_line = if standalone { format!("  region                      = \"{region}\"\n") } else { String::new() };
+    let alias_line = alias.map(|a| format!("  alias                       = \"{a}\"\n")).unwrap_or_default();
     format!(
         r#"# Written by the harness: points the aws provider at the emulator.
 provider "aws" {{
-{region_line}  skip_credentials_validation = true
+{alias_line}{region_line}  skip_credentials_validation = true
   # An emulator answers at once or not at all: fail fast when it is gone.
   max_retries                 = 2
   skip_requesting_account_id  = true
@@ -417,22 +440,25 @@ provider "aws" {{
     )
 }
 
-/// Copy a config folder, leaving out local state and caches; returns the
-/// top-level entries it created.
 /// What a config's files are, as one number: every file's path and bytes
 /// (terraform's own folders and state aside). Equal fingerprints: nothing to
 /// apply, no terraform call. Not a security hash, a change detector.
+/// The local modules it calls count as its files.
 pub fn fingerprint(config: &Path) -> std::io::Result<u64> {
     use std::hash::Hasher;
-    let mut files = Vec::new();
-    collect_files(config, config, &mut files)?;
-    files.sort();
+    let modules = RootModule::read(config).map(|m| m.local_modules).unwrap_or_default();
     let mut hash = fnv::FnvHasher::default();
-    for relative in files {
-        hash.write(relative.to_string_lossy().as_bytes());
-        hash.write_u8(0);
-        hash.write(&std::fs::read(config.join(&relative))?);
-        hash.write_u8(0);
+    for dir in std::iter::once(config.to_path_buf()).chain(modules) {
+        let mut files = Vec::new();
+        collect_files(&dir, &dir, &mut files)?;
+        files.sort();
+        hash.write(dir.to_string_lossy().as_bytes());
+        for relative in files {
+            hash.write(relative.to_string_lossy().as_bytes());
+            hash.write_u8(0);
+            hash.write(&std::fs::read(dir.join(&relative))?);
+            hash.write_u8(0);
+        }
     }
     Ok(hash.finish())
 }
@@ -454,6 +480,8 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::
     Ok(())
 }
 
+/// Copy a config folder, leaving out local state and caches; returns the
+/// top-level entries it created.
 fn copy_config(from: &Path, to: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut created = Vec::new();
     for entry in std::fs::read_dir(from)? {
@@ -533,6 +561,35 @@ mod tests {
         assert!(p.join(VARS_FILE).exists() && p.join(CLI_CONFIG_FILE).exists());
         assert!(!p.join(OVERRIDE_FILE).exists() && p.join(PROVIDER_FILE).exists(), "a config without provider block gets a standalone one");
         assert!(copy.destroy_hint().contains("TF_CLI_CONFIG_FILE=.harness-terraform.tfrc"));
+    }
+
+    #[test]
+    fn a_repository_is_copied_with_its_local_modules_its_backend_replaced_and_every_provider_pointed() {
+        let repo = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = repo.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("live/main.tf", "terraform {\n  backend \"s3\" {\n    bucket = \"state\"\n  }\n}\nprovider \"aws\" {}\nprovider \"aws\" {\n  alias = \"prod\"\n}\nvariable \"tags\" {}\nmodule \"r\" {\n  source = \"../modules/r\"\n}\n");
+        write("modules/r/main.tf", "output \"arn\" { value = \"x\" }\n");
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]) };
+        let before = fingerprint(&repo.path().join("live")).unwrap();
+        let copy = WorkingCopy::create(&tf, &repo.path().join("live"), &target, &vars).unwrap();
+        assert!(copy.path().ends_with("live") && copy.root().join("modules/r/main.tf").is_file(), "the module sits where `../modules/r` finds it");
+        let backend = std::fs::read_to_string(copy.path().join(BACKEND_FILE)).unwrap();
+        assert!(backend.contains("backend \"local\" {}"), "{backend}");
+        let overrides = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
+        assert_eq!(overrides.matches("provider \"aws\"").count(), 2, "{overrides}");
+        assert!(overrides.contains("alias                       = \"prod\""), "{overrides}");
+        let vars: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(copy.path().join(VARS_FILE)).unwrap()).unwrap();
+        assert_eq!(vars.as_object().unwrap().keys().collect::<Vec<_>>(), ["tags"], "only what the config declares");
+        // The repository itself is untouched; an edit in the module changes the config's fingerprint.
+        assert_eq!(fingerprint(&repo.path().join("live")).unwrap(), before);
+        write("modules/r/main.tf", "output \"arn\" { value = \"y\" }\n");
+        assert_ne!(fingerprint(&repo.path().join("live")).unwrap(), before);
     }
 
     #[test]

@@ -235,3 +235,16 @@ fn a_lease_the_harness_did_not_write_is_named_with_its_remedy() {
     let released = harness(&["release", "--kept-dir", kept.path().to_str().unwrap()]).output().unwrap();
     assert!(released.status.success() && !kept.path().exists(), "{}", stderr(&released));
 }
+
+#[test]
+fn two_scenarios_that_name_their_resources_themselves_are_refused_together() {
+    let scenarios = tempfile::tempdir().unwrap();
+    let repository = project("harness/tests/fixtures/repository/live");
+    for name in ["first", "second"] {
+        let text = format!("config = \"{}\"\n\n[principals.p]\ninstance = \"i-1\"\n\n[[steps]]\nas = \"p\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n", repository.display());
+        std::fs::write(scenarios.path().join(format!("{name}.toml")), text).unwrap();
+    }
+    let out = harness(&["run", "--scenarios-dir", scenarios.path().to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::USAGE, "first and second name their resources themselves", "declare `variable \"name_prefix\"`");
+    assert!(!stderr(&out).contains("starting the target"), "nothing started");
+}

@@ -605,3 +605,44 @@ fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
     assert_eq!(again.status.code(), Some(exit_code::USAGE));
     emulator.assert_nothing_left();
 }
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                found.push(entry.path().strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_repository_with_a_local_module_and_an_s3_backend_runs_as_it_is() {
+    let emulator = Emulator::start();
+    let repository = fixture("repository");
+    let before = files_under(&repository);
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let scenario = fixture("scenarios/repository.toml");
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap(), "--report-json", report.path().to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
+    assert!(done.stderr.contains("declares backend \"s3\": the run keeps its state in its working copy"), "{}", done.stderr);
+    assert!(done.stderr.contains("declares no `name_prefix` variable"), "{}", done.stderr);
+    // Every step of the file ran (and the user's lookup), each denial as AccessDenied for the reason asserted.
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
+    let steps = json["scenarios"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "{json}");
+    assert!(steps.iter().all(|s| s["verdict"] == "pass"), "{json}");
+    let denials: Vec<&serde_json::Value> = steps.iter().filter(|s| s["expected"] == "denied").collect();
+    assert!(denials.len() == 2 && denials.iter().all(|s| s["error_code"] == "AccessDenied" && s["because"] == "identity"), "{json}");
+    // The module came along (the reader role exists only through it) and the repository is as it was: no state, no .terraform.
+    assert!(steps.iter().any(|s| s["name"] == "app assumes the module's reader role" && s["observed"] == "allowed"));
+    assert_eq!(files_under(&repository), before);
+    emulator.assert_nothing_left();
+}

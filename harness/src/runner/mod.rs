@@ -142,14 +142,14 @@ impl Runner {
         let kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()));
         let mut failures = Vec::new();
         for (name, scenario) in kept {
-            let copy = WorkingCopy::adopt(&self.terraform, &scenario.dir, scenario.copied, &self.target.provider_target());
+            let copy = WorkingCopy::adopt(&self.terraform, (&scenario.root, &scenario.dir), scenario.copied, &self.target.provider_target(), None);
             if self.target.outlives_run()
                 && let Err(err) = copy.destroy().await
             {
                 failures.push(format!("{name}: {err}; finish with: {}", copy.destroy_hint()));
                 continue;
             }
-            let _ = std::fs::remove_dir_all(copy.path());
+            let _ = std::fs::remove_dir_all(copy.root());
         }
         failures
     }

@@ -128,7 +128,7 @@ impl<'r> ScenarioRun<'r> {
         let first = &self.scenario.stages[0].config;
         if let Some(kept) = &self.kept {
             // Initialised already: the current config over the kept state.
-            let mut copy = WorkingCopy::adopt(&runner.terraform, &kept.dir, kept.copied.clone(), &runner.target.provider_target());
+            let mut copy = WorkingCopy::adopt(&runner.terraform, (&kept.root, &kept.dir), kept.copied.clone(), &runner.target.provider_target(), Some(&vars));
             copy.use_config(first).map_err(|e| config_error(&e))?;
             return Ok(copy);
         }
@@ -500,8 +500,10 @@ impl<'r> ScenarioRun<'r> {
     fn keep(&mut self, copy: WorkingCopy, prefix: String) -> Cleanup {
         let complete = self.applied.len() == self.scenario.stages.len();
         let copied = copy.copied().to_vec();
+        let root = copy.root().to_path_buf();
         let dir = copy.keep();
         let kept = KeptScenario {
+            root,
             dir: dir.clone(),
             copied,
             prefix,
