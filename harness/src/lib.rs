@@ -23,6 +23,7 @@ pub mod outcome;
 pub mod phase;
 pub mod policy;
 pub mod prediction;
+pub mod refusal;
 pub mod process;
 pub mod report;
 pub mod root_module;

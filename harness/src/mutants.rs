@@ -102,9 +102,14 @@ pub fn mutate(mutant: &Mutant, configs_root: &Path, work: &Path) -> Result<PathB
 /// `m<index>-<mutant>` (the index keeps resource prefixes apart) ; None: the unmutated one.
 pub fn scenario(mutant: &Mutant, index: usize, scenarios_dir: &Path, configs_root: &Path, mutated: Option<&Path>) -> Result<Scenario, MutantError> {
     let file = scenarios_dir.join(format!("{}.{}", mutant.scenario, crate::scenario::EXTENSION));
-    let mut scenario = Scenario::load(&file, configs_root, mutated).map_err(|source| MutantError::Scenario { mutant: mutant.name.clone(), source })?;
-    if mutated.is_some() {
+    let mut scenario = Scenario::load(&file, configs_root, None).map_err(|source| MutantError::Scenario { mutant: mutant.name.clone(), source })?;
+    if let Some(mutated) = mutated {
         scenario.name = format!("m{index:02}-{}", mutant.name);
+        // Every stage of the mutated config (a chain's too) runs the mutated copy.
+        let stages = scenario.stages.iter_mut().filter(|stage| stage.config_name() == mutant.config);
+        if stages.map(|stage| stage.config = mutated.to_path_buf()).count() == 0 {
+            return Err(MutantError::Catalogue { path: file, message: format!("mutant `{}`: scenario {} has no stage of config {}", mutant.name, mutant.scenario, mutant.config) });
+        }
     }
     Ok(scenario)
 }

@@ -131,25 +131,7 @@ impl Predictor {
             Call::GetCallerIdentity { .. } => return Ok(reason(Decision::Allow, "sts:GetCallerIdentity needs no permission".into())),
             Call::InstanceProfileRole { .. } => return Err("the harness's own lookup, made as the admin".into()),
         };
-        let caller = Caller::parse(caller).ok_or_else(|| format!("{caller} is not a principal the evaluator knows"))?;
-        let own = self.principal(&caller).await?;
-        let mut session = Vec::new();
-        if let Some(policy) = &facts.policy {
-            session.push(Policy::parse("the session policy", policy, DocumentKind::Identity).map_err(|e| format!("the session policy: {e}"))?);
-        }
-        for arn in &facts.policy_arns {
-            session.push(self.managed(arn, &format!("the session policy {arn}")).await?);
-        }
-        let mut set = PolicySet { identity: own.identity, boundary: own.boundary, session, resource_exists: true, ..PolicySet::default() };
-        let mut context = Context::default();
-        // The SDK reaches AWS over HTTPS; the emulators stand for it.
-        context.insert("aws:SecureTransport", vec!["true".into()]);
-        // Session tags override the role's tags of the same key.
-        let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
-        tags.extend(facts.tags.clone());
-        for (key, value) in &tags {
-            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
-        }
+        let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
         let mut target = None;
         match call {
             Call::AssumeRole { role_arn, session: params, .. } => {
@@ -170,6 +152,40 @@ impl Predictor {
             }
             _ => Ok(evaluation.reason),
         }
+    }
+
+    /// The evaluator's answer for an action the harness does not make itself
+    /// (what terraform's provider was refused: `s3:CreateBucket`), on a
+    /// resource that need not exist yet and has no policy of its own.
+    pub async fn predict_action(&self, action: &str, resource: &str, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
+        let (caller, set, context) = self.caller_policies(caller, facts).await?;
+        let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: Some(self.account.clone()), context };
+        Ok(policy::evaluate(&request, &set).reason)
+    }
+
+    /// Who the caller is, the policies that speak for it (its own, its
+    /// boundary, its session's) and the request context its session carries.
+    async fn caller_policies(&self, caller: &str, facts: &SessionFacts) -> Result<(Caller, PolicySet, Context), String> {
+        let caller = Caller::parse(caller).ok_or_else(|| format!("{caller} is not a principal the evaluator knows"))?;
+        let own = self.principal(&caller).await?;
+        let mut session = Vec::new();
+        if let Some(policy) = &facts.policy {
+            session.push(Policy::parse("the session policy", policy, DocumentKind::Identity).map_err(|e| format!("the session policy: {e}"))?);
+        }
+        for arn in &facts.policy_arns {
+            session.push(self.managed(arn, &format!("the session policy {arn}")).await?);
+        }
+        let set = PolicySet { identity: own.identity, boundary: own.boundary, session, resource_exists: true, ..PolicySet::default() };
+        let mut context = Context::default();
+        // The SDK reaches AWS over HTTPS; the emulators stand for it.
+        context.insert("aws:SecureTransport", vec!["true".into()]);
+        // Session tags override the role's tags of the same key.
+        let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
+        tags.extend(facts.tags.clone());
+        for (key, value) in &tags {
+            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
+        }
+        Ok((caller, set, context))
     }
 
     /// A token of `issuer` with `claims` exchanged for a session of `role_arn`,

@@ -31,7 +31,7 @@ pub struct RootModule {
     pub backend: Option<String>,
     /// Every local module folder it calls, directly or through another (canonical paths).
     pub local_modules: BTreeSet<PathBuf>,
-    /// Which of [`HARNESS_VARIABLES`] it declares.
+    /// The variables it declares (the harness sets those of [`HARNESS_VARIABLES`] among them).
     pub variables: BTreeSet<String>,
 }
 
@@ -73,7 +73,7 @@ impl RootModule {
                     ("output", Some(name)) => {
                         module.outputs.insert(name.to_string());
                     }
-                    ("variable", Some(name)) if HARNESS_VARIABLES.contains(&name) => {
+                    ("variable", Some(name)) => {
                         module.variables.insert(name.to_string());
                     }
                     ("provider", Some("aws")) => module.aws_providers.push(string_attribute(block.body(), "alias").map(str::to_string)),
@@ -180,7 +180,7 @@ output "role_arn" { value = module.reader.arn }
         assert_eq!(module.aws_providers, [None, Some("prod".to_string())]);
         assert_eq!(module.backend.as_deref(), Some("s3"));
         assert_eq!(module.outputs, BTreeSet::from(["role_arn".to_string()]));
-        assert_eq!(module.variables, BTreeSet::from(["tags".to_string()]), "only the harness's variables");
+        assert_eq!(module.variables, BTreeSet::from(["environment".to_string(), "tags".to_string()]));
         assert!(!module.takes_name_prefix());
         let modules: Vec<String> = module.local_modules.iter().map(|m| m.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(modules, ["policy", "reader"], "a module's own local module too; the registry one is not local");

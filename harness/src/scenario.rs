@@ -326,12 +326,43 @@ pub struct Stage {
     /// The Terraform config folder (resolved; existence is checked before a run).
     pub config: PathBuf,
     pub steps: Vec<Step>,
+    /// Who terraform runs as, and what its apply must come to.
+    pub apply: StageApply,
+    /// Values for variables the config declares (besides the harness's own).
+    pub variables: BTreeMap<String, String>,
+    /// How reports name it (`name = ...`); None: its config's folder name.
+    pub name: Option<String>,
+}
+
+/// Terraform's own identity for a stage (`apply_as`): a principal of an
+/// earlier stage instead of the admin. Such a stage is a config of its own
+/// (its own working copy and state, beside the chain's): what a CI job
+/// applies with its own role, through the provider's `assume_role`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageApply {
+    /// None: the admin, in place over the previous stage's state.
+    pub as_principal: Option<String>,
+    /// `expect_apply = "denied"`: the apply must be refused with AccessDenied.
+    pub refused: bool,
+    /// For a refused apply: the reason the policy evaluator must give.
+    pub because: Option<Because>,
 }
 
 impl Stage {
-    /// The config's folder name, for reports.
+    /// The config's folder name.
     pub fn config_name(&self) -> String {
         self.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.config.display().to_string())
+    }
+
+    /// How reports name the stage: its `name`, else its config's folder name.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.config_name())
+    }
+
+    /// The step a refused apply (`expect_apply = "denied"`) is reported as.
+    pub fn refusal_step_name(&self) -> Option<String> {
+        let principal = self.apply.as_principal.as_ref().filter(|_| self.apply.refused)?;
+        Some(format!("{}: the apply as {principal} is refused", self.label()))
     }
 }
 
@@ -374,6 +405,13 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawStage {
     config: Spanned<String>,
+    /// How reports name the stage (default: its config's folder name).
+    name: Option<String>,
+    apply_as: Option<Spanned<String>>,
+    expect_apply: Option<Spanned<String>>,
+    because: Option<Spanned<String>>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
 }
@@ -471,6 +509,38 @@ fn parse_error_code(source: &Source<'_>, step: &RawStep, step_start: usize) -> R
     }
 }
 
+/// A stage's `apply_as` (a principal known by then, never on the first
+/// stage), `expect_apply` ("applied" or "denied", only with `apply_as`) and
+/// the `because` of a refused apply.
+fn parse_stage_apply(source: &Source<'_>, stage: &RawStage, index: usize, known: &BTreeSet<String>) -> Result<StageApply, ScenarioError> {
+    let Some(principal) = &stage.apply_as else {
+        if let Some(field) = stage.expect_apply.as_ref().or(stage.because.as_ref()) {
+            return Err(source.error(field.span().start, "`expect_apply` and `because` go with `apply_as` (the admin's apply is expected to succeed)"));
+        }
+        return Ok(StageApply::default());
+    };
+    if index == 0 {
+        return Err(source.error(principal.span().start, "the first stage is applied as the admin: `apply_as` names a principal of an earlier stage"));
+    }
+    if !known.contains(principal.get_ref()) {
+        let known_list = known.iter().cloned().collect::<Vec<_>>().join(", ");
+        return Err(source.error(principal.span().start, format!("unknown principal `{}` in apply_as (known by this stage: {known_list})", principal.get_ref())));
+    }
+    let refused = match stage.expect_apply.as_ref().map(|e| (e, e.get_ref().as_str())) {
+        None | Some((_, "applied")) => false,
+        Some((_, "denied")) => true,
+        Some((field, other)) => return Err(source.error(field.span().start, format!("expect_apply is \"applied\" or \"denied\", not `{other}`"))),
+    };
+    let because = match &stage.because {
+        None => None,
+        Some(_) if !refused => return Err(source.error(stage.because.as_ref().map_or(0, |b| b.span().start), "`because` goes with expect_apply = \"denied\"")),
+        Some(because) => Some(Because::parse(because.get_ref()).ok_or_else(|| {
+            source.error(because.span().start, format!("unknown reason `{}` in because; one of: {}", because.get_ref(), Because::ALL.map(Because::name).join(", ")))
+        })?),
+    };
+    Ok(StageApply { as_principal: Some(principal.get_ref().clone()), refused, because })
+}
+
 /// `because` names the reason of an expected denial, one of the evaluator's.
 fn parse_because(source: &Source<'_>, step: &RawStep) -> Result<Option<Because>, ScenarioError> {
     let Some(because) = &step.because else { return Ok(None) };
@@ -515,7 +585,7 @@ impl Source<'_> {
 }
 
 /// A stage as written: its config, its steps, where it starts in the file.
-type StageAsWritten<'a> = (&'a Spanned<String>, &'a Vec<Spanned<RawStep>>, usize);
+type StageAsWritten<'a> = (&'a Spanned<String>, &'a Vec<Spanned<RawStep>>, usize, Option<&'a RawStage>);
 
 impl Scenario {
     /// Read and validate a scenario file. `configs_root` resolves a bare
@@ -542,8 +612,8 @@ impl Scenario {
 
         // Either `config` + `[[steps]]`, or `[[stages]]`: one shape for both below.
         let raw_stages: Vec<StageAsWritten<'_>> = match (&raw.config, raw.stages.is_empty()) {
-            (Some(config), true) => vec![(config, &raw.steps, 0)],
-            (None, false) if raw.steps.is_empty() => raw.stages.iter().map(|s| (&s.get_ref().config, &s.get_ref().steps, s.span().start)).collect(),
+            (Some(config), true) => vec![(config, &raw.steps, 0, None)],
+            (None, false) if raw.steps.is_empty() => raw.stages.iter().map(|s| (&s.get_ref().config, &s.get_ref().steps, s.span().start, Some(s.get_ref()))).collect(),
             (Some(config), false) => return Err(source.error(config.span().start, "write either `config` with [[steps]] or [[stages]], not both")),
             (None, false) => return Err(source.error(raw.steps[0].span().start, "with [[stages]], steps go under [[stages.steps]]")),
             (None, true) => return Err(source.error(0, "the scenario names no `config` (or [[stages]])")),
@@ -562,16 +632,25 @@ impl Scenario {
         let mut known: BTreeSet<String> = principals.keys().cloned().collect();
         let issuers: BTreeSet<String> = principals.iter().filter(|(_, p)| matches!(p, PrincipalSource::TokenIssuer { .. })).map(|(n, _)| n.clone()).collect();
         let mut stages = Vec::new();
-        for (config, raw_steps, stage_start) in raw_stages {
-            if raw_steps.is_empty() {
+        for (index, (config, raw_steps, stage_start, raw_stage)) in raw_stages.into_iter().enumerate() {
+            let apply = match raw_stage {
+                Some(raw_stage) => parse_stage_apply(&source, raw_stage, index, &known)?,
+                None => StageApply::default(),
+            };
+            if raw_steps.is_empty() && !apply.refused {
                 return Err(source.error(stage_start, "the scenario has no [[steps]] for this config"));
+            }
+            if apply.refused && !raw_steps.is_empty() {
+                return Err(source.error(raw_steps[0].span().start, "a stage whose apply is refused has nothing to step through: the refusal is its step"));
             }
             let steps = parse_steps(&source, raw_steps, &mut known, &issuers)?;
             let config = match config_override {
                 Some(dir) => dir.to_path_buf(),
                 None => resolve_config(path, configs_root, config.get_ref()),
             };
-            stages.push(Stage { config, steps });
+            let variables = raw_stage.map(|s| s.variables.clone()).unwrap_or_default();
+            let name = raw_stage.and_then(|s| s.name.clone());
+            stages.push(Stage { config, steps, apply, variables, name });
         }
 
         Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages })
@@ -589,15 +668,22 @@ impl Scenario {
 
     /// The configs, for reports: `a`, or `a -> b -> c` for a chain.
     pub fn config_label(&self) -> String {
-        self.stages.iter().map(Stage::config_name).collect::<Vec<_>>().join(" -> ")
+        self.stages.iter().map(Stage::label).collect::<Vec<_>>().join(" -> ")
     }
 
     /// Every `${output}` the scenario uses must be an output of the config
     /// of its stage: caught before anything is applied. `declared` gives the
     /// outputs of a config folder.
     pub fn check_outputs<E: fmt::Display>(&self, declared: impl Fn(&Path) -> Result<BTreeSet<String>, E>) -> Result<(), ScenarioError> {
+        // A stage applied as a principal has its own config; it sees the chain's last outputs too.
+        let mut chain_outputs = BTreeSet::new();
         for stage in &self.stages {
-            let outputs = declared(&stage.config).map_err(|e| ScenarioError::Config { scenario: self.name.clone(), message: e.to_string() })?;
+            let mut outputs = declared(&stage.config).map_err(|e| ScenarioError::Config { scenario: self.name.clone(), message: e.to_string() })?;
+            if stage.apply.as_principal.is_some() {
+                outputs.extend(chain_outputs.iter().cloned());
+            } else {
+                chain_outputs = outputs.clone();
+            }
             // Principals are looked up again at every stage.
             let principal_templates = self.principals.values().flat_map(PrincipalSource::templates);
             let step_templates = stage.steps.iter().flat_map(|step| step.action.templates());
@@ -987,6 +1073,51 @@ expect = "allowed"
         let err = Scenario::parse(Path::new("c.toml"), CHAIN, Path::new("t"), Some(Path::new("/x"))).unwrap_err();
         assert!(err.to_string().contains("several [[stages]]"), "{err}");
         assert!(error_of(&format!("config = \"x\"\n{CHAIN}")).contains("not both"));
+    }
+
+    /// CHAIN with a third stage applied as `role1`: `extra` goes in that stage.
+    fn applied_as(extra: &str) -> String {
+        format!("{CHAIN}\n[[stages]]\nname = \"as role1\"\nconfig = \"deployer_apply\"\napply_as = \"role1\"\nvariables = {{ external_id = \"none\" }}\n{extra}")
+    }
+
+    #[test]
+    fn a_stage_may_be_applied_as_a_principal_and_expect_a_refusal() {
+        let scenario = parse(&applied_as("expect_apply = \"denied\"\nbecause = \"trust\"\n")).unwrap();
+        let stage = &scenario.stages[2];
+        assert_eq!(stage.apply, StageApply { as_principal: Some("role1".into()), refused: true, because: Some(Because::Trust) });
+        assert_eq!(stage.variables["external_id"], "none");
+        assert_eq!(stage.refusal_step_name().as_deref(), Some("as role1: the apply as role1 is refused"));
+        assert_eq!(scenario.config_label(), "problem_demo -> solution_demo -> as role1");
+        let applied = parse(&applied_as("[[stages.steps]]\nas = \"role1\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n")).unwrap();
+        assert_eq!((applied.stages[2].apply.refused, applied.stages[2].refusal_step_name()), (false, None));
+    }
+
+    #[test]
+    fn apply_as_is_refused_where_it_cannot_mean_anything() {
+        let err = error_of(&applied_as("expect_apply = \"refused\"\n"));
+        assert!(err.contains("expect_apply is \"applied\" or \"denied\", not `refused`"), "{err}");
+        let err = error_of(&applied_as("expect_apply = \"denied\"\n[[stages.steps]]\nas = \"role1\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n"));
+        assert!(err.contains("the refusal is its step"), "{err}");
+        let err = error_of(&applied_as("because = \"trust\"\n[[stages.steps]]\nas = \"role1\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n"));
+        assert!(err.contains("`because` goes with expect_apply = \"denied\""), "{err}");
+        let err = error_of(&applied_as("expect_apply = \"denied\"\n").replace("apply_as = \"role1\"", "apply_as = \"ci\""));
+        assert!(err.contains("unknown principal `ci` in apply_as"), "{err}");
+        let first = CHAIN.replacen("config = \"problem_demo\"", "config = \"problem_demo\"\napply_as = \"role1\"", 1);
+        assert!(error_of(&first).contains("the first stage is applied as the admin"), "{}", error_of(&first));
+        let admin = CHAIN.replacen("config = \"solution_demo\"", "config = \"solution_demo\"\nexpect_apply = \"denied\"", 1);
+        assert!(error_of(&admin).contains("go with `apply_as`"), "{}", error_of(&admin));
+    }
+
+    #[test]
+    fn a_stage_applied_as_a_principal_sees_the_chains_outputs_too() {
+        let text = applied_as("[[stages.steps]]\nas = \"role1\"\naction = \"s3:ListBucket\"\nbucket = \"${bucket_name}\"\nexpect = \"allowed\"\n");
+        let scenario = parse(&text).unwrap();
+        // instance_id and role2_arn come from the chain; bucket_name from the stage's own config.
+        let declared = |config: &Path| {
+            let names: &[&str] = if config.ends_with("deployer_apply") { &["bucket_name"] } else { &["instance_id", "role2_arn"] };
+            Ok::<_, String>(names.iter().map(|n| n.to_string()).collect::<BTreeSet<String>>())
+        };
+        scenario.check_outputs(declared).unwrap();
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub enum TerraformError {
     Module(ModuleError),
     #[error("{config} sits elsewhere relative to its local modules than the chain's first config; keep a chain's configs at the same depth")]
     Layout { config: PathBuf },
+    #[error("the stage sets variable `{name}`, which {config} does not declare; declare it or drop it from the stage's `variables`")]
+    UndeclaredVariable { config: PathBuf, name: String },
 }
 
 /// The terraform (or tofu) binary and the environment every call shares.
@@ -175,6 +177,9 @@ pub struct RunVariables {
     pub name_prefix: String,
     pub region: String,
     pub tags: BTreeMap<String, String>,
+    /// A stage's own values for variables its config declares (`variables = {...}`).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, String>,
 }
 
 /// Working copies that exist right now (folder -> destroy command), so an
@@ -241,6 +246,9 @@ impl WorkingCopy {
     /// at an emulator; a remote backend gives way to a local one.
     pub fn use_config(&mut self, config: &Path) -> Result<RootModule, TerraformError> {
         let module = read_module(config)?;
+        if let Some(name) = self.vars.iter().flat_map(|v| v.extra.keys()).find(|name| !module.variables.contains(*name)) {
+            return Err(TerraformError::UndeclaredVariable { config: config.to_path_buf(), name: name.clone() });
+        }
         let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
         let (base, relative) = root_module::layout(config, &module.local_modules);
         // The folder the layout's base maps to: the copy's root module sits `relative` below it.
@@ -301,6 +309,11 @@ impl WorkingCopy {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The variables the next `use_config` gives its config.
+    pub fn set_variables(&mut self, vars: RunVariables) {
+        self.vars = Some(vars);
     }
 
     pub fn root(&self) -> &Path {
@@ -390,12 +403,13 @@ impl WorkingCopy {
         parse_outputs(&out.stdout)
     }
 
-    /// Whether the state still holds resources (after a failed destroy).
+    /// Whether the state still holds resources (after a failed destroy, or a
+    /// refused apply), data sources aside. Every working copy keeps its state
+    /// in its own folder (a remote backend is replaced), so it is read there.
     pub async fn state_is_empty(&self) -> bool {
-        match self.command("terraform state list", QUICK_TIMEOUT, &["state", "list"]).run(&CancellationToken::new()).await {
-            Ok(out) => out.stdout.trim().is_empty(),
-            Err(_) => false,
-        }
+        let Ok(text) = std::fs::read_to_string(self.path.join("terraform.tfstate")) else { return true };
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        !state["resources"].as_array().into_iter().flatten().any(|resource| resource["mode"] == "managed")
     }
 }
 
@@ -535,7 +549,7 @@ mod tests {
         let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
-        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
         let override_text = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
         assert!(override_text.contains("s3  = \"http://127.0.0.1:4000\""));
@@ -551,7 +565,7 @@ mod tests {
         let second = config_dir(&[("main.tf", "# no provider block\n")]);
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")), plugin_cache: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
-        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new() };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
         let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();
         std::fs::write(copy.path().join("terraform.tfstate"), "{}").unwrap();
         copy.use_config(second.path()).unwrap();
@@ -575,7 +589,7 @@ mod tests {
         write("modules/r/main.tf", "output \"arn\" { value = \"x\" }\n");
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
-        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]) };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]), extra: BTreeMap::new() };
         let before = fingerprint(&repo.path().join("live")).unwrap();
         let copy = WorkingCopy::create(&tf, &repo.path().join("live"), &target, &vars).unwrap();
         assert!(copy.path().ends_with("live") && copy.root().join("modules/r/main.tf").is_file(), "the module sits where `../modules/r` finds it");

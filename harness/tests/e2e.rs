@@ -116,7 +116,7 @@ fn expected_steps(scenario: &Scenario) -> Vec<(String, Option<String>, StepName)
         .stages
         .iter()
         .flat_map(|stage| {
-            let stage_name = chain.then(|| stage.config_name());
+            let stage_name = chain.then(|| stage.label());
             let config = stage_name.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
             // A token issuer has no lookup: its first step is the exchange.
             let lookups: Vec<_> = scenario
@@ -129,7 +129,11 @@ fn expected_steps(scenario: &Scenario) -> Vec<(String, Option<String>, StepName)
                 })
                 .collect();
             let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();
-            lookups.into_iter().chain(steps)
+            // A stage whose apply is refused has that refusal as its one step (no principals, no steps).
+            if let Some(refusal) = stage.refusal_step_name() {
+                return vec![(refusal.clone(), stage_name.clone(), StepName::Exact(refusal))];
+            }
+            lookups.into_iter().chain(steps).collect::<Vec<_>>()
         })
         .collect()
 }

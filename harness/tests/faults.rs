@@ -646,3 +646,22 @@ fn a_repository_with_a_local_module_and_an_s3_backend_runs_as_it_is() {
     assert_eq!(files_under(&repository), before);
     emulator.assert_nothing_left();
 }
+
+#[test]
+fn what_a_principal_applied_is_destroyed_as_that_principal_and_nothing_is_left() {
+    // On an endpoint everything is destroyed: the bucket the CI user's Terraform created
+    // through the deployer role (destroyable only through it), then the account's side.
+    let emulator = Emulator::start();
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let done = Run::spawn(emulator.harness(&["-s", "deployer_role", "--report-json", report.path().to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
+    let scenario = &json["scenarios"][0];
+    assert_eq!(scenario["cleanup"]["status"], "destroyed", "{scenario}");
+    let refusals: Vec<&serde_json::Value> = scenario["steps"].as_array().unwrap().iter().filter(|s| s["name"].as_str().unwrap().ends_with("the apply as ci is refused")).collect();
+    assert_eq!(refusals.len(), 3, "{scenario}");
+    assert!(refusals.iter().all(|s| s["verdict"] == "pass" && s["error_code"] == "AccessDenied"), "{scenario}");
+    // Two destroys: the principal's copy first, then the chain's.
+    assert_eq!(done.stderr.matches("[deployer_role] destroy done").count(), 2, "{}", done.stderr);
+    emulator.assert_nothing_left();
+}

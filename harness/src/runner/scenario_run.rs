@@ -17,6 +17,8 @@ use super::{EventSink, Runner, name_prefix};
 use crate::call::Call;
 use crate::identity::{self, ImdsServer};
 use crate::kept::KeptScenario;
+
+mod side_stage;
 use crate::naming::{ADMIN_PRINCIPAL, HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::{self, Overlay};
 use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
@@ -46,13 +48,19 @@ struct Known {
     issuer: Option<String>,
 }
 
+/// What a step did: a call, or a stage's apply as one of the principals.
+enum Acted<'a> {
+    Call(&'a Call),
+    Apply { action: String, resource: Option<String>, command: String },
+}
+
 /// What a step asks, whether the scenario wrote it or the harness added it.
 struct StepInput<'a> {
     name: String,
     /// The stage's config name, in a chain.
     stage: Option<String>,
     principal: &'a str,
-    call: &'a Call,
+    acted: Acted<'a>,
     expect: Expectation,
     because: Option<Because>,
     error_code: Option<String>,
@@ -77,6 +85,10 @@ pub(super) struct ScenarioRun<'r> {
     applied: Vec<u64>,
     /// The last stage's outputs.
     outputs: BTreeMap<String, String>,
+    /// What every config of the run is given (the first stage's variables aside).
+    vars: Option<RunVariables>,
+    /// The working copies of the stages applied as a principal (`apply_as`): destroyed first, as it.
+    side_copies: Vec<WorkingCopy>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -92,7 +104,7 @@ impl<'r> ScenarioRun<'r> {
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new() }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new() }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -116,7 +128,7 @@ impl<'r> ScenarioRun<'r> {
         let runner = self.runner;
         let config_error = |err: &dyn std::fmt::Display| ScenarioStop { phase: Phase::Config, message: err.to_string() };
         self.scenario.check_outputs(terraform::declared_outputs).map_err(|e| config_error(&e))?;
-        let vars = RunVariables {
+        self.vars = Some(RunVariables {
             name_prefix: prefix,
             region: runner.target.endpoint.region.clone(),
             tags: BTreeMap::from([
@@ -124,7 +136,9 @@ impl<'r> ScenarioRun<'r> {
                 (RUN_TAG.to_string(), runner.run_id.clone()),
                 (SCENARIO_TAG.to_string(), self.scenario.name.clone()),
             ]),
-        };
+            extra: BTreeMap::new(),
+        });
+        let vars = self.vars_for(&self.scenario.stages[0]);
         let first = &self.scenario.stages[0].config;
         if let Some(kept) = &self.kept {
             // Initialised already: the current config over the kept state.
@@ -137,12 +151,29 @@ impl<'r> ScenarioRun<'r> {
         Ok(copy)
     }
 
-    /// Each stage in turn: its config applied in place over the previous one's state, then its steps.
+    /// The variables of a stage's config: the run's, and the stage's own.
+    fn vars_for(&self, stage: &Stage) -> RunVariables {
+        let mut vars = self.vars.clone().expect("set up before any stage");
+        vars.extra = stage.variables.clone();
+        vars
+    }
+
+    /// Each stage in turn: its config applied in place over the previous
+    /// one's state (or, applied as a principal, in a copy of its own), then its steps.
     async fn stages(&mut self, copy: &mut WorkingCopy) -> Result<(), ScenarioStop> {
         let (runner, scenario) = (self.runner, self.scenario);
         for (index, stage) in scenario.stages.iter().enumerate() {
             let name = self.stage_name(stage);
+            if stage.apply.as_principal.is_some() {
+                let inherited = self.outputs.clone();
+                if let Some(outputs) = self.side_stage(stage, name.clone(), &inherited).await? {
+                    self.steps_phase(stage, &outputs, name).await?;
+                }
+                self.applied.push(0);
+                continue;
+            }
             if index > 0 {
+                copy.set_variables(self.vars_for(stage));
                 copy.use_config(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Apply(name.clone()), message: e.to_string() })?;
             }
             let checking = Instant::now();
@@ -282,7 +313,7 @@ impl<'r> ScenarioRun<'r> {
             name: format!("{name} is the IAM user of its access key"),
             stage: self.stage_name(stage),
             principal: name,
-            call: &call,
+            acted: Acted::Call(&call),
             expect: Expectation::Allowed,
             because: None,
             error_code: None,
@@ -315,7 +346,7 @@ impl<'r> ScenarioRun<'r> {
             name: format!("{name} is the role of instance {instance_id}'s profile"),
             stage: self.stage_name(stage),
             principal: ADMIN_PRINCIPAL,
-            call: &call,
+            acted: Acted::Call(&call),
             expect: Expectation::Allowed,
             because: None,
             error_code: None,
@@ -353,7 +384,7 @@ impl<'r> ScenarioRun<'r> {
             name: step.name.clone(),
             stage: self.stage_name(stage),
             principal: &step.principal,
-            call: &call,
+            acted: Acted::Call(&call),
             expect: step.expect,
             because: step.because,
             error_code: step.error_code.clone(),
@@ -396,13 +427,19 @@ impl<'r> ScenarioRun<'r> {
     /// Judge a performed step against its prediction and the target's
     /// capabilities (the verdict table), and report it.
     fn record_step(&mut self, input: &StepInput<'_>, performed: &Performed, predicted: Result<policy::Reason, String>) -> Verdict {
-        let call = input.call;
+        let (action, resource, command, enforced) = match &input.acted {
+            Acted::Call(call) => (call.action_name().to_string(), call.resource(), call.cli(), call.denial_verifiable(&self.caps, predicted.as_ref().ok())),
+            Acted::Apply { action, resource, command } => {
+                let enforced = if self.caps.identity_policies && self.caps.trust_policies { Ok(()) } else { Err("the target does not enforce identity and trust policies") };
+                (action.clone(), resource.clone(), command.clone(), enforced)
+            }
+        };
         let judged = verdict::decide(&Evidence {
             expect: input.expect,
             because: input.because,
             error_code: input.error_code.as_deref(),
             performed,
-            enforced: call.denial_verifiable(&self.caps, predicted.as_ref().ok()),
+            enforced,
             predicted: predicted.as_ref().ok(),
             ground: self.runner.target.ground(),
         });
@@ -414,8 +451,8 @@ impl<'r> ScenarioRun<'r> {
             name: input.name.clone(),
             stage: input.stage.clone(),
             principal: input.principal.into(),
-            action: call.action_name().into(),
-            resource: call.resource(),
+            action,
+            resource,
             yields: input.yields.clone(),
             expected: input.expect,
             expected_error_code: input.error_code.clone(),
@@ -427,7 +464,7 @@ impl<'r> ScenarioRun<'r> {
             attempts: performed.attempts,
             propagation_ms: performed.propagation.map(millis),
             on_instance: performed.on_instance.clone(),
-            command: performed.command.clone().unwrap_or_else(|| call.cli()),
+            command: performed.command.clone().unwrap_or(command),
             detail: performed.detail.clone(),
             why: judged.reason,
             predicted: prediction.as_ref().map(|r| r.decision),
@@ -478,6 +515,10 @@ impl<'r> ScenarioRun<'r> {
     /// embedded emulator: its end is the cleanup, and a resource-by-resource
     /// destroy would only cost time). A failed destroy keeps the state.
     async fn clean_up(&mut self, copy: WorkingCopy, prefix: String) -> Cleanup {
+        // What a principal applied goes first, as that principal: it may stand on the chain's resources.
+        if let Some(kept) = self.destroy_side_copies().await {
+            return kept;
+        }
         if self.runner.options.keep {
             return self.keep(copy, prefix);
         }
@@ -493,6 +534,25 @@ impl<'r> ScenarioRun<'r> {
                 Cleanup::Kept { dir: dir.display().to_string(), command, error }
             }
         }
+    }
+
+    /// Destroy what the `apply_as` stages applied (on a kept target too: the
+    /// next run applies them afresh), unless the target dies with the run.
+    /// A destroy that fails keeps its copy, said as the scenario's cleanup.
+    async fn destroy_side_copies(&mut self) -> Option<Cleanup> {
+        let destroys = self.runner.options.keep || self.runner.target.outlives_run() || self.runner.options.always_destroy;
+        let copies = std::mem::take(&mut self.side_copies);
+        for copy in copies.into_iter().rev() {
+            if !destroys || copy.state_is_empty().await {
+                continue;
+            }
+            if let Err(err) = self.phase(Phase::Destroy, copy.destroy()).await {
+                let command = copy.destroy_hint();
+                let dir = copy.keep();
+                return Some(Cleanup::Kept { dir: dir.display().to_string(), command, error: err.to_string() });
+            }
+        }
+        None
     }
 
     /// Leave the working copy for the next run (`--keep`, `watch`). Its
@@ -547,7 +607,7 @@ impl<'r> ScenarioRun<'r> {
 
     /// In a chain, the stage's config name (steps and phases carry it).
     fn stage_name(&self, stage: &Stage) -> Option<String> {
-        (self.scenario.stages.len() > 1).then(|| stage.config_name())
+        (self.scenario.stages.len() > 1).then(|| stage.label())
     }
 }
 

@@ -207,7 +207,7 @@ impl Admin {
 }
 
 /// The environment that hands `credentials` (when given) and `region` to a child.
-fn credential_env(credentials: Option<&Credentials>, region: &str) -> Vec<(String, Secret)> {
+pub fn credential_env(credentials: Option<&Credentials>, region: &str) -> Vec<(String, Secret)> {
     let mut env = Vec::new();
     if let Some(credentials) = credentials {
         env.push(("AWS_ACCESS_KEY_ID".to_string(), Secret::new(credentials.access_key_id())));
