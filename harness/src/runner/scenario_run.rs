@@ -17,8 +17,6 @@ use super::{EventSink, Runner, name_prefix};
 use crate::call::Call;
 use crate::identity::{self, ImdsServer};
 use crate::kept::KeptScenario;
-
-mod side_stage;
 use crate::naming::{ADMIN_PRINCIPAL, HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::{self, Overlay};
 use crate::on_instance::{Shell, script::Workspace, ssm::Ssm};
@@ -36,6 +34,8 @@ use crate::target::Capabilities;
 use crate::terraform::{self, RunVariables, WorkingCopy};
 use crate::timestamp::millis;
 use crate::verdict::{self, Evidence, Verdict};
+
+mod side_stage;
 
 /// A principal a step can act as: its credentials, and who it is (its
 /// user or session ARN, and what its session carries: what the policy
@@ -85,7 +85,7 @@ pub(super) struct ScenarioRun<'r> {
     applied: Vec<u64>,
     /// The last stage's outputs.
     outputs: BTreeMap<String, String>,
-    /// What every config of the run is given (the first stage's variables aside).
+    /// The run's variables (name prefix, region, tags): each config gets those it declares.
     vars: Option<RunVariables>,
     /// The working copies of the stages applied as a principal (`apply_as`): destroyed first, as it.
     side_copies: Vec<WorkingCopy>,
@@ -177,7 +177,7 @@ impl<'r> ScenarioRun<'r> {
                 copy.use_config(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Apply(name.clone()), message: e.to_string() })?;
             }
             let checking = Instant::now();
-            let fingerprint = terraform::fingerprint(&stage.config).map_err(|e| ScenarioStop { phase: Phase::Config, message: format!("cannot read {}: {e}", stage.config.display()) })?;
+            let fingerprint = fingerprint(stage).map_err(|e| ScenarioStop { phase: Phase::Config, message: format!("cannot read {}: {e}", stage.config.display()) })?;
             let outputs = match self.unchanged(fingerprint) {
                 Some(outputs) => {
                     self.record_phase(Phase::Unchanged(name.clone()), checking.elapsed(), true);
@@ -609,6 +609,20 @@ impl<'r> ScenarioRun<'r> {
     fn stage_name(&self, stage: &Stage) -> Option<String> {
         (self.scenario.stages.len() > 1).then(|| stage.label())
     }
+}
+
+/// What a stage applies, as one number: its config's files and the values the stage gives its variables.
+fn fingerprint(stage: &Stage) -> std::io::Result<u64> {
+    use std::hash::Hasher;
+    let mut hash = fnv::FnvHasher::default();
+    hash.write_u64(terraform::fingerprint(&stage.config)?);
+    for (name, value) in &stage.variables {
+        hash.write(name.as_bytes());
+        hash.write_u8(0);
+        hash.write(value.as_bytes());
+        hash.write_u8(0);
+    }
+    Ok(hash.finish())
 }
 
 fn unknown_output(name: String) -> String {
