@@ -543,7 +543,7 @@ impl<'r> ScenarioRun<'r> {
         let destroys = self.runner.options.keep || self.runner.target.outlives_run() || self.runner.options.always_destroy;
         let copies = std::mem::take(&mut self.side_copies);
         for copy in copies.into_iter().rev() {
-            if !destroys || copy.state_is_empty().await {
+            if !destroys || copy.state_is_empty() {
                 continue;
             }
             if let Err(err) = self.phase(Phase::Destroy, copy.destroy()).await {

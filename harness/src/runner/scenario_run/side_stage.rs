@@ -41,7 +41,7 @@ impl ScenarioRun<'_> {
         // What an apply that had to be refused created goes at once (a target that
         // enforces nothing applies it all), as the principal that applied it; the
         // rest at the end. A destroy that fails is tried again at the end.
-        let gone = stage.apply.refused && (copy.state_is_empty().await || self.phase(Phase::Destroy, copy.destroy()).await.is_ok());
+        let gone = stage.apply.refused && (copy.state_is_empty() || self.phase(Phase::Destroy, copy.destroy()).await.is_ok());
         if !gone {
             self.side_copies.push(copy);
         }
