@@ -6,22 +6,31 @@
 #   ci/nightly.sh merge REPORT.json...   the shards' reports as one, in $REPORTS
 #   ci/nightly.sh summary the run's verdicts as Markdown (for $GITHUB_STEP_SUMMARY)
 # sweep and run need HARNESS_SANDBOX_ACCOUNT_ID: the harness refuses any other account.
+# With SANDBOX_SECOND_ACCOUNT_ID too, the cross-account scenarios run (their dev is
+# the sandbox account, their prod the second one, reached through the role
+# SANDBOX_ACCOUNT_ROLE names, default OrganizationAccountAccessRole) and both are
+# swept; without it they are skipped, and said so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 harness=target/debug/harness
 reports=${REPORTS:-target/nightly}
 sandbox() { : "${HARNESS_SANDBOX_ACCOUNT_ID:?set HARNESS_SANDBOX_ACCOUNT_ID to the sandbox account id}"; }
+accounts=()
+if [ -n "${SANDBOX_SECOND_ACCOUNT_ID:-}" ]; then
+  accounts=(--sandbox-account "dev=$HARNESS_SANDBOX_ACCOUNT_ID" --sandbox-account "prod=$SANDBOX_SECOND_ACCOUNT_ID")
+  if [ -n "${SANDBOX_ACCOUNT_ROLE:-}" ]; then accounts+=(--account-role "$SANDBOX_ACCOUNT_ROLE"); fi
+fi
 
 case "${1:-}" in
   sweep)
     sandbox
-    "$harness" sweep --target aws --older-than "${SWEEP_OLDER_THAN:-2h}" --delete
+    "$harness" sweep --target aws "${accounts[@]}" --older-than "${SWEEP_OLDER_THAN:-2h}" --delete
     ;;
   run)
     sandbox
     mkdir -p "$reports"
     # --strict: nothing may pass unproven in the sandbox.
-    "$harness" run --target aws --strict ${PARTITION:+--partition "$PARTITION"} \
+    "$harness" run --target aws "${accounts[@]}" --strict ${PARTITION:+--partition "$PARTITION"} \
       --report-json "$reports/report.json" --junit "$reports/report.xml"
     ;;
   merge)

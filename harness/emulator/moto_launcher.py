@@ -30,6 +30,9 @@ It also:
     EC2 would serve it), against this server; an instance whose role does not
     permit the agent (ssm:UpdateInstanceInformation) is not registered, as on
     AWS, and SendCommand answers InvalidInstanceId (see `run_on_instance`);
+  * plays an AWS Organization whose management account is the admin's: any
+    other account is a member the admin reaches through its
+    OrganizationAccountAccessRole (see `ensure_member_role`);
   * knows the AWS-managed AmazonSSMManagedInstanceCore policy (the harness's
     overlay), without loading every AWS-managed policy;
   * serves GET /_harness/health for readiness;
@@ -237,6 +240,39 @@ _EXPLICIT_WORDS = {
 }
 
 
+# ---------------------------------------------------------------------------
+# An emulated AWS Organization: every other account is a member
+# ---------------------------------------------------------------------------
+# The harness reaches a scenario's accounts as an Organization's management
+# account does on AWS: it assumes OrganizationAccountAccessRole in each one
+# (trusting the management account's root, allowed everything). Here the
+# admin's account is the management account, and a member's role is made the
+# first time the admin itself asks to assume it: an authenticated call,
+# evaluated like any other once the role exists; nobody else creates one.
+MEMBER_ROLE = "OrganizationAccountAccessRole"
+_MEMBERS_LOCK = threading.Lock()
+
+
+def ensure_member_role(request, resource):
+    parts = resource.split(":")
+    if (request._action.lower() != "sts:assumerole" or len(parts) != 6 or parts[5] != f"role/{MEMBER_ROLE}"
+            or not re.fullmatch(r"\d{12}", parts[4]) or parts[4] == DEFAULT_ACCOUNT_ID
+            or request._access_key.arn != f"arn:{PARTITION}:iam::{DEFAULT_ACCOUNT_ID}:user/{ADMIN_USER}"):
+        return
+    iam = iam_backends[parts[4]][PARTITION]
+    with _MEMBERS_LOCK:
+        if any(role.name == MEMBER_ROLE for role in iam.roles.values()):
+            return
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:{PARTITION}:iam::{DEFAULT_ACCOUNT_ID}:root"}}]}
+        iam.create_role(role_name=MEMBER_ROLE, assume_role_policy_document=json.dumps(trust), path="/",
+                        permissions_boundary=None, description="the emulated Organization's access role",
+                        tags=[], max_session_duration="3600")
+        iam.put_role_policy(MEMBER_ROLE, "AdministratorAccess", json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+
+
 def check_action_permitted(self, resource):
     """AWS's evaluation (iam_policy.evaluate) instead of moto's: identity
     policies with their conditions, the role's trust policy or the bucket
@@ -244,6 +280,7 @@ def check_action_permitted(self, resource):
     exists nowhere is NoSuchBucket before any authorization, as S3 answers."""
     if self._action.lower() == "sts:getcalleridentity":  # needs no permission, even under an explicit Deny
         return
+    ensure_member_role(self, resource)
     caller = iam_policy.Caller.parse(self._access_key.arn)
     entity = _principal_of(self._access_key)
     backend = self._access_key.backend

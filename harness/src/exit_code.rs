@@ -28,5 +28,14 @@ pub const CREDENTIALS: i32 = 10;
 pub const IO: i32 = 11;
 /// A container target was asked for (or needed) and no Docker engine answers.
 pub const NO_DOCKER: i32 = 12;
+/// A scenario's [accounts] table is malformed (an id that is not 12 digits, a
+/// name no provider alias could have, one id twice, a reference to no account).
+pub const ACCOUNTS_INVALID: i32 = 13;
+/// A config applied as the admin has an `aws` provider alias that names none
+/// of its scenario's accounts: it would act in an account nobody chose.
+pub const ALIAS_WITHOUT_ACCOUNT: i32 = 14;
+/// `--sandbox-account NAME=ID` names an account no scenario of the run has, or
+/// a scenario's account has no `--sandbox-account` on a real account.
+pub const ACCOUNT_UNMAPPED: i32 = 15;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

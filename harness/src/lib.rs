@@ -1,7 +1,7 @@
 //! End-to-end verification of AWS IAM assume-role setups written in Terraform.
 //!
 //! The flow, one module per stage:
-//! [`scenario`] (what to verify) -> [`terraform`] (apply the config) ->
+//! [`scenario`] (what to verify, in which [`accounts`]) -> [`terraform`] (apply the config) ->
 //! [`target`] (where: an IAM-enforcing emulator, probed for what it enforces) ->
 //! [`identity`] (each principal's credentials, the workload's over IMDS) ->
 //! [`steps`] (one AWS call and what it observed) -> [`prediction`] (what
@@ -11,6 +11,7 @@
 //! DOT, HTML). Between runs: what a run [`kept`] for the next (`--keep`,
 //! `--reuse`) and the edit-and-verify loop's [`watch`]ing.
 
+pub mod accounts;
 pub mod call;
 pub mod exit_code;
 pub mod identity;

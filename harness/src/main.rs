@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use harness::accounts::{Accounts, SandboxAccounts};
 use harness::exit_code;
 use harness::partition::Partition;
 use harness::kept::{self, Lease, LeaseError};
@@ -16,7 +17,7 @@ use harness::report::{RunReport, ScenarioReport};
 use harness::reporter::{Reporter, Reporters, graph::Graph, html::Html, json::Json, junit::JUnit, progress::{self, Progress}, story::Story, table::Table};
 use harness::runner::{self, RunOptions, Runner, SsmOptions};
 use harness::scenario::{self, Scenario, ScenarioError};
-use harness::target::{self, Consistency, Images, Target, TargetSpec, container::Placement, moto::MotoOptions};
+use harness::target::{self, AccountReach, Consistency, Images, Target, TargetSpec, container::Placement, moto::MotoOptions};
 use harness::terraform::{self, Terraform};
 
 #[derive(Parser)]
@@ -171,9 +172,15 @@ struct TargetArgs {
     /// Region (default: us-east-1 on emulators; the standard chain's on aws).
     #[arg(long)]
     region: Option<String>,
-    /// The only account id the aws target may run in (required with --target aws).
-    #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID")]
-    sandbox_account: Option<String>,
+    /// The account the aws target runs in: ID, the credentials' own (required
+    /// with --target aws); NAME=ID (repeatable) maps an account a scenario
+    /// names in [accounts] to a real sandbox account.
+    #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID", value_delimiter = ',')]
+    sandbox_account: Vec<String>,
+    /// The role the harness assumes in each account a scenario names, other
+    /// than its credentials' own.
+    #[arg(long, env = "HARNESS_ACCOUNT_ROLE", default_value = harness::accounts::ACCESS_ROLE)]
+    account_role: String,
     /// terraform (or tofu) binary.
     #[arg(long, env = "HARNESS_TERRAFORM")]
     terraform: Option<PathBuf>,
@@ -368,6 +375,16 @@ fn load_scenarios(names: &[String], target: &TargetArgs, config: Option<&Path>) 
             eprintln!("skipping {}: it issues its own web identity tokens, which only an emulator accepts", scenario.name);
             continue;
         }
+        // All scenarios on a real account: those whose accounts have no sandbox id wait for them.
+        if target_kind(target) == TargetKind::Aws && names.is_empty() {
+            let named = SandboxAccounts::parse(&target.sandbox_account).map(|s| s.named).unwrap_or_default();
+            let missing: Vec<&str> = scenario.accounts.names().into_iter().filter(|n| !named.contains_key(*n)).collect();
+            if !missing.is_empty() {
+                let flags: Vec<String> = missing.iter().map(|n| format!("--sandbox-account {n}=ID")).collect();
+                eprintln!("skipping {}: it acts in accounts {}, which have no sandbox id here; pass {} to run it", scenario.name, missing.join(", "), flags.join(" "));
+                continue;
+            }
+        }
         loaded.push(scenario);
     }
     Ok(loaded)
@@ -411,12 +428,14 @@ fn describe(args: &TargetArgs) -> Result<(TargetSpec, String), ExitCode> {
             Some(url) => TargetSpec::Endpoint { url: url.clone(), region },
             None => return Err(fail(exit_code::USAGE, "--target endpoint needs --endpoint URL (or AWS_ENDPOINT_URL)")),
         },
-        TargetKind::Aws => match &args.sandbox_account {
-            Some(account) => TargetSpec::Aws { region: args.region.clone(), sandbox_account: account.clone(), endpoint: args.endpoint.clone() },
-            None => {
-                return Err(fail(exit_code::USAGE, "--target aws needs --sandbox-account ID (or HARNESS_SANDBOX_ACCOUNT_ID): the one account it may touch"));
-            }
-        },
+        TargetKind::Aws => {
+            let sandbox = SandboxAccounts::parse(&args.sandbox_account).map_err(|err| fail(exit_code::USAGE, format!("{err}; write --sandbox-account ID or NAME=ID")))?;
+            let Some(account) = sandbox.default else {
+                return Err(fail(exit_code::USAGE, "--target aws needs --sandbox-account ID (or HARNESS_SANDBOX_ACCOUNT_ID): the account its credentials are, the one it may touch"));
+            };
+            let accounts = AccountReach { role: args.account_role.clone(), sandbox_ids: Some(sandbox.named) };
+            TargetSpec::Aws { region: args.region.clone(), sandbox_account: account, accounts, endpoint: args.endpoint.clone() }
+        }
     };
     Ok((spec, format!("--target {}", kind.name())))
 }
@@ -486,7 +505,7 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(err) => return fail(err.exit_code(), err),
     };
-    if let Err(code) = check_configs(&scenarios) {
+    if let Err(code) = check_configs(&scenarios).and_then(|()| check_accounts(&scenarios, &args.target)) {
         return code;
     }
     let scenarios = match args.partition {
@@ -644,7 +663,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
         Ok(s) => s,
         Err(err) => return fail(err.exit_code(), err),
     };
-    if let Err(code) = check_configs(&all) {
+    if let Err(code) = check_configs(&all).and_then(|()| check_accounts(&all, &args.target)) {
         return code;
     }
     let cancel = CancellationToken::new();
@@ -731,6 +750,44 @@ fn check_configs(scenarios: &[Scenario]) -> Result<(), ExitCode> {
             exit_code::USAGE,
             format!("{} name their resources themselves (no `name_prefix`), so they would collide on one target; run them one per run, or declare `variable \"name_prefix\"` and use it in every name", unprefixed.join(" and ")),
         ));
+    }
+    Ok(())
+}
+
+/// Before anything starts: every `aws` provider alias of a config the admin
+/// applies names an account of its scenario (else it would act in an account
+/// nobody chose); on a real account, every account a scenario names has a
+/// sandbox id, and every `--sandbox-account NAME=ID` names one of them.
+fn check_accounts(scenarios: &[Scenario], args: &TargetArgs) -> Result<(), ExitCode> {
+    for scenario in scenarios.iter().filter(|s| !s.accounts.is_empty()) {
+        for stage in scenario.stages.iter().filter(|s| s.apply.as_principal.is_none()) {
+            let Ok(module) = terraform::read_module(&stage.config) else { continue };
+            if let Some(alias) = module.aws_providers.iter().flatten().find(|alias| scenario.accounts.get(alias).is_none()) {
+                return Err(fail(
+                    exit_code::ALIAS_WITHOUT_ACCOUNT,
+                    format!(
+                        "[{}] {} has provider \"aws\" alias \"{alias}\", which names no account of the scenario (its [accounts]: {}); add `{alias} = \"<id>\"` to [accounts] or rename the alias",
+                        scenario.name,
+                        stage.config.display(),
+                        scenario.accounts.names().join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if target_kind(args) != TargetKind::Aws {
+        return Ok(());
+    }
+    let Ok(sandbox) = SandboxAccounts::parse(&args.sandbox_account) else { return Ok(()) }; // said when the target is described
+    let named: Vec<&str> = scenarios.iter().flat_map(|s| s.accounts.names()).collect();
+    if let Some(name) = sandbox.named.keys().find(|name| !named.contains(&name.as_str())) {
+        let known = if named.is_empty() { "none names any".to_string() } else { format!("they name: {}", named.join(", ")) };
+        return Err(fail(exit_code::ACCOUNT_UNMAPPED, format!("--sandbox-account {name}=...: no scenario of this run acts in an account `{name}` ({known}); drop it or fix the name")));
+    }
+    for scenario in scenarios {
+        if let Some(name) = scenario.accounts.names().into_iter().find(|name| !sandbox.named.contains_key(*name)) {
+            return Err(fail(exit_code::ACCOUNT_UNMAPPED, format!("[{}] acts in account `{name}`, which has no sandbox id on --target aws; pass --sandbox-account {name}=ID", scenario.name)));
+        }
     }
     Ok(())
 }
@@ -863,16 +920,46 @@ async fn sweep(args: SweepArgs) -> ExitCode {
         Err(code) => return code,
     };
     eprintln!("{}", progress::target_line(&target.description));
-    let admin = target.admin_config().await;
     let spared = honour_lease(&kept_dir(args.kept_dir.clone()), args.delete);
-    let found = harness::sweep::find(&admin, args.older_than).await.map(|found| {
-        let (kept, found): (Vec<_>, Vec<_>) = found.into_iter().partition(|l| spared.as_deref().is_some_and(|run| l.of_run(run)));
+    // The admin's own account, then each `--sandbox-account NAME=ID` through its access role.
+    let mut accounts = vec![(format!("account {}", target.admin.account_id), target.admin_config().await)];
+    let named = SandboxAccounts::parse(&args.target.sandbox_account).map(|s| s.named).unwrap_or_default();
+    let reached = match Accounts::new(named) {
+        Ok(named) => target.reach_accounts(&named).await.map_err(|err| fail(err.exit_code(), harness::sdk::error_chain(&err))),
+        Err(err) => Err(fail(exit_code::USAGE, err)),
+    };
+    match reached {
+        // An account reached without a role is the admin's own, swept already.
+        Ok(reached) => accounts.extend(reached.into_iter().filter(|r| r.role_arn.is_some()).map(|r| (format!("account {} ({})", r.account.id, r.account.name), r.config))),
+        Err(code) => {
+            target.stop().await;
+            return code;
+        }
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (label, admin) in &accounts {
+        if accounts.len() > 1 {
+            println!("{label}:");
+        }
+        let swept = sweep_account(admin, &args, spared.as_deref()).await;
+        if swept != ExitCode::SUCCESS {
+            code = swept;
+        }
+    }
+    target.stop().await;
+    code
+}
+
+/// What harness runs left in one account: listed, and deleted with --delete.
+async fn sweep_account(admin: &aws_config::SdkConfig, args: &SweepArgs, spared: Option<&str>) -> ExitCode {
+    let found = harness::sweep::find(admin, args.older_than).await.map(|found| {
+        let (kept, found): (Vec<_>, Vec<_>) = found.into_iter().partition(|l| spared.is_some_and(|run| l.of_run(run)));
         for leftover in kept {
             println!("{:?} {}: left alone (kept under a live lease)", leftover.kind, leftover.name);
         }
         found
     });
-    let code = match found {
+    match found {
         Err(err) => fail(exit_code::TARGET, err),
         Ok(found) if found.is_empty() => {
             println!("nothing of the harness's older than {} found", humantime::format_duration(args.older_than));
@@ -882,7 +969,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
             let mut failures = 0;
             for leftover in &found {
                 let action = if args.delete {
-                    match harness::sweep::delete(&admin, leftover).await {
+                    match harness::sweep::delete(admin, leftover).await {
                         Ok(()) => "deleted".to_string(),
                         Err(code) => {
                             failures += 1;
@@ -896,9 +983,7 @@ async fn sweep(args: SweepArgs) -> ExitCode {
             }
             if failures > 0 { fail(exit_code::CLEANUP_FAILED, format!("{failures} resources could not be deleted")) } else { ExitCode::SUCCESS }
         }
-    };
-    target.stop().await;
-    code
+    }
 }
 
 /// The sweep and a kept target: a live lease's run is spared (its id); an

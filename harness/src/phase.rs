@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum Phase {
     /// Checking the scenario against its config and making the working copy.
     Config,
+    /// Reaching the accounts the scenario names (each through its access role).
+    Accounts,
     Init,
     /// A stage's apply; in a chain, named by the stage's config.
     Apply(Option<String>),
@@ -55,6 +57,7 @@ impl fmt::Display for Phase {
         };
         match self {
             Phase::Config => f.write_str("config"),
+            Phase::Accounts => f.write_str("accounts"),
             Phase::Init => f.write_str("init"),
             Phase::Apply(stage) => staged(f, "apply", stage),
             Phase::Outputs(stage) => staged(f, "outputs", stage),
@@ -81,6 +84,7 @@ impl Phase {
         let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
         Some(match (word, rest) {
             ("config", "") => Phase::Config,
+            ("accounts", "") => Phase::Accounts,
             ("init", "") => Phase::Init,
             ("destroy", "") => Phase::Destroy,
             ("apply", stage) => Phase::Apply(staged(stage)),
@@ -123,6 +127,7 @@ mod tests {
         let stage = || Some("solution_demo".to_string());
         let all = [
             Phase::Config,
+            Phase::Accounts,
             Phase::Init,
             Phase::Apply(None),
             Phase::Apply(stage()),

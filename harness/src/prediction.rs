@@ -15,6 +15,10 @@
 //! `iam:ListAttachedRolePolicies`, `iam:GetPolicy`, `iam:GetPolicyVersion`
 //! on the run's roles (the `User` equivalents and `iam:ListGroupsForUser`
 //! for user principals), and `s3:GetBucketPolicy` on its buckets.
+//!
+//! Across accounts each account's policies are read as that account's
+//! admin: a role or user in the account its ARN names, a bucket in the
+//! account that owns it (the one whose `s3:ListBuckets` lists it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -85,12 +89,30 @@ enum Bucket {
 /// Reads policies from the target as the admin, each role and bucket once
 /// per stage (a new stage's apply may change them).
 pub struct Predictor {
+    /// Each account's clients; the first is the default (the scenario's first account, else the admin's).
+    accounts: Vec<AccountClients>,
+    partition: String,
+    roles: Mutex<HashMap<RoleKey, Read<Option<RoleSnapshot>>>>,
+    /// A bucket's policy, and the account that owns it.
+    buckets: Mutex<HashMap<String, Read<(Bucket, String)>>>,
+}
+
+/// What reading a policy came to: the value, or why it could not be read.
+type Read<T> = Result<T, String>;
+/// A role by its account and name.
+type RoleKey = (String, String);
+
+/// One account, read as its admin.
+struct AccountClients {
+    id: String,
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
-    account: String,
-    partition: String,
-    roles: Mutex<HashMap<String, Result<Option<RoleSnapshot>, String>>>,
-    buckets: Mutex<HashMap<String, Result<Bucket, String>>>,
+}
+
+impl AccountClients {
+    fn new(config: &SdkConfig, id: &str) -> Self {
+        Self { id: id.to_string(), iam: aws_sdk_iam::Client::new(config), s3: sdk::s3_client(config) }
+    }
 }
 
 /// IAM returns documents URL-encoded.
@@ -103,20 +125,31 @@ fn parse(name: String, document: &str, kind: DocumentKind) -> Result<Policy, Str
 }
 
 impl Predictor {
-    pub fn new(admin: &SdkConfig, account: &str, partition: &str) -> Self {
+    /// Reading `accounts` (id, the SDK as its admin), the first the default.
+    pub fn new<'a>(accounts: impl IntoIterator<Item = (&'a str, &'a SdkConfig)>, partition: &str) -> Self {
         Self {
-            iam: aws_sdk_iam::Client::new(admin),
-            s3: sdk::s3_client(admin),
-            account: account.to_string(),
+            accounts: accounts.into_iter().map(|(id, config)| AccountClients::new(config, id)).collect(),
             partition: partition.to_string(),
             roles: Mutex::default(),
             buckets: Mutex::default(),
         }
     }
 
-    /// The session ARN of `role` as `session`: who a principal is.
+    fn default_account(&self) -> &AccountClients {
+        &self.accounts[0]
+    }
+
+    /// The clients of the account an ARN names (an AWS-managed policy's: the default's).
+    fn account_of(&self, arn: &str) -> Result<&AccountClients, String> {
+        match arn.split(':').nth(4).filter(|a| !a.is_empty() && *a != "aws") {
+            None => Ok(self.default_account()),
+            Some(id) => self.accounts.iter().find(|a| a.id == id).ok_or_else(|| format!("{arn} is in account {id}, which the harness does not reach (not in the scenario's [accounts])")),
+        }
+    }
+
+    /// The session ARN of `role` (of the default account) as `session`: who a principal is.
     pub fn session_arn(&self, role: &str, session: &str) -> String {
-        format!("arn:{}:sts::{}:assumed-role/{role}/{session}", self.partition, self.account)
+        format!("arn:{}:sts::{}:assumed-role/{role}/{session}", self.partition, self.default_account().id)
     }
 
     /// The evaluator's answer for `call` made as `caller` (an ARN) carrying
@@ -133,18 +166,24 @@ impl Predictor {
         };
         let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
         let mut target = None;
+        // A role's account is in its ARN; a bucket's is its owner's.
+        let mut resource_account = None;
         match call {
             Call::AssumeRole { role_arn, session: params, .. } => {
                 target = self.target_role(role_arn, &mut set).await?;
                 add_request_keys(&mut context, params);
             }
-            Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => match self.bucket(bucket).await? {
-                Bucket::Exists(policy) => set.resource = policy,
-                Bucket::Missing => set.resource_exists = false,
-            },
+            Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => {
+                let (found, owner) = self.bucket(bucket).await?;
+                resource_account = Some(owner);
+                match found {
+                    Bucket::Exists(policy) => set.resource = policy,
+                    Bucket::Missing => set.resource_exists = false,
+                }
+            }
             _ => {}
         }
-        let request = Request { caller, action: action.into(), resource, resource_account: Some(self.account.clone()), context };
+        let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
         match call {
             Call::AssumeRole { session: params, .. } if evaluation.decision == Decision::Allow => {
@@ -159,7 +198,8 @@ impl Predictor {
     /// resource that need not exist yet and has no policy of its own.
     pub async fn predict_action(&self, action: &str, resource: &str, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
         let (caller, set, context) = self.caller_policies(caller, facts).await?;
-        let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: Some(self.account.clone()), context };
+        // What does not exist yet is made in the caller's account.
+        let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: None, context };
         Ok(policy::evaluate(&request, &set).reason)
     }
 
@@ -195,7 +235,7 @@ impl Predictor {
     /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).
     async fn predict_web_identity(&self, provider_arn: &str, role_arn: &str, issuer: &str, claims: &BTreeMap<String, String>) -> Result<Reason, String> {
         let invalid = |why: String| Ok(reason(Decision::Invalid, format!("InvalidIdentityToken: {why}")));
-        let provider = match self.iam.get_open_id_connect_provider().open_id_connect_provider_arn(provider_arn).send().await {
+        let provider = match self.account_of(provider_arn)?.iam.get_open_id_connect_provider().open_id_connect_provider_arn(provider_arn).send().await {
             Ok(provider) => provider,
             Err(err) if call_error(&err).code() == "NoSuchEntity" => return invalid(format!("No OpenIDConnect provider found in your account for https://{issuer}")),
             Err(err) => return Err(format!("cannot read the OIDC provider {provider_arn}: iam:GetOpenIDConnectProvider: {}", call_error(&err).code())),
@@ -211,16 +251,14 @@ impl Predictor {
         for (claim, value) in claims {
             context.insert(&format!("{issuer}:{claim}"), vec![value.clone()]);
         }
-        let request = Request { caller, action: "sts:AssumeRoleWithWebIdentity".into(), resource: role_arn.to_string(), resource_account: Some(self.account.clone()), context };
+        let request = Request { caller, action: "sts:AssumeRoleWithWebIdentity".into(), resource: role_arn.to_string(), resource_account: None, context };
         Ok(policy::evaluate(&request, &set).reason)
     }
 
     /// The role an AssumeRole asks for: its trust policy into `set`; None when it does not exist.
     async fn target_role(&self, role_arn: &str, set: &mut PolicySet) -> Result<Option<RoleSnapshot>, String> {
-        if role_arn.split(':').nth(4) != Some(self.account.as_str()) {
-            return Err(format!("{role_arn} is in another account, whose trust policy the harness cannot read"));
-        }
-        let snapshot = self.role(role_arn.rsplit('/').next().unwrap_or_default()).await?;
+        let account = &self.account_of(role_arn)?.id;
+        let snapshot = self.role(account, role_arn.rsplit('/').next().unwrap_or_default()).await?;
         match &snapshot {
             Some(role) => set.resource = Some(role.trust.clone()),
             None => set.resource_exists = false,
@@ -230,42 +268,46 @@ impl Predictor {
 
     /// The caller's identity policies, boundary and tags: its role's, or its user's.
     async fn principal(&self, caller: &Caller) -> Result<Principal, String> {
+        let account = caller.account().map(|id| self.account_of(&format!("arn:{}:iam::{id}:", self.partition))).transpose()?.unwrap_or(self.default_account());
         match caller {
             Caller::RoleSession { role, .. } => {
-                let own = self.role(role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
+                let own = self.role(&account.id, role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
                 Ok(Principal { identity: own.identity, boundary: own.boundary, tags: own.tags })
             }
-            Caller::User { name, .. } => self.read_user(name).await,
+            Caller::User { name, .. } => self.read_user(account, name).await,
             _ => Err("only role sessions and users are predicted".into()),
         }
     }
 
-    async fn role(&self, name: &str) -> Result<Option<RoleSnapshot>, String> {
+    async fn role(&self, account: &str, name: &str) -> Result<Option<RoleSnapshot>, String> {
         let mut roles = self.roles.lock().await;
-        if let Some(known) = roles.get(name) {
+        let key = (account.to_string(), name.to_string());
+        if let Some(known) = roles.get(&key) {
             return known.clone();
         }
-        let read = self.read_role(name).await;
-        roles.insert(name.to_string(), read.clone());
+        let clients = self.accounts.iter().find(|a| a.id == account).unwrap_or(self.default_account());
+        let read = self.read_role(clients, name).await;
+        roles.insert(key, read.clone());
         read
     }
 
-    async fn read_role(&self, name: &str) -> Result<Option<RoleSnapshot>, String> {
+    async fn read_role(&self, account: &AccountClients, name: &str) -> Result<Option<RoleSnapshot>, String> {
         let failed = |what: &str, code: &str| format!("cannot read {what} of role {name}: {code}");
-        let role = match self.iam.get_role().role_name(name).send().await {
+        let iam = &account.iam;
+        let role = match iam.get_role().role_name(name).send().await {
             Ok(out) => out.role.ok_or_else(|| failed("GetRole", "no role in the answer"))?,
             Err(err) if call_error(&err).code() == "NoSuchEntity" => return Ok(None),
             Err(err) => return Err(failed("iam:GetRole", call_error(&err).code())),
         };
         let trust = parse(format!("{name}'s trust policy"), role.assume_role_policy_document().unwrap_or("{}"), DocumentKind::Trust)?;
         let mut identity = Vec::new();
-        let inline = self.iam.list_role_policies().role_name(name).send().await.map_err(|e| failed("iam:ListRolePolicies", call_error(&e).code()))?;
+        let inline = iam.list_role_policies().role_name(name).send().await.map_err(|e| failed("iam:ListRolePolicies", call_error(&e).code()))?;
         for policy_name in inline.policy_names() {
-            let out = self.iam.get_role_policy().role_name(name).policy_name(policy_name).send().await;
+            let out = iam.get_role_policy().role_name(name).policy_name(policy_name).send().await;
             let out = out.map_err(|e| failed("iam:GetRolePolicy", call_error(&e).code()))?;
             identity.push(parse(format!("{name}'s inline policy {policy_name}"), out.policy_document(), DocumentKind::Identity)?);
         }
-        let attached = self.iam.list_attached_role_policies().role_name(name).send().await;
+        let attached = iam.list_attached_role_policies().role_name(name).send().await;
         let attached = attached.map_err(|e| failed("iam:ListAttachedRolePolicies", call_error(&e).code()))?;
         for policy in attached.attached_policies() {
             let arn = policy.policy_arn().unwrap_or_default();
@@ -281,25 +323,26 @@ impl Predictor {
     }
 
     /// A user's policies: inline, attached, its groups' (inline and attached), its boundary and tags.
-    async fn read_user(&self, name: &str) -> Result<Principal, String> {
+    async fn read_user(&self, account: &AccountClients, name: &str) -> Result<Principal, String> {
         let failed = |what: &str, code: &str| format!("cannot read {what} of user {name}: {code}");
-        let user = self.iam.get_user().user_name(name).send().await.map_err(|e| failed("iam:GetUser", call_error(&e).code()))?;
+        let iam = &account.iam;
+        let user = iam.get_user().user_name(name).send().await.map_err(|e| failed("iam:GetUser", call_error(&e).code()))?;
         let user = user.user.ok_or_else(|| failed("iam:GetUser", "no user in the answer"))?;
         let mut identity = Vec::new();
-        let inline = self.iam.list_user_policies().user_name(name).send().await.map_err(|e| failed("iam:ListUserPolicies", call_error(&e).code()))?;
+        let inline = iam.list_user_policies().user_name(name).send().await.map_err(|e| failed("iam:ListUserPolicies", call_error(&e).code()))?;
         for policy_name in inline.policy_names() {
-            let out = self.iam.get_user_policy().user_name(name).policy_name(policy_name).send().await;
+            let out = iam.get_user_policy().user_name(name).policy_name(policy_name).send().await;
             let out = out.map_err(|e| failed("iam:GetUserPolicy", call_error(&e).code()))?;
             identity.push(parse(format!("{name}'s inline policy {policy_name}"), out.policy_document(), DocumentKind::Identity)?);
         }
-        let attached = self.iam.list_attached_user_policies().user_name(name).send().await;
+        let attached = iam.list_attached_user_policies().user_name(name).send().await;
         for policy in attached.map_err(|e| failed("iam:ListAttachedUserPolicies", call_error(&e).code()))?.attached_policies() {
             let arn = policy.policy_arn().unwrap_or_default();
             identity.push(self.managed(arn, &format!("{name}'s managed policy {}", policy.policy_name().unwrap_or(arn))).await?);
         }
-        let groups = self.iam.list_groups_for_user().user_name(name).send().await.map_err(|e| failed("iam:ListGroupsForUser", call_error(&e).code()))?;
+        let groups = iam.list_groups_for_user().user_name(name).send().await.map_err(|e| failed("iam:ListGroupsForUser", call_error(&e).code()))?;
         for group in groups.groups() {
-            identity.extend(self.read_group(group.group_name()).await?);
+            identity.extend(self.read_group(account, group.group_name()).await?);
         }
         let boundary = match user.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
             Some(arn) => Some(self.managed(arn, &format!("{name}'s permissions boundary")).await?),
@@ -309,16 +352,17 @@ impl Predictor {
         Ok(Principal { identity, boundary, tags })
     }
 
-    async fn read_group(&self, group: &str) -> Result<Vec<Policy>, String> {
+    async fn read_group(&self, account: &AccountClients, group: &str) -> Result<Vec<Policy>, String> {
         let failed = |what: &str, code: &str| format!("cannot read {what} of group {group}: {code}");
+        let iam = &account.iam;
         let mut policies = Vec::new();
-        let inline = self.iam.list_group_policies().group_name(group).send().await.map_err(|e| failed("iam:ListGroupPolicies", call_error(&e).code()))?;
+        let inline = iam.list_group_policies().group_name(group).send().await.map_err(|e| failed("iam:ListGroupPolicies", call_error(&e).code()))?;
         for policy_name in inline.policy_names() {
-            let out = self.iam.get_group_policy().group_name(group).policy_name(policy_name).send().await;
+            let out = iam.get_group_policy().group_name(group).policy_name(policy_name).send().await;
             let out = out.map_err(|e| failed("iam:GetGroupPolicy", call_error(&e).code()))?;
             policies.push(parse(format!("group {group}'s inline policy {policy_name}"), out.policy_document(), DocumentKind::Identity)?);
         }
-        let attached = self.iam.list_attached_group_policies().group_name(group).send().await;
+        let attached = iam.list_attached_group_policies().group_name(group).send().await;
         for policy in attached.map_err(|e| failed("iam:ListAttachedGroupPolicies", call_error(&e).code()))?.attached_policies() {
             let arn = policy.policy_arn().unwrap_or_default();
             policies.push(self.managed(arn, &format!("group {group}'s managed policy {}", policy.policy_name().unwrap_or(arn))).await?);
@@ -328,19 +372,33 @@ impl Predictor {
 
     async fn managed(&self, arn: &str, name: &str) -> Result<Policy, String> {
         let failed = |what: &str, code: &str| format!("cannot read {name} ({arn}): {what}: {code}");
-        let policy = self.iam.get_policy().policy_arn(arn).send().await.map_err(|e| failed("iam:GetPolicy", call_error(&e).code()))?;
+        let iam = &self.account_of(arn)?.iam;
+        let policy = iam.get_policy().policy_arn(arn).send().await.map_err(|e| failed("iam:GetPolicy", call_error(&e).code()))?;
         let version = policy.policy().and_then(|p| p.default_version_id()).unwrap_or("v1");
-        let out = self.iam.get_policy_version().policy_arn(arn).version_id(version).send().await;
+        let out = iam.get_policy_version().policy_arn(arn).version_id(version).send().await;
         let out = out.map_err(|e| failed("iam:GetPolicyVersion", call_error(&e).code()))?;
         parse(name.to_string(), out.policy_version().and_then(|v| v.document()).unwrap_or("{}"), DocumentKind::Identity)
     }
 
-    async fn bucket(&self, bucket: &str) -> Result<Bucket, String> {
+    /// A bucket's policy and its owner's account (with one account, that one).
+    async fn bucket(&self, bucket: &str) -> Result<(Bucket, String), String> {
         let mut buckets = self.buckets.lock().await;
         if let Some(known) = buckets.get(bucket) {
             return known.clone();
         }
-        let read = match self.s3.get_bucket_policy().bucket(bucket).send().await {
+        let read = self.read_bucket(bucket).await;
+        buckets.insert(bucket.to_string(), read.clone());
+        read
+    }
+
+    async fn read_bucket(&self, bucket: &str) -> Result<(Bucket, String), String> {
+        let owner = match self.accounts.len() {
+            1 => Some(self.default_account()),
+            _ => self.bucket_owner(bucket).await?,
+        };
+        // Owned by none of the accounts: it exists nowhere the scenario reaches.
+        let Some(owner) = owner else { return Ok((Bucket::Missing, self.default_account().id.clone())) };
+        let found = match owner.s3.get_bucket_policy().bucket(bucket).send().await {
             Ok(out) => parse(format!("the bucket policy of {bucket}"), out.policy().unwrap_or("{}"), DocumentKind::Bucket).map(|p| Bucket::Exists(Some(p))),
             Err(err) => match call_error(&err).code() {
                 "NoSuchBucketPolicy" => Ok(Bucket::Exists(None)),
@@ -348,8 +406,18 @@ impl Predictor {
                 code => Err(format!("cannot read the bucket policy of {bucket}: s3:GetBucketPolicy: {code}")),
             },
         };
-        buckets.insert(bucket.to_string(), read.clone());
-        read
+        Ok((found?, owner.id.clone()))
+    }
+
+    /// The account whose bucket listing holds `bucket` (s3:ListBuckets lists the caller's own).
+    async fn bucket_owner(&self, bucket: &str) -> Result<Option<&AccountClients>, String> {
+        for account in &self.accounts {
+            let listed = account.s3.list_buckets().send().await.map_err(|e| format!("cannot list account {}'s buckets: s3:ListBuckets: {}", account.id, call_error(&e).code()))?;
+            if listed.buckets().iter().any(|b| b.name() == Some(bucket)) {
+                return Ok(Some(account));
+            }
+        }
+        Ok(None)
     }
 }
 

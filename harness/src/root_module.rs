@@ -27,6 +27,9 @@ pub struct RootModule {
     pub outputs: BTreeSet<String>,
     /// Each `provider "aws"` block: None for the default one, else its alias.
     pub aws_providers: Vec<Option<String>>,
+    /// Those of them with an `assume_role` block of their own: the config
+    /// reaches its account itself, and the harness leaves that to it.
+    pub assuming_providers: BTreeSet<Option<String>>,
     /// The backend the `terraform` block names (`s3`, `remote`, ...).
     pub backend: Option<String>,
     /// Every local module folder it calls, directly or through another (canonical paths).
@@ -76,7 +79,13 @@ impl RootModule {
                     ("variable", Some(name)) => {
                         module.variables.insert(name.to_string());
                     }
-                    ("provider", Some("aws")) => module.aws_providers.push(string_attribute(block.body(), "alias").map(str::to_string)),
+                    ("provider", Some("aws")) => {
+                        let alias = string_attribute(block.body(), "alias").map(str::to_string);
+                        if block.body().blocks().any(|b| b.identifier() == "assume_role") {
+                            module.assuming_providers.insert(alias.clone());
+                        }
+                        module.aws_providers.push(alias);
+                    }
                     ("terraform", _) => {
                         if let Some(backend) = block.body().blocks().find(|b| b.identifier() == "backend") {
                             module.backend = label(backend, 0).map(str::to_string);

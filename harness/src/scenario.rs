@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::accounts::{Accounts, AccountsError};
 use crate::policy::Because;
 
 /// The file extension of scenario files.
@@ -67,6 +68,8 @@ pub enum ScenarioError {
     NoneFound { dir: PathBuf },
     #[error("scenario {scenario}: {message}")]
     Config { scenario: String, message: String },
+    #[error("{}: [accounts]: {message}", location(path, *line, *column))]
+    Accounts { path: PathBuf, line: usize, column: usize, message: String },
     #[error("scenario {name} issues its own web identity tokens, which AWS refuses (only a provider's own tokens exist there); run it on an emulator (--target moto)")]
     EmulatorOnly { name: String },
 }
@@ -76,6 +79,7 @@ impl ScenarioError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ScenarioError::Invalid { .. } => crate::exit_code::SCENARIO_INVALID,
+            ScenarioError::Accounts { .. } => crate::exit_code::ACCOUNTS_INVALID,
             ScenarioError::Config { .. } => crate::exit_code::CONFIG_MISSING,
             ScenarioError::Read { .. } | ScenarioError::Unknown { .. } | ScenarioError::NoneFound { .. } | ScenarioError::EmulatorOnly { .. } => {
                 crate::exit_code::USAGE
@@ -375,6 +379,8 @@ pub struct Scenario {
     pub principals: BTreeMap<String, PrincipalSource>,
     /// At least one; a chain applies each stage's config over the previous state.
     pub stages: Vec<Stage>,
+    /// The accounts it acts in (`[accounts]`); empty: the target admin's own.
+    pub accounts: Accounts,
 }
 
 // ---- the file as written ---------------------------------------------------
@@ -393,6 +399,7 @@ struct RawScenario {
     format: Option<u32>,
     description: Option<String>,
     config: Option<Spanned<String>>,
+    accounts: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
     #[serde(default)]
     principals: BTreeMap<String, Spanned<RawPrincipal>>,
     #[serde(default)]
@@ -572,6 +579,11 @@ impl Source<'_> {
         ScenarioError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
     }
 
+    fn accounts_error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.line_col(offset);
+        ScenarioError::Accounts { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
     fn template(&self, value: &Spanned<String>) -> Result<Template, ScenarioError> {
         let (line, column) = self.line_col(value.span().start);
         let template = Template { text: value.get_ref().clone(), line, column };
@@ -622,6 +634,7 @@ impl Scenario {
             return Err(source.error(0, "--config replaces the config of a single-config scenario; this one has several [[stages]]"));
         }
 
+        let accounts = parse_accounts(&source, raw.accounts.as_ref())?;
         let mut principals = BTreeMap::new();
         for (principal, spec) in &raw.principals {
             principals.insert(principal.clone(), parse_principal(&source, principal, spec)?);
@@ -649,11 +662,15 @@ impl Scenario {
                 None => resolve_config(path, configs_root, config.get_ref()),
             };
             let variables = raw_stage.map(|s| s.variables.clone()).unwrap_or_default();
+            if let Some(unknown) = variables.values().flat_map(|v| accounts.unknown_references(v)).next() {
+                let known = accounts.names().join(", ");
+                return Err(source.accounts_error(stage_start, format!("a stage's variables name `${{accounts.{unknown}}}`, which is not an account of this scenario (known: {known})")));
+            }
             let name = raw_stage.and_then(|s| s.name.clone());
             stages.push(Stage { config, steps, apply, variables, name });
         }
 
-        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages })
+        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages, accounts })
     }
 
     /// Whether a principal is a token issuer: the harness makes up its tokens, which only an emulator accepts.
@@ -707,6 +724,32 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// `[accounts]` in the order written (the first is the default), each a name and an account id.
+fn parse_accounts(source: &Source<'_>, raw: Option<&Spanned<BTreeMap<String, Spanned<toml::Value>>>>) -> Result<Accounts, ScenarioError> {
+    let Some(raw) = raw else { return Ok(Accounts::default()) };
+    if raw.get_ref().is_empty() {
+        return Err(source.accounts_error(raw.span().start, "the table names no account; write `dev = \"111111111111\"` (the first is the default) or drop it"));
+    }
+    let mut written: Vec<(&String, &Spanned<toml::Value>)> = raw.get_ref().iter().collect();
+    written.sort_by_key(|(_, value)| value.span().start);
+    let mut pairs = Vec::new();
+    for (name, value) in &written {
+        let Some(id) = value.get_ref().as_str() else {
+            return Err(source.accounts_error(value.span().start, format!("account `{name}` must be a quoted 12-digit id (`{name} = \"111111111111\"`)")));
+        };
+        pairs.push((name.to_string(), id.to_string()));
+    }
+    Accounts::new(pairs).map_err(|err| {
+        let at = match &err {
+            AccountsError::NotAnId { name, .. } | AccountsError::BadName { name } | AccountsError::Duplicate { second: name, .. } => {
+                written.iter().find(|(n, _)| *n == name).map_or(raw.span().start, |(_, v)| v.span().start)
+            }
+            AccountsError::BadSandboxArgument(_) => raw.span().start,
+        };
+        source.accounts_error(at, err.to_string())
+    })
 }
 
 fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> PathBuf {
@@ -1090,6 +1133,35 @@ expect = "allowed"
         assert_eq!(scenario.config_label(), "problem_demo -> solution_demo -> as role1");
         let applied = parse(&applied_as("[[stages.steps]]\nas = \"role1\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n")).unwrap();
         assert_eq!((applied.stages[2].apply.refused, applied.stages[2].refusal_step_name()), (false, None));
+    }
+
+    fn with_accounts(table: &str, variables: &str) -> String {
+        format!("{table}\n[[stages]]\nconfig = \"problem_demo\"\nvariables = {{ {variables} }}\n[[stages.steps]]\nas = \"role1\"\naction = \"sts:GetCallerIdentity\"\nexpect = \"allowed\"\n[principals.role1]\ninstance = \"${{instance_id}}\"\n")
+    }
+
+    #[test]
+    fn accounts_keep_their_written_order_and_stage_variables_name_them() {
+        let text = with_accounts("[accounts]\nzeta = \"222222222222\"\nalpha = \"111111111111\"", "deployer_account_id = \"${accounts.alpha}\"");
+        let scenario = parse(&text).unwrap();
+        assert_eq!(scenario.accounts.names(), ["zeta", "alpha"], "the first written is the default, whatever its name");
+        assert_eq!(scenario.accounts.for_alias(None).unwrap().id, "222222222222");
+        assert_eq!(scenario.accounts.substitute(&scenario.stages[0].variables["deployer_account_id"]), "111111111111");
+        assert!(parse(&with_accounts("", "x = \"1\"")).unwrap().accounts.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_accounts_table_is_located_with_its_own_exit_code() {
+        for (table, variables, says) in [
+            ("[accounts]\ndev = \"1111\"", "", ":2:7: [accounts]: account `dev` is \"1111\", not an account id (12 digits)"),
+            ("[accounts]\ndev = 111111111111", "", ":2:7: [accounts]: account `dev` must be a quoted 12-digit id"),
+            ("[accounts]\ndev = \"111111111111\"\nprod = \"111111111111\"", "", ":3:8: [accounts]: accounts `dev` and `prod` are the same account 111111111111"),
+            ("[accounts]", "", "the table names no account"),
+            ("[accounts]\ndev = \"111111111111\"", "x = \"${accounts.prod}\"", "variables name `${accounts.prod}`, which is not an account of this scenario (known: dev)"),
+        ] {
+            let err = parse(&with_accounts(table, variables)).unwrap_err();
+            assert_eq!(err.exit_code(), crate::exit_code::ACCOUNTS_INVALID, "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub struct ProviderTarget {
     pub endpoint: Option<String>,
     /// Environment for every terraform call (credentials of the admin identity).
     pub env: Vec<(String, Secret)>,
+    /// The role each `aws` provider block (by alias; None: the unaliased one)
+    /// assumes to reach its account; absent: the credentials' own account.
+    pub account_roles: BTreeMap<Option<String>, String>,
 }
 
 /// Variables every harness run sets: the per-run name prefix and tags.
@@ -280,13 +283,19 @@ impl WorkingCopy {
         for file in [OVERRIDE_FILE, PROVIDER_FILE, BACKEND_FILE] {
             let _ = std::fs::remove_file(self.path.join(file));
         }
-        if let Some(endpoint) = &self.target.endpoint {
-            // Override files may only override provider blocks that exist (matched by alias).
-            let text = match module.aws_providers.is_empty() {
-                true => emulator_provider_block(endpoint, &self.target.region, true, None),
-                false => module.aws_providers.iter().map(|alias| emulator_provider_block(endpoint, &self.target.region, false, alias.as_deref())).collect(),
-            };
-            std::fs::write(self.path.join(if module.aws_providers.is_empty() { PROVIDER_FILE } else { OVERRIDE_FILE }), text)?;
+        // Override files may only override provider blocks that exist (matched by alias).
+        let standalone = module.aws_providers.is_empty();
+        let blocks: Vec<Option<String>> = if standalone { vec![None] } else { module.aws_providers.clone() };
+        let text: String = blocks
+            .iter()
+            .filter_map(|alias| {
+                // A block with its own assume_role reaches its account itself.
+                let role = self.target.account_roles.get(alias).filter(|_| !module.assuming_providers.contains(alias));
+                provider_block(self.target.endpoint.as_deref(), role.map(String::as_str), &self.target.region, standalone, alias.as_deref())
+            })
+            .collect();
+        if !text.is_empty() {
+            std::fs::write(self.path.join(if standalone { PROVIDER_FILE } else { OVERRIDE_FILE }), text)?;
         }
         if module.backend.as_deref().is_some_and(|b| b != "local") {
             std::fs::write(self.path.join(BACKEND_FILE), BACKEND_OVERRIDE)?;
@@ -428,15 +437,18 @@ pub fn parse_outputs(json: &str) -> Result<BTreeMap<String, String>, TerraformEr
         .collect())
 }
 
-/// The provider settings an emulator needs, merged over the config's own
-/// provider block (or standing alone when the config has none).
-pub fn emulator_provider_block(endpoint: &str, region: &str, standalone: bool, alias: Option<&str>) -> String {
-    let region_line = if standalone { format!("  region                      = \"{region}\"\n") } else { String::new() };
-    let alias_line = alias.map(|a| format!("  alias                       = \"{a}\"\n")).unwrap_or_default();
-    format!(
-        r#"# Written by the harness: points the aws provider at the emulator.
-provider "aws" {{
-{alias_line}{region_line}  skip_credentials_validation = true
+/// What the harness sets in one provider block, merged over the config's
+/// own (or standing alone when the config has none): an emulator's endpoints,
+/// the role that reaches the block's account; None when neither applies.
+fn provider_block(endpoint: Option<&str>, role: Option<&str>, region: &str, standalone: bool, alias: Option<&str>) -> Option<String> {
+    let setting = |name: &str, value: &str| format!("  {name:<27} = \"{value}\"\n");
+    let mut body = alias.map(|a| setting("alias", a)).unwrap_or_default();
+    if standalone {
+        body += &setting("region", region);
+    }
+    if let Some(endpoint) = endpoint {
+        body += &format!(
+            r#"  skip_credentials_validation = true
   # An emulator answers at once or not at all: fail fast when it is gone.
   max_retries                 = 2
   skip_requesting_account_id  = true
@@ -449,9 +461,19 @@ provider "aws" {{
     s3  = "{endpoint}"
     ec2 = "{endpoint}"
   }}
-}}
 "#
-    )
+        );
+    }
+    if let Some(arn) = role {
+        body += &format!("\n  # The account this block addresses, reached as its Organization reaches it.\n  assume_role {{\n    role_arn     = \"{arn}\"\n    session_name = \"harness\"\n  }}\n");
+    }
+    let what = match (endpoint, role) {
+        (None, None) => return None,
+        (Some(_), None) => "points the aws provider at the emulator",
+        (Some(_), Some(_)) => "points the aws provider at the emulator, in the account its block addresses",
+        (None, Some(_)) => "the account this aws provider block addresses",
+    };
+    Some(format!("# Written by the harness: {what}.\nprovider \"aws\" {{\n{body}}}\n"))
 }
 
 /// What a config's files are, as one number: every file's path and bytes
@@ -548,7 +570,7 @@ mod tests {
     fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone() {
         let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
-        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
         let override_text = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
@@ -564,7 +586,7 @@ mod tests {
         let first = config_dir(&[("main.tf", "provider \"aws\" {}\n"), ("old.tf", "# only in the first\n")]);
         let second = config_dir(&[("main.tf", "# no provider block\n")]);
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")), plugin_cache: None };
-        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
         let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();
         std::fs::write(copy.path().join("terraform.tfstate"), "{}").unwrap();
@@ -588,7 +610,7 @@ mod tests {
         write("live/main.tf", "terraform {\n  backend \"s3\" {\n    bucket = \"state\"\n  }\n}\nprovider \"aws\" {}\nprovider \"aws\" {\n  alias = \"prod\"\n}\nvariable \"tags\" {}\nmodule \"r\" {\n  source = \"../modules/r\"\n}\n");
         write("modules/r/main.tf", "output \"arn\" { value = \"x\" }\n");
         let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
-        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![] };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
         let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]), extra: BTreeMap::new() };
         let before = fingerprint(&repo.path().join("live")).unwrap();
         let copy = WorkingCopy::create(&tf, &repo.path().join("live"), &target, &vars).unwrap();
@@ -604,6 +626,32 @@ mod tests {
         assert_eq!(fingerprint(&repo.path().join("live")).unwrap(), before);
         write("modules/r/main.tf", "output \"arn\" { value = \"y\" }\n");
         assert_ne!(fingerprint(&repo.path().join("live")).unwrap(), before);
+    }
+
+    #[test]
+    fn each_provider_block_reaches_its_account_through_its_role_unless_it_assumes_one_itself() {
+        let config = config_dir(&[(
+            "main.tf",
+            "provider \"aws\" {}\nprovider \"aws\" {\n  alias = \"prod\"\n}\nprovider \"aws\" {\n  alias = \"own\"\n  assume_role {\n    role_arn = \"arn:aws:iam::333333333333:role/theirs\"\n  }\n}\n",
+        )]);
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
+        let role = |id: &str| format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
+        let account_roles = BTreeMap::from([(None, role("111111111111")), (Some("prod".to_string()), role("222222222222")), (Some("own".to_string()), role("333333333333"))]);
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
+        for endpoint in [Some("http://127.0.0.1:4000".to_string()), None] {
+            let target = ProviderTarget { region: "us-east-1".into(), endpoint: endpoint.clone(), env: vec![], account_roles: account_roles.clone() };
+            let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
+            let overrides = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
+            let blocks: Vec<&str> = overrides.split("provider \"aws\"").skip(1).collect();
+            assert_eq!(blocks.len(), if endpoint.is_some() { 3 } else { 2 }, "{overrides}");
+            assert!(blocks[0].contains(&format!("role_arn     = \"{}\"", role("111111111111"))), "the unaliased block: the first account's\n{overrides}");
+            assert!(blocks[1].contains("\"prod\"") && blocks[1].contains(&role("222222222222")), "{overrides}");
+            assert!(!overrides.contains(&role("333333333333")), "a block with its own assume_role keeps it\n{overrides}");
+            assert_eq!(overrides.contains("endpoints {"), endpoint.is_some(), "{overrides}");
+        }
+        let plain = ProviderTarget { region: "us-east-1".into(), endpoint: None, env: vec![], account_roles: BTreeMap::new() };
+        let copy = WorkingCopy::create(&tf, config.path(), &plain, &vars).unwrap();
+        assert!(!copy.path().join(OVERRIDE_FILE).exists(), "a real account in the credentials' own account: the config as it is");
     }
 
     #[test]

@@ -248,3 +248,51 @@ fn two_scenarios_that_name_their_resources_themselves_are_refused_together() {
     assert_fails(&out, exit_code::USAGE, "first and second name their resources themselves", "declare `variable \"name_prefix\"`");
     assert!(!stderr(&out).contains("starting the target"), "nothing started");
 }
+
+/// A copy of the shipped cross-account scenario with its [accounts] table replaced.
+fn cross_account_with(accounts: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.toml");
+    let text = std::fs::read_to_string(project("scenarios/cross_account_deployer.toml")).unwrap();
+    let text = text.replacen("[accounts]\ndev = \"111111111111\"\nprod = \"222222222222\"\n", accounts, 1);
+    let text = text.replace("config = \"", &format!("config = \"{}/", project("terraform_configuration").display()));
+    // The stages' references follow the second account's name.
+    let second = accounts.lines().nth(2).and_then(|l| l.split(' ').next()).unwrap_or("prod");
+    let text = text.replace("${accounts.prod}", &format!("${{accounts.{second}}}"));
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+#[test]
+fn a_malformed_accounts_table_is_located_before_anything_starts() {
+    let (_dir, file) = cross_account_with("[accounts]\ndev = \"111111111111\"\nprod = \"22222222222\"\n");
+    let out = harness(&["run", "--target", "moto", "-s", file.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::ACCOUNTS_INVALID, "accounts.toml:14:8: [accounts]: account `prod` is \"22222222222\", not an account id (12 digits)", "");
+    assert!(!stderr(&out).contains("starting the target"), "nothing started");
+}
+
+#[test]
+fn a_provider_alias_that_names_no_account_is_refused_before_anything_starts() {
+    let (_dir, file) = cross_account_with("[accounts]\ndev = \"111111111111\"\nstaging = \"222222222222\"\n");
+    let out = harness(&["run", "--target", "moto", "-s", file.to_str().unwrap()]).output().unwrap();
+    assert_fails(&out, exit_code::ALIAS_WITHOUT_ACCOUNT, "has provider \"aws\" alias \"prod\", which names no account of the scenario (its [accounts]: dev, staging)", "add `prod = \"<id>\"` to [accounts]");
+    assert!(!stderr(&out).contains("starting the target"), "nothing started");
+}
+
+#[test]
+fn sandbox_accounts_must_match_the_accounts_scenarios_name() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--target", "aws", "--sandbox-account", "123456789012", "-s", "cross_account_deployer"];
+        args.extend_from_slice(extra);
+        harness(&args).output().unwrap()
+    };
+    let unknown = run(&["--sandbox-account", "dev=111111111111", "--sandbox-account", "prod=222222222222", "--sandbox-account", "staging=333333333333"]);
+    assert_fails(&unknown, exit_code::ACCOUNT_UNMAPPED, "--sandbox-account staging=...: no scenario of this run acts in an account `staging` (they name: dev, prod)", "drop it or fix the name");
+    let unmapped = run(&["--sandbox-account", "dev=111111111111"]);
+    assert_fails(&unmapped, exit_code::ACCOUNT_UNMAPPED, "[cross_account_deployer] acts in account `prod`, which has no sandbox id on --target aws", "pass --sandbox-account prod=ID");
+    let malformed = run(&["--sandbox-account", "prod=2222"]);
+    assert_fails(&malformed, exit_code::USAGE, "`--sandbox-account prod=2222` is neither an account id nor NAME=ID", "write --sandbox-account ID or NAME=ID");
+    for out in [unknown, unmapped, malformed] {
+        assert!(!stderr(&out).contains("starting the target"), "nothing started: {}", stderr(&out));
+    }
+}

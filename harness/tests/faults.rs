@@ -78,7 +78,22 @@ impl Emulator {
 
     /// Every role, instance profile, bucket, user (but the admin) and live instance.
     fn leftovers(&self) -> Vec<String> {
+        self.leftovers_as(self.admin())
+    }
+
+    /// The same in another account, reached as its Organization does (its access role aside).
+    fn leftovers_in(&self, account: &str) -> Vec<String> {
         let admin = self.admin();
+        let member = self.runtime.block_on(async {
+            let role = format!("arn:aws:iam::{account}:role/{}", harness::accounts::ACCESS_ROLE);
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role).session_name("test").configure(&admin).build().await;
+            let endpoint = Endpoint { url: Some(self.endpoint.clone()), region: "us-east-1".into() };
+            sdk::config_with(&endpoint, SharedCredentialsProvider::new(provider)).await
+        });
+        self.leftovers_as(member).into_iter().filter(|l| *l != format!("role {}", harness::accounts::ACCESS_ROLE)).collect()
+    }
+
+    fn leftovers_as(&self, admin: SdkConfig) -> Vec<String> {
         self.runtime.block_on(async {
             let iam = aws_sdk_iam::Client::new(&admin);
             let mut left = Vec::new();
@@ -647,21 +662,41 @@ fn a_repository_with_a_local_module_and_an_s3_backend_runs_as_it_is() {
     emulator.assert_nothing_left();
 }
 
+/// `--target aws` with two sandbox accounts, offline through the launcher
+/// (an Organization whose management account is the admin's): the scenario's
+/// dev and prod are played by the accounts `--sandbox-account` maps them to,
+/// each reached through its OrganizationAccountAccessRole. Everything is
+/// destroyed: the bucket the CI user's Terraform created in prod through the
+/// deployer role (destroyable only through it) first, as the CI user, then
+/// the accounts' side; nothing is left in any account.
 #[test]
-fn what_a_principal_applied_is_destroyed_as_that_principal_and_nothing_is_left() {
-    // On an endpoint everything is destroyed: the bucket the CI user's Terraform created
-    // through the deployer role (destroyable only through it), then the account's side.
+fn two_sandbox_accounts_on_the_aws_target_each_get_what_their_provider_applies_and_nothing_is_left() {
     let emulator = Emulator::start();
     let report = tempfile::NamedTempFile::new().unwrap();
-    let done = Run::spawn(emulator.harness(&["-s", "deployer_role", "--report-json", report.path().to_str().unwrap()])).finish();
+    let (dev, prod) = ("444444444444", "555555555555");
+    let args = [
+        "--target", "aws", "--sandbox-account", "123456789012",
+        "--sandbox-account", &format!("dev={dev}"), "--sandbox-account", &format!("prod={prod}"),
+        "-s", "cross_account_deployer", "--deny-interval", "100ms", "--report-json", report.path().to_str().unwrap(),
+    ];
+    let done = Run::spawn(emulator.harness(&args)).finish();
     assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}", done.stderr);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
     let scenario = &json["scenarios"][0];
     assert_eq!(scenario["cleanup"]["status"], "destroyed", "{scenario}");
-    let refusals: Vec<&serde_json::Value> = scenario["steps"].as_array().unwrap().iter().filter(|s| s["name"].as_str().unwrap().ends_with("the apply as ci is refused")).collect();
-    assert_eq!(refusals.len(), 3, "{scenario}");
-    assert!(refusals.iter().all(|s| s["verdict"] == "pass" && s["error_code"] == "AccessDenied"), "{scenario}");
-    // Two destroys: the principal's copy first, then the chain's.
-    assert_eq!(done.stderr.matches("[deployer_role] destroy done").count(), 2, "{}", done.stderr);
+    let steps = scenario["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["verdict"] == "pass"), "{scenario}");
+    let refusals: Vec<&serde_json::Value> = steps.iter().filter(|s| s["name"].as_str().unwrap().ends_with("the apply as ci is refused")).collect();
+    assert!(refusals.len() == 3 && refusals.iter().all(|s| s["error_code"] == "AccessDenied"), "{scenario}");
+    // The sandbox ids, not the scenario's own: the CI user in dev, the deployer's session in prod.
+    let ci = steps.iter().find(|s| s["name"] == "ci is the IAM user of its access key").unwrap();
+    assert!(ci["detail"].as_str().unwrap_or_default().contains(&format!("arn:aws:iam::{dev}:user/")), "{ci}");
+    let session = steps.iter().find(|s| s["name"] == "the deployer session is prod's").unwrap();
+    assert!(session["detail"].as_str().unwrap_or_default().contains(&format!("arn:aws:sts::{prod}:assumed-role/")), "{session}");
+    assert!(done.stderr.matches("[cross_account_deployer] destroy done").count() == 2, "{}", done.stderr);
+    for account in [dev, prod, "111111111111", "222222222222"] {
+        let left = emulator.leftovers_in(account);
+        assert!(left.is_empty(), "account {account} keeps {left:?}");
+    }
     emulator.assert_nothing_left();
 }

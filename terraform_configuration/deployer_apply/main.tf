@@ -3,7 +3,8 @@
 # creates the bucket through it. The role's trust (the CI user, the external
 # ID) and its permissions are what decide whether this applies.
 
-# As the CI user itself: who and where it is, for the deployer role's ARN.
+# As the CI user itself: who and where it is, for the deployer role's ARN
+# (in the CI user's own account unless deployer_account_id names another).
 provider "aws" {
   alias  = "ci"
   region = var.region
@@ -21,7 +22,7 @@ provider "aws" {
   region = var.region
 
   assume_role {
-    role_arn     = "arn:${data.aws_partition.ci.partition}:iam::${data.aws_caller_identity.ci.account_id}:role/${var.name_prefix}-deployer"
+    role_arn     = "arn:${data.aws_partition.ci.partition}:iam::${coalesce(var.deployer_account_id, data.aws_caller_identity.ci.account_id)}:role/${var.name_prefix}-deployer"
     session_name = "terraform"
     external_id  = var.external_id == "none" ? null : coalesce(var.external_id, "deploy-${var.name_prefix}")
   }

@@ -27,3 +27,9 @@ variable "bucket_suffix" {
   type        = string
   default     = "deployed"
 }
+
+variable "deployer_account_id" {
+  description = "The account of the deployer role: empty for the CI user's own; another id for a deployer across accounts."
+  type        = string
+  default     = ""
+}

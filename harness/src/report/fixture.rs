@@ -21,6 +21,7 @@ pub fn sample() -> RunReport {
             cleanup: Cleanup::Destroyed,
             phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
             steps: vec![denied_list("role1 cannot list the bucket", None, Verdict::Pass)],
+            accounts: BTreeMap::new(),
         }],
         passed: true,
         strict: false,
@@ -73,6 +74,7 @@ fn chain() -> ScenarioReport {
             phase(Phase::Steps(stage("solution_demo")), 0.2, true),
         ],
         steps: vec![unverified, assumed, listed],
+        accounts: BTreeMap::new(),
     }
 }
 
@@ -102,6 +104,7 @@ fn broken() -> ScenarioReport {
         cleanup: Cleanup::Destroyed,
         phases: vec![phase(Phase::Apply(None), 25.0, true), phase(Phase::Steps(None), 0.3, true), phase(Phase::Destroy, 9.0, true)],
         steps: vec![lookup, diverged, failed],
+        accounts: BTreeMap::new(),
     }
 }
 
@@ -118,6 +121,7 @@ fn unapplied() -> ScenarioReport {
         },
         phases: vec![phase(Phase::Apply(None), 3.0, false), phase(Phase::Destroy, 600.0, false)],
         steps: vec![],
+        accounts: BTreeMap::new(),
     }
 }
 

@@ -7,6 +7,8 @@ pub mod merge;
 #[cfg(test)]
 pub(crate) mod fixture;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
@@ -50,6 +52,8 @@ impl RunReport {
             APPLY_FAILED
         } else if stopped_in(|p| *p == Phase::Config) {
             CONFIG_MISSING
+        } else if stopped_in(|p| *p == Phase::Accounts) {
+            CREDENTIALS
         } else {
             STEPS_FAILED
         }
@@ -79,6 +83,9 @@ pub struct ScenarioReport {
     pub cleanup: Cleanup,
     pub phases: Vec<PhaseReport>,
     pub steps: Vec<StepReport>,
+    /// The accounts it acted in (`[accounts]`): each name, and the id that played it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, String>,
 }
 
 /// Why a scenario stopped before its end: the phase, and what failed there.

@@ -1,4 +1,4 @@
-//! One scenario as it runs: working copy -> init -> each stage (apply ->
+//! One scenario as it runs: its accounts -> working copy -> init -> each stage (apply ->
 //! outputs -> principals -> steps) -> cleanup. What a scenario carries
 //! from stage to stage (its report, the sessions its steps saved, the SSM
 //! overlays of the stage running) is the state of a [`ScenarioRun`]; each
@@ -31,10 +31,12 @@ use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, S
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, SessionParams, Stage, Step, Template};
 use crate::steps::{self, Principal};
 use crate::target::Capabilities;
+use crate::target::ReachedAccount;
 use crate::terraform::{self, RunVariables, WorkingCopy};
 use crate::timestamp::millis;
 use crate::verdict::{self, Evidence, Verdict};
 
+mod accounts;
 mod side_stage;
 
 /// A principal a step can act as: its credentials, and who it is (its
@@ -89,6 +91,8 @@ pub(super) struct ScenarioRun<'r> {
     vars: Option<RunVariables>,
     /// The working copies of the stages applied as a principal (`apply_as`): destroyed first, as it.
     side_copies: Vec<WorkingCopy>,
+    /// The scenario's accounts as the harness reaches them (empty: the target admin's own).
+    accounts: Vec<ReachedAccount>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -101,10 +105,11 @@ impl<'r> ScenarioRun<'r> {
             cleanup: Cleanup::NothingApplied,
             phases: Vec::new(),
             steps: Vec::new(),
+            accounts: BTreeMap::new(),
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new() }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new() }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -138,15 +143,17 @@ impl<'r> ScenarioRun<'r> {
             ]),
             extra: BTreeMap::new(),
         });
+        self.reach_accounts().await?;
         let vars = self.vars_for(&self.scenario.stages[0]);
         let first = &self.scenario.stages[0].config;
+        let target = self.provider_target();
         if let Some(kept) = &self.kept {
             // Initialised already: the current config over the kept state.
-            let mut copy = WorkingCopy::adopt(&runner.terraform, (&kept.root, &kept.dir), kept.copied.clone(), &runner.target.provider_target(), Some(&vars));
+            let mut copy = WorkingCopy::adopt(&runner.terraform, (&kept.root, &kept.dir), kept.copied.clone(), &target, Some(&vars));
             copy.use_config(first).map_err(|e| config_error(&e))?;
             return Ok(copy);
         }
-        let copy = WorkingCopy::create(&runner.terraform, first, &runner.target.provider_target(), &vars).map_err(|e| config_error(&e))?;
+        let copy = WorkingCopy::create(&runner.terraform, first, &target, &vars).map_err(|e| config_error(&e))?;
         self.timed(Phase::Init, copy.init(&runner.cancel)).await?;
         Ok(copy)
     }
@@ -154,7 +161,8 @@ impl<'r> ScenarioRun<'r> {
     /// The variables of a stage's config: the run's, and the stage's own.
     fn vars_for(&self, stage: &Stage) -> RunVariables {
         let mut vars = self.vars.clone().expect("set up before any stage");
-        vars.extra = stage.variables.clone();
+        let ids = self.account_ids();
+        vars.extra = stage.variables.iter().map(|(name, value)| (name.clone(), ids.substitute(value))).collect();
         vars
     }
 
@@ -221,10 +229,9 @@ impl<'r> ScenarioRun<'r> {
 
     /// Give every principal its credentials, then run the stage's steps.
     async fn run_stage(&mut self, stage: &Stage, outputs: &BTreeMap<String, String>) -> Result<(), String> {
-        let target = &self.runner.target;
-        let admin = target.admin_config().await;
+        let admin = self.default_admin().await;
         // This stage's policies, read once it is applied: what AWS should answer.
-        let predictor = Predictor::new(&admin, &target.admin.account_id, target.admin.partition());
+        let predictor = self.predictor(&admin);
         // Alive while the steps run: the workload reads them on refresh.
         let _imds = self.stage_principals(&admin, &predictor, stage, outputs).await?;
         for step in &stage.steps {

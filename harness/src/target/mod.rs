@@ -11,6 +11,7 @@ pub mod moto;
 pub mod readiness;
 pub mod spec;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
+use crate::accounts::{ACCESS_ROLE, Account, Accounts};
 use crate::exit_code;
 use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::sdk::{self, CallError, Endpoint, call_error};
@@ -92,6 +94,10 @@ pub enum TargetError {
     ImageMissing { image: String, remedy: String, cause: String },
     #[error("interrupted while the target was starting; nothing was left running")]
     Interrupted,
+    #[error("cannot reach account `{name}` ({id}) through {role_arn} ({cause}); the harness's identity must be able to assume a role of that name there (AWS Organizations creates it in its member accounts), or name another with --account-role")]
+    AccountUnreachable { name: String, id: String, role_arn: String, cause: String },
+    #[error("account `{name}` has no sandbox id; pass --sandbox-account {name}=ID (the real account that plays it)")]
+    AccountUnmapped { name: String },
 }
 
 /// How the runner treats IAM propagation on a target.
@@ -127,7 +133,8 @@ impl TargetError {
             TargetError::PortInUse(_) => exit_code::PORT_IN_USE,
             TargetError::Io(_) => exit_code::IO,
             TargetError::NoRegion => exit_code::USAGE,
-            TargetError::BadCredentials(_) | TargetError::WrongAccount { .. } => exit_code::CREDENTIALS,
+            TargetError::BadCredentials(_) | TargetError::WrongAccount { .. } | TargetError::AccountUnreachable { .. } => exit_code::CREDENTIALS,
+            TargetError::AccountUnmapped { .. } => exit_code::ACCOUNT_UNMAPPED,
             TargetError::NotLauncher(_) => exit_code::USAGE,
             TargetError::Spawn(_)
             | TargetError::Exited { .. }
@@ -272,6 +279,34 @@ pub struct Target {
     pub endpoint: Endpoint,
     pub admin: Admin,
     backend: Backend,
+    /// How a scenario's accounts are reached from the admin's.
+    accounts: AccountReach,
+}
+
+/// How the harness reaches accounts other than its admin's: the role it
+/// assumes in each, and (on a real account) the sandbox id of each name.
+#[derive(Debug, Clone)]
+pub struct AccountReach {
+    pub role: String,
+    /// `--sandbox-account NAME=ID`; None: the scenario's own ids (an emulator).
+    pub sandbox_ids: Option<BTreeMap<String, String>>,
+}
+
+impl Default for AccountReach {
+    fn default() -> Self {
+        Self { role: ACCESS_ROLE.to_string(), sandbox_ids: None }
+    }
+}
+
+/// One account of a scenario as the harness reaches it.
+#[derive(Debug, Clone)]
+pub struct ReachedAccount {
+    /// Its name, and its id on this target.
+    pub account: Account,
+    /// The role assumed to reach it; None: the admin's own account.
+    pub role_arn: Option<String>,
+    /// The SDK as the account's admin.
+    pub config: SdkConfig,
 }
 
 impl Target {
@@ -297,6 +332,7 @@ impl Target {
                 env,
             },
             backend: Backend::Moto(Box::new(server)),
+            accounts: AccountReach::default(),
         })
     }
 
@@ -313,6 +349,7 @@ impl Target {
             admin,
             endpoint,
             backend: Backend::Endpoint { flavor, http },
+            accounts: AccountReach::default(),
         })
     }
 
@@ -373,6 +410,7 @@ impl Target {
             endpoint,
             admin,
             backend: Backend::Container { container: Box::new(container), flavor, http },
+            accounts: AccountReach::default(),
         })
     }
 
@@ -381,7 +419,7 @@ impl Target {
     /// account is the configured sandbox: never a default that could touch
     /// production. `endpoint_override` points the same code path at an
     /// emulator, for the offline tests.
-    pub async fn connect_aws(region: Option<&str>, sandbox_account: &str, endpoint_override: Option<&str>) -> Result<Self, TargetError> {
+    pub async fn connect_aws(region: Option<&str>, sandbox_account: &str, accounts: AccountReach, endpoint_override: Option<&str>) -> Result<Self, TargetError> {
         let started = std::time::Instant::now();
         let region = match (region, endpoint_override) {
             (Some(region), _) => region.to_string(),
@@ -411,6 +449,7 @@ impl Target {
             admin,
             endpoint,
             backend: Backend::Aws,
+            accounts,
         })
     }
 
@@ -418,9 +457,37 @@ impl Target {
         sdk::config_with(&self.endpoint, self.admin.credentials.clone()).await
     }
 
-    /// How Terraform reaches this target.
+    /// How Terraform reaches this target (as the admin, in its own account).
     pub fn provider_target(&self) -> ProviderTarget {
-        ProviderTarget { region: self.endpoint.region.clone(), endpoint: self.endpoint.url.clone(), env: self.admin.env.clone() }
+        ProviderTarget { region: self.endpoint.region.clone(), endpoint: self.endpoint.url.clone(), env: self.admin.env.clone(), account_roles: BTreeMap::new() }
+    }
+
+    /// Each account a scenario names, with its id on this target, reached as
+    /// the admin (its own account) or through the account's access role, and
+    /// checked with sts:GetCallerIdentity: the credentials are that account's.
+    pub async fn reach_accounts(&self, accounts: &Accounts) -> Result<Vec<ReachedAccount>, TargetError> {
+        let accounts = match &self.accounts.sandbox_ids {
+            Some(ids) => accounts.with_ids(ids).map_err(|name| TargetError::AccountUnmapped { name })?,
+            None => accounts.clone(),
+        };
+        let admin = self.admin_config().await;
+        let mut reached = Vec::new();
+        for account in accounts.iter() {
+            if account.id == self.admin.account_id {
+                reached.push(ReachedAccount { account: account.clone(), role_arn: None, config: admin.clone() });
+                continue;
+            }
+            let role_arn = format!("arn:{}:iam::{}:role/{}", self.admin.partition(), account.id, self.accounts.role);
+            let unreachable = |cause: String| TargetError::AccountUnreachable { name: account.name.clone(), id: account.id.clone(), role_arn: role_arn.clone(), cause };
+            let provider = aws_config::sts::AssumeRoleProvider::builder(&role_arn).session_name("harness").configure(&admin).build().await;
+            let config = sdk::config_with(&self.endpoint, SharedCredentialsProvider::new(provider)).await;
+            let identity = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| unreachable(sdk::error_chain(&e)))?;
+            if identity.account() != Some(account.id.as_str()) {
+                return Err(unreachable(format!("its credentials are account {}'s", identity.account().unwrap_or("?"))));
+            }
+            reached.push(ReachedAccount { account: account.clone(), role_arn: Some(role_arn), config });
+        }
+        Ok(reached)
     }
 
     /// Whether the target dies with the run (its end is the cleanup) or
@@ -535,6 +602,7 @@ impl Target {
             endpoint,
             admin,
             backend: Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http: http_client(Duration::from_secs(10))? },
+            accounts: AccountReach::default(),
         })
     }
 

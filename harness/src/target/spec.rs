@@ -22,7 +22,8 @@ pub enum TargetSpec {
     /// An AWS-compatible endpoint the user runs.
     Endpoint { url: String, region: String },
     /// A real sandbox account; `endpoint` points the same path at the launcher (offline tests).
-    Aws { region: Option<String>, sandbox_account: String, endpoint: Option<String> },
+    /// `accounts`: how the accounts scenarios name are reached there.
+    Aws { region: Option<String>, sandbox_account: String, accounts: super::AccountReach, endpoint: Option<String> },
 }
 
 /// Images the user named for container targets (None: the defaults).
@@ -53,7 +54,9 @@ impl TargetSpec {
                 }
             }
             (TargetSpec::Endpoint { url, region }, _) => Target::connect_endpoint(&url, &region).await,
-            (TargetSpec::Aws { region, sandbox_account, endpoint }, _) => Target::connect_aws(region.as_deref(), &sandbox_account, endpoint.as_deref()).await,
+            (TargetSpec::Aws { region, sandbox_account, accounts, endpoint }, _) => {
+                Target::connect_aws(region.as_deref(), &sandbox_account, accounts, endpoint.as_deref()).await
+            }
         }
     }
 

@@ -34,7 +34,8 @@ impl ScenarioRun<'_> {
     ) -> Result<Option<BTreeMap<String, String>>, ScenarioStop> {
         let principal = stage.apply.as_principal.clone().unwrap_or_default();
         let env = self.credentials_env(&principal).await.map_err(|message| ScenarioStop { phase: Phase::Apply(name.clone()), message })?;
-        let target = ProviderTarget { env, ..self.runner.target.provider_target() };
+        // The principal's own credentials reach whatever account its config's provider assumes into.
+        let target = ProviderTarget { env, account_roles: BTreeMap::new(), ..self.runner.target.provider_target() };
         let copy = WorkingCopy::create(&self.runner.terraform, &stage.config, &target, &self.vars_for(stage))
             .map_err(|e| ScenarioStop { phase: Phase::Config, message: e.to_string() })?;
         let result = self.apply_side(&copy, stage, name, &principal).await;
@@ -104,9 +105,8 @@ impl ScenarioRun<'_> {
     async fn predict_refusal(&self, principal: &str, refused: Option<&Refusal>) -> Result<policy::Reason, String> {
         let refused = refused.ok_or("the apply was not refused by IAM: nothing to predict")?;
         let resource = refused.resource.as_deref().ok_or("the refusal names no resource")?;
-        let target = &self.runner.target;
-        let admin = target.admin_config().await;
-        let predictor = crate::prediction::Predictor::new(&admin, &target.admin.account_id, target.admin.partition());
+        let admin = self.default_admin().await;
+        let predictor = self.predictor(&admin);
         if refused.action == "sts:AssumeRole" {
             let known = self.principals.get(principal).ok_or("the principal has no session to predict for")?;
             let call = Call::AssumeRole { role_arn: resource.to_string(), session_name: "terraform".into(), session: SessionParams::default() };
