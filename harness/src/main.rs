@@ -868,7 +868,9 @@ async fn mutants(args: MutantsArgs) -> ExitCode {
         Err(code) => return code,
     };
     eprintln!("mutants: {} mutants of {}, and the {} unmutated scenarios, {} at once", list.len(), catalogue.display(), scenarios.len() - list.len(), args.jobs);
-    let options = RunOptions { jobs: args.jobs, always_destroy: args.target.always_destroy, ..RunOptions::default() };
+    // A mutant caught at its step stops there (its later stages would prove nothing more).
+    let stop_at = list.iter().zip(&scenarios[scenarios.len() - list.len()..]).filter_map(|(m, s)| Some((s.name.clone(), m.killed_at.step()?.to_string()))).collect();
+    let options = RunOptions { jobs: args.jobs, always_destroy: args.target.always_destroy, stop_at, ..RunOptions::default() };
     let result = run_on(target, terraform, options, &cancel, &scenarios, &reporters).await;
     if let Err(err) = reporters.finish(&result) {
         return fail(exit_code::IO, harness::sdk::error_chain(&err));

@@ -44,6 +44,16 @@ pub enum KilledAt {
     Apply(String),
 }
 
+impl KilledAt {
+    /// The step that must not pass, when it is a step.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            KilledAt::Step(step) => Some(step),
+            KilledAt::Apply(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mutant {

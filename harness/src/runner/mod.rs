@@ -49,6 +49,10 @@ pub struct RunOptions {
     pub keep: bool,
     /// What an earlier probe of the same target found (a kept one): not probed again.
     pub probed: Option<(Capabilities, Vec<String>)>,
+    /// Scenario name -> a step (a prefix of its name): once that step has not
+    /// passed, the scenario stops there and is cleaned up. Mutation testing's
+    /// catch: after it the rest of a mutant's scenario proves nothing more.
+    pub stop_at: BTreeMap<String, String>,
 }
 
 /// On a real account the instance's steps run on it through SSM Run Command.
@@ -70,7 +74,7 @@ impl Default for SsmOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None, stop_at: BTreeMap::new() }
     }
 }
 

@@ -175,9 +175,10 @@ impl<'r> ScenarioRun<'r> {
             if stage.apply.as_principal.is_some() {
                 let inherited = self.outputs.clone();
                 if let Some(outputs) = self.side_stage(stage, name.clone(), &inherited).await? {
-                    self.steps_phase(stage, &outputs, name).await?;
+                    self.steps_phase(stage, &outputs, name.clone()).await?;
                 }
                 self.applied.push(0);
+                self.stop_if_caught(name)?;
                 continue;
             }
             if index > 0 {
@@ -198,9 +199,19 @@ impl<'r> ScenarioRun<'r> {
             };
             self.applied.push(fingerprint);
             self.outputs = outputs.clone();
-            self.steps_phase(stage, &outputs, name).await?;
+            self.steps_phase(stage, &outputs, name.clone()).await?;
+            self.stop_if_caught(name)?;
         }
         Ok(())
+    }
+
+    /// Stop after the step `RunOptions::stop_at` names for this scenario, once it has not passed.
+    fn stop_if_caught(&self, stage: Option<String>) -> Result<(), ScenarioStop> {
+        let Some(prefix) = self.runner.options.stop_at.get(&self.scenario.name) else { return Ok(()) };
+        match self.report.steps.iter().find(|s| s.name.starts_with(prefix.as_str()) && s.verdict != Verdict::Pass) {
+            Some(step) => Err(ScenarioStop { phase: Phase::Steps(stage), message: format!("stopped after `{}` ({}): the rest proves nothing more", step.name, step.verdict.label()) }),
+            None => Ok(()),
+        }
     }
 
     /// The kept outputs when a one-stage scenario's config is as it was last
