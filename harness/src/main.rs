@@ -110,17 +110,17 @@ struct MergeArgs {
 #[derive(clap::Args, Default)]
 struct ReportFiles {
     /// Write the JSON report here.
-    #[arg(long = "report-json")]
+    #[arg(long = "report-json", value_name = "PATH")]
     json: Option<PathBuf>,
     /// Also write a JUnit XML report (a test case per step) here.
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
     /// Also write who reached what as a Graphviz DOT graph here (edges coloured by verdict).
-    #[arg(long = "report-dot")]
+    #[arg(long = "report-dot", value_name = "PATH")]
     dot: Option<PathBuf>,
     /// Also write one self-contained HTML page here: who reached what (SVG), why
     /// each denial, where the time went, every step.
-    #[arg(long = "report-html")]
+    #[arg(long = "report-html", value_name = "PATH")]
     html: Option<PathBuf>,
 }
 
@@ -175,11 +175,11 @@ struct TargetArgs {
     /// The account the aws target runs in: ID, the credentials' own (required
     /// with --target aws); NAME=ID (repeatable) maps an account a scenario
     /// names in [accounts] to a real sandbox account.
-    #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID", value_delimiter = ',')]
+    #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID", value_delimiter = ',', value_name = "ID | NAME=ID")]
     sandbox_account: Vec<String>,
     /// The role the harness assumes in each account a scenario names, other
     /// than its credentials' own.
-    #[arg(long, env = "HARNESS_ACCOUNT_ROLE", default_value = harness::accounts::ACCESS_ROLE)]
+    #[arg(long, env = "HARNESS_ACCOUNT_ROLE", default_value = harness::accounts::ACCESS_ROLE, value_name = "NAME")]
     account_role: String,
     /// terraform (or tofu) binary.
     #[arg(long, env = "HARNESS_TERRAFORM")]

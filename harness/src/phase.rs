@@ -13,7 +13,8 @@ pub enum Phase {
     Config,
     /// Reaching the accounts the scenario names (each through its access role).
     Accounts,
-    Init,
+    /// terraform init of a working copy: the chain's (None), or a stage's own (`apply_as`).
+    Init(Option<String>),
     /// A stage's apply; in a chain, named by the stage's config.
     Apply(Option<String>),
     Outputs(Option<String>),
@@ -32,7 +33,7 @@ pub enum Phase {
 impl Phase {
     /// Terraform could not build what the scenario needs (exit code 5).
     pub fn is_terraform_apply(&self) -> bool {
-        matches!(self, Phase::Init | Phase::Apply(_))
+        matches!(self, Phase::Init(_) | Phase::Apply(_))
     }
 
     /// A stage's steps (the demo tells them; the rest is terraform).
@@ -43,7 +44,7 @@ impl Phase {
     /// The stage's config name, for a chain's phases.
     pub fn stage(&self) -> Option<&str> {
         match self {
-            Phase::Apply(stage) | Phase::Outputs(stage) | Phase::Unchanged(stage) | Phase::Steps(stage) => stage.as_deref(),
+            Phase::Init(stage) | Phase::Apply(stage) | Phase::Outputs(stage) | Phase::Unchanged(stage) | Phase::Steps(stage) => stage.as_deref(),
             _ => None,
         }
     }
@@ -58,7 +59,7 @@ impl fmt::Display for Phase {
         match self {
             Phase::Config => f.write_str("config"),
             Phase::Accounts => f.write_str("accounts"),
-            Phase::Init => f.write_str("init"),
+            Phase::Init(stage) => staged(f, "init", stage),
             Phase::Apply(stage) => staged(f, "apply", stage),
             Phase::Outputs(stage) => staged(f, "outputs", stage),
             Phase::Unchanged(stage) => staged(f, "unchanged", stage),
@@ -85,7 +86,7 @@ impl Phase {
         Some(match (word, rest) {
             ("config", "") => Phase::Config,
             ("accounts", "") => Phase::Accounts,
-            ("init", "") => Phase::Init,
+            ("init", stage) => Phase::Init(staged(stage)),
             ("destroy", "") => Phase::Destroy,
             ("apply", stage) => Phase::Apply(staged(stage)),
             ("outputs", stage) => Phase::Outputs(staged(stage)),
@@ -117,7 +118,7 @@ mod tests {
     fn a_chains_apply_is_an_apply_whatever_its_stage() {
         let staged = Phase::Apply(Some("problem_demo".into()));
         assert_eq!(staged.to_string(), "apply problem_demo");
-        assert!(staged.is_terraform_apply() && Phase::Init.is_terraform_apply() && Phase::Apply(None).is_terraform_apply());
+        assert!(staged.is_terraform_apply() && Phase::Init(None).is_terraform_apply() && Phase::Apply(None).is_terraform_apply());
         assert!(!Phase::Steps(Some("problem_demo".into())).is_terraform_apply());
         assert_eq!(serde_json::to_value(Phase::Steps(None)).unwrap(), "scenario");
     }
@@ -128,7 +129,8 @@ mod tests {
         let all = [
             Phase::Config,
             Phase::Accounts,
-            Phase::Init,
+            Phase::Init(None),
+            Phase::Init(stage()),
             Phase::Apply(None),
             Phase::Apply(stage()),
             Phase::Outputs(stage()),

@@ -11,6 +11,9 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/exit_code.rs"]
 #[allow(dead_code)]
 mod exit_code;
+#[path = "../../src/accounts.rs"]
+#[allow(dead_code)]
+mod accounts;
 #[path = "../../src/scenario.rs"]
 #[allow(dead_code)]
 mod scenario;
@@ -41,6 +44,12 @@ fuzz_target!(|data: &[u8]| {
             scenario::PrincipalSource::TokenIssuer { issuer } => {
                 let _ = issuer.render(&values);
             }
+        }
+    }
+    for stage in &parsed.stages {
+        for value in stage.variables.values() {
+            let _ = parsed.accounts.substitute(value);
+            let _ = parsed.accounts.unknown_references(value);
         }
     }
     for step in parsed.steps() {

@@ -65,7 +65,7 @@ fn chain() -> ScenarioReport {
         error: None,
         cleanup: Cleanup::TargetEnded,
         phases: vec![
-            phase(Phase::Init, 1.5, true),
+            phase(Phase::Init(None), 1.5, true),
             phase(Phase::Apply(stage("problem_demo")), 20.0, true),
             phase(Phase::Outputs(stage("problem_demo")), 0.5, true),
             phase(Phase::Steps(stage("problem_demo")), 0.1, true),

@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_failed_apply_exits_5_in_any_stage_of_a_chain() {
-        for phase in [Phase::Init, Phase::Apply(None), Phase::Apply(Some("solution_demo".into()))] {
+        for phase in [Phase::Init(None), Phase::Apply(None), Phase::Apply(Some("solution_demo".into()))] {
             let mut report = sample();
             report.passed = false;
             report.scenarios[0].error = Some(ScenarioStop { phase: phase.clone(), message: "boom".into() });

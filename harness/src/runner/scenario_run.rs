@@ -154,7 +154,7 @@ impl<'r> ScenarioRun<'r> {
             return Ok(copy);
         }
         let copy = WorkingCopy::create(&runner.terraform, first, &target, &vars).map_err(|e| config_error(&e))?;
-        self.timed(Phase::Init, copy.init(&runner.cancel)).await?;
+        self.timed(Phase::Init(None), copy.init(&runner.cancel)).await?;
         Ok(copy)
     }
 

@@ -51,7 +51,7 @@ impl ScenarioRun<'_> {
 
     async fn apply_side(&mut self, copy: &WorkingCopy, stage: &Stage, name: Option<String>, principal: &str) -> Result<Option<BTreeMap<String, String>>, ScenarioStop> {
         let cancel = self.runner.cancel.clone();
-        self.timed(Phase::Init, copy.init(&cancel)).await?;
+        self.timed(Phase::Init(name.clone()), copy.init(&cancel)).await?;
         let phase = Phase::Apply(name.clone());
         (self.events)(Event::PhaseStarted { scenario: &self.scenario.name, phase: &phase });
         let started = Instant::now();
