@@ -494,7 +494,7 @@ async fn run_on(target: Arc<Target>, terraform: Terraform, options: RunOptions, 
     let runner = Runner { target: target.clone(), terraform, options, cancel: cancel.clone(), run_id: runner::new_run_id(), kept: Mutex::default() };
     let result = runner.run(scenarios, &|event| reporters.emit(&event)).await;
     drop(runner);
-    if let Ok(target) = Arc::try_unwrap(target) {
+    if let Some(target) = sole(target).await {
         target.stop().await;
     }
     result
@@ -539,6 +539,23 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// The target once the run's last other holder has let it go: a workload's
+/// IMDS endpoint, shutting down, holds it for a moment more. None if something
+/// still does after a few seconds.
+async fn sole(mut target: Arc<Target>) -> Option<Target> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(target) {
+            Ok(target) => return Some(target),
+            Err(shared) if std::time::Instant::now() < deadline => {
+                target = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
 fn kept_dir(explicit: Option<PathBuf>) -> PathBuf {
     explicit.unwrap_or_else(|| project_dir(None, ".").join("target").join("harness-kept"))
 }
@@ -565,7 +582,7 @@ async fn run_kept(scenarios: &[Scenario], args: &RunArgs, options: RunOptions, r
     drop(runner);
     let emulator = match lease {
         Some(lease) => lease.emulator,
-        None => match Arc::try_unwrap(target).ok().and_then(Target::detach) {
+        None => match sole(target).await.and_then(Target::detach) {
             Some(emulator) => emulator,
             None => return fail(exit_code::TARGET, "the emulator to keep is gone; nothing is kept"),
         },
@@ -702,7 +719,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
         code = exit_code::CLEANUP_FAILED;
     }
     drop(runner);
-    if let Ok(target) = Arc::try_unwrap(target) {
+    if let Some(target) = sole(target).await {
         target.stop().await;
     }
     ExitCode::from(code as u8)

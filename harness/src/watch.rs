@@ -36,22 +36,27 @@ pub fn stamps(scenarios: &[Scenario]) -> BTreeMap<String, u64> {
 /// Wait until a watched scenario's inputs change: their names, in order
 /// (`stamps` updated); None once `cancel` fires (Ctrl-C).
 pub async fn next_change(scenarios: &[Scenario], stamps: &mut BTreeMap<String, u64>, poll: Duration, cancel: &CancellationToken) -> Option<Vec<String>> {
+    let mut previous = stamps.clone();
     loop {
-        let changed: Vec<String> = scenarios
-            .iter()
-            .filter_map(|s| {
-                let now = stamp(s);
-                (stamps.insert(s.name.clone(), now) != Some(now)).then(|| s.name.clone())
-            })
-            .collect();
-        if !changed.is_empty() {
-            return Some(changed);
-        }
         tokio::select! {
             _ = cancel.cancelled() => return None,
             _ = tokio::time::sleep(poll) => {}
         }
+        let now = self::stamps(scenarios);
+        if let Some(changed) = settled(stamps, &previous, &now) {
+            *stamps = now;
+            return Some(changed);
+        }
+        previous = now;
     }
+}
+
+/// The scenarios whose stamps differ from those last run (`run`), once two
+/// polls in a row agree on them: an editor writes a file in steps (truncate,
+/// then write), and a half-written file is not a change to run.
+fn settled(run: &BTreeMap<String, u64>, previous: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>) -> Option<Vec<String>> {
+    let changed: Vec<String> = now.iter().filter(|(name, stamp)| run.get(*name) != Some(stamp)).map(|(name, _)| name.clone()).collect();
+    (!changed.is_empty() && previous == now).then_some(changed)
 }
 
 /// What changed since the scenario's previous run: each step whose verdict
@@ -82,6 +87,17 @@ mod tests {
     use super::*;
     use crate::report::fixture::fixed_run;
     use crate::verdict::Verdict;
+
+    #[test]
+    fn a_change_counts_once_two_polls_agree_on_it() {
+        let stamps = |a: u64, b: u64| BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
+        let run = stamps(1, 2);
+        assert_eq!(settled(&run, &run, &run), None, "nothing changed");
+        assert_eq!(settled(&run, &run, &stamps(7, 2)), None, "seen once: perhaps half-written");
+        assert_eq!(settled(&run, &stamps(7, 2), &stamps(8, 2)), None, "still being written");
+        assert_eq!(settled(&run, &stamps(8, 2), &stamps(8, 2)), Some(vec!["a".to_string()]));
+        assert_eq!(settled(&run, &stamps(1, 3), &stamps(1, 3)), Some(vec!["b".to_string()]));
+    }
 
     #[test]
     fn a_step_that_went_from_fail_to_pass_says_so() {
@@ -117,6 +133,8 @@ mod tests {
         cancel.cancel();
         assert_eq!(next_change(&scenarios, &mut seen, Duration::from_millis(10), &cancel).await, None);
         std::fs::write(config.join("main.tf"), "output \"x\" { value = 2 }\n").unwrap();
-        assert_eq!(next_change(&scenarios, &mut seen, Duration::from_millis(10), &cancel).await, Some(vec!["s".to_string()]));
+        let changed = next_change(&scenarios, &mut seen, Duration::from_millis(10), &CancellationToken::new()).await;
+        assert_eq!(changed, Some(vec!["s".to_string()]));
+        assert_eq!(seen, stamps(&scenarios), "what was run is what is there now");
     }
 }

@@ -54,7 +54,9 @@ impl Workspace {
     fn run(&self, args: &[&str]) -> (Output, serde_json::Value) {
         let report = self.dir.path().join("report.json");
         let out = self.harness(&[args, &["--report-json", report.to_str().unwrap()]].concat()).output().unwrap();
-        let json = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+        let json = std::fs::read_to_string(&report)
+            .map(|t| serde_json::from_str(&t).unwrap_or_else(|e| panic!("no report ({e}); the run said:\n{}", text(&out))))
+            .unwrap_or_default();
         (out, json)
     }
 
