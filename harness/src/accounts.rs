@@ -34,6 +34,19 @@ pub enum AccountsError {
     Duplicate { first: String, second: String, id: String },
     #[error("`--sandbox-account {0}` is neither an account id nor NAME=ID")]
     BadSandboxArgument(String),
+    #[error("account `{name}` has no sandbox id on --target aws; pass --sandbox-account {name}=ID (the real account that plays it)")]
+    Unmapped { name: String },
+}
+
+impl AccountsError {
+    /// The harness's exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AccountsError::Unmapped { .. } => crate::exit_code::ACCOUNT_UNMAPPED,
+            AccountsError::BadSandboxArgument(_) => crate::exit_code::USAGE,
+            _ => crate::exit_code::ACCOUNTS_INVALID,
+        }
+    }
 }
 
 impl Accounts {
@@ -81,11 +94,11 @@ impl Accounts {
     }
 
     /// The same names with the ids `ids` gives them (a real account's
-    /// sandbox ids in place of the scenario's); a name `ids` lacks is returned.
-    pub fn with_ids(&self, ids: &BTreeMap<String, String>) -> Result<Accounts, String> {
-        let mapped = self.0.iter().map(|a| ids.get(&a.name).map(|id| (a.name.clone(), id.clone())).ok_or_else(|| a.name.clone()));
-        let pairs = mapped.collect::<Result<Vec<_>, _>>()?;
-        Accounts::new(pairs).map_err(|e| e.to_string())
+    /// sandbox ids in place of the scenario's); refused for a name `ids`
+    /// lacks, or two names it maps to one account.
+    pub fn with_ids(&self, ids: &BTreeMap<String, String>) -> Result<Accounts, AccountsError> {
+        let mapped = self.0.iter().map(|a| ids.get(&a.name).map(|id| (a.name.clone(), id.clone())).ok_or_else(|| AccountsError::Unmapped { name: a.name.clone() }));
+        Accounts::new(mapped.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// `${accounts.NAME}` written as each account's id.
@@ -191,5 +204,17 @@ mod tests {
         }
         assert!(SandboxAccounts::parse(&["prod=222222222222".into(), "prod=333333333333".into()]).is_err());
         assert!(SandboxAccounts::parse(&["111111111111".into(), "222222222222".into()]).is_err());
+    }
+
+    #[test]
+    fn sandbox_ids_replace_the_scenarios_own_or_say_which_is_missing() {
+        let a = accounts(&[("dev", "111111111111"), ("prod", "222222222222")]).unwrap();
+        let ids = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, i)| (n.to_string(), i.to_string())).collect::<BTreeMap<_, _>>();
+        let mapped = a.with_ids(&ids(&[("dev", "444444444444"), ("prod", "555555555555")])).unwrap();
+        assert_eq!(mapped.for_alias(Some("prod")).unwrap().id, "555555555555");
+        let missing = a.with_ids(&ids(&[("dev", "444444444444")])).unwrap_err();
+        assert_eq!((missing.exit_code(), missing.to_string().contains("pass --sandbox-account prod=ID")), (crate::exit_code::ACCOUNT_UNMAPPED, true));
+        let same = a.with_ids(&ids(&[("dev", "444444444444"), ("prod", "444444444444")])).unwrap_err();
+        assert_eq!(same.exit_code(), crate::exit_code::ACCOUNTS_INVALID, "{same}");
     }
 }

@@ -802,8 +802,8 @@ fn check_accounts(scenarios: &[Scenario], args: &TargetArgs) -> Result<(), ExitC
         return Err(fail(exit_code::ACCOUNT_UNMAPPED, format!("--sandbox-account {name}=...: no scenario of this run acts in an account `{name}` ({known}); drop it or fix the name")));
     }
     for scenario in scenarios {
-        if let Some(name) = scenario.accounts.names().into_iter().find(|name| !sandbox.named.contains_key(*name)) {
-            return Err(fail(exit_code::ACCOUNT_UNMAPPED, format!("[{}] acts in account `{name}`, which has no sandbox id on --target aws; pass --sandbox-account {name}=ID", scenario.name)));
+        if let Err(err) = scenario.accounts.with_ids(&sandbox.named) {
+            return Err(fail(err.exit_code(), format!("[{}] {err}", scenario.name)));
         }
     }
     Ok(())

@@ -746,7 +746,7 @@ fn parse_accounts(source: &Source<'_>, raw: Option<&Spanned<BTreeMap<String, Spa
             AccountsError::NotAnId { name, .. } | AccountsError::BadName { name } | AccountsError::Duplicate { second: name, .. } => {
                 written.iter().find(|(n, _)| *n == name).map_or(raw.span().start, |(_, v)| v.span().start)
             }
-            AccountsError::BadSandboxArgument(_) => raw.span().start,
+            AccountsError::BadSandboxArgument(_) | AccountsError::Unmapped { .. } => raw.span().start,
         };
         source.accounts_error(at, err.to_string())
     })

@@ -289,7 +289,7 @@ fn sandbox_accounts_must_match_the_accounts_scenarios_name() {
     let unknown = run(&["--sandbox-account", "dev=111111111111", "--sandbox-account", "prod=222222222222", "--sandbox-account", "staging=333333333333"]);
     assert_fails(&unknown, exit_code::ACCOUNT_UNMAPPED, "--sandbox-account staging=...: no scenario of this run acts in an account `staging` (they name: dev, prod)", "drop it or fix the name");
     let unmapped = run(&["--sandbox-account", "dev=111111111111"]);
-    assert_fails(&unmapped, exit_code::ACCOUNT_UNMAPPED, "[cross_account_deployer] acts in account `prod`, which has no sandbox id on --target aws", "pass --sandbox-account prod=ID");
+    assert_fails(&unmapped, exit_code::ACCOUNT_UNMAPPED, "[cross_account_deployer] account `prod` has no sandbox id on --target aws", "pass --sandbox-account prod=ID");
     let malformed = run(&["--sandbox-account", "prod=2222"]);
     assert_fails(&malformed, exit_code::USAGE, "`--sandbox-account prod=2222` is neither an account id nor NAME=ID", "write --sandbox-account ID or NAME=ID");
     for out in [unknown, unmapped, malformed] {

@@ -19,7 +19,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
-use crate::accounts::{ACCESS_ROLE, Account, Accounts};
+use crate::accounts::{ACCESS_ROLE, Account, Accounts, AccountsError};
 use crate::exit_code;
 use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::sdk::{self, CallError, Endpoint, call_error};
@@ -96,8 +96,8 @@ pub enum TargetError {
     Interrupted,
     #[error("cannot reach account `{name}` ({id}) through {role_arn} ({cause}); the harness's identity must be able to assume a role of that name there (AWS Organizations creates it in its member accounts), or name another with --account-role")]
     AccountUnreachable { name: String, id: String, role_arn: String, cause: String },
-    #[error("account `{name}` has no sandbox id; pass --sandbox-account {name}=ID (the real account that plays it)")]
-    AccountUnmapped { name: String },
+    #[error(transparent)]
+    Accounts(AccountsError),
 }
 
 /// How the runner treats IAM propagation on a target.
@@ -134,7 +134,7 @@ impl TargetError {
             TargetError::Io(_) => exit_code::IO,
             TargetError::NoRegion => exit_code::USAGE,
             TargetError::BadCredentials(_) | TargetError::WrongAccount { .. } | TargetError::AccountUnreachable { .. } => exit_code::CREDENTIALS,
-            TargetError::AccountUnmapped { .. } => exit_code::ACCOUNT_UNMAPPED,
+            TargetError::Accounts(err) => err.exit_code(),
             TargetError::NotLauncher(_) => exit_code::USAGE,
             TargetError::Spawn(_)
             | TargetError::Exited { .. }
@@ -467,7 +467,7 @@ impl Target {
     /// checked with sts:GetCallerIdentity: the credentials are that account's.
     pub async fn reach_accounts(&self, accounts: &Accounts) -> Result<Vec<ReachedAccount>, TargetError> {
         let accounts = match &self.accounts.sandbox_ids {
-            Some(ids) => accounts.with_ids(ids).map_err(|name| TargetError::AccountUnmapped { name })?,
+            Some(ids) => accounts.with_ids(ids).map_err(TargetError::Accounts)?,
             None => accounts.clone(),
         };
         let admin = self.admin_config().await;
