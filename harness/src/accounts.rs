@@ -105,21 +105,6 @@ impl Accounts {
     pub fn substitute(&self, text: &str) -> String {
         self.0.iter().fold(text.to_string(), |text, a| text.replace(&format!("${{{REFERENCE_PREFIX}{}}}", a.name), &a.id))
     }
-
-    /// Every `${accounts.NAME}` in `text` whose NAME is not an account here.
-    pub fn unknown_references<'t>(&self, text: &'t str) -> Vec<&'t str> {
-        let mut unknown = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find(&format!("${{{REFERENCE_PREFIX}")) {
-            let after = &rest[start + 2 + REFERENCE_PREFIX.len()..];
-            let Some(end) = after.find('}') else { break };
-            if self.get(&after[..end]).is_none() {
-                unknown.push(&after[..end]);
-            }
-            rest = &after[end..];
-        }
-        unknown
-    }
 }
 
 /// `--sandbox-account` values: a bare id is the default account (the
@@ -188,10 +173,9 @@ mod tests {
     }
 
     #[test]
-    fn references_are_substituted_and_unknown_ones_found() {
+    fn references_are_substituted() {
         let a = accounts(&[("dev", "111111111111"), ("prod", "222222222222")]).unwrap();
         assert_eq!(a.substitute("arn:aws:iam::${accounts.prod}:root"), "arn:aws:iam::222222222222:root");
-        assert_eq!(a.unknown_references("${accounts.prod} ${accounts.stage} ${other}"), vec!["stage"]);
     }
 
     #[test]

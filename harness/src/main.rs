@@ -746,7 +746,9 @@ async fn watch_round(runner: &mut Runner, scenarios: &[Scenario], previous: &mut
 /// What the scenarios' configs ask of the run, said before it starts: a
 /// remote backend gives way to a local one; a config with no `name_prefix`
 /// names its resources itself, so two such scenarios in one run (on one
-/// target) would collide: refused.
+/// target) would collide: refused; an `aws` provider alias of a config the
+/// admin applies must name an account of its scenario (else it would act in
+/// an account nobody chose).
 fn check_configs(scenarios: &[Scenario]) -> Result<(), ExitCode> {
     let mut unprefixed: Vec<&str> = Vec::new();
     for scenario in scenarios {
@@ -755,6 +757,19 @@ fn check_configs(scenarios: &[Scenario]) -> Result<(), ExitCode> {
             let Ok(module) = terraform::read_module(&stage.config) else { continue };
             if let Some(backend) = module.backend.as_deref().filter(|b| *b != "local") {
                 eprintln!("[{}] {} declares backend \"{backend}\": the run keeps its state in its working copy (a local backend); yours is not touched", scenario.name, stage.config.display());
+            }
+            // A config the admin applies acts in the scenario's accounts: every alias must name one.
+            let admin_applies = !scenario.accounts.is_empty() && stage.apply.as_principal.is_none();
+            if let Some(alias) = module.aws_providers.iter().flatten().find(|alias| admin_applies && scenario.accounts.get(alias).is_none()) {
+                return Err(fail(
+                    exit_code::ALIAS_WITHOUT_ACCOUNT,
+                    format!(
+                        "[{}] {} has provider \"aws\" alias \"{alias}\", which names no account of the scenario (its [accounts]: {}); add `{alias} = \"<id>\"` to [accounts] or rename the alias",
+                        scenario.name,
+                        stage.config.display(),
+                        scenario.accounts.names().join(", ")
+                    ),
+                ));
             }
             if !module.takes_name_prefix() && !unprefixed.contains(&scenario.name.as_str()) {
                 eprintln!("[{}] {} declares no `name_prefix` variable: its resources keep the names it gives them and may collide with another run's on the same target", scenario.name, stage.config.display());
@@ -771,27 +786,9 @@ fn check_configs(scenarios: &[Scenario]) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// Before anything starts: every `aws` provider alias of a config the admin
-/// applies names an account of its scenario (else it would act in an account
-/// nobody chose); on a real account, every account a scenario names has a
-/// sandbox id, and every `--sandbox-account NAME=ID` names one of them.
+/// Before anything starts, on a real account: every account a scenario names
+/// has a sandbox id, and every `--sandbox-account NAME=ID` names one of them.
 fn check_accounts(scenarios: &[Scenario], args: &TargetArgs) -> Result<(), ExitCode> {
-    for scenario in scenarios.iter().filter(|s| !s.accounts.is_empty()) {
-        for stage in scenario.stages.iter().filter(|s| s.apply.as_principal.is_none()) {
-            let Ok(module) = terraform::read_module(&stage.config) else { continue };
-            if let Some(alias) = module.aws_providers.iter().flatten().find(|alias| scenario.accounts.get(alias).is_none()) {
-                return Err(fail(
-                    exit_code::ALIAS_WITHOUT_ACCOUNT,
-                    format!(
-                        "[{}] {} has provider \"aws\" alias \"{alias}\", which names no account of the scenario (its [accounts]: {}); add `{alias} = \"<id>\"` to [accounts] or rename the alias",
-                        scenario.name,
-                        stage.config.display(),
-                        scenario.accounts.names().join(", ")
-                    ),
-                ));
-            }
-        }
-    }
     if target_kind(args) != TargetKind::Aws {
         return Ok(());
     }

@@ -143,8 +143,13 @@ impl Predictor {
     fn account_of(&self, arn: &str) -> Result<&AccountClients, String> {
         match arn.split(':').nth(4).filter(|a| !a.is_empty() && *a != "aws") {
             None => Ok(self.default_account()),
-            Some(id) => self.accounts.iter().find(|a| a.id == id).ok_or_else(|| format!("{arn} is in account {id}, which the harness does not reach (not in the scenario's [accounts])")),
+            Some(id) => self.clients(id).map_err(|why| format!("{arn}: {why}")),
         }
+    }
+
+    /// The clients of account `id`.
+    fn clients(&self, id: &str) -> Result<&AccountClients, String> {
+        self.accounts.iter().find(|a| a.id == id).ok_or_else(|| format!("account {id} is not one the harness reaches (not in the scenario's [accounts])"))
     }
 
     /// The session ARN of `role` (of the default account) as `session`: who a principal is.
@@ -257,8 +262,7 @@ impl Predictor {
 
     /// The role an AssumeRole asks for: its trust policy into `set`; None when it does not exist.
     async fn target_role(&self, role_arn: &str, set: &mut PolicySet) -> Result<Option<RoleSnapshot>, String> {
-        let account = &self.account_of(role_arn)?.id;
-        let snapshot = self.role(account, role_arn.rsplit('/').next().unwrap_or_default()).await?;
+        let snapshot = self.role(self.account_of(role_arn)?, role_arn.rsplit('/').next().unwrap_or_default()).await?;
         match &snapshot {
             Some(role) => set.resource = Some(role.trust.clone()),
             None => set.resource_exists = false,
@@ -268,10 +272,10 @@ impl Predictor {
 
     /// The caller's identity policies, boundary and tags: its role's, or its user's.
     async fn principal(&self, caller: &Caller) -> Result<Principal, String> {
-        let account = caller.account().map(|id| self.account_of(&format!("arn:{}:iam::{id}:", self.partition))).transpose()?.unwrap_or(self.default_account());
+        let account = caller.account().map(|id| self.clients(id)).transpose()?.unwrap_or(self.default_account());
         match caller {
             Caller::RoleSession { role, .. } => {
-                let own = self.role(&account.id, role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
+                let own = self.role(account, role).await?.ok_or_else(|| format!("the caller's role {role} does not exist"))?;
                 Ok(Principal { identity: own.identity, boundary: own.boundary, tags: own.tags })
             }
             Caller::User { name, .. } => self.read_user(account, name).await,
@@ -279,14 +283,13 @@ impl Predictor {
         }
     }
 
-    async fn role(&self, account: &str, name: &str) -> Result<Option<RoleSnapshot>, String> {
+    async fn role(&self, account: &AccountClients, name: &str) -> Result<Option<RoleSnapshot>, String> {
         let mut roles = self.roles.lock().await;
-        let key = (account.to_string(), name.to_string());
+        let key = (account.id.clone(), name.to_string());
         if let Some(known) = roles.get(&key) {
             return known.clone();
         }
-        let clients = self.accounts.iter().find(|a| a.id == account).unwrap_or(self.default_account());
-        let read = self.read_role(clients, name).await;
+        let read = self.read_role(account, name).await;
         roles.insert(key, read.clone());
         read
     }

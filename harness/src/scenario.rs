@@ -133,19 +133,7 @@ pub struct Template {
 impl Template {
     /// The output names this template refers to.
     pub fn references(&self) -> Vec<&str> {
-        let mut names = Vec::new();
-        let mut rest = self.text.as_str();
-        while let Some(start) = rest.find("${") {
-            let after = &rest[start + 2..];
-            match after.find('}') {
-                Some(end) => {
-                    names.push(&after[..end]);
-                    rest = &after[end + 1..];
-                }
-                None => break,
-            }
-        }
-        names
+        references(&self.text)
     }
 
     /// Replace every `${name}` by its value; the error is the first unknown name.
@@ -157,6 +145,23 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// Every `${name}` in `text`: the names, in order.
+pub fn references(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                names.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    names
 }
 
 /// How a principal gets its credentials.
@@ -662,7 +667,8 @@ impl Scenario {
                 None => resolve_config(path, configs_root, config.get_ref()),
             };
             let variables = raw_stage.map(|s| s.variables.clone()).unwrap_or_default();
-            if let Some(unknown) = variables.values().flat_map(|v| accounts.unknown_references(v)).next() {
+            let named = variables.values().flat_map(|v| references(v)).filter_map(|r| r.strip_prefix(crate::accounts::REFERENCE_PREFIX));
+            if let Some(unknown) = named.into_iter().find(|name| accounts.get(name).is_none()) {
                 let known = accounts.names().join(", ");
                 return Err(source.accounts_error(stage_start, format!("a stage's variables name `${{accounts.{unknown}}}`, which is not an account of this scenario (known: {known})")));
             }
