@@ -18,7 +18,7 @@ $(VENV)/.installed: harness/emulator/requirements.txt
 	touch $@
 
 ## containers: (root) start dockerd and build the moto and LocalStack Community images offline;
-## prints the environment to eval: eval "$$(sudo make -s containers)"
+## prints the environment to eval once it succeeded: env=$$(sudo make -s containers) && eval "$$env"
 containers:
 	@ci/containers.sh
 

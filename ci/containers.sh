@@ -8,9 +8,11 @@
 #      - a LocalStack Community image (localstack-core 4.14.0, the last Community
 #        release, on Debian trixie's Python 3.13; why not 2026.3.0: see the pins file).
 # Idempotent: a running engine is reused and an existing image is not rebuilt.
-# Prints the environment the harness needs, to be eval'd:
-#   eval "$(sudo ci/containers.sh)"
+# Prints the environment the harness needs, to be eval'd only when it succeeded:
+#   env=$(sudo ci/containers.sh) && eval "$env"
+# (a plain `eval "$(...)"` evals nothing and succeeds when the script fails).
 # Everything else goes to stderr. Needs root (apt, debootstrap, chroot, dockerd).
+#   ci/containers.sh stop   stops the engine it started (images and data stay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,22 @@ LOCALSTACK_IMAGE=harness-local/localstack-community:$LOCALSTACK_VERSION
 
 log() { echo "containers: $*" >&2; }
 die() { echo "containers: error: $*" >&2; exit 1; }
+PIDFILE=/run/harness-docker.pid
+
+# `stop`: end the engine this script started (its pid file), waiting for it.
+if [ "${1:-}" = stop ]; then
+  [ -s "$PIDFILE" ] || { log "no engine of this script runs (no $PIDFILE)"; exit 0; }
+  pid=$(cat "$PIDFILE")
+  kill "$pid" 2>/dev/null || { log "the engine ($pid) had already stopped"; rm -f "$PIDFILE"; exit 0; }
+  deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "dockerd ($pid) did not stop within 30 s; kill -9 $pid"
+    sleep 0.2
+  done
+  log "stopped dockerd ($pid); its images and data stay in $ROOT (remove the folder to free them)"
+  exit 0
+fi
+[ $# -eq 0 ] || die "unknown argument '$1'; run it with no argument to start, or 'stop'"
 
 # apt, debootstrap and the chroots are loud (needrestart, "Can not write log"
 # without /dev/pts): their output goes to this file; a failure names it.
@@ -55,7 +73,7 @@ if ! docker info >/dev/null 2>&1; then
   mkdir -p "$ROOT" /run/harness-docker-exec
   log "starting dockerd on $SOCK (log: $ROOT.log)"
   setsid dockerd --data-root "$ROOT" --exec-root /run/harness-docker-exec -H "$DOCKER_HOST" \
-    --pidfile /run/harness-docker.pid --bridge=none --iptables=false >"$ROOT.log" 2>&1 < /dev/null &
+    --pidfile "$PIDFILE" --bridge=none --iptables=false >"$ROOT.log" 2>&1 < /dev/null &
   deadline=$((SECONDS + 60))
   until docker info >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || die "dockerd did not answer within 60 s; see $ROOT.log"

@@ -63,8 +63,12 @@ impl Call {
     /// reason depend on. Err: what it does not enforce.
     pub fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
         if let Call::AssumeRole { session, .. } = self {
-            if !caps.trust_policies {
-                return Err("the target does not enforce trust policies");
+            // The rule the predicted denial names is the one the target must enforce.
+            match predicted.and_then(|p| p.policy_type) {
+                Some(PolicyType::Identity) if !caps.identity_policies => return Err("the target does not enforce identity policies"),
+                Some(PolicyType::Identity) => {}
+                _ if !caps.trust_policies => return Err("the target does not enforce trust policies"),
+                _ => {}
             }
             if session.external_id.is_some() && !caps.trust_conditions {
                 return Err("the target does not check trust policy conditions (sts:ExternalId)");
@@ -186,6 +190,17 @@ mod tests {
         assert!(call.denial_verifiable(&identity_only, None).is_err());
         let list = Call::ListBucket { bucket: "b".into(), expect_keys: vec![] };
         assert!(list.denial_verifiable(&identity_only, None).is_ok());
+    }
+
+    #[test]
+    fn an_assume_role_denied_by_identity_policies_depends_on_those() {
+        let call = Call::AssumeRole { role_arn: "arn".into(), session_name: "s".into(), session: SessionParams::default() };
+        let by_identity = Reason { decision: crate::policy::Decision::Deny, policy_type: Some(PolicyType::Identity), policy: None, statement: None, explicit: false, text: "t".into() };
+        assert_eq!(call.denial_verifiable(&Capabilities::default(), Some(&by_identity)), Err("the target does not enforce identity policies"));
+        let identity_only = Capabilities { identity_policies: true, ..Capabilities::default() };
+        assert!(call.denial_verifiable(&identity_only, Some(&by_identity)).is_ok());
+        let by_trust = Reason { policy_type: Some(PolicyType::Trust), ..by_identity };
+        assert_eq!(call.denial_verifiable(&identity_only, Some(&by_trust)), Err("the target does not enforce trust policies"));
     }
 
     #[test]

@@ -13,8 +13,11 @@
 
 pub mod accounts;
 pub mod call;
+pub mod cli;
+pub mod command;
 pub mod exit_code;
 pub mod identity;
+pub mod interrupt;
 pub mod kept;
 pub mod mutants;
 pub mod naming;
@@ -31,6 +34,7 @@ pub mod root_module;
 pub mod reporter;
 pub mod runner;
 pub mod scenario;
+pub mod scratch;
 pub mod sdk;
 pub mod secret;
 pub mod steps;

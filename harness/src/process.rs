@@ -5,9 +5,11 @@
 //! period, then killed, so no grandchild (terraform's provider plugins)
 //! outlives the run.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
@@ -15,6 +17,33 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a signalled process group gets before SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
+
+/// The process groups of the children running now that must not outlive the
+/// harness, and whether a hard stop has begun (then nothing new starts).
+struct Live {
+    /// Each group's leader and the signal that asks it to stop.
+    groups: BTreeMap<i32, i32>,
+    stopping: bool,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live { groups: BTreeMap::new(), stopping: false });
+
+fn live() -> std::sync::MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A child's place among the live groups; it leaves when this is dropped
+/// (the child has been reaped, or handed to what stops it).
+#[derive(Debug)]
+pub struct Registration(Option<i32>);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            live().groups.remove(&pgid);
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -183,14 +212,30 @@ impl Command {
     }
 
     /// Start a long-running server without waiting for it; its output goes
-    /// to `log` (a pipe nobody reads would fill up and block it).
-    pub fn spawn_logged(&self, log: &Path) -> Result<tokio::process::Child, ProcessError> {
+    /// to `log` (a pipe nobody reads would fill up and block it). Its group
+    /// stays among the live ones while the registration is held.
+    pub fn spawn_logged(&self, log: &Path) -> Result<(tokio::process::Child, Registration), ProcessError> {
         let io_error = |source| ProcessError::Spawn { summary: self.summary.clone(), program: self.program.display().to_string(), source };
         let out = std::fs::File::create(log).map_err(io_error)?;
         let err = out.try_clone().map_err(io_error)?;
         let mut cmd = self.to_tokio();
         cmd.stdout(out).stderr(err);
-        cmd.spawn().map_err(|source| self.spawn_error(source))
+        self.spawn_registered(cmd)
+    }
+
+    /// Spawn and register the child's group in one step under the lock, so a
+    /// hard stop either sees the child or prevents it.
+    fn spawn_registered(&self, mut cmd: tokio::process::Command) -> Result<(tokio::process::Child, Registration), ProcessError> {
+        let mut live = live();
+        if live.stopping {
+            return Err(ProcessError::Interrupted { summary: self.summary.clone(), output: Output::default() });
+        }
+        let child = cmd.spawn().map_err(|source| self.spawn_error(source))?;
+        let pgid = child.id().map(|pid| pid as i32).filter(|_| !self.outliving);
+        if let Some(pgid) = pgid {
+            live.groups.insert(pgid, self.cancel_signal);
+        }
+        Ok((child, Registration(pgid)))
     }
 
     fn spawn_error(&self, source: std::io::Error) -> ProcessError {
@@ -206,7 +251,7 @@ impl Command {
     pub async fn run(&self, cancel: &CancellationToken) -> Result<Output, ProcessError> {
         tracing::debug!(summary = %self.summary, program = %self.program.display(), args = ?self.args, "running");
         let started = Instant::now();
-        let mut child = self.to_tokio().spawn().map_err(|source| self.spawn_error(source))?;
+        let (mut child, _registered) = self.spawn_registered(self.to_tokio())?;
         let pgid = child.id().map(|pid| pid as i32);
         let readers = read_both(&mut child);
         tokio::pin!(readers);
@@ -299,6 +344,96 @@ fn read_both(child: &mut tokio::process::Child) -> impl Future<Output = (Vec<u8>
     }
 }
 
+/// The hard stop (a second Ctrl-C): no child starts from now on; every live
+/// group gets its stop signal and up to `grace` to end (terraform, stopping,
+/// saves what state it can), then the groups and every descendant that left
+/// its group are killed with SIGKILL; waits up to `deadline` until none of
+/// them runs. Returns the pids still running then (none, unless the kernel is slow).
+pub fn kill_every_child(grace: Duration, deadline: Duration) -> Vec<i32> {
+    let groups: BTreeMap<i32, i32> = {
+        let mut live = live();
+        live.stopping = true;
+        live.groups.clone()
+    };
+    let leaders: Vec<i32> = groups.keys().copied().collect();
+    let table = process_table();
+    let doomed: Vec<i32> = table.iter().filter(|p| leaders.contains(&p.pgid) || descends_from(p.pid, &leaders, &table)).map(|p| p.pid).collect();
+    tracing::debug!(?groups, ?doomed, "hard stop: killing every child");
+    let running = || -> Vec<i32> { process_table().into_iter().filter(|p| !p.zombie && doomed.contains(&p.pid)).map(|p| p.pid).collect() };
+    for (pgid, signal) in &groups {
+        signal_group(*pgid, *signal);
+    }
+    let _ = poll_until(grace, || running().is_empty());
+    for pgid in &leaders {
+        signal_group(*pgid, libc::SIGKILL);
+    }
+    for pid in &doomed {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    let _ = poll_until(deadline, || running().is_empty());
+    running()
+}
+
+/// Poll `done` every 20 ms until it holds (true) or `deadline` passes (false).
+fn poll_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + deadline;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One process as /proc/PID/stat tells it.
+#[derive(Debug, Clone, Copy)]
+struct ProcessEntry {
+    pid: i32,
+    ppid: i32,
+    pgid: i32,
+    zombie: bool,
+}
+
+/// Every process of the machine (empty where there is no /proc).
+fn process_table() -> Vec<ProcessEntry> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| parse_stat(pid, &std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?))
+        .collect()
+}
+
+/// `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses, so
+/// the fields are read after its last `)`.
+fn parse_stat(pid: i32, stat: &str) -> Option<ProcessEntry> {
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
+    Some(ProcessEntry { pid, ppid, pgid, zombie: state == "Z" })
+}
+
+/// Whether `pid`'s ancestry passes through a process of one of `groups`.
+fn descends_from(pid: i32, groups: &[i32], table: &[ProcessEntry]) -> bool {
+    let mut current = pid;
+    // A bound, in case the table changed under us into a loop.
+    for _ in 0..table.len() {
+        let Some(entry) = table.iter().find(|p| p.pid == current) else { return false };
+        if groups.contains(&entry.pgid) {
+            return true;
+        }
+        if entry.ppid <= 1 {
+            return false;
+        }
+        current = entry.ppid;
+    }
+    false
+}
+
 /// Send `signal` to every process of the group `pgid`.
 pub fn signal_group(pgid: i32, signal: i32) {
     // SAFETY: kill(2) with a negative pid signals a process group; it has no
@@ -372,6 +507,26 @@ mod tests {
             assert!(Instant::now() < deadline, "grandchild {pid} survived the timeout");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[test]
+    fn stat_lines_are_read_after_the_command_name() {
+        let entry = parse_stat(42, "42 (terraform (x) y) S 7 42 42 0 -1").unwrap();
+        assert_eq!((entry.pid, entry.ppid, entry.pgid, entry.zombie), (42, 7, 42, false));
+        assert!(parse_stat(9, "9 (sh) Z 1 9 9").unwrap().zombie);
+        assert!(parse_stat(9, "garbage").is_none());
+    }
+
+    #[test]
+    fn descent_is_followed_through_parents_that_left_the_group() {
+        let table = [
+            ProcessEntry { pid: 10, ppid: 1, pgid: 10, zombie: false },
+            ProcessEntry { pid: 11, ppid: 10, pgid: 11, zombie: false },
+            ProcessEntry { pid: 12, ppid: 11, pgid: 12, zombie: false },
+            ProcessEntry { pid: 20, ppid: 1, pgid: 20, zombie: false },
+        ];
+        assert!(descends_from(12, &[10], &table));
+        assert!(!descends_from(20, &[10], &table));
     }
 
     #[tokio::test]

@@ -189,16 +189,16 @@ pub struct RunVariables {
 /// impatient second Ctrl-C can still say where the state is.
 static ACTIVE: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
 
-/// The destroy command of every working copy that exists right now.
-pub fn active_destroy_hints() -> Vec<String> {
-    ACTIVE.lock().map(|map| map.values().cloned().collect()).unwrap_or_default()
+/// Every working copy that exists right now: its folder and its destroy command.
+pub fn active_copies() -> Vec<(PathBuf, String)> {
+    ACTIVE.lock().map(|map| map.iter().map(|(path, hint)| (path.clone(), hint.clone())).collect()).unwrap_or_default()
 }
 
 /// A temporary copy of a config, set up for one target. Dropping it removes
 /// the folder; `keep` leaves it (with its state) for a manual cleanup.
 #[derive(Debug)]
 pub struct WorkingCopy {
-    dir: Option<tempfile::TempDir>,
+    dir: Option<crate::scratch::Scratch>,
     /// The copy's top folder: the root module's, or the one above it that holds its local modules too.
     root: PathBuf,
     /// The root module's folder in the copy: where terraform runs.
@@ -226,7 +226,7 @@ impl WorkingCopy {
         let wrap = |source| TerraformError::WorkingCopy { config: config.to_path_buf(), source };
         let module = read_module(config)?;
         let (_, relative) = root_module::layout(config, &module.local_modules);
-        let dir = tempfile::Builder::new().prefix("harness-tf-").tempdir().map_err(wrap)?;
+        let dir = crate::scratch::folder("harness-tf-").map_err(wrap)?;
         let path = dir.path().join(relative);
         std::fs::create_dir_all(&path).map_err(wrap)?;
         if let Some(mirror) = &terraform.mirror {
@@ -350,6 +350,12 @@ impl WorkingCopy {
             .env("TF_INPUT", "0")
             .env("CHECKPOINT_DISABLE", "1")
             .cancel_signal(libc::SIGINT);
+        // Terraform's plugin sockets go in a folder of the copy: a provider
+        // killed by a hard stop leaves its socket folder there, removed with the copy.
+        let tmp = self.root.join(".tmp");
+        if std::fs::create_dir_all(&tmp).is_ok() {
+            cmd = cmd.env("TMPDIR", tmp);
+        }
         if self.terraform.mirror.is_some() {
             cmd = cmd.env("TF_CLI_CONFIG_FILE", self.path.join(CLI_CONFIG_FILE));
         }

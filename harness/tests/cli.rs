@@ -296,3 +296,50 @@ fn sandbox_accounts_must_match_the_accounts_scenarios_name() {
         assert!(!stderr(&out).contains("starting the target"), "nothing started: {}", stderr(&out));
     }
 }
+
+/// The README's lines that start the container engine, as a person copies them.
+fn readme_container_lines() -> Vec<String> {
+    let readme = std::fs::read_to_string(project("README.md")).unwrap();
+    let lines: Vec<String> = readme.lines().filter(|l| l.contains("ci/containers.sh) && eval")).map(|l| l.split('#').next().unwrap().trim().to_string()).collect();
+    assert_eq!(lines.len(), 2, "the README shows the line with sudo and the one without: {lines:?}");
+    lines
+}
+
+/// `bash -c LINE; echo "$DOCKER_HOST"` from the project folder with `PATH`:
+/// its status, what it printed on stderr, and the DOCKER_HOST it left.
+fn run_line(line: &str, path: &str, log: &Path) -> (Option<i32>, String, String) {
+    let script = format!("{line} || exit $?\necho \"DOCKER_HOST=$DOCKER_HOST\"");
+    let bash = ["/usr/bin/bash", "/bin/bash"].into_iter().find(|b| Path::new(b).exists()).unwrap();
+    let out = Command::new(bash).args(["-c", &script]).current_dir(project("")).env("PATH", path).env_remove("DOCKER_HOST").env("HARNESS_CONTAINERS_LOG", log).output().unwrap();
+    (out.status.code(), stderr(&out), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_readme_container_lines_fail_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("containers.log");
+    let [with_sudo, without] = <[String; 2]>::try_from(readme_container_lines()).unwrap();
+    assert!(with_sudo.contains("sudo ") && !without.contains("sudo"), "{with_sudo} / {without}");
+    // No sudo on the machine: the shell's own message, a non-zero status, nothing evaluated.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (status, err, out) = run_line(&with_sudo, &empty.display().to_string(), &log);
+    assert_eq!(status, Some(127), "{err}");
+    assert!(err.contains("sudo: command not found"), "{err}");
+    assert!(!out.contains("DOCKER_HOST"), "{out}");
+    // The script fails (here: not root, as `id` says): its message and status, for both lines.
+    let fakes = dir.path().join("fakes");
+    std::fs::create_dir(&fakes).unwrap();
+    for (name, body) in [("sudo", "exec \"$@\""), ("id", "echo 1000")] {
+        let file = fakes.join(name);
+        std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", fakes.display());
+    for line in [&with_sudo, &without] {
+        let (status, err, out) = run_line(line, &path, &log);
+        assert_eq!(status, Some(1), "{line}: {err}");
+        assert!(err.contains("containers: error: needs root"), "{line}: {err}");
+        assert!(!out.contains("DOCKER_HOST"), "{line}: {out}");
+    }
+}

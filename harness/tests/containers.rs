@@ -1,6 +1,6 @@
 //! Container targets through the `harness` binary: the default choice and
 //! its reason, and no container outliving a run that is interrupted once,
-//! twice, while the container starts, or killed outright (the next start
+//! twice or three times (nor a process or a working copy), while the container starts, or killed outright (the next start
 //! removes what a killed harness left). Needs a Docker engine: without one
 //! these trials are ignored, unless HARNESS_REQUIRE_DOCKER=1 (CI), which
 //! fails them.
@@ -8,11 +8,12 @@
 mod run_support;
 
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use harness::exit_code;
 use harness::target::{Target, container, localstack};
 use libtest_mimic::{Arguments, Failed, Trial};
-use run_support::{Run, project};
+use run_support::{Marked, Run, press_ctrl_c, project};
 
 fn harness(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
@@ -54,17 +55,32 @@ fn ctrl_c_removes_the_container_of_the_default_target() -> Result<(), Failed> {
     check(left.is_empty(), || format!("containers left: {left:?}"))
 }
 
-fn second_ctrl_c_still_removes_the_container() -> Result<(), Failed> {
-    let run = Run::spawn(harness(&["run", "-s", "solution_demo", "--target", "moto-container"]));
+/// Ctrl-C pressed again and again during an apply on the moto container:
+/// no container, no process of the run (terraform, its providers), no
+/// working copy left.
+fn ctrl_cs_during_an_apply_leave_nothing(lead: Duration, spacings: &[Duration]) -> Result<(), Failed> {
+    let marked = Marked::new();
+    let mut cmd = harness(&["run", "-s", "solution_demo", "--target", "moto-container"]);
+    marked.apply(&mut cmd);
+    let run = Run::spawn(cmd);
     run.wait_for("[solution_demo] init done");
     let pid = run.pid();
-    run.interrupt();
-    run.wait_for("interrupted: stopping");
-    run.interrupt();
+    marked.wait_for_provider_starts(3);
+    press_ctrl_c(&run, lead, spacings);
     let done = run.finish();
     check(done.status.code() == Some(exit_code::INTERRUPTED), || format!("exit {:?}: {}", done.status.code(), done.stderr))?;
     let left = left_by(pid)?;
-    check(left.is_empty(), || format!("containers left: {left:?}; stderr:\n{}", done.stderr))
+    check(left.is_empty(), || format!("containers left: {left:?}; stderr:\n{}", done.stderr))?;
+    let left = marked.leftovers(&format!("{}{}", done.stdout, done.stderr));
+    check(left.is_empty(), || format!("the run left {left:?}; stderr:\n{}", done.stderr))
+}
+
+fn two_ctrl_cs_during_an_apply_leave_nothing() -> Result<(), Failed> {
+    ctrl_cs_during_an_apply_leave_nothing(Duration::from_millis(500), &[Duration::from_millis(500)])
+}
+
+fn three_ctrl_cs_during_an_apply_leave_nothing() -> Result<(), Failed> {
+    ctrl_cs_during_an_apply_leave_nothing(Duration::from_millis(1000), &[Duration::from_millis(300), Duration::from_millis(1000)])
 }
 
 fn ctrl_c_while_the_container_starts_leaves_nothing() -> Result<(), Failed> {
@@ -121,7 +137,12 @@ fn strict_fails_what_localstack_community_cannot_prove() -> Result<(), Failed> {
     check(!denials.is_empty() && denials.iter().all(|s| s["verdict"] == "unverified"), || format!("denials: {denials:?}"))?;
     check(stdout.contains("result: FAILED |") && stdout.contains(&format!("{} unverified", denials.len())), || stdout.clone().into_owned())?;
     // FAILED beside "0 failed" says why: the unproven steps fail the run under --strict.
-    check(stdout.contains(&format!("{} steps NOT PROVEN: the target cannot show their denial (see capabilities); they fail the run (--strict)", denials.len())), || stdout.into_owned())
+    check(stdout.contains(&format!("{} steps NOT PROVEN: the target cannot show their denial (see capabilities); they fail the run (--strict)", denials.len())), || stdout.clone().into_owned())?;
+    // So do the scenario's own lines, on the console and in the summary.
+    let unproven = steps.iter().filter(|s| s["verdict"] == "unverified").count();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(stderr.contains(&format!("[problem_demo] FAILED: {unproven} steps NOT PROVEN, --strict\n")), || stderr.clone().into_owned())?;
+    check(stdout.contains(&format!("problem_demo: FAILED ({unproven} steps NOT PROVEN, --strict) |")), || stdout.into_owned())
 }
 
 /// LocalStack the user runs, reached as `--endpoint`: detected from its
@@ -204,7 +225,8 @@ fn main() -> ExitCode {
     }
     let trials: Vec<Trial> = [
         ("containers::ctrl_c_removes_the_container_of_the_default_target", ctrl_c_removes_the_container_of_the_default_target as fn() -> Result<(), Failed>),
-        ("containers::second_ctrl_c_still_removes_the_container", second_ctrl_c_still_removes_the_container),
+        ("containers::two_ctrl_cs_during_an_apply_leave_nothing", two_ctrl_cs_during_an_apply_leave_nothing),
+        ("containers::three_ctrl_cs_during_an_apply_leave_nothing", three_ctrl_cs_during_an_apply_leave_nothing),
         ("containers::ctrl_c_while_the_container_starts_leaves_nothing", ctrl_c_while_the_container_starts_leaves_nothing),
         ("containers::a_killed_harnesss_container_is_removed_by_the_next_start", a_killed_harnesss_container_is_removed_by_the_next_start),
         ("containers::a_missing_image_is_named_with_a_remedy", a_missing_image_is_named_with_a_remedy),

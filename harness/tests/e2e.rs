@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
+use harness::policy::{Decision, PolicyType};
 use harness::report::{Cleanup, RunReport, ScenarioReport, StepReport};
 use harness::reporter::{Reporters, json::Json, progress::Progress};
 use harness::runner::{self, RunOptions, Runner};
@@ -80,8 +81,20 @@ fn judge_enforcing(step: &StepReport) -> Result<(), Failed> {
 }
 
 /// LocalStack Community enforces nothing: an expected denial must be
-/// UNVERIFIED (never a pass it cannot prove), an expected success must pass.
+/// UNVERIFIED (never a pass it cannot prove), its `why` naming the rule its
+/// predicted reason names (identity or trust policies); an expected success must pass.
 fn judge_non_enforcing(step: &StepReport) -> Result<(), Failed> {
+    let rule = step.reason.as_ref().filter(|r| r.decision == Decision::Deny).and_then(|r| r.policy_type).map(|t| match t {
+        PolicyType::Identity => "identity policies",
+        PolicyType::Trust => "trust policies",
+        _ => "",
+    });
+    let why = step.why.clone().unwrap_or_default();
+    if let (Verdict::Unverified, Some(rule)) = (step.verdict, rule)
+        && !why.contains(rule)
+    {
+        return Err(format!("the why `{why}` does not name {rule}, which the predicted reason names: {}", step.reason.as_ref().map(|r| r.text.as_str()).unwrap_or_default()).into());
+    }
     match (step.expected, step.verdict) {
         (Expectation::Denied | Expectation::Error, Verdict::Unverified) | (Expectation::Allowed, Verdict::Pass) => Ok(()),
         (expected, verdict) => {

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -17,7 +18,7 @@ use harness::sdk::{self, Endpoint};
 use harness::target::moto::{MotoOptions, MotoServer};
 
 mod run_support;
-use run_support::{Finished, Run, project};
+use run_support::{Finished, Marked, Run, press_ctrl_c, project};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
@@ -192,6 +193,11 @@ fn ctrl_c_during_apply_still_destroys_everything() {
     let emulator = Emulator::start();
     let done = interrupted_at(&emulator, &["-s", "problem_demo"], "[problem_demo] init done");
     assert!(done.stderr.contains("interrupted: stopping; destroying what was applied"), "{}", done.stderr);
+    // Said as an interruption, not a failure, and no empty table of steps.
+    assert!(done.stderr.contains("[problem_demo] INTERRUPTED during apply (Ctrl-C)\n"), "{}", done.stderr);
+    assert!(!done.stdout.contains("SCENARIO") && !done.stdout.contains("FAILED"), "{}", done.stdout);
+    assert!(done.stdout.contains("problem_demo: INTERRUPTED during apply |"), "{}", done.stdout);
+    assert!(done.stdout.contains("result: INTERRUPTED | 0 passed, 0 failed, 0 unverified | interrupted by Ctrl-C: problem_demo (apply)"), "{}", done.stdout);
     assert!(done.stderr.contains("[problem_demo] destroy done"), "{}", done.stderr);
     emulator.assert_nothing_left();
 }
@@ -207,7 +213,10 @@ fn ctrl_c_after_apply_still_destroys_everything() {
 #[test]
 fn second_ctrl_c_stops_waiting_and_the_printed_command_finishes_the_cleanup() {
     let emulator = Emulator::start();
-    let run = Run::spawn(emulator.harness(&["-s", "problem_demo"]));
+    let marked = Marked::new();
+    let mut cmd = emulator.harness(&["-s", "problem_demo"]);
+    marked.apply(&mut cmd);
+    let run = Run::spawn(cmd);
     run.wait_for("[problem_demo] init done");
     run.interrupt();
     run.wait_for("interrupted: stopping");
@@ -215,10 +224,41 @@ fn second_ctrl_c_stops_waiting_and_the_printed_command_finishes_the_cleanup() {
     let done = run.finish();
     assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
     assert!(done.stderr.contains("stopped waiting; cleanup may be incomplete"), "{}", done.stderr);
+    // No process of the run is left; its working copy is, and the output names it.
+    let left = marked.leftovers(&done.stderr);
+    assert!(left.is_empty(), "the run left {left:?}");
     let hint = done.stderr.lines().map(str::trim).find(|l| l.starts_with("cd ") && l.contains(" destroy -auto-approve")).unwrap_or_else(|| panic!("no cleanup command printed:\n{}", done.stderr)).to_string();
     // -lock-timeout in it waits for the interrupted terraform to let go of the state.
     emulator.run_printed_command(&hint);
     emulator.assert_nothing_left();
+}
+
+/// Ctrl-C pressed again and again during an apply on the embedded emulator:
+/// no process of the run (terraform, its providers, the emulator) and no
+/// folder of it (working copies, the emulator's files) is left.
+fn ctrl_cs_on_the_embedded_emulator_leave_nothing(lead: Duration, spacings: &[Duration]) {
+    let marked = Marked::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(["run", "--target", "moto", "-s", "problem_demo"]).current_dir(project(""));
+    marked.apply(&mut cmd);
+    let run = Run::spawn(cmd);
+    run.wait_for("[problem_demo] init done");
+    marked.wait_for_provider_starts(3);
+    press_ctrl_c(&run, lead, spacings);
+    let done = run.finish();
+    assert_eq!(done.status.code(), Some(exit_code::INTERRUPTED), "{}", done.stderr);
+    let left = marked.leftovers(&format!("{}{}", done.stdout, done.stderr));
+    assert!(left.is_empty(), "the run left {left:?}; stderr:\n{}", done.stderr);
+}
+
+#[test]
+fn two_ctrl_cs_on_the_embedded_emulator_leave_no_process_and_no_folder() {
+    ctrl_cs_on_the_embedded_emulator_leave_nothing(Duration::from_millis(500), &[Duration::from_millis(200)]);
+}
+
+#[test]
+fn three_ctrl_cs_on_the_embedded_emulator_leave_no_process_and_no_folder() {
+    ctrl_cs_on_the_embedded_emulator_leave_nothing(Duration::from_millis(800), &[Duration::from_millis(700), Duration::from_millis(100)]);
 }
 
 #[test]

@@ -22,9 +22,11 @@ pub fn sample() -> RunReport {
             phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
             steps: vec![denied_list("role1 cannot list the bucket", None, Verdict::Pass)],
             accounts: BTreeMap::new(),
+            interrupted: false,
         }],
         passed: true,
         strict: false,
+        interrupted: false,
     }
 }
 
@@ -39,6 +41,7 @@ pub fn fixed_run() -> RunReport {
         scenarios: vec![chain(), broken(), unapplied()],
         passed: false,
         strict: false,
+        interrupted: false,
     }
 }
 
@@ -75,6 +78,7 @@ fn chain() -> ScenarioReport {
         ],
         steps: vec![unverified, assumed, listed],
         accounts: BTreeMap::new(),
+        interrupted: false,
     }
 }
 
@@ -105,6 +109,7 @@ fn broken() -> ScenarioReport {
         phases: vec![phase(Phase::Apply(None), 25.0, true), phase(Phase::Steps(None), 0.3, true), phase(Phase::Destroy, 9.0, true)],
         steps: vec![lookup, diverged, failed],
         accounts: BTreeMap::new(),
+        interrupted: false,
     }
 }
 
@@ -122,6 +127,7 @@ fn unapplied() -> ScenarioReport {
         phases: vec![phase(Phase::Apply(None), 3.0, false), phase(Phase::Destroy, 600.0, false)],
         steps: vec![],
         accounts: BTreeMap::new(),
+        interrupted: false,
     }
 }
 

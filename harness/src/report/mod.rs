@@ -33,6 +33,9 @@ pub struct RunReport {
     pub passed: bool,
     /// Whether UNVERIFIED steps failed the run (--strict).
     pub strict: bool,
+    /// Stopped by Ctrl-C.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -86,6 +89,54 @@ pub struct ScenarioReport {
     /// The accounts it acted in (`[accounts]`): each name, and the id that played it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accounts: BTreeMap<String, String>,
+    /// Stopped by Ctrl-C before its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl ScenarioReport {
+    /// Why a scenario that did not pass failed, in a few words; None when it
+    /// passed or was interrupted (that is said instead). Without a stop, a
+    /// failed or diverged step or a kept state, only --strict fails it: its
+    /// UNVERIFIED steps.
+    pub fn failed_because(&self) -> Option<String> {
+        if self.passed || self.interrupted {
+            return None;
+        }
+        let count = |verdict: Verdict| self.steps.iter().filter(|s| s.verdict == verdict).count();
+        let steps = |n: usize| format!("{n} {}", if n == 1 { "step" } else { "steps" });
+        let mut why = Vec::new();
+        if let Some(stop) = &self.error {
+            why.push(format!("{} failed", stop.phase));
+        }
+        match count(Verdict::Fail) {
+            0 => {}
+            n => why.push(format!("{} FAILED", steps(n))),
+        }
+        match count(Verdict::Diverged) {
+            0 => {}
+            n => why.push(format!("{} DIVERGED", steps(n))),
+        }
+        if matches!(self.cleanup, Cleanup::Kept { .. }) {
+            why.push("cleanup incomplete".into());
+        }
+        if why.is_empty() {
+            why.push(match count(Verdict::Unverified) {
+                0 => "no step ran".to_string(),
+                n => format!("{} NOT PROVEN, --strict", steps(n)),
+            });
+        }
+        Some(why.join(", "))
+    }
+
+    /// Where an interrupted scenario stopped: the phase it was in.
+    pub fn interrupted_in(&self) -> Option<String> {
+        self.interrupted.then(|| match (&self.error, self.phases.last()) {
+            (Some(stop), _) => stop.phase.to_string(),
+            (None, Some(phase)) => phase.name.to_string(),
+            (None, None) => "its start".to_string(),
+        })
+    }
 }
 
 /// Why a scenario stopped before its end: the phase, and what failed there.

@@ -72,10 +72,16 @@ pub fn line(event: &Event<'_>) -> String {
         }
         Event::StepFinished { scenario, step } => step_lines(scenario, step),
         Event::ScenarioFinished(report) => {
+            if let Some(phase) = report.interrupted_in() {
+                return format!("[{}] INTERRUPTED during {phase} (Ctrl-C)", report.name);
+            }
             let mut line = format!("[{}] {}", report.name, if report.passed { "PASSED" } else { "FAILED" });
             let unverified = report.steps.iter().filter(|s| s.verdict == Verdict::Unverified).count();
             if report.passed && unverified > 0 {
                 line.push_str(&format!(", {} NOT PROVEN (the target does not enforce what they depend on)", count_of_steps(unverified)));
+            }
+            if let (None, Some(why)) = (&report.error, report.failed_because()) {
+                line.push_str(&format!(": {why}"));
             }
             if let Some(error) = &report.error {
                 let indented = error.message.trim_end().replace('\n', "\n    ");

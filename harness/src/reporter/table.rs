@@ -66,11 +66,14 @@ fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
         }
         s
     };
-    writeln!(out, "{}", line(&header.map(String::from)))?;
-    for row in &rows {
-        writeln!(out, "{}", line(row))?;
+    // A run stopped before any step has no table to show.
+    if !rows.is_empty() {
+        writeln!(out, "{}", line(&header.map(String::from)))?;
+        for row in &rows {
+            writeln!(out, "{}", line(row))?;
+        }
+        writeln!(out)?;
     }
-    writeln!(out)?;
     write_summary(report, out)
 }
 
@@ -79,19 +82,21 @@ fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()>
     for scenario in &report.scenarios {
         let phases: Vec<String> = scenario.phases.iter().map(|p| format!("{} {:.1}s", p.name, p.latency_ms / 1000.0)).collect();
         let cleanup = scenario.cleanup.summary();
-        writeln!(
-            out,
-            "{}: {} | {} | cleanup: {cleanup}",
-            scenario.name,
-            if scenario.passed { "passed" } else { "FAILED" },
-            phases.join(", ")
-        )?;
+        let result = match (scenario.passed, scenario.interrupted_in(), scenario.failed_because()) {
+            (true, ..) => "passed".to_string(),
+            (false, Some(phase), _) => format!("INTERRUPTED during {phase}"),
+            (false, None, Some(why)) => format!("FAILED ({why})"),
+            (false, None, None) => "FAILED".to_string(),
+        };
+        writeln!(out, "{}: {result} | {} | cleanup: {cleanup}", scenario.name, phases.join(", "))?;
     }
     let steps: Vec<&StepReport> = report.scenarios.iter().flat_map(|s| &s.steps).collect();
     let count = |v: Verdict| steps.iter().filter(|s| s.verdict == v).count();
     let stopped: Vec<String> =
-        report.scenarios.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
+        report.scenarios.iter().filter(|s| !s.interrupted).filter_map(|s| s.error.as_ref().map(|e| format!("{} ({})", s.name, e.phase))).collect();
     let stopped = if stopped.is_empty() { String::new() } else { format!(" | stopped early: {}", stopped.join(", ")) };
+    let interrupted: Vec<String> = report.scenarios.iter().filter_map(|s| Some(format!("{} ({})", s.name, s.interrupted_in()?))).collect();
+    let interrupted = if interrupted.is_empty() { String::new() } else { format!(" | interrupted by Ctrl-C: {}", interrupted.join(", ")) };
     let unverified = count(Verdict::Unverified);
     let caveat = match (unverified, report.strict) {
         (0, _) => String::new(),
@@ -110,8 +115,12 @@ fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()>
     };
     writeln!(
         out,
-        "result: {} | {} passed, {} failed, {unverified} unverified{diverged}{stopped}{caveat}{warnings}",
-        if report.passed { "PASSED" } else { "FAILED" },
+        "result: {} | {} passed, {} failed, {unverified} unverified{diverged}{interrupted}{stopped}{caveat}{warnings}",
+        match (report.passed, report.interrupted) {
+            (_, true) => "INTERRUPTED",
+            (true, false) => "PASSED",
+            (false, false) => "FAILED",
+        },
         count(Verdict::Pass),
         count(Verdict::Fail),
     )

@@ -14,6 +14,7 @@ use super::story::Story;
 use super::table::Table;
 use super::{Reporter, replay};
 use crate::report::fixture::{fixed_run, sample};
+use crate::phase::Phase;
 use crate::report::{Event, RunReport, StepReport};
 use crate::scenario::Expectation;
 use crate::verdict::Verdict;
@@ -152,6 +153,31 @@ fn unverified_steps_are_never_silent() {
     let report = unverified(false);
     let line = progress::line(&Event::ScenarioFinished(&report.scenarios[0]));
     assert_eq!(line, "[problem_demo] PASSED, 1 step NOT PROVEN (the target does not enforce what they depend on)");
+    // Under --strict the FAILED lines say why: nothing failed, nothing was proven.
+    let mut report = unverified(true);
+    report.scenarios[0].passed = false;
+    let line = progress::line(&Event::ScenarioFinished(&report.scenarios[0]));
+    assert_eq!(line, "[problem_demo] FAILED: 1 step NOT PROVEN, --strict");
+    let text = render(Table::summary_only, &report);
+    assert!(text.contains("problem_demo: FAILED (1 step NOT PROVEN, --strict) | apply 30.0s | cleanup: destroyed"), "{text}");
+}
+
+#[test]
+fn an_interrupted_run_says_so_and_shows_no_empty_table() {
+    let mut report = sample();
+    report.passed = false;
+    report.interrupted = true;
+    let scenario = &mut report.scenarios[0];
+    scenario.steps.clear();
+    scenario.passed = false;
+    scenario.interrupted = true;
+    scenario.error = Some(crate::report::ScenarioStop { phase: Phase::Apply(None), message: "terraform apply: interrupted".into() });
+    let line = progress::line(&Event::ScenarioFinished(&report.scenarios[0]));
+    assert_eq!(line, "[problem_demo] INTERRUPTED during apply (Ctrl-C)");
+    let text = render(Table::new, &report);
+    assert!(!text.contains("SCENARIO") && !text.contains("FAILED"), "{text}");
+    assert!(text.contains("problem_demo: INTERRUPTED during apply | apply 30.0s | cleanup: destroyed"), "{text}");
+    assert!(text.contains("result: INTERRUPTED | 0 passed, 0 failed, 0 unverified | interrupted by Ctrl-C: problem_demo (apply)"), "{text}");
 }
 
 #[test]

@@ -106,6 +106,7 @@ impl<'r> ScenarioRun<'r> {
             phases: Vec::new(),
             steps: Vec::new(),
             accounts: BTreeMap::new(),
+            interrupted: false,
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
@@ -599,6 +600,7 @@ impl<'r> ScenarioRun<'r> {
         let report = &mut self.report;
         let steps_ok = !report.steps.is_empty() && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && !strict));
         report.passed = report.error.is_none() && steps_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
+        report.interrupted = self.runner.cancel.is_cancelled() && !report.passed;
         (self.events)(Event::ScenarioFinished(&self.report));
         self.report
     }

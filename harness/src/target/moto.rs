@@ -72,6 +72,8 @@ pub struct MotoOptions {
 pub struct MotoServer {
     child: tokio::process::Child,
     pgid: Option<i32>,
+    /// Among the children a hard stop kills (none when it outlives the harness).
+    _registration: crate::process::Registration,
     pub endpoint: String,
     pub version: String,
     pub admin_access_key_id: String,
@@ -79,7 +81,7 @@ pub struct MotoServer {
     pub admin_arn: String,
     pub account_id: String,
     /// The launcher's folder (its files, its log): removed with it, unless detached.
-    dir: Option<tempfile::TempDir>,
+    dir: Option<crate::scratch::Scratch>,
     http: reqwest::Client,
 }
 
@@ -146,7 +148,7 @@ impl MotoServer {
     pub async fn start(options: &MotoOptions) -> Result<Self, TargetError> {
         let python = find_python(options.python.as_deref());
         check_moto_installed(&python).await?;
-        let dir = tempfile::Builder::new().prefix("harness-moto-").tempdir().map_err(TargetError::Io)?;
+        let dir = crate::scratch::folder("harness-moto-").map_err(TargetError::Io)?;
         for (name, source) in LAUNCHER_FILES {
             std::fs::write(dir.path().join(name), source).map_err(TargetError::Io)?;
         }
@@ -172,12 +174,13 @@ impl MotoServer {
             Some(file) => command.arg("--record-secrets").arg(file),
             None => command,
         };
-        let child = command.spawn_logged(&log_file).map_err(TargetError::Spawn)?;
+        let (child, registration) = command.spawn_logged(&log_file).map_err(TargetError::Spawn)?;
         let pgid = child.id().map(|p| p as i32);
         let http = super::http_client(Duration::from_secs(5))?;
         let mut server = MotoServer {
             child,
             pgid,
+            _registration: registration,
             endpoint: String::new(),
             version: String::new(),
             admin_access_key_id: String::new(),
@@ -258,7 +261,7 @@ impl MotoServer {
     /// its folder (launcher, log), for the lease to name.
     pub fn detach(mut self) -> (i32, PathBuf) {
         let pgid = self.pgid.take().unwrap_or_default();
-        (pgid, self.dir.take().map(tempfile::TempDir::keep).unwrap_or_default())
+        (pgid, self.dir.take().map(crate::scratch::Scratch::keep).unwrap_or_default())
     }
 }
 

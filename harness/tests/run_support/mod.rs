@@ -94,3 +94,107 @@ impl Run {
         }
     }
 }
+
+/// A run marked so that everything it leaves can be found afterwards: a
+/// mark in its environment, which every process it starts inherits
+/// (terraform, its providers, the emulator), whatever group or parent it
+/// ends up with; and a temporary folder of its own (TMPDIR), where its
+/// working copies and the emulator's files go.
+pub struct Marked {
+    mark: String,
+    tmp: tempfile::TempDir,
+}
+
+/// The environment variable that carries the mark.
+const MARK_VARIABLE: &str = "HARNESS_TEST_RUN_MARK";
+
+impl Marked {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new().prefix("harness-marked-run-").tempdir().unwrap();
+        let mark = tmp.path().file_name().unwrap().to_string_lossy().into_owned();
+        Marked { mark, tmp }
+    }
+
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env(MARK_VARIABLE, &self.mark).env("TMPDIR", self.tmp.path());
+    }
+
+    /// Every live process that carries the mark: (pid, command name).
+    pub fn processes(&self) -> Vec<(i32, String)> {
+        let wanted = format!("{MARK_VARIABLE}={}", self.mark);
+        let mut found = Vec::new();
+        for pid in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            if !zombie && environ.split(|b| *b == 0).any(|entry| entry == wanted.as_bytes()) {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+                found.push((pid, name));
+            }
+        }
+        found
+    }
+
+    /// Poll until the `n`th provider process of the run has started (the
+    /// kernel keeps 15 bytes of a name: `terraform-provi`). Terraform starts
+    /// the AWS provider about three times in an apply (validate, plan,
+    /// apply); from about 0.3 s to 3 s after the third starts (measured on
+    /// the embedded emulator), an interrupted terraform takes seconds to
+    /// stop: a second Ctrl-C then finds it, and its provider, still running.
+    pub fn wait_for_provider_starts(&self, n: usize) {
+        let mut seen = std::collections::BTreeSet::new();
+        poll_until(&format!("provider start {n}"), || {
+            seen.extend(self.processes().into_iter().filter(|(_, name)| name.starts_with("terraform-prov")).map(|(pid, _)| pid));
+            seen.len() >= n
+        });
+    }
+
+    /// What the run left: marked processes still running (after a short
+    /// poll, for the kernel to finish what was killed), and entries of its
+    /// temporary folder that `output` does not name.
+    pub fn leftovers(&self, output: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.processes().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut left: Vec<String> = self.processes().into_iter().map(|(pid, name)| format!("process {pid} ({name})")).collect();
+        for entry in std::fs::read_dir(self.tmp.path()).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            if !output.contains(&path.display().to_string()) {
+                left.push(format!("unnamed folder {}", path.display()));
+            }
+        }
+        left
+    }
+}
+
+impl Drop for Marked {
+    /// Whatever a failed trial left is killed (the folder goes with `tmp`).
+    fn drop(&mut self) {
+        for (pid, _) in self.processes() {
+            // SAFETY: kill(2) on a process this test's run started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Poll `done` until it holds, or fail at the deadline naming `what`.
+pub fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + RUN_DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} never came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ctrl-C after `lead`, then again after each spacing: the moments an
+/// impatient person presses (the stimulus, not a synchronisation: what is
+/// checked afterwards must hold whenever the presses come).
+pub fn press_ctrl_c(run: &Run, lead: Duration, spacings: &[Duration]) {
+    std::thread::sleep(lead);
+    run.interrupt();
+    for spacing in spacings {
+        std::thread::sleep(*spacing);
+        run.interrupt();
+    }
+}
