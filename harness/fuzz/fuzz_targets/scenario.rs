@@ -14,8 +14,8 @@ mod exit_code;
 #[path = "../../src/accounts.rs"]
 #[allow(dead_code)]
 mod accounts;
-#[path = "../../src/scenario.rs"]
-#[allow(dead_code)]
+#[path = "../../src/scenario/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod scenario;
 // The reasons a scenario may assert (`because = ...`): the one piece of the evaluator it reads.
 #[path = "../../src/policy/reason.rs"]

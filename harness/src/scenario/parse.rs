@@ -1,0 +1,469 @@
+//! Reading a scenario file: the TOML as written, checked field by field,
+//! every error at `file:line:column`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::*;
+use super::{FORMAT, ScenarioError, did_you_mean};
+use crate::accounts::{Accounts, AccountsError};
+use crate::policy::Because;
+
+// ---- the file as written ---------------------------------------------------
+
+/// Read first, alone: a file for a newer format is named as such, before
+/// its new fields are taken for mistakes.
+#[derive(Deserialize)]
+struct RawFormat {
+    format: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    #[allow(dead_code)] // read by RawFormat
+    format: Option<u32>,
+    description: Option<String>,
+    config: Option<Spanned<String>>,
+    accounts: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    #[serde(default)]
+    principals: BTreeMap<String, Spanned<RawPrincipal>>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    stages: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    config: Spanned<String>,
+    /// How reports name the stage (default: its config's folder name).
+    name: Option<String>,
+    apply_as: Option<Spanned<String>>,
+    expect_apply: Option<Spanned<String>>,
+    because: Option<Spanned<String>>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrincipal {
+    oidc_provider: Option<Spanned<String>>,
+    instance: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
+    access_key_id: Option<Spanned<String>>,
+    secret_access_key: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    #[serde(rename = "as")]
+    principal: Spanned<String>,
+    action: Spanned<String>,
+    expect: Expectation,
+    because: Option<Spanned<String>>,
+    bucket: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    body: Option<String>,
+    role_arn: Option<Spanned<String>>,
+    session_name: Option<String>,
+    save_as: Option<Spanned<String>>,
+    expect_keys: Option<Vec<String>>,
+    expect_body: Option<String>,
+    expect_arn: Option<Spanned<String>>,
+    error_code: Option<Spanned<String>>,
+    /// sts:AssumeRoleWithWebIdentity: the token's claims.
+    claims: Option<Spanned<BTreeMap<String, String>>>,
+    // AssumeRole's session parameters.
+    external_id: Option<Spanned<String>>,
+    duration_seconds: Option<Spanned<i32>>,
+    tags: Option<Spanned<BTreeMap<String, String>>>,
+    transitive_tag_keys: Option<Spanned<Vec<String>>>,
+    source_identity: Option<Spanned<String>>,
+    policy: Option<Spanned<String>>,
+    policy_arns: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// The session parameters a step sets, with where each is written.
+fn session_fields(step: &RawStep) -> Vec<(&'static str, usize)> {
+    let at = |name: &'static str, span: Option<std::ops::Range<usize>>| span.map(|s| (name, s.start));
+    [
+        at("external_id", step.external_id.as_ref().map(Spanned::span)),
+        at("duration_seconds", step.duration_seconds.as_ref().map(Spanned::span)),
+        at("tags", step.tags.as_ref().map(Spanned::span)),
+        at("transitive_tag_keys", step.transitive_tag_keys.as_ref().map(Spanned::span)),
+        at("source_identity", step.source_identity.as_ref().map(Spanned::span)),
+        at("policy", step.policy.as_ref().map(Spanned::span)),
+        at("policy_arns", step.policy_arns.as_ref().map(Spanned::span)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// An AssumeRole step's session parameters; a session policy must be JSON,
+/// and a transitive tag key one of the step's tags.
+fn parse_session(source: &Source<'_>, step: &RawStep) -> Result<SessionParams<Template>, ScenarioError> {
+    let tags = step.tags.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default();
+    if let Some(keys) = &step.transitive_tag_keys
+        && let Some(key) = keys.get_ref().iter().find(|k| !tags.contains_key(*k))
+    {
+        return Err(source.error(keys.span().start, format!("transitive tag key `{key}` is not one of the step's tags")));
+    }
+    if let Some(policy) = &step.policy
+        && let Err(err) = serde_json::from_str::<serde_json::Value>(policy.get_ref())
+    {
+        return Err(source.error(policy.span().start, format!("the session policy is not JSON: {err}")));
+    }
+    Ok(SessionParams {
+        external_id: step.external_id.as_ref().map(|t| source.template(t)).transpose()?,
+        duration_seconds: step.duration_seconds.as_ref().map(|d| *d.get_ref()),
+        tags,
+        transitive_tag_keys: step.transitive_tag_keys.as_ref().map(|k| k.get_ref().clone()).unwrap_or_default(),
+        source_identity: step.source_identity.as_ref().map(|s| s.get_ref().clone()),
+        policy: step.policy.as_ref().map(|p| p.get_ref().clone()),
+        policy_arns: step.policy_arns.as_ref().map(|a| a.get_ref().iter().map(|t| source.template(t)).collect()).transpose()?.unwrap_or_default(),
+    })
+}
+
+/// `error_code` goes with expect = "error", which needs it.
+fn parse_error_code(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Option<String>, ScenarioError> {
+    match (&step.error_code, step.expect) {
+        (Some(code), Expectation::Error) => Ok(Some(code.get_ref().clone())),
+        (None, Expectation::Error) => Err(source.error(step_start, "a step with expect = \"error\" needs `error_code`, the code it must fail with (e.g. ValidationError)")),
+        (Some(code), _) => Err(source.error(code.span().start, "`error_code` goes with expect = \"error\"")),
+        (None, _) => Ok(None),
+    }
+}
+
+/// A stage's `apply_as` (a principal known by then, never on the first
+/// stage), `expect_apply` ("applied" or "denied", only with `apply_as`) and
+/// the `because` of a refused apply.
+fn parse_stage_apply(source: &Source<'_>, stage: &RawStage, index: usize, known: &BTreeSet<String>) -> Result<StageApply, ScenarioError> {
+    let Some(principal) = &stage.apply_as else {
+        if let Some(field) = stage.expect_apply.as_ref().or(stage.because.as_ref()) {
+            return Err(source.error(field.span().start, "`expect_apply` and `because` go with `apply_as` (the admin's apply is expected to succeed)"));
+        }
+        return Ok(StageApply::default());
+    };
+    if index == 0 {
+        return Err(source.error(principal.span().start, "the first stage is applied as the admin: `apply_as` names a principal of an earlier stage"));
+    }
+    if !known.contains(principal.get_ref()) {
+        let known_list = known.iter().cloned().collect::<Vec<_>>().join(", ");
+        return Err(source.error(principal.span().start, format!("unknown principal `{}` in apply_as (known by this stage: {known_list})", principal.get_ref())));
+    }
+    let refused = match stage.expect_apply.as_ref().map(|e| (e, e.get_ref().as_str())) {
+        None | Some((_, "applied")) => false,
+        Some((_, "denied")) => true,
+        Some((field, other)) => return Err(source.error(field.span().start, format!("expect_apply is \"applied\" or \"denied\", not `{other}`"))),
+    };
+    let because = match &stage.because {
+        None => None,
+        Some(_) if !refused => return Err(source.error(stage.because.as_ref().map_or(0, |b| b.span().start), "`because` goes with expect_apply = \"denied\"")),
+        Some(because) => Some(Because::parse(because.get_ref()).ok_or_else(|| {
+            source.error(because.span().start, format!("unknown reason `{}` in because; one of: {}", because.get_ref(), Because::ALL.map(Because::name).join(", ")))
+        })?),
+    };
+    Ok(StageApply { as_principal: Some(principal.get_ref().clone()), refused, because })
+}
+
+/// `because` names the reason of an expected denial, one of the evaluator's.
+fn parse_because(source: &Source<'_>, step: &RawStep) -> Result<Option<Because>, ScenarioError> {
+    let Some(because) = &step.because else { return Ok(None) };
+    let names = || Because::ALL.map(Because::name).join(", ");
+    let parsed = Because::parse(because.get_ref())
+        .ok_or_else(|| source.error(because.span().start, format!("unknown reason `{}` in because; one of: {}", because.get_ref(), names())))?;
+    if step.expect != Expectation::Denied {
+        return Err(source.error(because.span().start, "`because` goes with expect = \"denied\""));
+    }
+    Ok(Some(parsed))
+}
+
+/// Turns byte offsets into 1-based line and column.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        (line, column)
+    }
+
+    fn error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.line_col(offset);
+        ScenarioError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    fn accounts_error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.line_col(offset);
+        ScenarioError::Accounts { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    fn template(&self, value: &Spanned<String>) -> Result<Template, ScenarioError> {
+        let (line, column) = self.line_col(value.span().start);
+        let template = Template { text: value.get_ref().clone(), line, column };
+        if template.text.matches("${").count() != template.references().len()
+            || template.references().iter().any(|r| r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(self.error(value.span().start, format!("malformed output reference in `{}`; write `${{output_name}}`", template.text)));
+        }
+        Ok(template)
+    }
+}
+
+/// A stage as written: its config, its steps, where it starts in the file.
+type StageAsWritten<'a> = (&'a Spanned<String>, &'a Vec<Spanned<RawStep>>, usize, Option<&'a RawStage>);
+
+impl Scenario {
+    /// Read and validate a scenario file. `configs_root` resolves a bare
+    /// config name; `config_override` (the user's `--config`) wins over the file.
+    pub fn load(path: &Path, configs_root: &Path, config_override: Option<&Path>) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text, configs_root, config_override)
+    }
+
+    pub fn parse(path: &Path, text: &str, configs_root: &Path, config_override: Option<&Path>) -> Result<Self, ScenarioError> {
+        let source = Source { path, text };
+        if let Ok(RawFormat { format: Some(format) }) = toml::from_str::<RawFormat>(text)
+            && *format.get_ref() > FORMAT
+        {
+            let message = format!("this scenario is written for format {}, this harness reads format {FORMAT}; use a newer harness", format.get_ref());
+            return Err(source.error(format.span().start, message));
+        }
+        let raw: RawScenario = toml::from_str(text).map_err(|err| {
+            let offset = err.span().map_or(0, |span| span.start);
+            source.error(offset, err.message().trim().to_string())
+        })?;
+
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+
+        // Either `config` + `[[steps]]`, or `[[stages]]`: one shape for both below.
+        let raw_stages: Vec<StageAsWritten<'_>> = match (&raw.config, raw.stages.is_empty()) {
+            (Some(config), true) => vec![(config, &raw.steps, 0, None)],
+            (None, false) if raw.steps.is_empty() => raw.stages.iter().map(|s| (&s.get_ref().config, &s.get_ref().steps, s.span().start, Some(s.get_ref()))).collect(),
+            (Some(config), false) => return Err(source.error(config.span().start, "write either `config` with [[steps]] or [[stages]], not both")),
+            (None, false) => return Err(source.error(raw.steps[0].span().start, "with [[stages]], steps go under [[stages.steps]]")),
+            (None, true) => return Err(source.error(0, "the scenario names no `config` (or [[stages]])")),
+        };
+        if config_override.is_some() && raw_stages.len() > 1 {
+            return Err(source.error(0, "--config replaces the config of a single-config scenario; this one has several [[stages]]"));
+        }
+
+        let accounts = parse_accounts(&source, raw.accounts.as_ref())?;
+        let mut principals = BTreeMap::new();
+        for (principal, spec) in &raw.principals {
+            principals.insert(principal.clone(), parse_principal(&source, principal, spec)?);
+        }
+
+        // A principal is known once declared, or once an earlier step saved it
+        // (sessions stay usable across stages).
+        let mut known: BTreeSet<String> = principals.keys().cloned().collect();
+        let issuers: BTreeSet<String> = principals.iter().filter(|(_, p)| matches!(p, PrincipalSource::TokenIssuer { .. })).map(|(n, _)| n.clone()).collect();
+        let mut stages = Vec::new();
+        for (index, (config, raw_steps, stage_start, raw_stage)) in raw_stages.into_iter().enumerate() {
+            let apply = match raw_stage {
+                Some(raw_stage) => parse_stage_apply(&source, raw_stage, index, &known)?,
+                None => StageApply::default(),
+            };
+            if raw_steps.is_empty() && !apply.refused {
+                return Err(source.error(stage_start, "the scenario has no [[steps]] for this config"));
+            }
+            if apply.refused && !raw_steps.is_empty() {
+                return Err(source.error(raw_steps[0].span().start, "a stage whose apply is refused has nothing to step through: the refusal is its step"));
+            }
+            let steps = parse_steps(&source, raw_steps, &mut known, &issuers)?;
+            let config = match config_override {
+                Some(dir) => dir.to_path_buf(),
+                None => resolve_config(path, configs_root, config.get_ref()),
+            };
+            let variables = raw_stage.map(|s| s.variables.clone()).unwrap_or_default();
+            let named = variables.values().flat_map(|v| references(v)).filter_map(|r| r.strip_prefix(crate::accounts::REFERENCE_PREFIX));
+            if let Some(unknown) = named.into_iter().find(|name| accounts.get(name).is_none()) {
+                let known = accounts.names().join(", ");
+                return Err(source.accounts_error(stage_start, format!("a stage's variables name `${{accounts.{unknown}}}`, which is not an account of this scenario (known: {known})")));
+            }
+            let name = raw_stage.and_then(|s| s.name.clone());
+            stages.push(Stage { config, steps, apply, variables, name });
+        }
+
+        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages, accounts })
+    }
+}
+
+/// `[accounts]` in the order written (the first is the default), each a name and an account id.
+fn parse_accounts(source: &Source<'_>, raw: Option<&Spanned<BTreeMap<String, Spanned<toml::Value>>>>) -> Result<Accounts, ScenarioError> {
+    let Some(raw) = raw else { return Ok(Accounts::default()) };
+    if raw.get_ref().is_empty() {
+        return Err(source.accounts_error(raw.span().start, "the table names no account; write `dev = \"111111111111\"` (the first is the default) or drop it"));
+    }
+    let mut written: Vec<(&String, &Spanned<toml::Value>)> = raw.get_ref().iter().collect();
+    written.sort_by_key(|(_, value)| value.span().start);
+    let mut pairs = Vec::new();
+    for (name, value) in &written {
+        let Some(id) = value.get_ref().as_str() else {
+            return Err(source.accounts_error(value.span().start, format!("account `{name}` must be a quoted 12-digit id (`{name} = \"111111111111\"`)")));
+        };
+        pairs.push((name.to_string(), id.to_string()));
+    }
+    Accounts::new(pairs).map_err(|err| {
+        let at = match &err {
+            AccountsError::NotAnId { name, .. } | AccountsError::BadName { name } | AccountsError::Duplicate { second: name, .. } => {
+                written.iter().find(|(n, _)| *n == name).map_or(raw.span().start, |(_, v)| v.span().start)
+            }
+            AccountsError::BadSandboxArgument(_) | AccountsError::Unmapped { .. } => raw.span().start,
+        };
+        source.accounts_error(at, err.to_string())
+    })
+}
+
+fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> PathBuf {
+    let beside = scenario_path.parent().unwrap_or(Path::new(".")).join(config);
+    if Path::new(config).is_absolute() || config.contains('/') || beside.is_dir() {
+        beside
+    } else {
+        configs_root.join(config)
+    }
+}
+
+/// An instance (`instance`, optionally `role`), a user (`access_key_id` and
+/// `secret_access_key`) or a token issuer (`oidc_provider`).
+fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>) -> Result<PrincipalSource, ScenarioError> {
+    let raw = spec.get_ref();
+    if let Some(issuer) = &raw.oidc_provider {
+        if raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
+            return Err(source.error(spec.span().start, format!("principal `{name}` is an OIDC provider: `oidc_provider` alone")));
+        }
+        return Ok(PrincipalSource::TokenIssuer { issuer: source.template(issuer)? });
+    }
+    match (&raw.instance, &raw.access_key_id, &raw.secret_access_key) {
+        (Some(instance), None, None) => {
+            let role = raw.role.as_ref().map(|r| source.template(r)).transpose()?;
+            Ok(PrincipalSource::Instance { instance: source.template(instance)?, role })
+        }
+        (None, Some(key), Some(secret)) if raw.role.is_none() => {
+            Ok(PrincipalSource::User { access_key_id: source.template(key)?, secret_access_key: source.template(secret)? })
+        }
+        _ => Err(source.error(
+            spec.span().start,
+            format!(
+                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) or an OIDC provider (`oidc_provider`)"
+            ),
+        )),
+    }
+}
+
+/// A stage's steps; `known` holds the principals a step may act as, and
+/// gains each session an AssumeRole step saves.
+fn parse_steps(
+    source: &Source<'_>,
+    raw_steps: &[Spanned<RawStep>],
+    known: &mut BTreeSet<String>,
+    issuers: &BTreeSet<String>,
+) -> Result<Vec<Step>, ScenarioError> {
+    let mut steps = Vec::new();
+    for spanned in raw_steps {
+        let raw_step = spanned.get_ref();
+        let principal = raw_step.principal.get_ref();
+        let web_identity = raw_step.action.get_ref() == ActionKind::AssumeRoleWithWebIdentity.name();
+        if web_identity != issuers.contains(principal) {
+            let message = if web_identity {
+                format!("sts:AssumeRoleWithWebIdentity is made with a token: `as` names an OIDC provider principal (`oidc_provider`), not `{principal}`")
+            } else {
+                format!("`{principal}` is an OIDC provider: it only exchanges tokens (sts:AssumeRoleWithWebIdentity)")
+            };
+            return Err(source.error(raw_step.principal.span().start, message));
+        }
+        if !known.contains(principal) {
+            return Err(source.error(
+                raw_step.principal.span().start,
+                format!(
+                    "unknown principal `{principal}`{}; declare it under [principals.{principal}] or save it with an earlier sts:AssumeRole step (known: {})",
+                    did_you_mean(principal, known.iter().map(String::as_str)),
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let action = parse_action(source, raw_step, spanned.span().start)?;
+        if let Some(save_as) = action.save_as() {
+            known.insert(save_as.to_string());
+        }
+        let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.kind().name()));
+        let because = parse_because(source, raw_step)?;
+        let error_code = parse_error_code(source, raw_step, spanned.span().start)?;
+        steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because, error_code });
+    }
+    Ok(steps)
+}
+
+fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action, ScenarioError> {
+    let action_name = step.action.get_ref().as_str();
+    let need = |field: &Option<Spanned<String>>, field_name: &str| -> Result<Template, ScenarioError> {
+        match field {
+            Some(value) => source.template(value),
+            None => Err(source.error(step_start, format!("a `{action_name}` step needs `{field_name}`"))),
+        }
+    };
+    if let Some((field, offset)) = session_fields(step).into_iter().next()
+        && action_name != ActionKind::AssumeRole.name()
+    {
+        return Err(source.error(offset, format!("`{field}` is a parameter of sts:AssumeRole, not of {action_name}")));
+    }
+    if let Some(claims) = &step.claims
+        && action_name != ActionKind::AssumeRoleWithWebIdentity.name()
+    {
+        return Err(source.error(claims.span().start, format!("`claims` are a web identity token's, not a parameter of {action_name}")));
+    }
+    let Some(kind) = ActionKind::from_name(action_name) else {
+        let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+        let hint = did_you_mean(action_name, known.iter().copied());
+        return Err(source.error(step.action.span().start, format!("unknown action `{action_name}`{hint}; known: {}", known.join(", "))));
+    };
+    let action = match kind {
+        ActionKind::ListBucket => Action::ListBucket { bucket: need(&step.bucket, "bucket")?, expect_keys: step.expect_keys.clone().unwrap_or_default() },
+        ActionKind::PutObject => Action::PutObject {
+            bucket: need(&step.bucket, "bucket")?,
+            key: need(&step.key, "key")?,
+            body: step.body.clone().unwrap_or_default(),
+        },
+        ActionKind::GetObject => Action::GetObject {
+            bucket: need(&step.bucket, "bucket")?,
+            key: need(&step.key, "key")?,
+            expect_body: step.expect_body.clone(),
+        },
+        ActionKind::AssumeRole => {
+            let save_as = step
+                .save_as
+                .as_ref()
+                .ok_or_else(|| source.error(step_start, "a `sts:AssumeRole` step needs `save_as`, the principal name of the new session"))?;
+            Action::AssumeRole {
+                role_arn: need(&step.role_arn, "role_arn")?,
+                session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
+                save_as: save_as.get_ref().clone(),
+                session: parse_session(source, step)?,
+            }
+        }
+        ActionKind::AssumeRoleWithWebIdentity => Action::AssumeRoleWithWebIdentity {
+            role_arn: need(&step.role_arn, "role_arn")?,
+            session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
+            save_as: step.save_as.as_ref().ok_or_else(|| source.error(step_start, "a `sts:AssumeRoleWithWebIdentity` step needs `save_as`, the principal name of the new session"))?.get_ref().clone(),
+            claims: step.claims.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+        },
+        ActionKind::GetCallerIdentity => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
+    };
+    Ok(action)
+}
+
