@@ -183,6 +183,8 @@ def _request_context(request, entity):
     if "ExternalId" in data:
         context["sts:ExternalId"] = _param(data, "ExternalId")
     if request._action.lower() == "sts:assumerole":
+        # A required parameter: every AssumeRole request carries its session name.
+        context["sts:RoleSessionName"] = _param(data, "RoleSessionName")
         context.update(_assume_role_keys(_session_request(data)))
     query = parse_qs(urlparse(request._path).query)
     for key in ("prefix", "delimiter", "max-keys"):

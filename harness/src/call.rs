@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::scenario::{Action, ActionKind, SessionParams};
 use crate::policy::{PolicyType, Reason};
-use crate::target::Capabilities;
+use crate::target_facts::Capabilities;
 
 /// A step's call with every `${output}` rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]

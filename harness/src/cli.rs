@@ -152,7 +152,7 @@ pub struct TargetArgs {
     /// How container targets are reached: host (shares the host's network, listens on a
     /// free 127.0.0.1 port) or bridge (a mapped port). Default: host when the engine has no bridge.
     #[arg(long, env = "HARNESS_CONTAINER_NETWORK")]
-    pub container_network: Option<crate::target::container::Network>,
+    pub container_network: Option<crate::target_facts::Network>,
     /// Base URL of an AWS-compatible endpoint to run against (LocalStack, moto, ...);
     /// admin credentials come from the standard chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE).
     #[arg(long, env = "AWS_ENDPOINT_URL")]

@@ -8,6 +8,7 @@
 //! finishes the cleanup. Any further Ctrl-C changes nothing.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,20 @@ const TERRAFORM_GRACE: Duration = Duration::from_secs(3);
 const REAP_DEADLINE: Duration = Duration::from_secs(10);
 /// How long the engine gets to remove the run's containers.
 const CONTAINER_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Set when the second Ctrl-C begins the hard stop, which ends the process.
+static HARD_STOPPING: AtomicBool = AtomicBool::new(false);
+/// Longer than a hard stop takes (terraform's grace, the reaping, the containers).
+const HARD_STOP_BOUND: Duration = Duration::from_secs(60);
+
+/// Called when a command has returned, before the runtime ends: while a
+/// hard stop is under way the command's own end (a destroy it refused to
+/// start, say) must not win the race to exit; the hard stop ends the process.
+pub async fn settle() {
+    if HARD_STOPPING.load(Ordering::SeqCst) {
+        let _ = tokio::time::timeout(HARD_STOP_BOUND, std::future::pending::<()>()).await;
+    }
+}
 
 /// What a hard stop left, for the person who pressed Ctrl-C twice.
 #[derive(Debug, Default)]
@@ -50,6 +65,7 @@ pub fn watch(cancel: CancellationToken, target_outlives_run: bool, destroys: boo
             return;
         }
         // Any later Ctrl-C reaches tokio's handler, which nobody awaits: it changes nothing.
+        HARD_STOPPING.store(true, Ordering::SeqCst);
         for line in hard_stop(target_outlives_run).await.lines() {
             eprintln!("{line}");
         }

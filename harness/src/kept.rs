@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::exit_code;
-use crate::target::{Capabilities, KeptEmulator};
+use crate::target::KeptEmulator;
+use crate::target_facts::Capabilities;
 
 /// The lease file in the kept folder.
 pub const LEASE_FILE: &str = "lease.json";

@@ -40,6 +40,7 @@ pub mod secret;
 pub mod steps;
 pub mod sweep;
 pub mod target;
+pub mod target_facts;
 pub mod terraform;
 pub mod timestamp;
 pub mod verdict;

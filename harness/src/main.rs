@@ -25,17 +25,27 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(subcommand: Command) -> Result<i32, CommandError> {
-    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CommandError::Runtime);
     match subcommand {
         Command::List(args) => command::list::list(args),
         Command::MergeReports(args) => command::merge::merge_reports(args),
         Command::Release(args) => command::sweep::release(args),
-        Command::Run(args) => runtime()?.block_on(command::run::run(args)),
-        Command::Demo(args) => runtime()?.block_on(command::demo::demo(args)),
-        Command::Sweep(args) => runtime()?.block_on(command::sweep::sweep(args)),
-        Command::Mutants(args) => runtime()?.block_on(command::mutants::mutants(args)),
-        Command::Watch(args) => runtime()?.block_on(command::watch::watch(args)),
+        Command::Run(args) => block_on(command::run::run(args)),
+        Command::Demo(args) => block_on(command::demo::demo(args)),
+        Command::Sweep(args) => block_on(command::sweep::sweep(args)),
+        Command::Mutants(args) => block_on(command::mutants::mutants(args)),
+        Command::Watch(args) => block_on(command::watch::watch(args)),
     }
+}
+
+/// An async command on a runtime of its own; a hard stop (a second Ctrl-C)
+/// under way when it returns ends the process itself.
+fn block_on(command: impl Future<Output = Result<i32, CommandError>>) -> Result<i32, CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CommandError::Runtime)?;
+    runtime.block_on(async {
+        let result = command.await;
+        harness::interrupt::settle().await;
+        result
+    })
 }
 
 /// RUST_LOG, else the -v level; whatever it says, bollard (the Docker client)

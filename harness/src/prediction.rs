@@ -174,9 +174,9 @@ impl Predictor {
         // A role's account is in its ARN; a bucket's is its owner's.
         let mut resource_account = None;
         match call {
-            Call::AssumeRole { role_arn, session: params, .. } => {
+            Call::AssumeRole { role_arn, session_name, session: params } => {
                 target = self.target_role(role_arn, &mut set).await?;
-                add_request_keys(&mut context, params);
+                add_request_keys(&mut context, session_name, params);
             }
             Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => {
                 let (found, owner) = self.bucket(bucket).await?;
@@ -429,8 +429,10 @@ fn reason(decision: Decision, text: String) -> Reason {
 }
 
 /// The keys an AssumeRole request carries from its parameters
-/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
-fn add_request_keys(context: &mut Context, params: &SessionParams<String>) {
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html):
+/// the session name always (RoleSessionName is a required parameter).
+fn add_request_keys(context: &mut Context, session_name: &str, params: &SessionParams<String>) {
+    context.insert("sts:RoleSessionName", vec![session_name.to_string()]);
     if let Some(id) = &params.external_id {
         context.insert("sts:ExternalId", vec![id.clone()]);
     }
@@ -509,6 +511,25 @@ mod tests {
         let named = SessionParams { source_identity: Some("alice".into()), ..SessionParams::default() };
         assert!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:TagSession"]"#), &named, None).is_some());
         assert_eq!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:SetSourceIdentity"]"#), &named, None), None);
+    }
+
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_rolesessionname:
+    // sts:RoleSessionName is the name the request gives its session; a trust may demand one.
+    #[test]
+    fn an_assume_role_request_carries_its_session_name() {
+        let mut context = Context::default();
+        add_request_keys(&mut context, "matrix", &SessionParams::default());
+        assert_eq!(context.get("sts:RoleSessionName"), Some(&vec!["matrix".to_string()]));
+        let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/app"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"sts:RoleSessionName":"mat*"}}}]}"#;
+        let set = PolicySet { resource: Some(Policy::parse("the role's trust policy", document, DocumentKind::Trust).unwrap()), resource_exists: true, ..PolicySet::default() };
+        let decide = |name: &str| {
+            let mut request = request();
+            add_request_keys(&mut request.context, name, &SessionParams::default());
+            policy::evaluate(&request, &set).decision
+        };
+        // The app's identity policy is not in the set: the trust names the user, which is enough in one account.
+        assert_eq!(decide("matrix"), Decision::Allow);
+        assert_eq!(decide("other"), Decision::Deny);
     }
 
     #[test]

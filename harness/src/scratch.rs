@@ -41,11 +41,19 @@ impl Scratch {
         self.dir.as_ref().map(tempfile::TempDir::path).unwrap_or(Path::new(""))
     }
 
-    /// Leave the folder on disk (someone will use it after the run).
+    /// Leave the folder on disk when dropped (a working copy whose state a
+    /// cleanup still needs): it stays this run's, so a hard stop still
+    /// removes it unless it spares it.
     pub fn keep(mut self) -> PathBuf {
-        let dir = self.dir.take().expect("a scratch folder is kept once");
-        folders().paths.remove(dir.path());
-        dir.keep()
+        self.dir.take().expect("a scratch folder is kept once").keep()
+    }
+
+    /// Hand the folder over to what outlives the run (a kept emulator's
+    /// lease): no longer this run's, so not even a hard stop removes it.
+    pub fn hand_over(self) -> PathBuf {
+        let path = self.path().to_path_buf();
+        folders().paths.remove(&path);
+        self.keep()
     }
 }
 
@@ -84,7 +92,11 @@ mod tests {
         drop(gone);
         assert!(!path.exists());
         let kept = folder("harness-test-").unwrap().keep();
-        assert!(kept.is_dir() && !folders().paths.contains(&kept));
+        assert!(kept.is_dir() && folders().paths.contains(&kept), "a kept folder is still the run's");
+        folders().paths.remove(&kept);
         std::fs::remove_dir_all(kept).unwrap();
+        let handed = folder("harness-test-").unwrap().hand_over();
+        assert!(handed.is_dir() && !folders().paths.contains(&handed));
+        std::fs::remove_dir_all(handed).unwrap();
     }
 }

@@ -207,12 +207,18 @@ pub struct WorkingCopy {
     target: ProviderTarget,
     /// The entries copied from the current config and its local modules (replaced by `use_config`).
     copied: Vec<PathBuf>,
+    /// Kept because its destroy failed: its state is needed to finish the cleanup.
+    kept_for_cleanup: bool,
     /// The variables the run sets (each config gets those it declares); None: a kept copy's stay.
     vars: Option<RunVariables>,
 }
 
 impl Drop for WorkingCopy {
     fn drop(&mut self) {
+        // A copy kept for its cleanup stays named: a hard stop says where it is.
+        if self.kept_for_cleanup {
+            return;
+        }
         if let Ok(mut map) = ACTIVE.lock() {
             map.remove(&self.path);
         }
@@ -234,7 +240,7 @@ impl WorkingCopy {
             std::fs::write(path.join(CLI_CONFIG_FILE), cli_config_for_mirror(mirror)).map_err(wrap)?;
         }
         let root = dir.path().to_path_buf();
-        let mut copy = Self { dir: Some(dir), root, path, terraform: terraform.clone(), target: target.clone(), copied: Vec::new(), vars: Some(vars.clone()) };
+        let mut copy = Self { dir: Some(dir), root, path, terraform: terraform.clone(), target: target.clone(), copied: Vec::new(), kept_for_cleanup: false, vars: Some(vars.clone()) };
         copy.use_config(config)?;
         if let Ok(mut map) = ACTIVE.lock() {
             map.insert(copy.path.clone(), copy.destroy_hint());
@@ -309,7 +315,7 @@ impl WorkingCopy {
     /// target's end (`harness release`, the watch's end) removes it.
     pub fn adopt(terraform: &Terraform, (root, path): (&Path, &Path), copied: Vec<PathBuf>, target: &ProviderTarget, vars: Option<&RunVariables>) -> Self {
         let (root, path) = (root.to_path_buf(), path.to_path_buf());
-        let copy = Self { dir: None, root, path, terraform: terraform.clone(), target: target.clone(), copied, vars: vars.cloned() };
+        let copy = Self { dir: None, root, path, terraform: terraform.clone(), target: target.clone(), copied, kept_for_cleanup: false, vars: vars.cloned() };
         if let Ok(mut map) = ACTIVE.lock() {
             map.insert(copy.path.clone(), copy.destroy_hint());
         }
@@ -334,10 +340,20 @@ impl WorkingCopy {
         &self.copied
     }
 
-    /// Leave the folder in place (for a destroy that failed) and return it.
+    /// Leave the folder in place for a destroy that failed, and return it:
+    /// it stays this run's, named (with its destroy command) if a hard stop comes.
     pub fn keep(mut self) -> PathBuf {
         if let Some(dir) = self.dir.take() {
             let _ = dir.keep();
+        }
+        self.kept_for_cleanup = true;
+        self.path.clone()
+    }
+
+    /// Hand the folder to the next run (`--keep`, `watch`): no longer this run's.
+    pub fn hand_over(mut self) -> PathBuf {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.hand_over();
         }
         self.path.clone()
     }

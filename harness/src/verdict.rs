@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{Because, Decision, Reason};
 use crate::scenario::Expectation;
 use crate::outcome::{Observed, Performed};
+use crate::target_facts::Ground;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,15 +53,6 @@ impl Verdict {
             Verdict::Diverged => "DIVERGED",
         }
     }
-}
-
-/// Where the observation comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ground {
-    /// An emulator: its answers are only as good as its policy evaluation.
-    Emulator,
-    /// AWS itself: the observation is the truth.
-    Aws,
 }
 
 /// What the step's verdict rests on.

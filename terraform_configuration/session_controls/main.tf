@@ -30,6 +30,7 @@ data "aws_iam_policy_document" "app" {
       aws_iam_role.untaggable.arn,
       aws_iam_role.partner.arn,
       aws_iam_role.short.arn,
+      aws_iam_role.named.arn,
     ]
   }
 }
@@ -163,4 +164,29 @@ resource "aws_iam_role" "relay" {
   name                 = "${var.name_prefix}-relay"
   assume_role_policy   = data.aws_iam_policy_document.relay_trust.json
   max_session_duration = 43200
+}
+
+# Trusts the application only for sessions it names like `mat*`: the request's
+# own sts:RoleSessionName
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_rolesessionname).
+data "aws_iam_policy_document" "named_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_user.app.arn]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "sts:RoleSessionName"
+      values   = ["mat*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "named" {
+  name               = "${var.name_prefix}-named"
+  assume_role_policy = data.aws_iam_policy_document.named_trust.json
 }

@@ -35,3 +35,7 @@ output "short_role_arn" {
 output "relay_role_arn" {
   value = aws_iam_role.relay.arn
 }
+
+output "named_role_arn" {
+  value = aws_iam_role.named.arn
+}

@@ -5,7 +5,7 @@
 use super::*;
 use crate::policy::{PolicyType, Reason};
 use crate::scenario::Expectation;
-use crate::target::{Capabilities, TargetDescription};
+use crate::target_facts::{Capabilities, TargetDescription};
 
 /// One scenario, one passing denial: the smallest report.
 pub fn sample() -> RunReport {

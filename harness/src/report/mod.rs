@@ -15,7 +15,7 @@ use crate::phase::Phase;
 use crate::policy::{Because, Decision, Reason};
 use crate::scenario::Expectation;
 use crate::verdict::Verdict;
-use crate::target::{Capabilities, TargetDescription};
+use crate::target_facts::{Capabilities, TargetDescription};
 
 /// The JSON report's schema: 2 since steps carry `predicted` and `reason`
 /// (an object; the verdict's own explanation moved to `why`); 3 since a

@@ -7,7 +7,7 @@ use std::io::Write;
 use super::{Reporter, Written, count_of_steps, writing};
 use crate::policy::Decision;
 use crate::report::{Cleanup, Event, StepReport};
-use crate::target::TargetDescription;
+use crate::target_facts::TargetDescription;
 use crate::verdict::Verdict;
 
 pub struct Progress<W> {

@@ -21,10 +21,11 @@ use crate::kept::KeptScenario;
 use crate::naming::PROBE_PREFIX;
 use crate::report::{Event, RunReport, ScenarioReport, TargetReport};
 use crate::scenario::Scenario;
-use crate::target::{Capabilities, Consistency, Target, capabilities};
+use crate::target::{Consistency, Target, capabilities};
+use crate::target_facts::Capabilities;
 use crate::terraform::{Terraform, WorkingCopy};
 use crate::timestamp::millis;
-use crate::verdict::Ground;
+use crate::target_facts::Ground;
 use scenario_run::ScenarioRun;
 
 pub use crate::naming::ADMIN_PRINCIPAL;
@@ -115,7 +116,7 @@ impl Runner {
         let probing = Instant::now();
         // AWS enforces by definition: probing it could only downgrade a verdict
         // (a fresh key still propagating, a sandbox role without iam:CreateUser).
-        let (caps, notes) = match (self.target.ground(), &self.options.probed) {
+        let (caps, notes) = match (self.target.profile.ground, &self.options.probed) {
             (_, Some((caps, notes))) => (*caps, capabilities::ProbeNotes(notes.clone())),
             (Ground::Aws, None) => (Capabilities::ENFORCED, capabilities::ProbeNotes(vec!["AWS enforces identity and trust policies by definition: not probed".into()])),
             (Ground::Emulator, None) => {
@@ -125,7 +126,7 @@ impl Runner {
         let target = TargetReport {
             description: self.target.description.clone(),
             capabilities: caps,
-            evaluation: self.target.evaluation().to_string(),
+            evaluation: self.target.profile.evaluation.to_string(),
             probe_notes: notes.0,
             probe_ms: millis(probing.elapsed()),
         };
@@ -147,7 +148,7 @@ impl Runner {
         let mut failures = Vec::new();
         for (name, scenario) in kept {
             let copy = WorkingCopy::adopt(&self.terraform, (&scenario.root, &scenario.dir), scenario.copied, &self.target.provider_target(), None);
-            if self.target.outlives_run()
+            if self.target.profile.outlives_run
                 && let Err(err) = copy.destroy().await
             {
                 failures.push(format!("{name}: {err}; finish with: {}", copy.destroy_hint()));
@@ -159,7 +160,7 @@ impl Runner {
     }
 
     fn consistency(&self) -> Consistency {
-        self.options.consistency.unwrap_or_else(|| self.target.consistency())
+        self.options.consistency.unwrap_or_else(|| self.target.profile.consistency)
     }
 
     /// What the workload's IMDS endpoint serves: the target's credentials for the instance.

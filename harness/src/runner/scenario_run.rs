@@ -30,7 +30,7 @@ use crate::web_token;
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
 use crate::scenario::{Action, Expectation, PrincipalSource, Scenario, SessionParams, Stage, Step, Template};
 use crate::steps::{self, Principal};
-use crate::target::Capabilities;
+use crate::target_facts::Capabilities;
 use crate::target::ReachedAccount;
 use crate::terraform::{self, RunVariables, WorkingCopy};
 use crate::timestamp::millis;
@@ -301,7 +301,7 @@ impl<'r> ScenarioRun<'r> {
     /// The workload of an instance: its profile's credentials over a local
     /// IMDS endpoint (kept in `imds_servers`), or on a real account the instance itself.
     async fn workload(&mut self, admin: &SdkConfig, instance_id: &str, role_name: String, imds_servers: &mut Vec<ImdsServer>) -> Result<Principal, String> {
-        if self.runner.target.workload_on_instance() {
+        if self.runner.target.profile.workload_on_instance {
             return Ok(Principal::OnInstance(self.reach_instance(admin, instance_id, &role_name).await?));
         }
         let imds = ImdsServer::start(role_name, self.runner.instance_credentials_source(instance_id), self.runner.options.imds_lifetime)
@@ -460,7 +460,7 @@ impl<'r> ScenarioRun<'r> {
             performed,
             enforced,
             predicted: predicted.as_ref().ok(),
-            ground: self.runner.target.ground(),
+            ground: self.runner.target.profile.ground,
         });
         let (prediction, prediction_error) = match predicted {
             Ok(reason) => (Some(reason), None),
@@ -541,7 +541,7 @@ impl<'r> ScenarioRun<'r> {
         if self.runner.options.keep {
             return self.keep(copy, prefix);
         }
-        if !self.runner.target.outlives_run() && !self.runner.options.always_destroy {
+        if !self.runner.target.profile.outlives_run && !self.runner.options.always_destroy {
             return Cleanup::TargetEnded;
         }
         match self.phase(Phase::Destroy, copy.destroy()).await {
@@ -559,7 +559,7 @@ impl<'r> ScenarioRun<'r> {
     /// next run applies them afresh), unless the target dies with the run.
     /// A destroy that fails keeps its copy, said as the scenario's cleanup.
     async fn destroy_side_copies(&mut self) -> Option<Cleanup> {
-        let destroys = self.runner.options.keep || self.runner.target.outlives_run() || self.runner.options.always_destroy;
+        let destroys = self.runner.options.keep || self.runner.target.profile.outlives_run || self.runner.options.always_destroy;
         let copies = std::mem::take(&mut self.side_copies);
         for copy in copies.into_iter().rev() {
             if !destroys || copy.state_is_empty() {
@@ -580,7 +580,7 @@ impl<'r> ScenarioRun<'r> {
         let complete = self.applied.len() == self.scenario.stages.len();
         let copied = copy.copied().to_vec();
         let root = copy.root().to_path_buf();
-        let dir = copy.keep();
+        let dir = copy.hand_over();
         let kept = KeptScenario {
             root,
             dir: dir.clone(),

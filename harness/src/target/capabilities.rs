@@ -25,46 +25,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, PROBE_ISSUER_DOMAIN};
 use crate::sdk::{self, Endpoint, call_error, is_access_denied};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Capabilities {
-    pub identity_policies: bool,
-    pub trust_policies: bool,
-    pub role_session_principals: bool,
-    pub trust_conditions: bool,
-    pub session_tags: bool,
-    pub session_durations: bool,
-    pub session_policies: bool,
-    pub web_identity: bool,
-}
-
-impl Capabilities {
-    /// What both targets enforce: the cautious reading of two runs' targets.
-    pub fn both(self, other: Capabilities) -> Capabilities {
-        Capabilities {
-            identity_policies: self.identity_policies && other.identity_policies,
-            trust_policies: self.trust_policies && other.trust_policies,
-            role_session_principals: self.role_session_principals && other.role_session_principals,
-            trust_conditions: self.trust_conditions && other.trust_conditions,
-            session_tags: self.session_tags && other.session_tags,
-            session_durations: self.session_durations && other.session_durations,
-            session_policies: self.session_policies && other.session_policies,
-            web_identity: self.web_identity && other.web_identity,
-        }
-    }
-
-    /// What AWS itself enforces (it is not probed).
-    pub const ENFORCED: Capabilities = Capabilities {
-        identity_policies: true,
-        trust_policies: true,
-        role_session_principals: true,
-        trust_conditions: true,
-        session_tags: true,
-        session_durations: true,
-        session_policies: true,
-        web_identity: true,
-    };
-}
+use crate::target_facts::Capabilities;
 
 /// What one probe saw, for the report when a probe could not decide.
 #[derive(Debug, Clone, Default, serde::Serialize)]

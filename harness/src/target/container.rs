@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::naming::{HARNESS_TAG_KEY as LABEL, HARNESS_TAG_VALUE as LABEL_VALUE, OWNER_LABEL};
 
 use super::TargetError;
+use crate::target_facts::Network;
 use super::readiness::{Check, Readiness, last_lines};
 
 /// `never`: a missing image is an error at once, no pull attempted (machines without a registry).
@@ -38,35 +39,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Starts on the host's network before a taken port is the user's problem.
 const PORT_ATTEMPTS: u32 = 3;
 
-/// How the service is reached from the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// The host's network; the service listens on a free 127.0.0.1 port.
-    Host,
-    /// Docker's bridge; the service's port is mapped to a free host port.
-    Bridge,
-}
-
-impl std::fmt::Display for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Network::Host => "host",
-            Network::Bridge => "bridge",
-        })
-    }
-}
-
-impl std::str::FromStr for Network {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "host" => Ok(Network::Host),
-            "bridge" => Ok(Network::Bridge),
-            other => Err(format!("unknown container network {other:?}: use host or bridge")),
-        }
-    }
-}
 
 /// Where a container target listens, as the user asked (both optional).
 #[derive(Debug, Clone, Copy, Default)]
@@ -268,7 +240,7 @@ impl RunningContainer {
     /// Poll the health endpoint until `ready` accepts it, the container
     /// exits (its log tail is the reason), Ctrl-C, or the deadline.
     async fn wait_ready(&self, spec: &ContainerSpec, started: Instant, marker: &str, cancel: &CancellationToken) -> Result<serde_json::Value, TargetError> {
-        let http = super::http_client(Duration::from_secs(2))?;
+        let http = super::http::http_client(Duration::from_secs(2))?;
         let url = format!("{}{}", self.endpoint(), spec.health_path);
         spec.readiness
             .wait(started, Some(cancel), async || {
@@ -280,10 +252,10 @@ impl RunningContainer {
                 }
                 let Some(status) = self.exited().await else { return Check::Waiting };
                 let tail = self.log_tail().await;
-                if self.network == Network::Host && super::says_port_in_use(&tail) {
+                if self.network == Network::Host && super::error::says_port_in_use(&tail) {
                     return Check::Failed(TargetError::PortInUse(self.port));
                 }
-                Check::Failed(super::exited(format!("the {} container", spec.what), status, &tail))
+                Check::Failed(super::error::exited(format!("the {} container", spec.what), status, &tail))
             })
             .await
     }

@@ -36,7 +36,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ask the endpoint's health pages what it is, and its version where it says.
 pub async fn detect(url: &str) -> Result<(Flavor, Option<String>), TargetError> {
-    let http = super::http_client(PROBE_TIMEOUT)?;
+    let http = super::http::http_client(PROBE_TIMEOUT)?;
     let get_json = |path: &'static str| {
         let http = http.clone();
         let url = format!("{}{path}", url.trim_end_matches('/'));

@@ -176,7 +176,7 @@ impl MotoServer {
         };
         let (child, registration) = command.spawn_logged(&log_file).map_err(TargetError::Spawn)?;
         let pgid = child.id().map(|p| p as i32);
-        let http = super::http_client(Duration::from_secs(5))?;
+        let http = super::http::http_client(Duration::from_secs(5))?;
         let mut server = MotoServer {
             child,
             pgid,
@@ -208,10 +208,10 @@ impl MotoServer {
             .wait(Instant::now(), None, async || {
                 if let Ok(Some(status)) = self.child.try_wait() {
                     let log = std::fs::read_to_string(log_file).unwrap_or_default();
-                    if super::says_port_in_use(&log) {
+                    if super::error::says_port_in_use(&log) {
                         return Check::Failed(TargetError::PortInUse(requested));
                     }
-                    return Check::Failed(super::exited("moto".into(), status.to_string(), &log));
+                    return Check::Failed(super::error::exited("moto".into(), status.to_string(), &log));
                 }
                 if admin.is_none() {
                     // Written whole (rename), so a file that parses is complete.
@@ -261,7 +261,7 @@ impl MotoServer {
     /// its folder (launcher, log), for the lease to name.
     pub fn detach(mut self) -> (i32, PathBuf) {
         let pgid = self.pgid.take().unwrap_or_default();
-        (pgid, self.dir.take().map(crate::scratch::Scratch::keep).unwrap_or_default())
+        (pgid, self.dir.take().map(crate::scratch::Scratch::hand_over).unwrap_or_default())
     }
 }
 
@@ -285,11 +285,11 @@ async fn check_moto_installed(python: &Path) -> Result<(), TargetError> {
             // internals: only the version it is tested with is accepted.
             let version = out.stdout.trim();
             if version != pinned_moto() {
-                return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()) });
+                return Err(TargetError::MotoMissing { python: python.to_path_buf(), found: Some(version.to_string()), pinned: pinned_moto().to_string() });
             }
             Ok(())
         }
-        Err(_) => Err(TargetError::MotoMissing { python: python.to_path_buf(), found: None }),
+        Err(_) => Err(TargetError::MotoMissing { python: python.to_path_buf(), found: None, pinned: pinned_moto().to_string() }),
     }
 }
 
