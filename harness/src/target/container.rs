@@ -255,7 +255,7 @@ impl RunningContainer {
                 if self.network == Network::Host && super::error::says_port_in_use(&tail) {
                     return Check::Failed(TargetError::PortInUse(self.port));
                 }
-                Check::Failed(super::error::exited(format!("the {} container", spec.what), status, &tail))
+                Check::Failed(super::readiness::exited(format!("the {} container", spec.what), status, &tail))
             })
             .await
     }

@@ -1,5 +1,5 @@
 //! Why a target could not be started, reached or used, and each reason's
-//! exit code; how a launcher's own output is read for the reason it died.
+//! exit code; whether a launcher's output says its port was taken.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -103,14 +103,6 @@ impl TargetError {
             | TargetError::NotAws { .. } => exit_code::TARGET,
         }
     }
-}
-
-/// A launcher that exited while starting: its last lines logged, the last one said.
-pub(super) fn exited(what: String, status: String, output: &str) -> TargetError {
-    let tail = super::readiness::last_lines(output, 8);
-    tracing::warn!("{what}'s last lines:\n{tail}");
-    let last_line = tail.lines().last().unwrap_or("(it printed nothing)").trim().to_string();
-    TargetError::Exited { what, status, last_line }
 }
 
 /// Whether an emulator's output says it could not bind its port (EADDRINUSE,

@@ -211,7 +211,7 @@ impl MotoServer {
                     if super::error::says_port_in_use(&log) {
                         return Check::Failed(TargetError::PortInUse(requested));
                     }
-                    return Check::Failed(super::error::exited("moto".into(), status.to_string(), &log));
+                    return Check::Failed(super::readiness::exited("moto".into(), status.to_string(), &log));
                 }
                 if admin.is_none() {
                     // Written whole (rename), so a file that parses is complete.

@@ -55,6 +55,14 @@ pub fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A launcher that exited while starting: its last lines logged, the last one said.
+pub(super) fn exited(what: String, status: String, output: &str) -> TargetError {
+    let tail = last_lines(output, 8);
+    tracing::warn!("{what}'s last lines:\n{tail}");
+    let last_line = tail.lines().last().unwrap_or("(it printed nothing)").trim().to_string();
+    TargetError::Exited { what, status, last_line }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
