@@ -197,9 +197,27 @@ def parse(name, document, kind):
     if not isinstance(statements, list):
         raise Malformed(code, "no Statement")
     try:
-        return Policy(name, [_parse_statement(s, i, kind) for i, s in enumerate(statements)])
+        parsed = [_parse_statement(s, i, kind) for i, s in enumerate(statements)]
     except ValueError as err:
         raise Malformed(code, str(err))
+    if doc.get("Version") != VARIABLES_VERSION:
+        parsed = [_literal_variables(s) for s in parsed]
+    return Policy(name, parsed)
+
+
+# Only this version has policy variables: elsewhere ${aws:username} is literal text
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html).
+VARIABLES_VERSION = "2012-10-17"
+
+
+def _literal_variables(statement):
+    """The statement with every ${ where variables are replaced (Resource,
+    NotResource, condition values) written so substitution gives it back: ${$} is $."""
+    literal = lambda text: text.replace("${", "${$}{")
+    resource = statement.resource and (statement.resource[0], [literal(p) for p in statement.resource[1]])
+    conditions = [(operator, key, [literal(v) for v in values]) for operator, key, values in statement.conditions]
+    return Statement(statement.sid, statement.effect, statement.principal, statement.not_principal,
+                     statement.action, resource, conditions)
 
 
 def _parse_statement(value, index, kind):

@@ -75,16 +75,42 @@ impl Policy {
             Some(one @ Value::Object(_)) => vec![one.clone()],
             _ => return Err(malformed("no Statement".into())),
         };
-        let statements = statements
+        let mut statements = statements
             .iter()
             .enumerate()
             .map(|(index, s)| Statement::parse(s, index, kind).map_err(&malformed))
             .collect::<Result<Vec<_>, _>>()?;
+        if doc.get("Version").and_then(Value::as_str) != Some(VARIABLES_VERSION) {
+            statements.iter_mut().for_each(Statement::take_variables_literally);
+        }
         Ok(Policy { name: name.to_string(), statements })
     }
 }
 
+/// The policy language version that has variables: in a document without
+/// it, `${aws:username}` is the literal text
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html:
+/// "variables such as ${aws:username} aren't recognized as variables and are
+/// instead treated as literal strings in the policy").
+pub const VARIABLES_VERSION: &str = "2012-10-17";
+
+/// `${` written so that substitution gives it back as it is: `${$}` is `$`.
+fn literal(text: &str) -> String {
+    text.replace("${", "${$}{")
+}
+
 impl Statement {
+    /// Where variables are replaced (Resource, NotResource, condition
+    /// values), every `${` stays as written.
+    fn take_variables_literally(&mut self) {
+        if let Some(Matcher::Any(patterns) | Matcher::Not(patterns)) = &mut self.resource {
+            patterns.iter_mut().for_each(|p| *p = literal(p));
+        }
+        for entry in &mut self.conditions {
+            entry.values.iter_mut().for_each(|v| *v = literal(v));
+        }
+    }
+
     fn parse(value: &Value, index: usize, kind: DocumentKind) -> Result<Statement, String> {
         let Value::Object(map) = value else { return Err(format!("statement {index} is not an object")) };
         let id = map.get("Sid").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| index.to_string());
