@@ -142,7 +142,17 @@ fn strict_fails_what_localstack_community_cannot_prove() -> Result<(), Failed> {
     let unproven = steps.iter().filter(|s| s["verdict"] == "unverified").count();
     let stderr = String::from_utf8_lossy(&out.stderr);
     check(stderr.contains(&format!("[problem_demo] FAILED: {unproven} steps NOT PROVEN, --strict\n")), || stderr.clone().into_owned())?;
-    check(stdout.contains(&format!("problem_demo: FAILED ({unproven} steps NOT PROVEN, --strict) |")), || stdout.into_owned())
+    check(stdout.contains(&format!("problem_demo: FAILED ({unproven} steps NOT PROVEN, --strict) |")), || stdout.clone().into_owned())?;
+    // Each UNVERIFIED step's `why` names the rule its predicted reason names.
+    let blocks: Vec<&str> = stderr.split("\n[problem_demo] ").filter(|b| b.starts_with("UNVERIFIED")).collect();
+    check(blocks.len() == unproven, || format!("{unproven} UNVERIFIED steps, {} on the console:\n{stderr}", blocks.len()))?;
+    for block in blocks {
+        let line = |prefix: &str| block.lines().map(str::trim).find(|l| l.starts_with(prefix)).unwrap_or_default().to_string();
+        let (why, reason) = (line("why: "), line("reason: "));
+        let rule = if reason.contains("identity-based") { "identity policies" } else if reason.contains("trust policy") { "trust policies" } else { "no rule" };
+        check(why.contains(rule), || format!("the why names another rule than the reason:\n{block}"))?;
+    }
+    Ok(())
 }
 
 /// LocalStack the user runs, reached as `--endpoint`: detected from its
