@@ -558,6 +558,36 @@ fn sweep_finds_and_deletes_what_a_killed_run_left() {
     emulator.assert_nothing_left();
 }
 
+/// A cross-account run on the aws target (the launcher playing two sandbox
+/// accounts) killed once its first stage has applied into both: the sweep
+/// over the named accounts finds and deletes what it left in each.
+#[test]
+fn sweep_over_named_accounts_deletes_what_a_killed_cross_account_run_left_in_each() {
+    let emulator = Emulator::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let (dev, prod) = ("666666666666", "777777777777");
+    let (dev_flag, prod_flag) = (format!("dev={dev}"), format!("prod={prod}"));
+    let accounts = ["--target", "aws", "--sandbox-account", "123456789012", "--sandbox-account", &dev_flag, "--sandbox-account", &prod_flag];
+    let scenario = fixture("scenarios/cross_account_applied.toml");
+    let mut cmd = emulator.harness(&[&accounts[..], &["-s", scenario.to_str().unwrap(), "--deny-interval", "100ms"]].concat());
+    cmd.env("TMPDIR", scratch.path()); // the killed run's working copy lands here
+    let run = Run::spawn(cmd);
+    run.wait_for("[cross_account_applied] apply cross_account_deployer done");
+    run.kill();
+    let left_in = |account: &str| emulator.leftovers_in(account);
+    assert!(left_in(dev).iter().any(|l| l.starts_with("user ")), "the killed run left dev's CI user: {:?}", left_in(dev));
+    assert!(left_in(prod).iter().any(|l| l.starts_with("role ")), "the killed run left prod's deployer role: {:?}", left_in(prod));
+
+    let swept = emulator.command("sweep", &[&accounts[..], &["--older-than", "0s", "--delete"]].concat()).output().unwrap();
+    let said = String::from_utf8_lossy(&swept.stdout).into_owned();
+    assert!(swept.status.success(), "{said}{}", String::from_utf8_lossy(&swept.stderr));
+    assert!(said.contains(&format!("account {dev} (dev):")) && said.contains(&format!("account {prod} (prod):")), "each account is swept: {said}");
+    for account in [dev, prod] {
+        let left = left_in(account);
+        assert!(left.is_empty(), "account {account} keeps {left:?} after the sweep:\n{said}");
+    }
+}
+
 #[test]
 fn wrong_admin_credentials_are_refused_with_a_remedy() {
     let emulator = Emulator::start();
