@@ -411,10 +411,10 @@ impl<'r> ScenarioRun<'r> {
         };
         self.record_step(&input, &performed, predicted);
         match (&step.action, &call) {
-            (Action::AssumeRole { save_as, .. }, Call::AssumeRole { role_arn, session_name, session }) => {
+            (Action::AssumeRole { save_as: Some(save_as), .. }, Call::AssumeRole { role_arn, session_name, session }) => {
                 self.save_session(&step.principal, save_as, (role_arn, session_name, session), &performed).await;
             }
-            (Action::AssumeRoleWithWebIdentity { save_as, .. }, Call::AssumeRoleWithWebIdentity { role_arn, session_name, .. }) => {
+            (Action::AssumeRoleWithWebIdentity { save_as: Some(save_as), .. }, Call::AssumeRoleWithWebIdentity { role_arn, session_name, .. }) => {
                 self.save_session(&step.principal, save_as, (role_arn, session_name, &SessionParams::default()), &performed).await;
             }
             _ => {}

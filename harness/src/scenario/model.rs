@@ -103,9 +103,11 @@ pub enum Action {
     ListBucket { bucket: Template, expect_keys: Vec<String> },
     PutObject { bucket: Template, key: Template, body: String },
     GetObject { bucket: Template, key: Template, expect_body: Option<String> },
-    AssumeRole { role_arn: Template, session_name: String, save_as: String, session: SessionParams<Template> },
+    /// `save_as`: the principal name of the new session; None for a step
+    /// expected to be denied or to fail (there is no session to name).
+    AssumeRole { role_arn: Template, session_name: String, save_as: Option<String>, session: SessionParams<Template> },
     /// As a token issuer principal: a token with these claims, exchanged for a session.
-    AssumeRoleWithWebIdentity { role_arn: Template, session_name: String, save_as: String, claims: BTreeMap<String, String> },
+    AssumeRoleWithWebIdentity { role_arn: Template, session_name: String, save_as: Option<String>, claims: BTreeMap<String, String> },
     GetCallerIdentity { expect_arn: Option<Template> },
 }
 
@@ -198,7 +200,7 @@ impl Action {
     /// The principal name an AssumeRole step saves its session as.
     pub fn save_as(&self) -> Option<&str> {
         match self {
-            Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } => Some(save_as),
+            Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } => save_as.as_deref(),
             _ => None,
         }
     }

@@ -409,6 +409,16 @@ fn parse_steps(
     Ok(steps)
 }
 
+/// An assume step's `save_as`: the name its session is known by later. A
+/// step expected to be denied or to fail makes no session, so needs none.
+fn session_save_as(source: &Source<'_>, step: &RawStep, step_start: usize, kind: ActionKind) -> Result<Option<String>, ScenarioError> {
+    match (&step.save_as, step.expect) {
+        (Some(save_as), _) => Ok(Some(save_as.get_ref().clone())),
+        (None, Expectation::Allowed) => Err(source.error(step_start, format!("a `{}` step expected to be allowed needs `save_as`, the principal name of the new session", kind.name()))),
+        (None, Expectation::Denied | Expectation::Error) => Ok(None),
+    }
+}
+
 fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action, ScenarioError> {
     let action_name = step.action.get_ref().as_str();
     let need = |field: &Option<Spanned<String>>, field_name: &str| -> Result<Template, ScenarioError> {
@@ -444,22 +454,16 @@ fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Resul
             key: need(&step.key, "key")?,
             expect_body: step.expect_body.clone(),
         },
-        ActionKind::AssumeRole => {
-            let save_as = step
-                .save_as
-                .as_ref()
-                .ok_or_else(|| source.error(step_start, "a `sts:AssumeRole` step needs `save_as`, the principal name of the new session"))?;
-            Action::AssumeRole {
-                role_arn: need(&step.role_arn, "role_arn")?,
-                session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
-                save_as: save_as.get_ref().clone(),
-                session: parse_session(source, step)?,
-            }
-        }
+        ActionKind::AssumeRole => Action::AssumeRole {
+            role_arn: need(&step.role_arn, "role_arn")?,
+            session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
+            save_as: session_save_as(source, step, step_start, kind)?,
+            session: parse_session(source, step)?,
+        },
         ActionKind::AssumeRoleWithWebIdentity => Action::AssumeRoleWithWebIdentity {
             role_arn: need(&step.role_arn, "role_arn")?,
             session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
-            save_as: step.save_as.as_ref().ok_or_else(|| source.error(step_start, "a `sts:AssumeRoleWithWebIdentity` step needs `save_as`, the principal name of the new session"))?.get_ref().clone(),
+            save_as: session_save_as(source, step, step_start, kind)?,
             claims: step.claims.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
         },
         ActionKind::GetCallerIdentity => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },

@@ -297,6 +297,16 @@ fn bad_expectation_and_unknown_fields_are_refused() {
 }
 
 #[test]
+fn an_assume_step_expected_to_be_refused_needs_no_save_as() {
+    let denied = GOOD.replace("save_as = \"role2\"\nexpect = \"allowed\"", "expect = \"denied\"");
+    // Its session is no principal: the later step acts as role1.
+    let scenario = parse(&denied.replace("as = \"role2\"", "as = \"role1\"")).unwrap();
+    assert_eq!(scenario.steps().next().unwrap().action.save_as(), None);
+    let err = error_of(&GOOD.replace("save_as = \"role2\"\n", ""));
+    assert!(err.contains("a `sts:AssumeRole` step expected to be allowed needs `save_as`"), "{err}");
+}
+
+#[test]
 fn missing_field_and_empty_steps() {
     assert!(error_of(&GOOD.replace("bucket = \"${bucket_name}\"\n", "")).contains("needs `bucket`"));
     assert!(error_of("config = \"x\"\n").contains("no [[steps]]"));
