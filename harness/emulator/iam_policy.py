@@ -158,6 +158,18 @@ class PrincipalElement:
         else:
             raise ValueError('Principal must be "*" or an object')
 
+    def spares(self, caller):
+        """Whether a Deny's NotPrincipal spares the caller: AWS checks the account,
+        then the user (or the role, then its session): both must be listed."""
+        if self.everyone:
+            return True
+        levels = [_aws_matches(e, caller) for e in self.aws]
+        if caller.kind in ("user", "session"):
+            return ACCOUNT in levels and any(level >= ROLE for level in levels)
+        if caller.kind == "root":
+            return ACCOUNT in levels
+        return self.matches(caller) != NONE
+
     def matches(self, caller):
         if self.everyone:
             return DIRECT
@@ -485,7 +497,7 @@ def full_context(caller, context):
     return full
 
 
-def _applies(statement, caller, action, resource, context):
+def _applies(statement, caller, action, resource, context, bounded):
     kind, patterns = statement.action
     hit = any(action_matches(p, action) for p in patterns)
     if (kind == "any") != hit:
@@ -500,18 +512,19 @@ def _applies(statement, caller, action, resource, context):
     if statement.principal is not None:
         return statement.principal.matches(caller)
     if statement.not_principal is not None:
-        # Naming only the account exempts nobody (AWS checks account, then role, then session).
-        return DIRECT if statement.not_principal.matches(caller) < ROLE else NONE
+        # A Deny with NotPrincipal always denies a principal with a permissions boundary;
+        # else it spares only whom it lists as AWS checks (reference_policies_elements_notprincipal).
+        return DIRECT if bounded or not statement.not_principal.spares(caller) else NONE
     return DIRECT
 
 
-def _find(policies, effect, caller, action, resource, context):
+def _find(policies, effect, caller, action, resource, context, bounded=False):
     best = None
     for policy in policies:
         for statement in policy.statements:
             if statement.effect != effect:
                 continue
-            how = _applies(statement, caller, action, resource, context)
+            how = _applies(statement, caller, action, resource, context, bounded)
             if how != NONE and (best is None or how > best[2]):
                 best = (policy, statement, how)
     return best
@@ -556,7 +569,7 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
     typed = [("identity", list(identity)), (resource_type, [resource_policy] if resource_policy else []),
              ("boundary", [boundary] if boundary else []), ("session", list(session))]
     for policy_type, policies in typed:
-        hit = _find(policies, "Deny", caller, action, resource, context)
+        hit = _find(policies, "Deny", caller, action, resource, context, boundary is not None)
         if hit:
             return decide("deny", policy_type, hit, True,
                           f"statement {hit[1].sid} of {hit[0].name} explicitly denies {who} {what}")
@@ -566,10 +579,10 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
         resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
     same_account = caller.account is None or caller.account == resource_account
     root = caller.kind == "root" and same_account
-    identity_hit = _find(identity, "Allow", caller, action, resource, context)
-    resource_hit = _find([resource_policy] if resource_policy else [], "Allow", caller, action, resource, context)
-    boundary_fails = boundary is not None and not _find([boundary], "Allow", caller, action, resource, context)
-    session_fails = bool(session) and not _find(session, "Allow", caller, action, resource, context)
+    identity_hit = _find(identity, "Allow", caller, action, resource, context, boundary is not None)
+    resource_hit = _find([resource_policy] if resource_policy else [], "Allow", caller, action, resource, context, boundary is not None)
+    boundary_fails = boundary is not None and not _find([boundary], "Allow", caller, action, resource, context, boundary is not None)
+    session_fails = bool(session) and not _find(session, "Allow", caller, action, resource, context, boundary is not None)
 
     def no_allow(policy_type, text):
         return decide("deny", policy_type, None, False, text)

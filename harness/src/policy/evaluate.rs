@@ -105,11 +105,12 @@ fn find<'a>(
     effect: Effect,
     request: &Request,
     context: &Context,
+    bounded: bool,
 ) -> Option<(&'a Policy, &'a Statement, PrincipalMatch)> {
     let mut best: Option<(&Policy, &Statement, PrincipalMatch)> = None;
     for policy in policies {
         for statement in policy.statements.iter().filter(|s| s.effect == effect) {
-            let how = applies(statement, request, context);
+            let how = applies(statement, request, context, bounded);
             if how != PrincipalMatch::None && best.is_none_or(|(_, _, b)| how > b) {
                 best = Some((policy, statement, how));
             }
@@ -119,8 +120,8 @@ fn find<'a>(
 }
 
 /// Does the statement apply to the request? None: no; else how its principal matched
-/// (Direct for statements without one).
-fn applies(statement: &Statement, request: &Request, context: &Context) -> PrincipalMatch {
+/// (Direct for statements without one). `bounded`: the caller has a permissions boundary.
+fn applies(statement: &Statement, request: &Request, context: &Context, bounded: bool) -> PrincipalMatch {
     let action = match &statement.action {
         Matcher::Any(patterns) => patterns.iter().any(|p| matching::action_matches(p, &request.action)),
         Matcher::Not(patterns) => !patterns.iter().any(|p| matching::action_matches(p, &request.action)),
@@ -135,9 +136,10 @@ fn applies(statement: &Statement, request: &Request, context: &Context) -> Princ
     }
     match (&statement.principal, &statement.not_principal) {
         (Some(principal), _) => principal.matches(&request.caller),
-        // NotPrincipal exempts the caller it names, or its role; naming only the
-        // account exempts nobody (AWS checks account, then role, then session).
-        (None, Some(not)) if not.matches(&request.caller) < PrincipalMatch::Role => PrincipalMatch::Direct,
+        // A Deny with NotPrincipal always denies a principal with a permissions
+        // boundary, whatever it lists; else it spares only whom it lists as AWS checks
+        // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html).
+        (None, Some(not)) if bounded || !not.spares(&request.caller) => PrincipalMatch::Direct,
         (None, Some(_)) => PrincipalMatch::None,
         (None, None) => PrincipalMatch::Direct,
     }
@@ -206,7 +208,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn find(&self, policies: impl IntoIterator<Item = &'a Policy>, effect: Effect) -> Option<Hit<'a>> {
-        find(policies, effect, self.request, &self.context)
+        find(policies, effect, self.request, &self.context, self.policies.boundary.is_some())
     }
 
     /// A bucket that exists nowhere is NoSuchBucket; a role that does not exist trusts nobody.

@@ -186,6 +186,20 @@ impl PrincipalElement {
         Ok(element)
     }
 
+    /// Whether a Deny's NotPrincipal spares `caller`. AWS checks the account
+    /// first, then the user, or the role and then its session: the account
+    /// and the caller's own user (or its role, or its session) must both be
+    /// listed; naming one without the other spares nobody.
+    pub fn spares(&self, caller: &Caller) -> bool {
+        let lists_account = || self.aws.iter().any(|p| p.matches(caller) == PrincipalMatch::Account);
+        match caller {
+            _ if self.everyone => true,
+            Caller::User { .. } | Caller::RoleSession { .. } => lists_account() && self.aws.iter().any(|p| p.matches(caller) >= PrincipalMatch::Role),
+            Caller::Root { .. } => lists_account(),
+            _ => self.matches(caller) != PrincipalMatch::None,
+        }
+    }
+
     pub fn matches(&self, caller: &Caller) -> PrincipalMatch {
         if self.everyone {
             return PrincipalMatch::Direct;
