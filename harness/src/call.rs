@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn an_assume_role_denied_by_identity_policies_depends_on_those() {
         let call = Call::AssumeRole { role_arn: "arn".into(), session_name: "s".into(), session: SessionParams::default() };
-        let by_identity = Reason { decision: crate::policy::Decision::Deny, policy_type: Some(PolicyType::Identity), policy: None, statement: None, explicit: false, text: "t".into() };
+        let by_identity = Reason { decision: crate::policy::Decision::Deny, policy_type: Some(PolicyType::Identity), policy: None, statement: None, explicit: false, text: "t".into(), condition: None };
         assert_eq!(call.denial_verifiable(&Capabilities::default(), Some(&by_identity)), Err("the target does not enforce identity policies"));
         let identity_only = Capabilities { identity_policies: true, ..Capabilities::default() };
         assert!(call.denial_verifiable(&identity_only, Some(&by_identity)).is_ok());
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(long.denial_verifiable(&trust_only, None), Err("the target does not check session durations"));
         assert!(long.denial_verifiable(&Capabilities::ENFORCED, None).is_ok());
         // A later call denied by a session policy needs the target to apply them.
-        let by_session = Reason { decision: crate::policy::Decision::Deny, policy_type: Some(PolicyType::Session), policy: None, statement: None, explicit: false, text: "t".into() };
+        let by_session = Reason { decision: crate::policy::Decision::Deny, policy_type: Some(PolicyType::Session), policy: None, statement: None, explicit: false, text: "t".into(), condition: None };
         let put = Call::PutObject { bucket: "b".into(), key: "k".into(), body: String::new() };
         assert_eq!(put.denial_verifiable(&trust_only, Some(&by_session)), Err("the target does not apply session policies"));
     }

@@ -425,7 +425,7 @@ impl Predictor {
 }
 
 fn reason(decision: Decision, text: String) -> Reason {
-    Reason { decision, policy_type: None, policy: None, statement: None, explicit: false, text }
+    Reason { decision, policy_type: None, policy: None, statement: None, explicit: false, text, condition: None }
 }
 
 /// The keys an AssumeRole request carries from its parameters

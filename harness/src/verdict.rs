@@ -175,7 +175,7 @@ mod tests {
     }
 
     fn reason(decision: Decision, policy_type: PolicyType) -> Reason {
-        Reason { decision, policy_type: Some(policy_type), policy: None, statement: None, explicit: false, text: "t".into() }
+        Reason { decision, policy_type: Some(policy_type), policy: None, statement: None, explicit: false, text: "t".into(), condition: None }
     }
 
     fn evidence<'a>(expect: Expectation, performed: &'a Performed, predicted: Option<&'a Reason>) -> Evidence<'a> {
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn a_missing_bucket_is_not_a_denial() {
         let done = performed(denied("NoSuchBucket"));
-        let predicted = Reason { decision: Decision::NoSuchBucket, policy_type: None, policy: None, statement: None, explicit: false, text: "t".into() };
+        let predicted = Reason { decision: Decision::NoSuchBucket, policy_type: None, policy: None, statement: None, explicit: false, text: "t".into(), condition: None };
         assert_eq!(decide(&evidence(Expectation::Denied, &done, Some(&predicted))).verdict, Verdict::Fail);
     }
 
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_refusal_the_evaluator_predicts_diverges_from_an_enforcing_emulator_that_allows() {
-        let invalid = Reason { decision: Decision::Invalid, policy_type: None, policy: None, statement: None, explicit: false, text: "ValidationError: t".into() };
+        let invalid = Reason { decision: Decision::Invalid, policy_type: None, policy: None, statement: None, explicit: false, text: "ValidationError: t".into(), condition: None };
         let done = performed(Observed::Allowed);
         let judged = decide(&Evidence { expect: Expectation::Error, because: None, error_code: Some("ValidationError"), performed: &done, enforced: Ok(()), predicted: Some(&invalid), ground: Ground::Emulator });
         assert_eq!(judged.verdict, Verdict::Diverged);

@@ -156,7 +156,7 @@ pub fn holds(entries: &[ConditionEntry], context: &Context) -> bool {
     entries.iter().all(|entry| entry_holds(entry, context))
 }
 
-fn entry_holds(entry: &ConditionEntry, context: &Context) -> bool {
+pub(crate) fn entry_holds(entry: &ConditionEntry, context: &Context) -> bool {
     let Some(op) = parse_operator(&entry.operator) else { return false };
     let present = context.get(&entry.key).filter(|v| !v.is_empty());
     if op.base == "Null" {

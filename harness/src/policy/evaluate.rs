@@ -12,7 +12,7 @@
 use super::context::Context;
 use super::document::{Effect, Matcher, Policy, Statement};
 use super::principal::{Caller, PrincipalMatch};
-use super::reason::{Decision, PolicyType, Reason};
+use super::reason::{ConditionMiss, Decision, PolicyType, Reason};
 use super::{condition, matching};
 
 /// What is asked: who, what, on which resource, with which context.
@@ -122,6 +122,26 @@ fn find<'a>(
 /// Does the statement apply to the request? None: no; else how its principal matched
 /// (Direct for statements without one). `bounded`: the caller has a permissions boundary.
 fn applies(statement: &Statement, request: &Request, context: &Context, bounded: bool) -> PrincipalMatch {
+    if !condition::holds(&statement.conditions, context) {
+        return PrincipalMatch::None;
+    }
+    applies_but_for_conditions(statement, request, context, bounded)
+}
+
+/// The first Allow statement of `policies` that would apply to the request
+/// but for one of its conditions, and that condition as the request missed it.
+fn condition_miss<'a>(policies: impl IntoIterator<Item = &'a Policy>, request: &Request, context: &Context, bounded: bool) -> Option<(&'a Policy, &'a Statement, ConditionMiss)> {
+    policies.into_iter().find_map(|policy| {
+        policy.statements.iter().filter(|s| s.effect == Effect::Allow && applies_but_for_conditions(s, request, context, bounded) != PrincipalMatch::None).find_map(|statement| {
+            let entry = statement.conditions.iter().find(|entry| !condition::entry_holds(entry, context))?;
+            let actual = context.get(&entry.key).filter(|v| !v.is_empty()).cloned();
+            Some((policy, statement, ConditionMiss { key: entry.key.clone(), operator: entry.operator.clone(), expected: entry.values.clone(), actual }))
+        })
+    })
+}
+
+/// Action, resource and principal: whether the statement is about this request.
+fn applies_but_for_conditions(statement: &Statement, request: &Request, context: &Context, bounded: bool) -> PrincipalMatch {
     let action = match &statement.action {
         Matcher::Any(patterns) => patterns.iter().any(|p| matching::action_matches(p, &request.action)),
         Matcher::Not(patterns) => !patterns.iter().any(|p| matching::action_matches(p, &request.action)),
@@ -131,7 +151,7 @@ fn applies(statement: &Statement, request: &Request, context: &Context, bounded:
         Some(Matcher::Any(patterns)) => patterns.iter().any(|p| matching::resource_matches(p, &request.resource, context)),
         Some(Matcher::Not(patterns)) => !patterns.iter().any(|p| matching::resource_matches(p, &request.resource, context)),
     };
-    if !action || !resource || !condition::holds(&statement.conditions, context) {
+    if !action || !resource {
         return PrincipalMatch::None;
     }
     match (&statement.principal, &statement.not_principal) {
@@ -199,8 +219,21 @@ impl<'a> Evaluator<'a> {
             statement: hit.map(|(_, s)| s.id.clone()),
             explicit,
             text,
+            condition: None,
         };
         Evaluation { decision, reason }
+    }
+
+    /// No statement of `policies` allows: where one would but for a
+    /// condition, the reason names that statement and condition.
+    fn no_allow_of(&self, policy_type: PolicyType, policies: &[&Policy], text: String) -> Evaluation {
+        let Some((policy, statement, miss)) = condition_miss(policies.iter().copied(), self.request, &self.context, self.policies.boundary.is_some()) else {
+            return self.no_allow(policy_type, text);
+        };
+        let text = format!("statement {} of {} allows {} {} only if {miss}", statement.id, policy.name, self.who, self.request.action);
+        let mut evaluation = self.decide(Decision::Deny, Some(policy_type), Some((policy, statement)), false, text);
+        evaluation.reason.condition = Some(miss);
+        evaluation
     }
 
     fn no_allow(&self, policy_type: PolicyType, text: String) -> Evaluation {
@@ -243,7 +276,8 @@ impl<'a> Evaluator<'a> {
         let how = resource.map(|(_, _, how)| how).unwrap_or(PrincipalMatch::None);
         if self.kind == ResourceKind::Role && how == PrincipalMatch::None {
             let trust = self.resource_name().unwrap_or_else(|| "the role's trust policy".into());
-            return self.no_allow(PolicyType::Trust, format!("no statement of {trust} lets {} {}", self.who, request.action));
+            let policies: Vec<&Policy> = self.policies.resource.iter().collect();
+            return self.no_allow_of(PolicyType::Trust, &policies, format!("no statement of {trust} lets {} {}", self.who, request.action));
         }
         if matches!(request.caller, Caller::Service(_) | Caller::Federated(_)) {
             // A service or a federated user is named by the trust policy, or nothing allows it.
@@ -272,7 +306,8 @@ impl<'a> Evaluator<'a> {
         let policies = self.policies;
         let root = matches!(self.request.caller, Caller::Root { .. }) && self.same_account();
         if need_identity && !root && self.find(&policies.identity, Effect::Allow).is_none() {
-            return Some(self.no_allow(PolicyType::Identity, format!("no identity-based policy of {} allows {}", self.who, self.what)));
+            let identity: Vec<&Policy> = policies.identity.iter().collect();
+            return Some(self.no_allow_of(PolicyType::Identity, &identity, format!("no identity-based policy of {} allows {}", self.who, self.what)));
         }
         if let Some(boundary) = &policies.boundary
             && self.find([boundary], Effect::Allow).is_none()
@@ -301,5 +336,51 @@ impl<'a> Evaluator<'a> {
 
     fn resource_name(&self) -> Option<String> {
         self.policies.resource.as_ref().map(|p| p.name.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::DocumentKind;
+
+    fn request(caller: &str, action: &str, resource: &str, context: &[(&str, &str)]) -> Request {
+        let mut ctx = Context::default();
+        for (key, value) in context {
+            ctx.insert(key, vec![value.to_string()]);
+        }
+        Request { caller: Caller::parse(caller).unwrap(), action: action.into(), resource: resource.into(), resource_account: None, context: ctx }
+    }
+
+    // A reason says what to change: the statement that would allow, its
+    // condition, and what the request had instead (absent, or its value).
+    #[test]
+    fn a_condition_that_fails_is_named_with_what_the_request_had() {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::333333333333:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"acme-platform-7f3a"}}}]}"#;
+        let identity = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+        let set = PolicySet {
+            identity: vec![Policy::parse("runner's policy", identity, DocumentKind::Identity).unwrap()],
+            resource: Some(Policy::parse("TerraformExecution's trust policy", trust, DocumentKind::Trust).unwrap()),
+            resource_exists: true,
+            ..PolicySet::default()
+        };
+        let (caller, role) = ("arn:aws:iam::333333333333:user/terraform-runner", "arn:aws:iam::111111111111:role/TerraformExecution");
+        let absent = evaluate(&request(caller, "sts:AssumeRole", role, &[]), &set).reason;
+        assert_eq!(absent.text, "statement 0 of TerraformExecution's trust policy allows user/terraform-runner sts:AssumeRole only if sts:ExternalId StringEquals acme-platform-7f3a; the request has no sts:ExternalId");
+        let miss = absent.condition.unwrap();
+        assert_eq!((miss.key.as_str(), miss.operator.as_str(), miss.expected, miss.actual), ("sts:ExternalId", "StringEquals", vec!["acme-platform-7f3a".to_string()], None));
+        let wrong = evaluate(&request(caller, "sts:AssumeRole", role, &[("sts:ExternalId", "other")]), &set).reason;
+        assert!(wrong.text.ends_with("the request's sts:ExternalId is other"), "{}", wrong.text);
+        assert_eq!((wrong.because(), wrong.statement.as_deref()), (Some(crate::policy::Because::Trust), Some("0")));
+
+        let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:CreateBucket","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/Team":"platform"}}}]}"#;
+        let set = PolicySet { identity: vec![Policy::parse("deployer's policy", tagged, DocumentKind::Identity).unwrap()], resource_exists: true, ..PolicySet::default() };
+        let session = "arn:aws:sts::111111111111:assumed-role/deployer/s";
+        let denied = evaluate(&request(session, "s3:CreateBucket", "arn:aws:s3:::b", &[("aws:PrincipalTag/Team", "marketing")]), &set).reason;
+        assert!(denied.text.ends_with("only if aws:PrincipalTag/Team StringEquals platform; the request's aws:PrincipalTag/Team is marketing"), "{}", denied.text);
+        assert_eq!(denied.because(), Some(crate::policy::Because::Identity));
+        // No statement near: the missing side is named as before.
+        let none = evaluate(&request(session, "s3:DeleteBucket", "arn:aws:s3:::b", &[]), &set).reason;
+        assert!(none.condition.is_none() && none.text.starts_with("no identity-based policy of"), "{}", none.text);
     }
 }

@@ -24,4 +24,4 @@ pub use element::DocumentKind;
 pub use context::Context;
 pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, evaluate, is_trust_action};
 pub use principal::Caller;
-pub use reason::{Because, Decision, PolicyType, Reason};
+pub use reason::{Because, ConditionMiss, Decision, PolicyType, Reason};

@@ -111,6 +111,30 @@ pub struct Reason {
     pub explicit: bool,
     /// One sentence for a person.
     pub text: String,
+    /// For an implicit deny where a statement would allow but for its
+    /// condition: the condition, and what the request had instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<ConditionMiss>,
+}
+
+/// A condition that kept a statement from allowing: what the policy asks and
+/// what the request carried (None: the key was absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionMiss {
+    pub key: String,
+    pub operator: String,
+    pub expected: Vec<String>,
+    pub actual: Option<Vec<String>>,
+}
+
+impl fmt::Display for ConditionMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}; ", self.key, self.operator, self.expected.join(" or "))?;
+        match &self.actual {
+            None => write!(f, "the request has no {}", self.key),
+            Some(values) => write!(f, "the request's {} is {}", self.key, values.join(", ")),
+        }
+    }
 }
 
 impl Reason {
