@@ -22,6 +22,13 @@ pub struct Cli {
 pub enum Command {
     /// Apply each scenario's config, run its steps, report, destroy.
     Run(RunArgs),
+    /// Who can reach what once each scenario's configs are applied: every path
+    /// (principal -> roles -> bucket), compared with the snapshot beside the
+    /// scenario (NAME.access); --accept writes it. Takes every flag `run` takes.
+    Access(AccessArgs),
+    /// `make bench`: time the access analysis of a synthetic account built in memory.
+    #[command(hide = true)]
+    BenchAccess(BenchAccessArgs),
     /// Tell the blog's story step by step: the problem, the fix applied in place, the root-user variant.
     Demo(DemoArgs),
     /// List the scenarios of the scenarios folder.
@@ -231,6 +238,24 @@ pub struct RunArgs {
     /// aws: how long the instance's SSM agent may take to answer after apply.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub ssm_timeout: Duration,
+}
+
+#[derive(clap::Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Write what each config opens as its scenario's snapshot (review the diff, then commit it).
+    #[arg(long)]
+    pub accept: bool,
+}
+
+#[derive(clap::Args)]
+pub struct BenchAccessArgs {
+    /// Roles of the synthetic account; repeatable (each count is timed).
+    #[arg(long = "roles", required = true)]
+    pub roles: Vec<usize>,
+    #[arg(long, default_value_t = 500)]
+    pub buckets: usize,
 }
 
 #[derive(clap::Args)]

@@ -37,5 +37,8 @@ pub const ALIAS_WITHOUT_ACCOUNT: i32 = 14;
 /// `--sandbox-account NAME=ID` names an account no scenario of the run has, or
 /// a scenario's account has no `--sandbox-account` on a real account.
 pub const ACCOUNT_UNMAPPED: i32 = 15;
+/// The config opens a path its scenario's access snapshot does not hold, or
+/// no longer opens one it holds (`harness access --accept` takes the change).
+pub const ACCESS_CHANGED: i32 = 16;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

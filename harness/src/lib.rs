@@ -11,6 +11,7 @@
 //! DOT, HTML). Between runs: what a run [`kept`] for the next (`--keep`,
 //! `--reuse`) and the edit-and-verify loop's [`watch`]ing.
 
+pub mod access;
 pub mod accounts;
 pub mod call;
 pub mod cli;

@@ -30,6 +30,8 @@ fn dispatch(subcommand: Command) -> Result<i32, CommandError> {
         Command::MergeReports(args) => command::merge::merge_reports(args),
         Command::Release(args) => command::sweep::release(args),
         Command::Run(args) => block_on(command::run::run(args)),
+        Command::Access(args) => block_on(command::run::access(args)),
+        Command::BenchAccess(args) => command::list::bench_access(args),
         Command::Demo(args) => block_on(command::demo::demo(args)),
         Command::Sweep(args) => block_on(command::sweep::sweep(args)),
         Command::Mutants(args) => block_on(command::mutants::mutants(args)),

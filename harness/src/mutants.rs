@@ -42,6 +42,9 @@ pub enum KilledAt {
     Step(String),
     /// The apply must fail with this error code (what AWS answers).
     Apply(String),
+    /// The access analysis must find a path the scenario's snapshot does not
+    /// hold, whose line starts with this text (every step may still pass).
+    Access(String),
 }
 
 impl KilledAt {
@@ -49,7 +52,7 @@ impl KilledAt {
     pub fn step(&self) -> Option<&str> {
         match self {
             KilledAt::Step(step) => Some(step),
-            KilledAt::Apply(_) => None,
+            KilledAt::Apply(_) | KilledAt::Access(_) => None,
         }
     }
 }
@@ -157,6 +160,11 @@ pub fn fate(mutant: &Mutant, report: &ScenarioReport) -> Fate {
             _ if report.passed => Fate::Survived,
             _ => elsewhere(),
         },
+        KilledAt::Access(start) => match report.access.as_ref().and_then(|a| a.diff.as_ref()).and_then(|d| d.added.iter().find(|l| l.starts_with(start.as_str()))) {
+            Some(line) => Fate::Killed(format!("access: new path {line}")),
+            None if report.passed => Fate::Survived,
+            None => elsewhere(),
+        },
         KilledAt::Apply(code) => match &report.error {
             Some(error) if error.phase.is_terraform_apply() && error.message.contains(code.as_str()) => Fate::Killed(format!("{} failed with {code}", error.phase)),
             _ if report.passed => Fate::Survived,
@@ -180,6 +188,18 @@ mod tests {
             killed_at: KilledAt::Step("x".into()),
             why: String::new(),
         }
+    }
+
+    #[test]
+    fn a_mutant_caught_by_the_access_snapshot_is_killed_there_even_with_every_step_passing() {
+        let report = crate::report::fixture::access_changed().scenarios.remove(0);
+        let caught = Mutant { killed_at: KilledAt::Access("aws_iam_role.ci -> aws_iam_role.role2".into()), ..mutant("C") };
+        assert!(matches!(fate(&caught, &report), Fate::Killed(how) if how.starts_with("access: new path aws_iam_role.ci")));
+        let other = Mutant { killed_at: KilledAt::Access("aws_iam_user.nobody".into()), ..mutant("C") };
+        assert!(matches!(fate(&other, &report), Fate::KilledElsewhere(_)));
+        let mut held = report.clone();
+        (held.access, held.passed) = (None, true);
+        assert_eq!(fate(&caught, &held), Fate::Survived);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum Phase {
     /// Waiting for an instance's SSM agent.
     SsmOnline(String),
     SsmOverlayRemoved,
+    /// The access analysis of what the stages applied, checked against the scenario's snapshot.
+    Access,
     Destroy,
 }
 
@@ -67,6 +69,7 @@ impl fmt::Display for Phase {
             Phase::SsmOverlay(role) => write!(f, "ssm overlay {role}"),
             Phase::SsmOnline(instance) => write!(f, "ssm online {instance}"),
             Phase::SsmOverlayRemoved => f.write_str("ssm overlay removed"),
+            Phase::Access => f.write_str("access"),
             Phase::Destroy => f.write_str("destroy"),
         }
     }
@@ -88,6 +91,7 @@ impl Phase {
             ("accounts", "") => Phase::Accounts,
             ("init", stage) => Phase::Init(staged(stage)),
             ("destroy", "") => Phase::Destroy,
+            ("access", "") => Phase::Access,
             ("apply", stage) => Phase::Apply(staged(stage)),
             ("outputs", stage) => Phase::Outputs(staged(stage)),
             ("unchanged", stage) => Phase::Unchanged(staged(stage)),
@@ -141,6 +145,7 @@ mod tests {
             Phase::SsmOverlay("role1".into()),
             Phase::SsmOnline("i-1".into()),
             Phase::SsmOverlayRemoved,
+            Phase::Access,
             Phase::Destroy,
         ];
         for phase in all {

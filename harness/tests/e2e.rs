@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
+use harness::access;
 use harness::policy::{Decision, PolicyType};
 use harness::report::{Cleanup, RunReport, ScenarioReport, StepReport};
 use harness::reporter::{Reporters, json::Json, progress::Progress};
@@ -194,6 +195,7 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
             }
         }));
     }
+    trials.push(access_trial(scenario, prefix, find.clone()));
     trials.push(Trial::test(format!("{prefix}{name}::cleanup"), move || {
         let report = find()?;
         match report.cleanup {
@@ -205,6 +207,20 @@ fn scenario_trials(scenario: &Scenario, run: &TargetRun) -> Vec<Trial> {
     trials.into_iter().map(|t| if run.ignored { t.with_ignored_flag(true) } else { t }).collect()
 }
 
+/// The scenario's access snapshot must be checked in and hold what its configs open.
+fn access_trial(scenario: &Scenario, prefix: &str, find: impl Fn() -> Result<ScenarioReport, Failed> + Send + 'static) -> Trial {
+    let (snapshot, name) = (access::snapshot::path_of(&scenario.path), scenario.name.clone());
+    Trial::test(format!("{prefix}{name}::access"), move || {
+        if !snapshot.exists() {
+            return Err(format!("{} is missing: every shipped scenario's access is reviewed; write it with `harness access --scenario {name} --accept`", snapshot.display()).into());
+        }
+        let report = find()?;
+        match &report.access {
+            None => Err(format!("no access analysis ran; {}", report.error.map(|e| format!("{} failed: {}", e.phase, e.message)).unwrap_or_default()).into()),
+            Some(access) => access.failure(&name).map_or(Ok(()), |failure| Err(failure.into())),
+        }
+    })
+}
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();

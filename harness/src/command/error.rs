@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::access::AccessError;
 use crate::accounts::AccountsError;
 use crate::exit_code;
 use crate::kept::LeaseError;
@@ -70,6 +71,9 @@ pub enum CommandError {
     },
     #[error(transparent)]
     Report(#[from] WriteError),
+    /// The access analysis could not read a state or a snapshot.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -105,7 +109,7 @@ impl CommandError {
             CommandError::Mutants(_) => exit_code::SCENARIO_INVALID,
             CommandError::BaselineFails(_) => exit_code::STEPS_FAILED,
             CommandError::NotDeleted(_) => exit_code::CLEANUP_FAILED,
-            CommandError::ReportFile { .. } | CommandError::KeptDir { .. } | CommandError::Report(_) | CommandError::Runtime(_) => exit_code::IO,
+            CommandError::ReportFile { .. } | CommandError::KeptDir { .. } | CommandError::Report(_) | CommandError::Runtime(_) | CommandError::Access(_) => exit_code::IO,
         }
     }
 }
@@ -151,6 +155,7 @@ mod tests {
             (CommandError::KeptTargetGone, exit_code::TARGET),
             (CommandError::Merge(MergeError::Overlap { name: "s".into() }), MergeError::Overlap { name: "s".into() }.exit_code()),
             (CommandError::Mutants(MutantError::Catalogue { path: "c".into(), message: "m".into() }), exit_code::SCENARIO_INVALID),
+            (CommandError::Access(AccessError::Snapshot { path: "s.access".into(), source: std::io::Error::other("denied") }), exit_code::IO),
             (CommandError::BaselineFails("s".into()), exit_code::STEPS_FAILED),
             (CommandError::Sweep("s".into()), exit_code::TARGET),
             (CommandError::NotDeleted("n".into()), exit_code::CLEANUP_FAILED),

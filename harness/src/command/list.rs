@@ -13,3 +13,12 @@ pub fn list(args: ListArgs) -> Result<i32, CommandError> {
     }
     Ok(crate::exit_code::SUCCESS)
 }
+
+/// `harness bench-access`: the access analysis of synthetic accounts, timed (`make bench` reads the lines).
+pub fn bench_access(args: crate::cli::BenchAccessArgs) -> Result<i32, CommandError> {
+    for roles in args.roles {
+        let (paths, seconds) = crate::access::bench_synthetic(roles, args.buckets)?;
+        println!("access analysis: {roles} roles, {} buckets: {paths} paths in {seconds:.2} s", args.buckets);
+    }
+    Ok(crate::exit_code::SUCCESS)
+}

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{CommandError, Invocation, kept_dir, reporters, sole};
-use crate::cli::{RunArgs, TargetKind};
+use crate::access::SnapshotMode;
+use crate::cli::{AccessArgs, RunArgs, TargetKind};
 use crate::kept::{self, Lease, LeaseError};
 use crate::partition::Partition;
 use crate::reporter::{Reporter, Reporters, progress::Progress, table::Table};
@@ -17,6 +18,15 @@ use crate::target::{Consistency, Target, TargetSpec, moto::MotoOptions};
 use crate::terraform::{self, Terraform};
 
 pub async fn run(args: RunArgs) -> Result<i32, CommandError> {
+    run_checking(args, SnapshotMode::Check).await
+}
+
+/// `harness access`: a run whose scenarios are all analysed, their snapshots compared or written.
+pub async fn access(args: AccessArgs) -> Result<i32, CommandError> {
+    run_checking(args.run, if args.accept { SnapshotMode::Accept } else { SnapshotMode::Show }).await
+}
+
+async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, CommandError> {
     let invocation = Invocation::resolve(&args.target)?;
     let scenarios = invocation.load_scenarios(&args.scenarios, args.config.as_deref())?;
     check_configs(&scenarios)?;
@@ -31,6 +41,7 @@ pub async fn run(args: RunArgs) -> Result<i32, CommandError> {
         always_destroy: args.target.always_destroy,
         consistency: consistency(&args),
         ssm: SsmOptions { overlay: !args.no_ssm_overlay, online_deadline: args.ssm_timeout },
+        access,
         ..RunOptions::default()
     };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];

@@ -67,6 +67,10 @@ impl Request {
     /// The context with the keys AWS fills from the caller itself.
     fn full_context(&self) -> Context {
         let mut context = self.context.clone();
+        if self.caller == Caller::Anonymous {
+            // An unsigned request carries no principal keys.
+            return context;
+        }
         context.insert_default("aws:PrincipalArn", self.caller.principal_arn());
         context.insert_default("aws:PrincipalType", self.caller.principal_type().to_string());
         if let Some(account) = self.caller.account() {
@@ -168,6 +172,7 @@ fn applies_but_for_conditions(statement: &Statement, request: &Request, context:
 fn short(caller: &Caller) -> String {
     match caller {
         Caller::User { arn, .. } | Caller::RoleSession { arn, .. } => arn.splitn(6, ':').nth(5).unwrap_or(arn).to_string(),
+        Caller::Anonymous => "an anonymous caller".into(),
         other => other.arn(),
     }
 }
@@ -179,6 +184,23 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
         return evaluator.missing_resource();
     }
     evaluator.explicit_deny().unwrap_or_else(|| evaluator.allows())
+}
+
+/// How the resource policy's strongest allowing statement names the caller
+/// (`None`: none allows it): whether the resource grants on its own or
+/// delegates to the caller's account.
+pub fn resource_grant(request: &Request, policies: &PolicySet) -> PrincipalMatch {
+    let context = request.full_context();
+    find(&policies.resource, Effect::Allow, request, &context, policies.boundary.is_some()).map_or(PrincipalMatch::None, |(_, _, how)| how)
+}
+
+/// The Allow statements that speak for an allowed request, one per policy
+/// type that has one: (the policy's name, the statement's Sid or index).
+pub fn allowing_statements(request: &Request, policies: &PolicySet) -> Vec<(String, String)> {
+    let context = request.full_context();
+    let bounded = policies.boundary.is_some();
+    let groups: [Vec<&Policy>; 4] = [policies.identity.iter().collect(), policies.resource.iter().collect(), policies.boundary.iter().collect(), policies.session.iter().collect()];
+    groups.iter().filter_map(|group| find(group.iter().copied(), Effect::Allow, request, &context, bounded)).map(|(p, s, _)| (p.name.clone(), s.id.clone())).collect()
 }
 
 type Hit<'a> = (&'a Policy, &'a Statement, PrincipalMatch);
@@ -279,9 +301,14 @@ impl<'a> Evaluator<'a> {
             let policies: Vec<&Policy> = self.policies.resource.iter().collect();
             return self.no_allow_of(PolicyType::Trust, &policies, format!("no statement of {trust} lets {} {}", self.who, request.action));
         }
-        if matches!(request.caller, Caller::Service(_) | Caller::Federated(_)) {
-            // A service or a federated user is named by the trust policy, or nothing allows it.
-            return self.allowed_by(PolicyType::Trust, resource);
+        if matches!(request.caller, Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous) {
+            // A service, a federated user or an anonymous caller is named by the resource policy, or nothing allows it.
+            if resource.is_none() {
+                let policies: Vec<&Policy> = self.policies.resource.iter().collect();
+                let named = self.resource_name().unwrap_or_else(|| "a resource policy (there is none)".into());
+                return self.no_allow_of(self.resource_type, &policies, format!("no statement of {named} allows {} {}", self.who, self.what));
+            }
+            return self.allowed_by(self.resource_type, resource);
         }
         if !self.same_account() {
             if how == PrincipalMatch::None {

@@ -19,9 +19,11 @@ mod principal;
 mod reason;
 pub mod session;
 
-pub use document::{Policy, PolicyError, Statement};
+pub use condition::ConditionEntry;
+pub use document::{Effect, Matcher, Policy, PolicyError, Statement};
 pub use element::DocumentKind;
 pub use context::Context;
-pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, evaluate, is_trust_action};
-pub use principal::Caller;
+pub use matching::{action_matches, arn_like};
+pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, allowing_statements, evaluate, is_trust_action, resource_grant};
+pub use principal::{Caller, PrincipalElement, PrincipalMatch};
 pub use reason::{Because, ConditionMiss, Decision, PolicyType, Reason};

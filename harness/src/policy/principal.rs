@@ -20,6 +20,9 @@ pub enum Caller {
     Service(String),
     /// A web identity or SAML provider's user (AssumeRoleWith...): the provider's name or ARN.
     Federated(String),
+    /// An unsigned request: only a policy granting everyone (`"*"`) lets it in
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous).
+    Anonymous,
 }
 
 impl Caller {
@@ -55,7 +58,7 @@ impl Caller {
     pub fn account(&self) -> Option<&str> {
         match self {
             Caller::User { account, .. } | Caller::RoleSession { account, .. } | Caller::Root { account, .. } => Some(account),
-            Caller::Service(_) | Caller::Federated(_) => None,
+            Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous => None,
         }
     }
 
@@ -64,6 +67,7 @@ impl Caller {
             Caller::User { arn, .. } | Caller::RoleSession { arn, .. } => arn.clone(),
             Caller::Root { partition, account } => format!("arn:{partition}:iam::{account}:root"),
             Caller::Service(name) | Caller::Federated(name) => name.clone(),
+            Caller::Anonymous => "*".into(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Caller {
             Caller::Root { .. } => "Account",
             Caller::Service(_) => "Service",
             Caller::Federated(_) => "WebIdentityUser",
+            Caller::Anonymous => "Anonymous",
         }
     }
 }
@@ -141,7 +146,7 @@ impl AwsPrincipal {
     fn matches(&self, caller: &Caller) -> PrincipalMatch {
         let hit = |yes: bool, how: PrincipalMatch| if yes { how } else { PrincipalMatch::None };
         match (self, caller) {
-            (AwsPrincipal::Everyone, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. }) => PrincipalMatch::Direct,
+            (AwsPrincipal::Everyone, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. } | Caller::Anonymous) => PrincipalMatch::Direct,
             (AwsPrincipal::Account(a), c) => hit(c.account() == Some(a.as_str()), PrincipalMatch::Account),
             (AwsPrincipal::User { account, name }, Caller::User { account: ca, name: cn, .. }) => hit(account == ca && name == cn, PrincipalMatch::Direct),
             (AwsPrincipal::Role { account, name }, Caller::RoleSession { account: ca, role, .. }) => hit(account == ca && name == role, PrincipalMatch::Role),
@@ -198,6 +203,19 @@ impl PrincipalElement {
             Caller::Root { .. } => lists_account(),
             _ => self.matches(caller) != PrincipalMatch::None,
         }
+    }
+
+    /// The accounts it names (`arn:aws:iam::A:root` or `A`).
+    pub fn accounts(&self) -> impl Iterator<Item = &str> {
+        self.aws.iter().filter_map(|p| match p {
+            AwsPrincipal::Account(account) => Some(account.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The identity providers it names (`Federated`).
+    pub fn federated(&self) -> &[String] {
+        &self.federated
     }
 
     pub fn matches(&self, caller: &Caller) -> PrincipalMatch {

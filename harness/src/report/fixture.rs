@@ -23,11 +23,29 @@ pub fn sample() -> RunReport {
             steps: vec![denied_list("role1 cannot list the bucket", None, Verdict::Pass)],
             accounts: BTreeMap::new(),
             interrupted: false,
+            access: None,
         }],
         passed: true,
         strict: false,
         interrupted: false,
     }
+}
+
+/// The sample, its snapshot no longer holding: one new path (an over-grant), one lost.
+pub fn access_changed() -> RunReport {
+    let mut report = sample();
+    report.passed = false;
+    report.scenarios[0].passed = false;
+    let added = "aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".to_string();
+    report.scenarios[0].access = Some(crate::access::AccessReport {
+        snapshot: "scenarios/problem_demo.access".into(),
+        paths: vec![crate::access::PathReport { path: added.clone(), statements: vec!["statement 0 of aws_iam_role_policy.ci, main.tf:12".into()], chained: false, proven: false }],
+        diff: Some(crate::access::Diff { added: vec![added], missing: vec!["aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".into()] }),
+        accepted: false,
+        unseen: Vec::new(),
+        analysis_ms: 1.0,
+    });
+    report
 }
 
 /// Three scenarios: a chain that passes (with an UNVERIFIED step and a
@@ -79,6 +97,7 @@ fn chain() -> ScenarioReport {
         steps: vec![unverified, assumed, listed],
         accounts: BTreeMap::new(),
         interrupted: false,
+        access: None,
     }
 }
 
@@ -110,6 +129,7 @@ fn broken() -> ScenarioReport {
         steps: vec![lookup, diverged, failed],
         accounts: BTreeMap::new(),
         interrupted: false,
+        access: None,
     }
 }
 
@@ -128,6 +148,7 @@ fn unapplied() -> ScenarioReport {
         steps: vec![],
         accounts: BTreeMap::new(),
         interrupted: false,
+        access: None,
     }
 }
 

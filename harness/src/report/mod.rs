@@ -57,6 +57,8 @@ impl RunReport {
             CONFIG_MISSING
         } else if stopped_in(|p| *p == Phase::Accounts) {
             CREDENTIALS
+        } else if self.scenarios.iter().all(ScenarioReport::steps_passed) && self.scenarios.iter().any(|s| s.access.as_ref().is_some_and(|a| !a.holds())) {
+            ACCESS_CHANGED
         } else {
             STEPS_FAILED
         }
@@ -92,6 +94,9 @@ pub struct ScenarioReport {
     /// Stopped by Ctrl-C before its end.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Who can reach what once its configs are applied, and how that compares with its snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<crate::access::AccessReport>,
 }
 
 impl ScenarioReport {
@@ -117,6 +122,9 @@ impl ScenarioReport {
             0 => {}
             n => why.push(format!("{} DIVERGED", steps(n))),
         }
+        if let Some(diff) = self.access.as_ref().filter(|a| !a.holds()).and_then(|a| a.diff.as_ref()) {
+            why.push(format!("access changed: {} new, {} lost paths", diff.added.len(), diff.missing.len()));
+        }
         if matches!(self.cleanup, Cleanup::Kept { .. }) {
             why.push("cleanup incomplete".into());
         }
@@ -127,6 +135,11 @@ impl ScenarioReport {
             });
         }
         Some(why.join(", "))
+    }
+
+    /// No step failed or diverged (UNVERIFIED ones aside).
+    pub fn steps_passed(&self) -> bool {
+        self.steps.iter().all(|s| !matches!(s.verdict, Verdict::Fail | Verdict::Diverged))
     }
 
     /// Where an interrupted scenario stopped: the phase it was in.
@@ -268,6 +281,23 @@ mod tests {
         assert_eq!(report.exit_code(false), crate::exit_code::STEPS_FAILED);
         assert_eq!(sample().exit_code(true), crate::exit_code::INTERRUPTED);
         assert_eq!(sample().exit_code(false), crate::exit_code::SUCCESS);
+    }
+
+    // A config that opens a path its snapshot does not hold fails with its own code, every step passing.
+    #[test]
+    fn a_changed_access_snapshot_exits_with_its_own_code_and_says_why() {
+        let report = super::fixture::access_changed();
+        assert_eq!(report.exit_code(false), crate::exit_code::ACCESS_CHANGED);
+        assert_eq!(report.scenarios[0].failed_because().as_deref(), Some("access changed: 1 new, 1 lost paths"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["scenarios"][0]["access"]["diff"]["added"][0], "aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket");
+        let failure = report.scenarios[0].access.as_ref().unwrap().failure("problem_demo").unwrap();
+        assert!(failure.contains("new path (not in scenarios/problem_demo.access): aws_iam_role.ci -> ") && failure.contains("opened by statement 0 of aws_iam_role_policy.ci, main.tf:12"), "{failure}");
+        assert!(failure.contains("lost path") && failure.contains("harness access --scenario problem_demo --accept"), "{failure}");
+        // A failed step still decides: the steps are the scenario's own claims.
+        let mut failed = report.clone();
+        failed.scenarios[0].steps[0].verdict = Verdict::Fail;
+        assert_eq!(failed.exit_code(false), crate::exit_code::STEPS_FAILED);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use crate::access::AccessReport;
 use super::{Reporter, Written, count_of_steps, writing};
 use crate::report::{RunReport, StepReport};
 use crate::verdict::Verdict;
@@ -77,6 +78,34 @@ fn write_table(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     write_summary(report, out)
 }
 
+/// A scenario's access: how many paths, how many walked, and the snapshot's
+/// verdict; every path when there is no snapshot yet or it was just written;
+/// each path that differs, what opens it and what to do, when it does not hold.
+fn write_access(scenario: &str, access: &AccessReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let (total, proven) = (access.paths.len(), access.proven());
+    let verdict = match (&access.diff, access.accepted) {
+        (_, true) => format!("snapshot written: {}", access.snapshot),
+        (None, false) => format!("no snapshot yet ({}); `harness access --scenario {scenario} --accept` writes it", access.snapshot),
+        (Some(diff), false) if diff.is_empty() => format!("snapshot holds ({})", access.snapshot),
+        (Some(diff), false) => format!("SNAPSHOT DIFFERS: {} new, {} lost", diff.added.len(), diff.missing.len()),
+    };
+    writeln!(out, "{scenario} access: {total} paths ({proven} walked, {} predicted only) | {verdict}", total - proven)?;
+    if access.diff.is_none() || access.accepted {
+        for path in &access.paths {
+            writeln!(out, "  {}", path.path)?;
+        }
+    }
+    if let Some(failure) = access.failure(scenario) {
+        for line in failure.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    for unseen in &access.unseen {
+        writeln!(out, "  not seen: {unseen}")?;
+    }
+    Ok(())
+}
+
 /// Each scenario's phases and cleanup, then the overall result.
 fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     for scenario in &report.scenarios {
@@ -89,6 +118,9 @@ fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()>
             (false, None, None) => "FAILED".to_string(),
         };
         writeln!(out, "{}: {result} | {} | cleanup: {cleanup}", scenario.name, phases.join(", "))?;
+        if let Some(access) = &scenario.access {
+            write_access(&scenario.name, access, out)?;
+        }
     }
     let steps: Vec<&StepReport> = report.scenarios.iter().flat_map(|s| &s.steps).collect();
     let count = |v: Verdict| steps.iter().filter(|s| s.verdict == v).count();

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::SnapshotMode;
 use crate::identity::CredentialSource;
 use crate::kept::KeptScenario;
 use crate::naming::PROBE_PREFIX;
@@ -54,6 +55,8 @@ pub struct RunOptions {
     /// passed, the scenario stops there and is cleaned up. Mutation testing's
     /// catch: after it the rest of a mutant's scenario proves nothing more.
     pub stop_at: BTreeMap<String, String>,
+    /// The access snapshot beside each scenario: checked when there is one, or written (`harness access --accept`).
+    pub access: SnapshotMode,
 }
 
 /// On a real account the instance's steps run on it through SSM Run Command.
@@ -75,7 +78,7 @@ impl Default for SsmOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None, stop_at: BTreeMap::new() }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None, stop_at: BTreeMap::new(), access: SnapshotMode::Check }
     }
 }
 

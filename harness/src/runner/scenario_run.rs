@@ -29,6 +29,7 @@ use crate::terraform::{self, RunVariables, WorkingCopy};
 use crate::timestamp::millis;
 use crate::verdict::{self, Evidence, Verdict};
 
+mod access;
 mod accounts;
 mod principals;
 mod side_stage;
@@ -101,6 +102,7 @@ impl<'r> ScenarioRun<'r> {
             steps: Vec::new(),
             accounts: BTreeMap::new(),
             interrupted: false,
+            access: None,
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
@@ -116,7 +118,10 @@ impl<'r> ScenarioRun<'r> {
         match self.set_up(prefix.clone()).await {
             Err(error) => self.report.error = Some(error),
             Ok(mut copy) => {
-                self.report.error = self.stages(&mut copy).await.err();
+                self.report.error = match self.stages(&mut copy).await {
+                    Ok(()) => self.access_phase(&copy, &prefix).await.err(),
+                    Err(stop) => Some(stop),
+                };
                 self.report.cleanup = self.clean_up(copy, prefix).await;
             }
         }
@@ -434,7 +439,8 @@ impl<'r> ScenarioRun<'r> {
         let strict = self.runner.options.strict;
         let report = &mut self.report;
         let steps_ok = !report.steps.is_empty() && report.steps.iter().all(|s| s.verdict == Verdict::Pass || (s.verdict == Verdict::Unverified && !strict));
-        report.passed = report.error.is_none() && steps_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
+        let access_ok = report.access.as_ref().is_none_or(crate::access::AccessReport::holds);
+        report.passed = report.error.is_none() && steps_ok && access_ok && !matches!(report.cleanup, Cleanup::Kept { .. });
         report.interrupted = self.runner.cancel.is_cancelled() && !report.passed;
         (self.events)(Event::ScenarioFinished(&self.report));
         self.report

@@ -1,0 +1,347 @@
+//! What an applied config holds, read from Terraform's state files
+//! themselves (`terraform show -json` alone costs seconds): every role,
+//! user, group, instance profile, OIDC and SAML provider and bucket, with
+//! the policies the evaluator needs, each named by its Terraform address.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::policy::{DocumentKind, Policy};
+
+/// How the accounts of a state are named: a resource's account is in its
+/// ARN, a bucket's is its provider's (an alias names a scenario account).
+#[derive(Debug, Clone, Default)]
+pub struct AccountNames {
+    /// The account of the unaliased `aws` provider.
+    pub default: String,
+    /// Provider alias (the scenario's account name) -> id.
+    pub by_alias: BTreeMap<String, String>,
+}
+
+impl AccountNames {
+    /// One account, the admin's own: it needs no name in a snapshot.
+    pub fn single(id: &str) -> Self {
+        Self { default: id.to_string(), by_alias: BTreeMap::new() }
+    }
+
+    /// How snapshots name account `id`: the scenario's name for it, `self`
+    /// for a scenario with one account, else the id (an account outside the scenario).
+    pub fn name(&self, id: &str) -> String {
+        if let Some((alias, _)) = self.by_alias.iter().find(|(_, known)| *known == id) {
+            return alias.clone();
+        }
+        if id == self.default { "self".into() } else { id.to_string() }
+    }
+
+    pub fn is_known(&self, id: &str) -> bool {
+        id == self.default || self.by_alias.values().any(|known| known == id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub address: String,
+    pub name: String,
+    pub arn: String,
+    pub account: String,
+    pub trust: Policy,
+    pub identity: Vec<Policy>,
+    pub boundary: Option<Policy>,
+    pub tags: BTreeMap<String, String>,
+    /// The instance profiles that carry it (their addresses).
+    pub instance_profiles: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub address: String,
+    pub name: String,
+    pub arn: String,
+    pub account: String,
+    /// Its own policies and its groups'.
+    pub identity: Vec<Policy>,
+    pub boundary: Option<Policy>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// An OIDC provider: the issuer (its URL without `https://`) and the audiences it accepts.
+    Oidc { issuer: String, audiences: Vec<String> },
+    Saml,
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub address: String,
+    pub arn: String,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub address: String,
+    pub name: String,
+    pub arn: String,
+    pub account: String,
+    pub policy: Option<Policy>,
+    /// Block Public Access's RestrictPublicBuckets, the bucket's and its
+    /// account's combined (None: the config sets neither).
+    pub restrict_public: Option<bool>,
+}
+
+/// Everything the analysis reads.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub partition: String,
+    pub roles: Vec<Role>,
+    pub users: Vec<User>,
+    pub providers: Vec<Provider>,
+    pub buckets: Vec<Bucket>,
+    /// What it could not see: a managed policy the state does not hold
+    /// (an AWS-managed one), said as a sentence.
+    pub unseen: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InventoryError {
+    #[error("the state file is not Terraform state (version 4): {0}")]
+    NotState(String),
+    #[error("{address}: its {what} does not parse as IAM would read it: {cause}")]
+    Policy { address: String, what: String, cause: String },
+}
+
+/// One resource instance of a state.
+struct Instance<'a> {
+    address: String,
+    kind: &'a str,
+    /// The provider alias it was applied with (None: the default provider).
+    alias: Option<String>,
+    attributes: &'a Value,
+}
+
+impl Instance<'_> {
+    fn text(&self, name: &str) -> &str {
+        self.attributes.get(name).and_then(Value::as_str).unwrap_or_default()
+    }
+
+    fn texts(&self, name: &str) -> Vec<String> {
+        self.attributes.get(name).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+    }
+
+    fn tags(&self) -> BTreeMap<String, String> {
+        let tags = self.attributes.get("tags").and_then(Value::as_object);
+        tags.map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default()
+    }
+
+    fn flag(&self, name: &str) -> Option<bool> {
+        self.attributes.get(name).and_then(Value::as_bool)
+    }
+
+    fn policy(&self, attribute: &str, what: &str, kind: DocumentKind) -> Result<Policy, InventoryError> {
+        let name = match what {
+            "" => self.address.clone(),
+            what => format!("{} {what}", self.address),
+        };
+        parse(&name, self.text(attribute), kind, &self.address)
+    }
+}
+
+fn parse(name: &str, json: &str, kind: DocumentKind, address: &str) -> Result<Policy, InventoryError> {
+    Policy::parse(name, json, kind).map_err(|e| InventoryError::Policy { address: address.to_string(), what: name.to_string(), cause: e.to_string() })
+}
+
+/// The managed resource instances of a state file's JSON.
+fn instances(state: &Value) -> Result<Vec<Instance<'_>>, InventoryError> {
+    if state.get("version").and_then(Value::as_u64) != Some(4) {
+        return Err(InventoryError::NotState("no \"version\": 4".into()));
+    }
+    let resources = state.get("resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let mut found = Vec::new();
+    for resource in resources.iter().filter(|r| r.get("mode").and_then(Value::as_str) == Some("managed")) {
+        let text = |name: &str| resource.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (kind, name, module) = (text("type"), text("name"), text("module"));
+        // `provider["registry.terraform.io/hashicorp/aws"].prod`: the alias follows the last `]`.
+        let alias = text("provider").rsplit_once("].").map(|(_, alias)| alias.to_string());
+        for instance in resource.get("instances").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let index = match instance.get("index_key") {
+                Some(Value::Number(n)) => format!("[{n}]"),
+                Some(Value::String(s)) => format!("[\"{s}\"]"),
+                _ => String::new(),
+            };
+            let module = if module.is_empty() { String::new() } else { format!("{module}.") };
+            let Some(attributes) = instance.get("attributes") else { continue };
+            found.push(Instance { address: format!("{module}{kind}.{name}{index}"), kind, alias: alias.clone(), attributes });
+        }
+    }
+    Ok(found)
+}
+
+fn account_of_arn(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap_or_default().to_string()
+}
+
+/// The policies attached by ARN, found among the state's `aws_iam_policy` resources.
+struct Managed<'a> {
+    by_arn: BTreeMap<String, &'a Instance<'a>>,
+}
+
+impl Managed<'_> {
+    fn get(&self, arn: &str, owner: &str, unseen: &mut Vec<String>) -> Result<Option<Policy>, InventoryError> {
+        match self.by_arn.get(arn) {
+            Some(policy) => Ok(Some(policy.policy("policy", "", DocumentKind::Identity)?)),
+            None => {
+                unseen.push(format!("{owner} carries {arn}, which no state of the scenario holds: the analysis cannot see what it grants"));
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Inventory {
+    /// Every state of a scenario (its chain's, and each `apply_as` stage's).
+    pub fn from_states(states: &[Value], accounts: &AccountNames) -> Result<Inventory, InventoryError> {
+        let mut all = Vec::new();
+        for state in states {
+            all.extend(instances(state)?);
+        }
+        let of = |kind: &'static str| all.iter().filter(move |i| i.kind == kind);
+        let managed = Managed { by_arn: of("aws_iam_policy").map(|p| (p.text("arn").to_string(), p)).collect() };
+        let mut inventory = Inventory { partition: "aws".into(), ..Inventory::default() };
+        if let Some(role) = of("aws_iam_role").next() {
+            inventory.partition = role.text("arn").split(':').nth(1).unwrap_or("aws").to_string();
+        }
+        inventory.read_roles(&all, &managed)?;
+        inventory.read_users(&all, &managed)?;
+        for provider in of("aws_iam_openid_connect_provider") {
+            let issuer = provider.text("url").trim_start_matches("https://").to_string();
+            let kind = ProviderKind::Oidc { issuer, audiences: provider.texts("client_id_list") };
+            inventory.providers.push(Provider { address: provider.address.clone(), arn: provider.text("arn").to_string(), kind });
+        }
+        for provider in of("aws_iam_saml_provider") {
+            inventory.providers.push(Provider { address: provider.address.clone(), arn: provider.text("arn").to_string(), kind: ProviderKind::Saml });
+        }
+        for bucket in of("aws_s3_bucket") {
+            let name = bucket.text("bucket").to_string();
+            let account = bucket.alias.as_ref().and_then(|a| accounts.by_alias.get(a)).cloned().unwrap_or_else(|| accounts.default.clone());
+            let policy = match of("aws_s3_bucket_policy").find(|p| p.text("bucket") == name) {
+                Some(policy) => Some(policy.policy("policy", "", DocumentKind::Bucket)?),
+                None if !bucket.text("policy").is_empty() => Some(bucket.policy("policy", "policy", DocumentKind::Bucket)?),
+                None => None,
+            };
+            let own = of("aws_s3_bucket_public_access_block").find(|b| b.text("bucket") == name).and_then(|b| b.flag("restrict_public_buckets"));
+            let account_wide = of("aws_s3_account_public_access_block")
+                .find(|b| b.alias.as_ref().and_then(|a| accounts.by_alias.get(a)).unwrap_or(&accounts.default) == &account)
+                .and_then(|b| b.flag("restrict_public_buckets"));
+            // The most restrictive of the two wins.
+            let restrict_public = match (own, account_wide) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
+            };
+            inventory.buckets.push(Bucket { address: bucket.address.clone(), arn: bucket.text("arn").to_string(), account, policy, restrict_public, name });
+        }
+        Ok(inventory)
+    }
+
+    /// Each role with its trust, identity and boundary policies and its instance profiles.
+    fn read_roles(&mut self, all: &[Instance<'_>], managed: &Managed<'_>) -> Result<(), InventoryError> {
+        let of = |kind: &'static str| all.iter().filter(move |i| i.kind == kind);
+        for role in of("aws_iam_role") {
+            let name = role.text("name").to_string();
+            let inline = of("aws_iam_role_policy").filter(|p| p.text("role") == name).map(|p| (p.text("name").to_string(), p));
+            let attached = of("aws_iam_role_policy_attachment").filter(|p| p.text("role") == name).map(|p| p.text("policy_arn").to_string());
+            let identity = self.identity(role, inline.collect(), attached.chain(role.texts("managed_policy_arns")).collect(), managed)?;
+            let boundary = self.boundary(role, managed)?;
+            let profiles = of("aws_iam_instance_profile").filter(|p| p.text("role") == name).map(|p| p.address.clone()).collect();
+            self.roles.push(Role {
+                address: role.address.clone(),
+                arn: role.text("arn").to_string(),
+                account: account_of_arn(role.text("arn")),
+                trust: role.policy("assume_role_policy", "trust policy", DocumentKind::Trust)?,
+                identity,
+                boundary,
+                tags: role.tags(),
+                instance_profiles: profiles,
+                name,
+            });
+        }
+        Ok(())
+    }
+
+    /// Each user with its own policies and its groups'.
+    fn read_users(&mut self, all: &[Instance<'_>], managed: &Managed<'_>) -> Result<(), InventoryError> {
+        let of = |kind: &'static str| all.iter().filter(move |i| i.kind == kind);
+        for user in of("aws_iam_user") {
+            let name = user.text("name").to_string();
+            let inline = of("aws_iam_user_policy").filter(|p| p.text("user") == name).map(|p| (p.text("name").to_string(), p)).collect();
+            let attached = of("aws_iam_user_policy_attachment").filter(|p| p.text("user") == name).map(|p| p.text("policy_arn").to_string()).collect();
+            let mut identity = self.identity(user, inline, attached, managed)?;
+            for group in user_groups(all, &name) {
+                let inline = of("aws_iam_group_policy").filter(|p| p.text("group") == group).map(|p| (p.text("name").to_string(), p)).collect();
+                let attached = of("aws_iam_group_policy_attachment").filter(|p| p.text("group") == group).map(|p| p.text("policy_arn").to_string()).collect();
+                let owner = of("aws_iam_group").find(|g| g.text("name") == group);
+                match owner {
+                    Some(owner) => identity.extend(self.identity(owner, inline, attached, managed)?),
+                    None => self.unseen.push(format!("{} is in group {group}, which no state of the scenario holds", user.address)),
+                }
+            }
+            let boundary = self.boundary(user, managed)?;
+            self.users.push(User { address: user.address.clone(), arn: user.text("arn").to_string(), account: account_of_arn(user.text("arn")), identity, boundary, tags: user.tags(), name });
+        }
+        Ok(())
+    }
+
+    /// An owner's inline policies (the separate resources', then the ones
+    /// only its own attribute lists) and its attached managed policies.
+    fn identity(&mut self, owner: &Instance<'_>, inline: Vec<(String, &Instance<'_>)>, attached: Vec<String>, managed: &Managed<'_>) -> Result<Vec<Policy>, InventoryError> {
+        let mut policies = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (name, resource) in inline {
+            seen.insert(name);
+            policies.push(resource.policy("policy", "", DocumentKind::Identity)?);
+        }
+        for entry in owner.attributes.get("inline_policy").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
+            let document = entry.get("policy").and_then(Value::as_str).unwrap_or_default();
+            if name.is_empty() || document.is_empty() || !seen.insert(name.to_string()) {
+                continue;
+            }
+            policies.push(parse(&format!("{} inline policy {name}", owner.address), document, DocumentKind::Identity, &owner.address)?);
+        }
+        let arns: BTreeSet<String> = attached.into_iter().collect();
+        for arn in arns {
+            policies.extend(managed.get(&arn, &owner.address, &mut self.unseen)?);
+        }
+        Ok(policies)
+    }
+
+    fn boundary(&mut self, owner: &Instance<'_>, managed: &Managed<'_>) -> Result<Option<Policy>, InventoryError> {
+        match owner.text("permissions_boundary") {
+            "" => Ok(None),
+            arn => match managed.get(arn, &owner.address, &mut self.unseen)? {
+                Some(mut policy) => {
+                    policy.name = format!("{} (the permissions boundary of {})", policy.name, owner.address);
+                    Ok(Some(policy))
+                }
+                // A boundary it cannot read: nothing the owner does is allowed by what the analysis sees.
+                None => Ok(Some(Policy { name: format!("{arn} (the permissions boundary of {}, unseen)", owner.address), statements: Vec::new() })),
+            },
+        }
+    }
+}
+
+/// The groups a user is in, by either membership resource.
+fn user_groups(all: &[Instance<'_>], user: &str) -> BTreeSet<String> {
+    let mut groups = BTreeSet::new();
+    for instance in all {
+        match instance.kind {
+            "aws_iam_user_group_membership" if instance.text("user") == user => groups.extend(instance.texts("groups")),
+            "aws_iam_group_membership" if instance.texts("users").iter().any(|u| u == user) => {
+                groups.insert(instance.text("group").to_string());
+            }
+            _ => {}
+        }
+    }
+    groups
+}

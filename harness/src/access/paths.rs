@@ -1,0 +1,319 @@
+//! Who can reach what in an inventory: every principal the config has or
+//! its policies name (its roles' sessions, its users, "any principal of an
+//! account" a trust or bucket policy delegates to, the users of an identity
+//! provider, anonymous callers), every role each may assume, and every
+//! bucket action each may take; then the transitive closure, a role reached
+//! reaching what it reaches. Each path keeps the conditions and the
+//! statements of each hop.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use rayon::prelude::*;
+
+use super::edge::{self, Opened};
+use super::inventory::{Inventory, ProviderKind};
+use crate::policy::{self, Caller, Context, DocumentKind, Effect, Matcher, Policy, PolicySet, PrincipalMatch, Request, resource_grant};
+
+/// The S3 actions the analysis asks about, each on the bucket or on its objects.
+pub const BUCKET_ACTIONS: [(&str, bool); 3] = [("s3:ListBucket", false), ("s3:GetObject", true), ("s3:PutObject", true)];
+
+/// Where a path begins.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Start {
+    /// A session of the inventory's role.
+    Role(usize),
+    User(usize),
+    /// Any principal of this account whose own policies grant what the
+    /// resource's policy delegates to the account.
+    Account(String),
+    /// A user of this identity provider (its ARN), by web identity or SAML.
+    Provider(String),
+    /// An unsigned request.
+    Anonymous,
+}
+
+/// Entering a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub role: usize,
+    pub opened: Opened,
+}
+
+/// An action on a bucket, or on its objects under `objects` (`*`, `public/*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub bucket: usize,
+    pub action: &'static str,
+    /// None: the bucket itself (s3:ListBucket).
+    pub objects: Option<String>,
+    pub opened: Opened,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub start: Start,
+    /// The roles entered, in order (empty: the start acts itself).
+    pub hops: Vec<Hop>,
+    /// None: the path ends entering its last role, which reaches no bucket
+    /// but holds grants the analysis does not model (`iam:*`, `s3:CreateBucket`).
+    pub reach: Option<Reach>,
+}
+
+/// One principal as the evaluator sees its calls.
+struct Acting {
+    start: Start,
+    caller: Caller,
+    set: PolicySet,
+    context: Context,
+    /// The action it assumes roles with (None: it cannot).
+    assume: Option<&'static str>,
+    /// "Any principal of an account": only what a resource policy delegates to the account counts.
+    delegated_only: bool,
+}
+
+/// What one principal may do directly.
+struct Edges {
+    hops: Vec<Hop>,
+    reaches: Vec<Reach>,
+}
+
+/// Every path of the inventory, shortest chain first for each role reached.
+pub fn analyse(inventory: &Inventory) -> Vec<Path> {
+    let acting = principals(inventory);
+    let patterns: Vec<Vec<String>> = inventory.buckets.iter().map(|b| object_patterns(inventory, &b.name)).collect();
+    let mut edges: Vec<Edges> = acting.par_iter().map(|a| edges_of(inventory, &patterns, a)).collect();
+    // What anyone may do (a public bucket's grant to "*") is said once, as the anonymous caller's.
+    let public: BTreeSet<(usize, &str)> = edges.last().map(|e| e.reaches.iter().filter(|r| r.opened.conditions.is_empty()).map(|r| (r.bucket, r.action)).collect()).unwrap_or_default();
+    for principal in edges.iter_mut().rev().skip(1) {
+        principal.reaches.retain(|r| !public.contains(&(r.bucket, r.action)));
+    }
+    // A role whose grants the analysis does not model: entering it is where its path ends.
+    let opaque: Vec<bool> = inventory.roles.iter().enumerate().map(|(i, role)| edges[i].reaches.is_empty() && grants_unmodelled(&role.identity)).collect();
+    acting.par_iter().enumerate().flat_map_iter(|(index, principal)| closure(&edges, &opaque, index, principal)).collect()
+}
+
+/// Whether a statement of the policies allows something besides entering
+/// roles and the bucket actions (which the analysis follows) and asking who one is.
+fn grants_unmodelled(policies: &[Policy]) -> bool {
+    let followed = |action: &str| {
+        let action = action.to_ascii_lowercase();
+        policy::is_trust_action(&action) || action == "sts:getcalleridentity" || BUCKET_ACTIONS.iter().any(|(a, _)| a.eq_ignore_ascii_case(&action))
+    };
+    policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).any(|s| match &s.action {
+        Matcher::Any(actions) => actions.iter().any(|a| !followed(a)),
+        Matcher::Not(_) => true,
+    })
+}
+
+/// The roles' sessions first (index = role index: a reached role acts as its session), then the rest.
+fn principals(inventory: &Inventory) -> Vec<Acting> {
+    let partition = &inventory.partition;
+    let mut acting = Vec::new();
+    for (index, role) in inventory.roles.iter().enumerate() {
+        let caller = Caller::RoleSession {
+            partition: partition.clone(),
+            account: role.account.clone(),
+            role: role.name.clone(),
+            session: "access-analysis".into(),
+            arn: format!("arn:{partition}:sts::{}:assumed-role/{}/access-analysis", role.account, role.name),
+        };
+        let set = PolicySet { identity: role.identity.clone(), boundary: role.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+        acting.push(Acting { start: Start::Role(index), caller, set, context: tagged(&role.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
+    }
+    for (index, user) in inventory.users.iter().enumerate() {
+        let caller = Caller::User { partition: partition.clone(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
+        let set = PolicySet { identity: user.identity.clone(), boundary: user.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+        acting.push(Acting { start: Start::User(index), caller, set, context: tagged(&user.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
+    }
+    for account in named_accounts(inventory) {
+        // A principal of the account nobody wrote down: it holds whatever grant its account delegates to.
+        let grant = Policy::parse("(its own grant)", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, DocumentKind::Identity).expect("a valid policy");
+        let caller = Caller::RoleSession {
+            partition: partition.clone(),
+            account: account.clone(),
+            role: "*".into(),
+            session: "access-analysis".into(),
+            arn: format!("arn:{partition}:sts::{account}:assumed-role/*/access-analysis"),
+        };
+        let set = PolicySet { identity: vec![grant], resource_exists: true, ..PolicySet::default() };
+        acting.push(Acting { start: Start::Account(account), caller, set, context: tagged(&Default::default()), assume: Some("sts:AssumeRole"), delegated_only: true });
+    }
+    for (arn, kind) in providers(inventory) {
+        let assume = match kind {
+            Some(ProviderKind::Saml) => "sts:AssumeRoleWithSAML",
+            _ if arn.contains(":saml-provider/") => "sts:AssumeRoleWithSAML",
+            _ => "sts:AssumeRoleWithWebIdentity",
+        };
+        let set = PolicySet { resource_exists: true, ..PolicySet::default() };
+        acting.push(Acting { start: Start::Provider(arn.clone()), caller: Caller::Federated(arn), set, context: tagged(&Default::default()), assume: Some(assume), delegated_only: false });
+    }
+    // Last: `analyse` reads its edges as what anyone may do.
+    let set = PolicySet { resource_exists: true, ..PolicySet::default() };
+    acting.push(Acting { start: Start::Anonymous, caller: Caller::Anonymous, set, context: tagged(&Default::default()), assume: None, delegated_only: false });
+    acting
+}
+
+/// The context every signed request of the harness carries, and the principal's tags.
+fn tagged(tags: &std::collections::BTreeMap<String, String>) -> Context {
+    let mut context = Context::default();
+    context.insert("aws:SecureTransport", vec!["true".into()]);
+    for (key, value) in tags {
+        context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
+    }
+    context
+}
+
+/// Every account a trust or bucket policy names.
+fn named_accounts(inventory: &Inventory) -> BTreeSet<String> {
+    let trusts = inventory.roles.iter().map(|r| &r.trust);
+    let buckets = inventory.buckets.iter().filter_map(|b| b.policy.as_ref());
+    let statements = trusts.chain(buckets).flat_map(|p| &p.statements);
+    statements.filter_map(|s| s.principal.as_ref()).flat_map(|p| p.accounts().map(str::to_string).collect::<Vec<_>>()).collect()
+}
+
+/// The inventory's providers and every other one a trust names (by ARN or name).
+fn providers(inventory: &Inventory) -> Vec<(String, Option<ProviderKind>)> {
+    let mut found: Vec<(String, Option<ProviderKind>)> = inventory.providers.iter().map(|p| (p.arn.clone(), Some(p.kind.clone()))).collect();
+    let named = inventory.roles.iter().flat_map(|r| &r.trust.statements).filter_map(|s| s.principal.as_ref()).flat_map(|p| p.federated().to_vec());
+    for arn in named.collect::<BTreeSet<_>>() {
+        if !found.iter().any(|(known, _)| *known == arn) {
+            found.push((arn, None));
+        }
+    }
+    found
+}
+
+/// The roles a principal may enter and the bucket actions it may take, each hop decided alone.
+fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) -> Edges {
+    let mut hops = Vec::new();
+    if let Some(action) = acting.assume {
+        for (index, role) in inventory.roles.iter().enumerate() {
+            if Start::Role(index) == acting.start || !might_admit(&role.trust, &acting.caller) {
+                continue;
+            }
+            let mut set = acting.set.clone();
+            set.resource = Some(role.trust.clone());
+            let mut context = acting.context.clone();
+            for (key, value) in &role.tags {
+                context.insert(&format!("aws:ResourceTag/{key}"), vec![value.clone()]);
+            }
+            let request = Request { caller: acting.caller.clone(), action: action.into(), resource: role.arn.clone(), resource_account: None, context };
+            if acting.delegated_only && resource_grant(&request, &set) != PrincipalMatch::Account {
+                continue;
+            }
+            if let Some(opened) = edge::decide(&request, &set) {
+                hops.push(Hop { role: index, opened });
+            }
+        }
+    }
+    let mut reaches = Vec::new();
+    let bucket_grants = bucket_statements(&acting.set.identity);
+    for (index, bucket) in inventory.buckets.iter().enumerate() {
+        let public_closed = acting.caller == Caller::Anonymous && bucket.restrict_public == Some(true);
+        if public_closed || matches!(acting.caller, Caller::Federated(_)) || !might_reach(bucket, &bucket_grants, acting) {
+            continue;
+        }
+        let mut set = acting.set.clone();
+        set.resource = bucket.policy.clone();
+        for (action, on_objects) in BUCKET_ACTIONS {
+            let objects: Vec<Option<String>> = if on_objects { patterns[index].iter().cloned().map(Some).collect() } else { vec![None] };
+            for objects in objects {
+                let resource = match &objects {
+                    Some(pattern) => format!("{}/{pattern}", bucket.arn),
+                    None => bucket.arn.clone(),
+                };
+                let request = Request { caller: acting.caller.clone(), action: action.into(), resource, resource_account: Some(bucket.account.clone()), context: acting.context.clone() };
+                if acting.delegated_only && resource_grant(&request, &set) != PrincipalMatch::Account {
+                    continue;
+                }
+                if let Some(opened) = edge::decide(&request, &set) {
+                    reaches.push(Reach { bucket: index, action, objects, opened });
+                    // One key pattern per action is enough: the broadest that is allowed.
+                    break;
+                }
+            }
+        }
+    }
+    Edges { hops, reaches }
+}
+
+/// The Allow statements of identity policies about the bucket actions the analysis asks.
+fn bucket_statements(identity: &[Policy]) -> Vec<&crate::policy::Statement> {
+    let about = |s: &&crate::policy::Statement| match &s.action {
+        Matcher::Any(patterns) => patterns.iter().any(|p| BUCKET_ACTIONS.iter().any(|(a, _)| policy::action_matches(p, a))),
+        Matcher::Not(_) => true,
+    };
+    identity.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).filter(about).collect()
+}
+
+/// Whether the principal might reach the bucket at all (conditions aside):
+/// its bucket policy names it, or one of its identity grants names the
+/// bucket or its objects. Most principals reach few buckets; only those are evaluated.
+fn might_reach(bucket: &super::inventory::Bucket, grants: &[&crate::policy::Statement], acting: &Acting) -> bool {
+    let named = bucket.policy.as_ref().is_some_and(|policy| {
+        policy.statements.iter().filter(|s| s.effect == Effect::Allow).any(|s| s.not_principal.is_some() || s.principal.as_ref().is_some_and(|p| p.matches(&acting.caller) != PrincipalMatch::None))
+    });
+    if named || acting.delegated_only {
+        return named;
+    }
+    let objects = format!("{}/*", bucket.arn);
+    let under = format!("{}/", bucket.arn);
+    grants.iter().any(|s| match &s.resource {
+        Some(Matcher::Any(patterns)) => patterns.iter().any(|p| p == "*" || p.contains("${") || policy::arn_like(p, &bucket.arn) || policy::arn_like(p, &objects) || p.starts_with(&under)),
+        _ => true,
+    })
+}
+
+/// Whether some Allow statement of a trust names the caller at all (conditions aside): most do not.
+fn might_admit(trust: &Policy, caller: &Caller) -> bool {
+    trust.statements.iter().any(|s| s.effect == Effect::Allow && s.principal.as_ref().is_some_and(|p| p.matches(caller) != PrincipalMatch::None))
+}
+
+/// The object keys to ask about: every key (`*`) and each narrower pattern a policy names for the bucket.
+fn object_patterns(inventory: &Inventory, bucket: &str) -> Vec<String> {
+    let prefix = format!("arn:{}:s3:::{bucket}/", inventory.partition);
+    let mut patterns = BTreeSet::new();
+    let identity = inventory.roles.iter().flat_map(|r| &r.identity).chain(inventory.users.iter().flat_map(|u| &u.identity));
+    let policies = identity.chain(inventory.buckets.iter().filter_map(|b| b.policy.as_ref()));
+    for statement in policies.flat_map(|p| &p.statements) {
+        if let Some(Matcher::Any(resources)) = &statement.resource {
+            patterns.extend(resources.iter().filter_map(|r| r.strip_prefix(&prefix)).filter(|k| *k != "*").map(str::to_string));
+        }
+    }
+    let mut ordered = vec!["*".to_string()];
+    ordered.extend(patterns);
+    ordered
+}
+
+/// Every path from one principal: what it reaches itself, then, breadth
+/// first, what each role it can enter reaches (each role once, by its shortest chain).
+fn closure(edges: &[Edges], opaque: &[bool], index: usize, acting: &Acting) -> Vec<Path> {
+    let mut paths: Vec<Path> = edges[index].reaches.iter().map(|reach| Path { start: acting.start.clone(), hops: Vec::new(), reach: Some(reach.clone()) }).collect();
+    let mut visited: BTreeSet<usize> = BTreeSet::new();
+    if let Start::Role(own) = acting.start {
+        visited.insert(own);
+    }
+    let mut queue: VecDeque<Vec<Hop>> = VecDeque::new();
+    for hop in &edges[index].hops {
+        if visited.insert(hop.role) {
+            queue.push_back(vec![hop.clone()]);
+        }
+    }
+    while let Some(chain) = queue.pop_front() {
+        let role = chain.last().expect("a chain has a hop").role;
+        for reach in &edges[role].reaches {
+            paths.push(Path { start: acting.start.clone(), hops: chain.clone(), reach: Some(reach.clone()) });
+        }
+        if opaque[role] {
+            paths.push(Path { start: acting.start.clone(), hops: chain.clone(), reach: None });
+        }
+        for hop in &edges[role].hops {
+            if visited.insert(hop.role) {
+                let mut longer = chain.clone();
+                longer.push(hop.clone());
+                queue.push_back(longer);
+            }
+        }
+    }
+    paths
+}

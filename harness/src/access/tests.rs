@@ -1,0 +1,251 @@
+//! The analysis on states written here: a config's intended snapshot, then
+//! each kind of unintended path added to it must show as exactly its new
+//! lines, and the traps (a Deny sparing only the writer, a boundary that
+//! cuts a path, a role that can be assumed but may do nothing) as none.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const ACCOUNT: &str = "111111111111";
+
+fn resource(kind: &str, name: &str, attributes: Value) -> Value {
+    json!({"mode": "managed", "type": kind, "name": name, "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": [{"attributes": attributes}]})
+}
+
+fn document(statements: Value) -> String {
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+fn role(name: &str, trust: Value) -> Value {
+    resource("aws_iam_role", name, json!({"name": name, "arn": format!("arn:aws:iam::{ACCOUNT}:role/{name}"), "assume_role_policy": document(trust), "permissions_boundary": ""}))
+}
+
+fn role_policy(role: &str, statements: Value) -> Value {
+    resource("aws_iam_role_policy", role, json!({"name": format!("{role}-policy"), "role": role, "policy": document(statements)}))
+}
+
+fn bucket(name: &str) -> Value {
+    resource("aws_s3_bucket", name, json!({"bucket": name, "arn": format!("arn:aws:s3:::{name}")}))
+}
+
+fn ec2_trust() -> Value {
+    json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+}
+
+fn root_trust() -> Value {
+    json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}])
+}
+
+const GITHUB: &str = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com";
+
+fn github_trust(sub: &str) -> Value {
+    json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": {"token.actions.githubusercontent.com:sub": sub}}}])
+}
+
+/// The intended config: the blog's root-user variant (role1 on the
+/// instance may assume role2, which trusts the account and reads the data
+/// bucket), a writer that alone may put into it, and a GitHub deploy role
+/// for one repository's main branch that may list it.
+fn intended() -> Vec<Value> {
+    vec![
+        bucket("data"),
+        role("role1", ec2_trust()),
+        role_policy("role1", json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": format!("arn:aws:iam::{ACCOUNT}:role/role2")}])),
+        role("role2", root_trust()),
+        role_policy("role2", json!([{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]}])),
+        role("writer", ec2_trust()),
+        role_policy("writer", json!([{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::data/*"}])),
+        resource("aws_iam_openid_connect_provider", "github", json!({"arn": GITHUB, "url": "https://token.actions.githubusercontent.com", "client_id_list": ["sts.amazonaws.com"]})),
+        role("deploy", github_trust("repo:acme/app:ref:refs/heads/main")),
+        role_policy("deploy", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}])),
+    ]
+}
+
+fn lines(resources: &[Value]) -> BTreeSet<String> {
+    let state = json!({"version": 4, "resources": resources});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let found = paths::analyse(&inventory);
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    snapshot::lines(&found, &inventory, &namer, &|_| None).into_iter().map(|l| l.text).collect()
+}
+
+/// The lines `extra` adds to the intended config, and the ones it takes away.
+fn change(extra: Vec<Value>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let before = lines(&intended());
+    let mut all = intended();
+    all.extend(extra);
+    let after = lines(&all);
+    (after.difference(&before).cloned().collect(), before.difference(&after).cloned().collect())
+}
+
+fn set(lines: &[&str]) -> BTreeSet<String> {
+    lines.iter().map(|l| l.to_string()).collect()
+}
+
+#[test]
+fn the_intended_config_has_exactly_its_intended_paths() {
+    assert_eq!(
+        lines(&intended()),
+        set(&[
+            "any principal of account self granted it -> aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket",
+            "aws_iam_role.deploy -> aws_s3_bucket.data: s3:ListBucket",
+            "aws_iam_role.role1 -> aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket",
+            "aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket",
+            "aws_iam_role.writer -> aws_s3_bucket.data: s3:PutObject",
+            "users of aws_iam_openid_connect_provider.github -> aws_iam_role.deploy [token.actions.githubusercontent.com:aud StringEquals sts.amazonaws.com; token.actions.githubusercontent.com:sub StringLike repo:acme/app:ref:refs/heads/main] -> aws_s3_bucket.data: s3:ListBucket",
+        ])
+    );
+}
+
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts:
+// a trust naming the account delegates to the identity policies of its principals.
+fn wildcard_grant() -> (Vec<Value>, BTreeSet<String>) {
+    let extra = vec![role("ci", ec2_trust()), role_policy("ci", json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]))];
+    (extra, set(&["aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket"]))
+}
+
+fn three_role_chain() -> Vec<Value> {
+    let trusts = |who: &str| json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/{who}")}, "Action": "sts:AssumeRole"}]);
+    let may_assume = |whom: &str| json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": format!("arn:aws:iam::{ACCOUNT}:role/{whom}")}]);
+    vec![
+        role("a", ec2_trust()),
+        role_policy("a", may_assume("b")),
+        role("b", trusts("a")),
+        role_policy("b", may_assume("c")),
+        role("c", trusts("b")),
+        role_policy("c", json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}])),
+    ]
+}
+
+fn chain_paths() -> BTreeSet<String> {
+    set(&[
+        "aws_iam_role.a -> aws_iam_role.b -> aws_iam_role.c -> aws_s3_bucket.data: s3:GetObject",
+        "aws_iam_role.b -> aws_iam_role.c -> aws_s3_bucket.data: s3:GetObject",
+        "aws_iam_role.c -> aws_s3_bucket.data: s3:GetObject",
+    ])
+}
+
+fn org_wide_sub() -> (Vec<Value>, BTreeSet<String>) {
+    let extra = vec![role("org", github_trust("repo:acme/*")), role_policy("org", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}]))];
+    let paths = set(&[
+        "aws_iam_role.org -> aws_s3_bucket.data: s3:ListBucket",
+        "users of aws_iam_openid_connect_provider.github -> aws_iam_role.org [token.actions.githubusercontent.com:aud StringEquals sts.amazonaws.com; token.actions.githubusercontent.com:sub StringLike repo:acme/*] -> aws_s3_bucket.data: s3:ListBucket",
+    ]);
+    (extra, paths)
+}
+
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html: within one
+// account an identity policy alone allows, when no resource policy denies.
+fn list_everything() -> (Vec<Value>, BTreeSet<String>) {
+    let extra = vec![
+        resource("aws_iam_user", "auditor", json!({"name": "auditor", "arn": format!("arn:aws:iam::{ACCOUNT}:user/auditor"), "permissions_boundary": ""})),
+        resource("aws_iam_user_policy", "auditor", json!({"name": "list", "user": "auditor", "policy": document(json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]))})),
+    ];
+    (extra, set(&["aws_iam_user.auditor -> aws_s3_bucket.data: s3:ListBucket"]))
+}
+
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html: "Principal": "*"
+// grants anonymous users too; nothing in the config restricts public buckets here.
+fn public_read() -> (Vec<Value>, BTreeSet<String>) {
+    let policy = document(json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*"}]));
+    let extra = vec![bucket("site"), resource("aws_s3_bucket_policy", "site", json!({"bucket": "site", "policy": policy}))];
+    // Said once, as the anonymous caller's: it stands for every principal.
+    (extra, set(&["anonymous -> aws_s3_bucket.site: s3:GetObject"]))
+}
+
+fn traps() -> Vec<Value> {
+    let deny = document(json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::data/*",
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": format!("arn:aws:iam::{ACCOUNT}:role/writer")}}}]));
+    let boundary_arn = format!("arn:aws:iam::{ACCOUNT}:policy/read-nothing");
+    let boundary = document(json!([{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]));
+    let bounded = json!({"name": "bounded", "arn": format!("arn:aws:iam::{ACCOUNT}:role/bounded"), "assume_role_policy": document(ec2_trust()), "permissions_boundary": boundary_arn});
+    vec![
+        // A Deny that spares only the writer: the writer keeps its put, and a role granted one gains nothing.
+        resource("aws_s3_bucket_policy", "data", json!({"bucket": "data", "policy": deny})),
+        role("hopeful", ec2_trust()),
+        role_policy("hopeful", json!([{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::data/*"}])),
+        // A boundary that cuts what the role's identity policy opens.
+        resource("aws_iam_policy", "read_nothing", json!({"arn": boundary_arn, "policy": boundary})),
+        resource("aws_iam_role", "bounded", bounded),
+        role_policy("bounded", json!([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])),
+        // A role any principal of the account may assume, which may do nothing.
+        role("idle", root_trust()),
+    ]
+}
+
+#[test]
+fn each_kind_of_unintended_path_shows_as_exactly_its_new_lines() {
+    for (name, (extra, expected)) in [("wildcard grant", wildcard_grant()), ("org-wide sub", org_wide_sub()), ("list on *", list_everything()), ("public read", public_read())] {
+        assert_eq!(change(extra), (expected, BTreeSet::new()), "{name}");
+    }
+    assert_eq!(change(three_role_chain()), (chain_paths(), BTreeSet::new()), "three-role chain");
+}
+
+#[test]
+fn the_traps_open_nothing_and_close_nothing() {
+    assert_eq!(change(traps()), (BTreeSet::new(), BTreeSet::new()));
+}
+
+#[test]
+fn together_the_diff_names_every_unintended_path_and_no_trap() {
+    let mut extra = traps();
+    let mut expected = chain_paths();
+    extra.extend(three_role_chain());
+    for (more, paths) in [wildcard_grant(), org_wide_sub(), list_everything(), public_read()] {
+        extra.extend(more);
+        expected.extend(paths);
+    }
+    // Two kinds meet: the auditor lists every bucket, the public one too.
+    expected.insert("aws_iam_user.auditor -> aws_s3_bucket.site: s3:ListBucket".into());
+    let snapshot = lines(&intended());
+    let mut all = intended();
+    all.extend(extra);
+    let found: Vec<Line> = lines(&all).into_iter().map(|text| Line { text, statements: Vec::new(), chained: false }).collect();
+    let diff = Diff::between(&snapshot, &found);
+    assert_eq!(diff.added.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(diff.missing.is_empty(), "{:?}", diff.missing);
+}
+
+#[test]
+fn a_path_through_a_chain_names_the_statements_that_open_it_and_where_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.tf"), "resource \"aws_iam_role\" \"b\" {\n}\n\nresource \"aws_iam_role_policy\" \"a\" {\n}\n").unwrap();
+    let resources = [intended(), three_role_chain()].concat();
+    let state = json!({"version": 4, "resources": resources});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let locate = snapshot::locator(&[dir.path().to_path_buf()]);
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &locate);
+    let chain = found.iter().find(|l| l.text.starts_with("aws_iam_role.a -> ")).unwrap();
+    assert!(chain.chained);
+    assert!(chain.statements.contains(&"statement 0 of aws_iam_role_policy.a, main.tf:4".to_string()), "{:?}", chain.statements);
+    assert!(chain.statements.contains(&"statement 0 of aws_iam_role.b trust policy, main.tf:1".to_string()), "{:?}", chain.statements);
+}
+
+#[test]
+fn run_names_leave_the_snapshot_and_a_managed_policy_no_state_holds_is_said_unseen() {
+    let prefixed = vec![
+        bucket("run-7f3a-data"),
+        role("run-7f3a-reader", ec2_trust()),
+        role_policy("run-7f3a-reader", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::run-7f3a-data",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}}])),
+        resource("aws_iam_role_policy_attachment", "ro", json!({"role": "run-7f3a-reader", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})),
+    ];
+    let state = json!({"version": 4, "resources": prefixed});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), Some("run-7f3a"));
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    assert_eq!(found.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["aws_iam_role.run-7f3a-reader -> aws_s3_bucket.run-7f3a-data: s3:ListBucket"]);
+    assert_eq!(namer.text("arn:aws:iam::111111111111:role/run-7f3a-other"), "arn:aws:iam::self:role/${prefix}-other");
+    assert_eq!(inventory.unseen.len(), 1);
+    assert!(inventory.unseen[0].contains("arn:aws:iam::aws:policy/ReadOnlyAccess"), "{:?}", inventory.unseen);
+}
+
+#[test]
+fn a_state_that_is_not_terraform_state_is_refused() {
+    assert!(matches!(Inventory::from_states(&[json!({"resources": []})], &AccountNames::single(ACCOUNT)), Err(InventoryError::NotState(_))));
+}
