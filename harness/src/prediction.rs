@@ -221,15 +221,10 @@ impl Predictor {
             session.push(self.managed(arn, &format!("the session policy {arn}")).await?);
         }
         let set = PolicySet { identity: own.identity, boundary: own.boundary, session, resource_exists: true, ..PolicySet::default() };
-        let mut context = Context::default();
-        // The SDK reaches AWS over HTTPS; the emulators stand for it.
-        context.insert("aws:SecureTransport", vec!["true".into()]);
         // Session tags override the role's tags of the same key.
         let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
         tags.extend(facts.tags.clone());
-        for (key, value) in &tags {
-            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
-        }
+        let context = Context::signed(&tags);
         Ok((caller, set, context))
     }
 
@@ -251,8 +246,7 @@ impl Predictor {
         let caller = Caller::parse(provider_arn).ok_or_else(|| format!("{provider_arn} is not a provider the evaluator knows"))?;
         let mut set = PolicySet { resource_exists: true, ..PolicySet::default() };
         self.target_role(role_arn, &mut set).await?;
-        let mut context = Context::default();
-        context.insert("aws:SecureTransport", vec!["true".into()]);
+        let mut context = Context::signed([]);
         for (claim, value) in claims {
             context.insert(&format!("{issuer}:{claim}"), vec![value.clone()]);
         }

@@ -434,11 +434,16 @@ impl WorkingCopy {
         parse_outputs(&out.stdout)
     }
 
+    /// The state file: every working copy keeps its state in its own folder
+    /// (a remote backend is replaced by a local one), so it is read there.
+    pub fn state_file(&self) -> PathBuf {
+        self.path.join("terraform.tfstate")
+    }
+
     /// Whether the state still holds resources (after a failed destroy, or a
-    /// refused apply), data sources aside. Every working copy keeps its state
-    /// in its own folder (a remote backend is replaced), so it is read there.
+    /// refused apply), data sources aside.
     pub fn state_is_empty(&self) -> bool {
-        let Ok(text) = std::fs::read_to_string(self.path.join("terraform.tfstate")) else { return true };
+        let Ok(text) = std::fs::read_to_string(self.state_file()) else { return true };
         let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         !state["resources"].as_array().into_iter().flatten().any(|resource| resource["mode"] == "managed")
     }

@@ -131,13 +131,18 @@ pub fn analyse(subject: &Subject<'_>) -> Result<(Vec<Line>, Vec<String>, f64), A
         states.push(serde_json::from_str::<Value>(&text).map_err(|source| AccessError::NotJson { path: path.display().to_string(), source })?);
     }
     let started = Instant::now();
-    let inventory = Inventory::from_states(&states, &subject.accounts)?;
-    let paths = paths::analyse(&inventory);
-    let namer = snapshot::Namer::new(&inventory, &subject.accounts, subject.prefix);
-    let locate = snapshot::locator(&subject.configs);
-    let lines = snapshot::lines(&paths, &inventory, &namer, &locate);
-    let unseen = inventory.unseen.iter().map(|u| namer.text(u)).collect::<BTreeSet<_>>().into_iter().collect();
+    let (lines, unseen) = lines_of(&states, &subject.accounts, subject.prefix, &snapshot::locator(&subject.configs))?;
     Ok((lines, unseen, started.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// States -> inventory -> paths -> snapshot lines, and what the inventory could not see (named as the lines are).
+fn lines_of(states: &[Value], accounts: &AccountNames, prefix: Option<&str>, locate: &dyn Fn(&str) -> Option<String>) -> Result<(Vec<Line>, Vec<String>), InventoryError> {
+    let inventory = Inventory::from_states(states, accounts)?;
+    let paths = paths::analyse(&inventory);
+    let namer = snapshot::Namer::new(&inventory, accounts, prefix);
+    let lines = snapshot::lines(&paths, &inventory, &namer, locate);
+    let unseen = inventory.unseen.iter().map(|u| namer.text(u)).collect::<BTreeSet<_>>().into_iter().collect();
+    Ok((lines, unseen))
 }
 
 /// `make bench`: the synthetic account of `roles` roles and `buckets`
@@ -145,12 +150,8 @@ pub fn analyse(subject: &Subject<'_>) -> Result<(Vec<Line>, Vec<String>, f64), A
 /// how many snapshot lines it came to and the seconds it took.
 pub fn bench_synthetic(roles: usize, buckets: usize) -> Result<(usize, f64), AccessError> {
     let state = synthetic::state(roles, buckets);
-    let accounts = AccountNames::single(synthetic::account());
     let started = Instant::now();
-    let inventory = Inventory::from_states(&[state], &accounts)?;
-    let found = paths::analyse(&inventory);
-    let namer = snapshot::Namer::new(&inventory, &accounts, None);
-    let lines = snapshot::lines(&found, &inventory, &namer, &|_| None);
+    let (lines, _) = lines_of(&[state], &AccountNames::single(synthetic::account()), None, &|_| None)?;
     Ok((lines.len(), started.elapsed().as_secs_f64()))
 }
 

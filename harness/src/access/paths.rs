@@ -118,16 +118,16 @@ fn principals(inventory: &Inventory) -> Vec<Acting> {
             arn: format!("arn:{partition}:sts::{}:assumed-role/{}/access-analysis", role.account, role.name),
         };
         let set = PolicySet { identity: role.identity.clone(), boundary: role.boundary.clone(), resource_exists: true, ..PolicySet::default() };
-        acting.push(Acting { start: Start::Role(index), caller, set, context: tagged(&role.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
+        acting.push(Acting { start: Start::Role(index), caller, set, context: Context::signed(&role.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
     }
     for (index, user) in inventory.users.iter().enumerate() {
         let caller = Caller::User { partition: partition.clone(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
         let set = PolicySet { identity: user.identity.clone(), boundary: user.boundary.clone(), resource_exists: true, ..PolicySet::default() };
-        acting.push(Acting { start: Start::User(index), caller, set, context: tagged(&user.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
+        acting.push(Acting { start: Start::User(index), caller, set, context: Context::signed(&user.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
     }
+    // A principal of an account nobody wrote down: it holds whatever grant its account delegates to.
+    let grant = Policy::parse("(its own grant)", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, DocumentKind::Identity).expect("a valid policy");
     for account in named_accounts(inventory) {
-        // A principal of the account nobody wrote down: it holds whatever grant its account delegates to.
-        let grant = Policy::parse("(its own grant)", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, DocumentKind::Identity).expect("a valid policy");
         let caller = Caller::RoleSession {
             partition: partition.clone(),
             account: account.clone(),
@@ -135,8 +135,8 @@ fn principals(inventory: &Inventory) -> Vec<Acting> {
             session: "access-analysis".into(),
             arn: format!("arn:{partition}:sts::{account}:assumed-role/*/access-analysis"),
         };
-        let set = PolicySet { identity: vec![grant], resource_exists: true, ..PolicySet::default() };
-        acting.push(Acting { start: Start::Account(account), caller, set, context: tagged(&Default::default()), assume: Some("sts:AssumeRole"), delegated_only: true });
+        let set = PolicySet { identity: vec![grant.clone()], resource_exists: true, ..PolicySet::default() };
+        acting.push(Acting { start: Start::Account(account), caller, set, context: Context::signed([]), assume: Some("sts:AssumeRole"), delegated_only: true });
     }
     for (arn, kind) in providers(inventory) {
         let assume = match kind {
@@ -145,22 +145,12 @@ fn principals(inventory: &Inventory) -> Vec<Acting> {
             _ => "sts:AssumeRoleWithWebIdentity",
         };
         let set = PolicySet { resource_exists: true, ..PolicySet::default() };
-        acting.push(Acting { start: Start::Provider(arn.clone()), caller: Caller::Federated(arn), set, context: tagged(&Default::default()), assume: Some(assume), delegated_only: false });
+        acting.push(Acting { start: Start::Provider(arn.clone()), caller: Caller::Federated(arn), set, context: Context::signed([]), assume: Some(assume), delegated_only: false });
     }
     // Last: `analyse` reads its edges as what anyone may do.
     let set = PolicySet { resource_exists: true, ..PolicySet::default() };
-    acting.push(Acting { start: Start::Anonymous, caller: Caller::Anonymous, set, context: tagged(&Default::default()), assume: None, delegated_only: false });
+    acting.push(Acting { start: Start::Anonymous, caller: Caller::Anonymous, set, context: Context::signed([]), assume: None, delegated_only: false });
     acting
-}
-
-/// The context every signed request of the harness carries, and the principal's tags.
-fn tagged(tags: &std::collections::BTreeMap<String, String>) -> Context {
-    let mut context = Context::default();
-    context.insert("aws:SecureTransport", vec!["true".into()]);
-    for (key, value) in tags {
-        context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
-    }
-    context
 }
 
 /// Every account a trust or bucket policy names.
@@ -251,7 +241,7 @@ fn bucket_statements(identity: &[Policy]) -> Vec<&crate::policy::Statement> {
 /// bucket or its objects. Most principals reach few buckets; only those are evaluated.
 fn might_reach(bucket: &super::inventory::Bucket, grants: &[&crate::policy::Statement], acting: &Acting) -> bool {
     let named = bucket.policy.as_ref().is_some_and(|policy| {
-        policy.statements.iter().filter(|s| s.effect == Effect::Allow).any(|s| s.not_principal.is_some() || s.principal.as_ref().is_some_and(|p| p.matches(&acting.caller) != PrincipalMatch::None))
+        policy.statements.iter().any(|s| s.effect == Effect::Allow && (s.not_principal.is_some() || names(s, &acting.caller)))
     });
     if named || acting.delegated_only {
         return named;
@@ -266,7 +256,12 @@ fn might_reach(bucket: &super::inventory::Bucket, grants: &[&crate::policy::Stat
 
 /// Whether some Allow statement of a trust names the caller at all (conditions aside): most do not.
 fn might_admit(trust: &Policy, caller: &Caller) -> bool {
-    trust.statements.iter().any(|s| s.effect == Effect::Allow && s.principal.as_ref().is_some_and(|p| p.matches(caller) != PrincipalMatch::None))
+    trust.statements.iter().any(|s| s.effect == Effect::Allow && names(s, caller))
+}
+
+/// Whether a statement's Principal names the caller in any way.
+fn names(statement: &crate::policy::Statement, caller: &Caller) -> bool {
+    statement.principal.as_ref().is_some_and(|p| p.matches(caller) != PrincipalMatch::None)
 }
 
 /// The object keys to ask about: every key (`*`) and each narrower pattern a policy names for the bucket.

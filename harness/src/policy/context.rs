@@ -16,6 +16,18 @@ impl Context {
         self.0.insert(key.to_lowercase(), values);
     }
 
+    /// What a request the harness signs carries besides its own keys: it
+    /// goes over HTTPS (the emulators stand for AWS), and its principal's
+    /// tags are `aws:PrincipalTag/*`.
+    pub fn signed<'a>(principal_tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> Context {
+        let mut context = Context::default();
+        context.insert("aws:SecureTransport", vec!["true".into()]);
+        for (key, value) in principal_tags {
+            context.insert(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
+        }
+        context
+    }
+
     pub(crate) fn insert_default(&mut self, key: &str, value: String) {
         self.0.entry(key.to_lowercase()).or_insert_with(|| vec![value]);
     }

@@ -8,9 +8,6 @@ use crate::phase::Phase;
 use crate::report::ScenarioStop;
 use crate::terraform::WorkingCopy;
 
-/// The state file a working copy keeps (its backend is always replaced by a local one).
-const STATE_FILE: &str = "terraform.tfstate";
-
 impl ScenarioRun<'_> {
     /// The `access` phase: for a scenario with a snapshot, or when asked (`harness access`).
     pub(super) async fn access_phase(&mut self, copy: &WorkingCopy, prefix: &str) -> Result<(), ScenarioStop> {
@@ -18,8 +15,8 @@ impl ScenarioRun<'_> {
         if mode == SnapshotMode::Check && !snapshot::path_of(&self.scenario.path).exists() {
             return Ok(());
         }
-        let mut states = vec![copy.path().join(STATE_FILE)];
-        states.extend(self.side_copies.iter().map(|c| c.path().join(STATE_FILE)));
+        let mut states = vec![copy.state_file()];
+        states.extend(self.side_copies.iter().map(WorkingCopy::state_file));
         let subject = Subject {
             states,
             accounts: self.account_names(),
