@@ -249,3 +249,23 @@ fn run_names_leave_the_snapshot_and_a_managed_policy_no_state_holds_is_said_unse
 fn a_state_that_is_not_terraform_state_is_refused() {
     assert!(matches!(Inventory::from_states(&[json!({"resources": []})], &AccountNames::single(ACCOUNT)), Err(InventoryError::NotState(_))));
 }
+
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html: a trust on
+// an account with an external ID lets in any of its principals granted sts:AssumeRole that passes the ID.
+#[test]
+fn an_account_trust_under_a_condition_opens_a_path_from_the_account_with_that_condition() {
+    let trust = json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "acme-7f3a"}}}]);
+    let resources = vec![
+        bucket("data"),
+        role("partner", trust),
+        role_policy("partner", json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}])),
+    ];
+    assert_eq!(
+        lines(&resources),
+        set(&[
+            "any principal of account 222222222222 granted it -> aws_iam_role.partner [sts:ExternalId StringEquals acme-7f3a] -> aws_s3_bucket.data: s3:GetObject",
+            "aws_iam_role.partner -> aws_s3_bucket.data: s3:GetObject",
+        ])
+    );
+}

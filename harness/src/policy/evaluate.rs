@@ -186,12 +186,13 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
     evaluator.explicit_deny().unwrap_or_else(|| evaluator.allows())
 }
 
-/// How the resource policy's strongest allowing statement names the caller
-/// (`None`: none allows it): whether the resource grants on its own or
-/// delegates to the caller's account.
+/// How the resource policy's Allow statements name the caller at their
+/// strongest, their conditions aside (`None`: none is about the request):
+/// whether the resource grants on its own or delegates to the caller's account.
 pub fn resource_grant(request: &Request, policies: &PolicySet) -> PrincipalMatch {
     let context = request.full_context();
-    find(&policies.resource, Effect::Allow, request, &context, policies.boundary.is_some()).map_or(PrincipalMatch::None, |(_, _, how)| how)
+    let statements = policies.resource.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow);
+    statements.map(|s| applies_but_for_conditions(s, request, &context, policies.boundary.is_some())).max().unwrap_or(PrincipalMatch::None)
 }
 
 /// The Allow statements that speak for an allowed request, one per policy
