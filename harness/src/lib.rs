@@ -4,7 +4,7 @@
 //! [`scenario`] (what to verify, in which [`accounts`]) -> [`terraform`] (apply the config) ->
 //! [`target`] (where: an IAM-enforcing emulator, probed for what it enforces) ->
 //! [`identity`] (each principal's credentials, the workload's over IMDS) ->
-//! [`steps`] (one AWS call and what it observed) -> [`prediction`] (what
+//! [`steps`] (one AWS call, through its [`service`], and what it observed) -> [`prediction`] (what
 //! AWS should answer, by the [`policy`] evaluator) -> [`verdict`] (the one
 //! table) -> [`runner`] (the whole run, destroy included, as [`report`]
 //! events and a report) -> [`reporter`]s (console, story, table, JSON, JUnit,
@@ -13,7 +13,6 @@
 
 pub mod access;
 pub mod accounts;
-pub mod call;
 pub mod cli;
 pub mod command;
 pub mod exit_code;
@@ -38,10 +37,13 @@ pub mod scenario;
 pub mod scratch;
 pub mod sdk;
 pub mod secret;
+pub mod service;
+pub mod shell;
 pub mod steps;
 pub mod sweep;
 pub mod target;
 pub mod target_facts;
+pub mod template;
 pub mod terraform;
 pub mod timestamp;
 pub mod verdict;

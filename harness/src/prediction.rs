@@ -25,10 +25,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aws_config::SdkConfig;
 use tokio::sync::Mutex;
 
-use crate::call::Call;
 use crate::policy::{self, Caller, Context, Decision, DocumentKind, Policy, PolicySet, Reason, Request};
-use crate::scenario::SessionParams;
 use crate::sdk::{self, call_error};
+use crate::service::sts::SessionParams;
+use crate::service::{Authorization, Call, Governing};
 
 /// A role as the evaluator needs it.
 #[derive(Debug, Clone)]
@@ -160,25 +160,22 @@ impl Predictor {
     /// The evaluator's answer for `call` made as `caller` (an ARN) carrying
     /// `facts`; Err: why there is none.
     pub async fn predict(&self, call: &Call, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
-        let (action, resource) = match call {
-            Call::ListBucket { bucket, .. } => ("s3:ListBucket", format!("arn:{}:s3:::{bucket}", self.partition)),
-            Call::PutObject { bucket, key, .. } => ("s3:PutObject", format!("arn:{}:s3:::{bucket}/{key}", self.partition)),
-            Call::GetObject { bucket, key, .. } => ("s3:GetObject", format!("arn:{}:s3:::{bucket}/{key}", self.partition)),
-            Call::AssumeRole { role_arn, .. } => ("sts:AssumeRole", role_arn.clone()),
-            Call::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
-            Call::GetCallerIdentity { .. } => return Ok(reason(Decision::Allow, "sts:GetCallerIdentity needs no permission".into())),
-            Call::InstanceProfileRole { .. } => return Err("the harness's own lookup, made as the admin".into()),
+        let (action, resource, governed_by, keys) = match call.authorization(&self.partition) {
+            Authorization::Request { action, resource, governed_by, keys } => (action, resource, governed_by, keys),
+            Authorization::WebIdentity { role_arn, issuer, claims } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
+            Authorization::NoneNeeded(why) => return Ok(reason(Decision::Allow, why.into())),
+            Authorization::Harness(why) => return Err(why.into()),
         };
         let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
+        for (key, values) in keys {
+            context.insert(&key, values);
+        }
         let mut target = None;
         // A role's account is in its ARN; a bucket's is its owner's.
         let mut resource_account = None;
-        match call {
-            Call::AssumeRole { role_arn, session_name, session: params } => {
-                target = self.target_role(role_arn, &mut set).await?;
-                add_request_keys(&mut context, session_name, params);
-            }
-            Call::ListBucket { bucket, .. } | Call::PutObject { bucket, .. } | Call::GetObject { bucket, .. } => {
+        match &governed_by {
+            Governing::Role { arn, .. } => target = self.target_role(arn, &mut set).await?,
+            Governing::Bucket(bucket) => {
                 let (found, owner) = self.bucket(bucket).await?;
                 resource_account = Some(owner);
                 match found {
@@ -186,14 +183,11 @@ impl Predictor {
                     Bucket::Missing => set.resource_exists = false,
                 }
             }
-            _ => {}
         }
         let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
-        match call {
-            Call::AssumeRole { session: params, .. } if evaluation.decision == Decision::Allow => {
-                Ok(assume_role_checks(request, &set, params, target.as_ref()).unwrap_or(evaluation.reason))
-            }
+        match governed_by {
+            Governing::Role { session, .. } if evaluation.decision == Decision::Allow => Ok(assume_role_checks(request, &set, session, target.as_ref()).unwrap_or(evaluation.reason)),
             _ => Ok(evaluation.reason),
         }
     }
@@ -422,28 +416,6 @@ fn reason(decision: Decision, text: String) -> Reason {
     Reason { decision, policy_type: None, policy: None, statement: None, explicit: false, text, condition: None }
 }
 
-/// The keys an AssumeRole request carries from its parameters
-/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html):
-/// the session name always (RoleSessionName is a required parameter).
-fn add_request_keys(context: &mut Context, session_name: &str, params: &SessionParams<String>) {
-    context.insert("sts:RoleSessionName", vec![session_name.to_string()]);
-    if let Some(id) = &params.external_id {
-        context.insert("sts:ExternalId", vec![id.clone()]);
-    }
-    for (key, value) in &params.tags {
-        context.insert(&format!("aws:RequestTag/{key}"), vec![value.clone()]);
-    }
-    if !params.tags.is_empty() {
-        context.insert("aws:TagKeys", params.tags.keys().cloned().collect());
-    }
-    if !params.transitive_tag_keys.is_empty() {
-        context.insert("sts:TransitiveTagKeys", params.transitive_tag_keys.clone());
-    }
-    if let Some(identity) = &params.source_identity {
-        context.insert("sts:SourceIdentity", vec![identity.clone()]);
-    }
-}
-
 /// What refuses an AssumeRole its policies allow: passing tags needs
 /// sts:TagSession and a source identity sts:SetSourceIdentity (on the trust
 /// and the caller's policies alike), and STS refuses a duration out of its
@@ -505,25 +477,6 @@ mod tests {
         let named = SessionParams { source_identity: Some("alice".into()), ..SessionParams::default() };
         assert!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:TagSession"]"#), &named, None).is_some());
         assert_eq!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:SetSourceIdentity"]"#), &named, None), None);
-    }
-
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_rolesessionname:
-    // sts:RoleSessionName is the name the request gives its session; a trust may demand one.
-    #[test]
-    fn an_assume_role_request_carries_its_session_name() {
-        let mut context = Context::default();
-        add_request_keys(&mut context, "matrix", &SessionParams::default());
-        assert_eq!(context.get("sts:RoleSessionName"), Some(&vec!["matrix".to_string()]));
-        let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/app"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"sts:RoleSessionName":"mat*"}}}]}"#;
-        let set = PolicySet { resource: Some(Policy::parse("the role's trust policy", document, DocumentKind::Trust).unwrap()), resource_exists: true, ..PolicySet::default() };
-        let decide = |name: &str| {
-            let mut request = request();
-            add_request_keys(&mut request.context, name, &SessionParams::default());
-            policy::evaluate(&request, &set).decision
-        };
-        // The app's identity policy is not in the set: the trust names the user, which is enough in one account.
-        assert_eq!(decide("matrix"), Decision::Allow);
-        assert_eq!(decide("other"), Decision::Deny);
     }
 
     #[test]

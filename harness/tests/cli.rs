@@ -196,7 +196,7 @@ fn a_session_parameter_of_the_wrong_type_is_located() {
     let text = std::fs::read_to_string(project("scenarios/duration_limits.toml")).unwrap().replacen("duration_seconds = 43200", "duration_seconds = \"12h\"", 1);
     std::fs::write(&file, text).unwrap();
     let out = harness(&["run", "-s", file.to_str().unwrap()]).output().unwrap();
-    assert_fails(&out, exit_code::SCENARIO_INVALID, "long.toml:20:20: invalid type: string \"12h\", expected i32", "");
+    assert_fails(&out, exit_code::SCENARIO_INVALID, "long.toml:20:20: `duration_seconds` must be an integer, not a string (\"12h\")", "");
 }
 
 #[test]

@@ -178,4 +178,25 @@ mod tests {
         assert_eq!(err.exit_code(), exit_code::MISSING_TOOL);
         assert!(err.to_string().contains("/nonexistent/terraform"), "{err}");
     }
+
+    // Each code no other module's tests reach, reached through the library
+    // function that decides it (the mapping above covers every variant).
+    #[tokio::test]
+    async fn the_codes_a_run_stops_with_are_reached_by_the_functions_that_decide_them() {
+        // Nothing answers on this loopback port: the target is unreachable.
+        let unreachable: CommandError = crate::target::endpoint::detect("http://127.0.0.1:1").await.unwrap_err().into();
+        assert_eq!(unreachable.exit_code(), exit_code::TARGET, "{unreachable}");
+        // A report file where no file can be made.
+        let files = crate::cli::ReportFiles { json: Some("/dev/null/report.json".into()), ..Default::default() };
+        let unwritable = crate::command::reporters(Vec::new(), &files).err().unwrap();
+        assert_eq!(unwritable.exit_code(), exit_code::IO, "{unwritable}");
+        assert!(unwritable.to_string().contains("pick a writable path"), "{unwritable}");
+        // A report folder that does not exist yet is made.
+        let dir = tempfile::tempdir().unwrap();
+        let nested = crate::cli::ReportFiles { json: Some(dir.path().join("new/folder/report.json")), ..Default::default() };
+        assert!(crate::command::reporters(Vec::new(), &nested).is_ok());
+        assert!(dir.path().join("new/folder/report.json").exists());
+        let invalid: CommandError = crate::scenario::Scenario::parse(Path::new("s.toml"), "config = ", Path::new("."), None).unwrap_err().into();
+        assert_eq!(invalid.exit_code(), exit_code::SCENARIO_INVALID, "{invalid}");
+    }
 }

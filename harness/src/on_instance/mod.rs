@@ -11,7 +11,7 @@ pub mod ssm;
 
 use std::sync::Arc;
 
-use crate::call::Call;
+use crate::service::Call;
 use crate::outcome::Performed;
 
 /// A principal on an instance: where its calls run, and as whom.
@@ -47,7 +47,7 @@ impl Shell {
     pub async fn perform(&self, call: &Call) -> Performed {
         let script = match script::Script::render(call, &self.workspace, self.session.as_deref()) {
             Ok(script) => script,
-            Err(why) => return Performed::error("NotOnInstance", why),
+            Err(why) => return Performed::error("NotOnInstance", why.to_string()),
         };
         let mut done = match self.ssm.run(script.text()).await {
             Ok(invocation) => script.read(call, &invocation.stdout),

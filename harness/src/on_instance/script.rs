@@ -5,24 +5,12 @@
 //! Every line the script prints for the harness starts with a mark drawn
 //! for this script, so no output of the call can pass for one.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use crate::outcome::{self, Performed};
 use crate::sdk::CallError;
-use crate::call::Call;
-use crate::outcome::{self, Listed, Observed, Performed};
-use crate::timestamp::parse_timestamp;
-
-/// `text` single-quoted for sh: every character but NUL survives.
-pub fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// The file on the instance that keeps the session of `role_arn` named `session_name`.
-pub fn session_file(role_arn: &str, session_name: &str) -> String {
-    let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
-    let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect::<String>();
-    format!("session-{}-{}", safe(role), safe(session_name))
-}
+use crate::service::{Call, InstanceCommand};
+use crate::shell::quote;
 
 /// Where a run's scripts work: its folder on the instance
 /// (`$TMPDIR`, else /tmp) and the region the CLI calls.
@@ -56,11 +44,6 @@ struct Ran {
     stderr: String,
 }
 
-// The CLI's answer to assume-role, one tab-separated line; the secret and
-// the token go to the session file, never to the output.
-const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]";
-const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
-
 /// The lines that make the script act as the session saved in `file`.
 fn load_session(file: &str) -> String {
     format!(
@@ -74,43 +57,10 @@ fn load_session(file: &str) -> String {
 impl Script {
     /// The script for `call` in the run's workspace, as the session in
     /// `session` (a file there) or else as the instance's own role.
-    pub fn render(call: &Call, workspace: &Workspace, session: Option<&str>) -> Result<Self, String> {
+    pub fn render(call: &Call, workspace: &Workspace, session: Option<&str>) -> Result<Self, &'static str> {
         let mark: String = std::iter::repeat_with(fastrand::alphanumeric).take(16).collect();
         let mark = format!("@@harness-{mark}@@");
-        let q = quote;
-        let mut saves = None;
-        let out = "\"out.$$\"".to_string();
-        // (what runs first, the aws command, where its stdout goes, what runs when it succeeded)
-        let (prepare, command, stdout_to, on_success) = match call {
-            Call::ListBucket { bucket, .. } => (String::new(), format!("aws s3api list-objects --bucket {} --output json", q(bucket)), out, String::new()),
-            Call::PutObject { bucket, key, body } => (
-                format!("printf '%s' {} >\"body.$$\"", q(body)),
-                format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json", q(bucket), q(key)),
-                out,
-                String::new(),
-            ),
-            Call::GetObject { bucket, key, .. } => (
-                String::new(),
-                format!("aws s3api get-object --bucket {} --key {} \"obj.$$\" --output json", q(bucket), q(key)),
-                "/dev/null".to_string(),
-                "cat \"obj.$$\" >\"out.$$\"".to_string(),
-            ),
-            Call::AssumeRole { role_arn, session_name, session } => {
-                let file = session_file(role_arn, session_name);
-                let printed = format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = q(&file));
-                saves = Some(file);
-                let flags = crate::call::session_flags(session, quote);
-                let command = format!(
-                    "aws sts assume-role --role-arn {} --role-session-name {}{flags} --query '{ASSUME_QUERY}' --output text",
-                    q(role_arn),
-                    q(session_name)
-                );
-                (String::new(), command, "\"new.$$\"".to_string(), printed)
-            }
-            Call::GetCallerIdentity { .. } => (String::new(), "aws sts get-caller-identity --output json".to_string(), out, String::new()),
-            Call::InstanceProfileRole { .. } => return Err("the instance-profile lookup runs as the harness's admin, not on the instance".into()),
-            Call::AssumeRoleWithWebIdentity { .. } => return Err("a web identity token is exchanged by the harness, not on the instance".into()),
-        };
+        let InstanceCommand { prepare, command, stdout_to, on_success, saves } = call.on_instance()?;
         let as_session = session.map(load_session).unwrap_or_default();
         let on_success = if on_success.is_empty() { String::new() } else { format!("if [ \"$rc\" -eq 0 ]; then {on_success}; fi\n") };
         let text = format!(
@@ -130,8 +80,8 @@ impl Script {
              echo \"$M stdout\"; cat \"out.$$\" 2>/dev/null; echo\n\
              echo \"$M stderr\"; cat \"err.$$\"\n\
              rm -f \"out.$$\" \"err.$$\" \"body.$$\" \"obj.$$\" \"new.$$\"\n",
-            dir = q(&workspace.dir),
-            region = q(&workspace.region),
+            dir = quote(&workspace.dir),
+            region = quote(&workspace.region),
         );
         let shown = command.replace("\"body.$$\"", "./body").replace("\"obj.$$\"", "./object");
         Ok(Self { text, shown, mark, saves })
@@ -155,8 +105,8 @@ impl Script {
         if ran.exit_code != 0 {
             return outcome::failed(call.operation(), cli_error(&ran.stderr), ran.elapsed);
         }
-        let mut done = allowed(call, &ran.stdout, ran.elapsed);
-        if matches!(call, Call::AssumeRole { .. }) && done.mismatch.is_none() {
+        let mut done = call.read_on_instance(&ran.stdout, ran.elapsed);
+        if self.saves.is_some() && done.mismatch.is_none() {
             done.session_on_instance = self.saves.clone();
         }
         done
@@ -201,52 +151,11 @@ fn cli_error(stderr: &str) -> CallError {
     CallError::Transport { kind: "CliError", message: last_line(stderr).to_string() }
 }
 
-/// An allowed call's answer, read from the CLI's output.
-fn allowed(call: &Call, stdout: &str, elapsed: Duration) -> Performed {
-    let json = || serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
-    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
-    match call {
-        Call::ListBucket { expect_keys, .. } => {
-            let answer = if stdout.trim().is_empty() { serde_json::Value::Null } else { json() };
-            let objects: Vec<Listed> = answer["Contents"]
-                .as_array()
-                .map(|objects| {
-                    objects.iter().map(|o| Listed { key: text(o, "Key"), size: o["Size"].as_i64().unwrap_or(0), last_modified: text(o, "LastModified") }).collect()
-                })
-                .unwrap_or_default();
-            outcome::listed(expect_keys, &objects, elapsed)
-        }
-        Call::PutObject { bucket, key, body } => outcome::uploaded(bucket, key, body.len(), elapsed),
-        Call::GetObject { expect_body, .. } => outcome::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
-        Call::GetCallerIdentity { expect_arn } => {
-            let answer = json();
-            outcome::caller(expect_arn.as_deref(), &text(&answer, "UserId"), &text(&answer, "Account"), &text(&answer, "Arn"), elapsed)
-        }
-        Call::AssumeRole { role_arn, session_name, .. } => {
-            let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
-            let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-            let session = outcome::Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
-            outcome::assumed_session(role_arn, session_name, &session, elapsed)
-        }
-        Call::InstanceProfileRole { .. } | Call::AssumeRoleWithWebIdentity { .. } => {
-            let mut done = Performed::new(Observed::Allowed, elapsed);
-            done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
-            done
-        }
-    }
-}
-
-/// The CLI prints timestamps as RFC 3339 with `Z` (v1) or `+00:00` (v2).
-fn cli_timestamp(text: &str) -> Option<SystemTime> {
-    parse_timestamp(text).ok().or_else(|| {
-        let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(SystemTime::from(parsed))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Observed;
+    use crate::service::{s3::S3, sts::Sts};
 
     fn output(script: &Script, rc: i32, stdout: &str, stderr: &str) -> String {
         let m = &script.mark;
@@ -258,7 +167,7 @@ mod tests {
     }
 
     fn list() -> Call {
-        Call::ListBucket { bucket: "b".into(), expect_keys: vec!["hello".into()] }
+        Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec!["hello".into()] })
     }
 
     #[test]
@@ -303,16 +212,16 @@ mod tests {
 
     #[test]
     fn an_assumed_session_stays_on_the_instance() {
-        let call = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/p-role2".into(), session_name: "blog-demo".into(), session: Default::default() };
+        let call = Call::Sts(Sts::assume("arn:aws:iam::1:role/p-role2", "blog-demo"));
         let script = Script::render(&call, &ws(), None).unwrap();
         assert!(script.text().contains("--output text >\"new.$$\" 2>\"err.$$\""), "{}", script.text());
         assert_eq!(
             script.shown(),
             "aws sts assume-role --role-arn 'arn:aws:iam::1:role/p-role2' --role-session-name 'blog-demo' --query '[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]' --output text"
         );
-        let put = Call::PutObject { bucket: "b".into(), key: "hello".into(), body: "hello".into() };
+        let put = Call::S3(S3::PutObject { bucket: "b".into(), key: "hello".into(), body: "hello".into() });
         assert_eq!(Script::render(&put, &ws(), None).unwrap().shown(), "aws s3api put-object --bucket 'b' --key 'hello' --body ./body --output json");
-        let odd = Call::GetObject { bucket: "b".into(), key: "a >b".into(), expect_body: None };
+        let odd = Call::S3(S3::GetObject { bucket: "b".into(), key: "a >b".into(), expect_body: None });
         assert_eq!(Script::render(&odd, &ws(), None).unwrap().shown(), "aws s3api get-object --bucket 'b' --key 'a >b' ./object --output json");
         let printed = "ASIAEXAMPLE\t2099-01-01T00:00:00+00:00\tarn:aws:sts::1:assumed-role/p-role2/blog-demo\ttoken\n";
         let done = script.read(&call, &output(&script, 0, printed, ""));
@@ -348,12 +257,12 @@ mod tests {
                 .unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
-        let no_keys = Call::ListBucket { bucket: "b".into(), expect_keys: vec![] };
+        let no_keys = Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec![] });
         let as_role1 = Script::render(&no_keys, &ws(), None).unwrap();
         let denied = as_role1.read(&no_keys, &run(&as_role1));
         assert!(matches!(denied.observed, Observed::Denied { ref code, .. } if code == "AccessDenied"), "{denied:?}");
 
-        let assume = Call::AssumeRole { role_arn: "arn:aws:iam::1:role/r2".into(), session_name: "s".into(), session: Default::default() };
+        let assume = Call::Sts(Sts::assume("arn:aws:iam::1:role/r2", "s"));
         let script = Script::render(&assume, &ws(), None).unwrap();
         let printed = run(&script);
         assert!(!printed.contains("SECRET-XYZ") && !printed.contains("TOKEN-XYZ"), "{printed}");

@@ -283,6 +283,21 @@ mod tests {
         assert_eq!(sample().exit_code(false), crate::exit_code::SUCCESS);
     }
 
+    #[test]
+    fn a_kept_cleanup_and_unreachable_accounts_have_their_own_codes() {
+        let mut kept = sample();
+        kept.scenarios[0].cleanup = Cleanup::Kept { dir: "d".into(), command: "terraform destroy".into(), error: "e".into() };
+        assert_eq!(kept.exit_code(true), crate::exit_code::CLEANUP_FAILED, "a kept cleanup wins even over an interruption");
+        let mut accounts = sample();
+        accounts.passed = false;
+        accounts.scenarios[0].error = Some(ScenarioStop { phase: Phase::Accounts, message: "no access role".into() });
+        assert_eq!(accounts.exit_code(false), crate::exit_code::CREDENTIALS);
+        let mut config = sample();
+        config.passed = false;
+        config.scenarios[0].error = Some(ScenarioStop { phase: Phase::Config, message: "gone".into() });
+        assert_eq!(config.exit_code(false), crate::exit_code::CONFIG_MISSING);
+    }
+
     // A config that opens a path its snapshot does not hold fails with its own code, every step passing.
     #[test]
     fn a_changed_access_snapshot_exits_with_its_own_code_and_says_why() {

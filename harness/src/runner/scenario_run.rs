@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 
 use super::{EventSink, Runner, name_prefix};
-use crate::call::Call;
 use crate::kept::KeptScenario;
 use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::Overlay;
@@ -21,7 +20,8 @@ use crate::phase::Phase;
 use crate::policy::{self, Because};
 use crate::prediction::{Predictor, SessionFacts};
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
-use crate::scenario::{Action, Expectation, Scenario, SessionParams, Stage, Step};
+use crate::scenario::{Expectation, Scenario, Stage, Step};
+use crate::service::{Call, Rendering};
 use crate::steps::{self, Principal};
 use crate::target_facts::Capabilities;
 use crate::target::ReachedAccount;
@@ -258,7 +258,7 @@ impl<'r> ScenarioRun<'r> {
     /// AssumeRole step's session is saved under its `save_as` name.
     async fn run_step(&mut self, step: &Step, stage: &Stage, outputs: &BTreeMap<String, String>, predictor: &Predictor) -> Result<(), String> {
         let issuer = self.principals.get(&step.principal).and_then(|k| k.issuer.as_deref());
-        let call = Call::from_action(&step.action, outputs, issuer).map_err(unknown_output)?;
+        let call = step.action.render(&Rendering { outputs, issuer }).map_err(unknown_output)?;
         let (predicted, performed) = match self.principals.get(&step.principal) {
             Some(known) => (
                 predictor.predict(&call, &known.arn, &known.facts).await,
@@ -286,14 +286,8 @@ impl<'r> ScenarioRun<'r> {
             yields: step.action.save_as().map(str::to_string),
         };
         self.record_step(&input, &performed, predicted);
-        match (&step.action, &call) {
-            (Action::AssumeRole { save_as: Some(save_as), .. }, Call::AssumeRole { role_arn, session_name, session }) => {
-                self.save_session(&step.principal, save_as, (role_arn, session_name, session), &performed).await;
-            }
-            (Action::AssumeRoleWithWebIdentity { save_as: Some(save_as), .. }, Call::AssumeRoleWithWebIdentity { role_arn, session_name, .. }) => {
-                self.save_session(&step.principal, save_as, (role_arn, session_name, &SessionParams::default()), &performed).await;
-            }
-            _ => {}
+        if let Some(session) = call.new_session() {
+            self.save_session(&step.principal, session.save_as, (session.role_arn, session.session_name, &session.params), &performed).await;
         }
         Ok(())
     }
@@ -302,7 +296,7 @@ impl<'r> ScenarioRun<'r> {
     /// capabilities (the verdict table), and report it.
     fn record_step(&mut self, input: &StepInput<'_>, performed: &Performed, predicted: Result<policy::Reason, String>) -> Verdict {
         let (action, resource, command, enforced) = match &input.acted {
-            Acted::Call(call) => (call.action_name().to_string(), call.resource(), call.cli(), call.denial_verifiable(&self.caps, predicted.as_ref().ok())),
+            Acted::Call(call) => (call.name().to_string(), call.resource(), call.cli(), call.denial_verifiable(&self.caps, predicted.as_ref().ok())),
             Acted::Apply { action, resource, command } => {
                 let enforced = if self.caps.identity_policies && self.caps.trust_policies { Ok(()) } else { Err("the target does not enforce identity and trust policies") };
                 (action.clone(), resource.clone(), command.clone(), enforced)

@@ -11,6 +11,9 @@ use serde::Deserialize;
 use super::{ScenarioError, did_you_mean};
 use crate::accounts::Accounts;
 use crate::policy::Because;
+pub use crate::service::Action;
+pub use crate::service::sts::SessionParams;
+pub use crate::template::{Template, references};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,48 +32,6 @@ impl fmt::Display for Expectation {
             Expectation::Error => "error",
         })
     }
-}
-
-/// A string with `${output}` references, rendered once the config is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pub text: String,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl Template {
-    /// The output names this template refers to.
-    pub fn references(&self) -> Vec<&str> {
-        references(&self.text)
-    }
-
-    /// Replace every `${name}` by its value; the error is the first unknown name.
-    pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String, String> {
-        let mut out = self.text.clone();
-        for name in self.references() {
-            let value = values.get(name).ok_or_else(|| name.to_string())?;
-            out = out.replace(&format!("${{{name}}}"), value);
-        }
-        Ok(out)
-    }
-}
-
-/// Every `${name}` in `text`: the names, in order.
-pub fn references(text: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        match after.find('}') {
-            Some(end) => {
-                names.push(&after[..end]);
-                rest = &after[end + 1..];
-            }
-            None => break,
-        }
-    }
-    names
 }
 
 /// How a principal gets its credentials.
@@ -99,139 +60,10 @@ impl PrincipalSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    ListBucket { bucket: Template, expect_keys: Vec<String> },
-    PutObject { bucket: Template, key: Template, body: String },
-    GetObject { bucket: Template, key: Template, expect_body: Option<String> },
-    /// `save_as`: the principal name of the new session; None for a step
-    /// expected to be denied or to fail (there is no session to name).
-    AssumeRole { role_arn: Template, session_name: String, save_as: Option<String>, session: SessionParams<Template> },
-    /// As a token issuer principal: a token with these claims, exchanged for a session.
-    AssumeRoleWithWebIdentity { role_arn: Template, session_name: String, save_as: Option<String>, claims: BTreeMap<String, String> },
-    GetCallerIdentity { expect_arn: Option<Template> },
-}
-
-/// What an AssumeRole step asks of its session besides the role, each as
-/// AWS's API names it (`T`: a template in the scenario, a string once rendered).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionParams<T> {
-    pub external_id: Option<T>,
-    pub duration_seconds: Option<i32>,
-    /// Session tags (need sts:TagSession); they become `aws:PrincipalTag/*` of the session.
-    pub tags: BTreeMap<String, String>,
-    /// Tags that pass on to the sessions this session assumes.
-    pub transitive_tag_keys: Vec<String>,
-    /// Needs sts:SetSourceIdentity.
-    pub source_identity: Option<String>,
-    /// An inline session policy (JSON): it narrows the session.
-    pub policy: Option<String>,
-    /// Managed policies as session policies.
-    pub policy_arns: Vec<T>,
-}
-
-impl<T> Default for SessionParams<T> {
-    fn default() -> Self {
-        Self { external_id: None, duration_seconds: None, tags: BTreeMap::new(), transitive_tag_keys: Vec::new(), source_identity: None, policy: None, policy_arns: Vec::new() }
-    }
-}
-
-impl<T> SessionParams<T> {
-    /// Whether the step asks for nothing beyond the role and a session name.
-    pub fn is_plain(&self) -> bool {
-        self.external_id.is_none()
-            && self.duration_seconds.is_none()
-            && self.tags.is_empty()
-            && self.transitive_tag_keys.is_empty()
-            && self.source_identity.is_none()
-            && self.policy.is_none()
-            && self.policy_arns.is_empty()
-    }
-}
-
-impl SessionParams<Template> {
-    pub fn render(&self, outputs: &BTreeMap<String, String>) -> Result<SessionParams<String>, String> {
-        Ok(SessionParams {
-            external_id: self.external_id.as_ref().map(|t| t.render(outputs)).transpose()?,
-            duration_seconds: self.duration_seconds,
-            tags: self.tags.clone(),
-            transitive_tag_keys: self.transitive_tag_keys.clone(),
-            source_identity: self.source_identity.clone(),
-            policy: self.policy.clone(),
-            policy_arns: self.policy_arns.iter().map(|t| t.render(outputs)).collect::<Result<_, _>>()?,
-        })
-    }
-}
-
-/// The actions a step can take: the one table of their names (as written
-/// in a scenario and shown in reports). A new action is a row here, its
-/// fields in [`Action`] and `parse_action`, and its performer in `call`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
-    ListBucket,
-    PutObject,
-    GetObject,
-    AssumeRole,
-    AssumeRoleWithWebIdentity,
-    GetCallerIdentity,
-}
-
-impl ActionKind {
-    pub const ALL: [ActionKind; 6] =
-        [Self::ListBucket, Self::PutObject, Self::GetObject, Self::AssumeRole, Self::AssumeRoleWithWebIdentity, Self::GetCallerIdentity];
-
-    /// The IAM action name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ListBucket => "s3:ListBucket",
-            Self::PutObject => "s3:PutObject",
-            Self::GetObject => "s3:GetObject",
-            Self::AssumeRole => "sts:AssumeRole",
-            Self::AssumeRoleWithWebIdentity => "sts:AssumeRoleWithWebIdentity",
-            Self::GetCallerIdentity => "sts:GetCallerIdentity",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
-
-impl Action {
-    /// The principal name an AssumeRole step saves its session as.
-    pub fn save_as(&self) -> Option<&str> {
-        match self {
-            Action::AssumeRole { save_as, .. } | Action::AssumeRoleWithWebIdentity { save_as, .. } => save_as.as_deref(),
-            _ => None,
-        }
-    }
-
-    pub fn kind(&self) -> ActionKind {
-        match self {
-            Action::ListBucket { .. } => ActionKind::ListBucket,
-            Action::PutObject { .. } => ActionKind::PutObject,
-            Action::GetObject { .. } => ActionKind::GetObject,
-            Action::AssumeRole { .. } => ActionKind::AssumeRole,
-            Action::AssumeRoleWithWebIdentity { .. } => ActionKind::AssumeRoleWithWebIdentity,
-            Action::GetCallerIdentity { .. } => ActionKind::GetCallerIdentity,
-        }
-    }
-
-    pub fn templates(&self) -> Vec<&Template> {
-        match self {
-            Action::ListBucket { bucket, .. } => vec![bucket],
-            Action::PutObject { bucket, key, .. } | Action::GetObject { bucket, key, .. } => vec![bucket, key],
-            Action::AssumeRole { role_arn, session, .. } => std::iter::once(role_arn).chain(&session.external_id).chain(&session.policy_arns).collect(),
-            Action::AssumeRoleWithWebIdentity { role_arn, .. } => vec![role_arn],
-            Action::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub name: String,
     pub principal: String,
-    pub action: Action,
+    pub action: Action<Template>,
     pub expect: Expectation,
     /// For an expected denial: the reason it must be denied for (`because = "trust"`).
     pub because: Option<Because>,

@@ -11,6 +11,8 @@ use super::model::*;
 use super::{FORMAT, ScenarioError, did_you_mean};
 use crate::accounts::{Accounts, AccountsError};
 use crate::policy::Because;
+use crate::service::sts::ASSUME_ROLE_WITH_WEB_IDENTITY;
+use crate::service::{FieldError, ParseError, StepFields};
 
 // ---- the file as written ---------------------------------------------------
 
@@ -62,77 +64,41 @@ struct RawPrincipal {
     secret_access_key: Option<Spanned<String>>,
 }
 
+/// A step as written: the fields every step has, and the action's own,
+/// which its service reads.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "BTreeMap<String, Spanned<toml::Value>>")]
 struct RawStep {
     name: Option<String>,
-    #[serde(rename = "as")]
     principal: Spanned<String>,
     action: Spanned<String>,
     expect: Expectation,
     because: Option<Spanned<String>>,
-    bucket: Option<Spanned<String>>,
-    key: Option<Spanned<String>>,
-    body: Option<String>,
-    role_arn: Option<Spanned<String>>,
-    session_name: Option<String>,
-    save_as: Option<Spanned<String>>,
-    expect_keys: Option<Vec<String>>,
-    expect_body: Option<String>,
-    expect_arn: Option<Spanned<String>>,
     error_code: Option<Spanned<String>>,
-    /// sts:AssumeRoleWithWebIdentity: the token's claims.
-    claims: Option<Spanned<BTreeMap<String, String>>>,
-    // AssumeRole's session parameters.
-    external_id: Option<Spanned<String>>,
-    duration_seconds: Option<Spanned<i32>>,
-    tags: Option<Spanned<BTreeMap<String, String>>>,
-    transitive_tag_keys: Option<Spanned<Vec<String>>>,
-    source_identity: Option<Spanned<String>>,
-    policy: Option<Spanned<String>>,
-    policy_arns: Option<Spanned<Vec<Spanned<String>>>>,
+    fields: BTreeMap<String, Spanned<toml::Value>>,
 }
 
-/// The session parameters a step sets, with where each is written.
-fn session_fields(step: &RawStep) -> Vec<(&'static str, usize)> {
-    let at = |name: &'static str, span: Option<std::ops::Range<usize>>| span.map(|s| (name, s.start));
-    [
-        at("external_id", step.external_id.as_ref().map(Spanned::span)),
-        at("duration_seconds", step.duration_seconds.as_ref().map(Spanned::span)),
-        at("tags", step.tags.as_ref().map(Spanned::span)),
-        at("transitive_tag_keys", step.transitive_tag_keys.as_ref().map(Spanned::span)),
-        at("source_identity", step.source_identity.as_ref().map(Spanned::span)),
-        at("policy", step.policy.as_ref().map(Spanned::span)),
-        at("policy_arns", step.policy_arns.as_ref().map(Spanned::span)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
+impl TryFrom<BTreeMap<String, Spanned<toml::Value>>> for RawStep {
+    type Error = String;
 
-/// An AssumeRole step's session parameters; a session policy must be JSON,
-/// and a transitive tag key one of the step's tags.
-fn parse_session(source: &Source<'_>, step: &RawStep) -> Result<SessionParams<Template>, ScenarioError> {
-    let tags = step.tags.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default();
-    if let Some(keys) = &step.transitive_tag_keys
-        && let Some(key) = keys.get_ref().iter().find(|k| !tags.contains_key(*k))
-    {
-        return Err(source.error(keys.span().start, format!("transitive tag key `{key}` is not one of the step's tags")));
+    fn try_from(mut fields: BTreeMap<String, Spanned<toml::Value>>) -> Result<Self, String> {
+        let mut text = |name: &str| -> Result<Option<Spanned<String>>, String> {
+            let Some(value) = fields.remove(name) else { return Ok(None) };
+            let span = value.span();
+            match value.into_inner() {
+                toml::Value::String(text) => Ok(Some(Spanned::new(span, text))),
+                other => Err(format!("`{name}` must be a string, not {}", other.type_str())),
+            }
+        };
+        let name = text("name")?.map(Spanned::into_inner);
+        let principal = text("as")?.ok_or("missing field `as`")?;
+        let action = text("action")?.ok_or("missing field `action`")?;
+        let because = text("because")?;
+        let error_code = text("error_code")?;
+        let expect = fields.remove("expect").ok_or("missing field `expect`")?.into_inner();
+        let expect = Expectation::deserialize(expect).map_err(|e| format!("expect: {}", e.message()))?;
+        Ok(RawStep { name, principal, action, expect, because, error_code, fields })
     }
-    if let Some(policy) = &step.policy
-        && let Err(err) = serde_json::from_str::<serde_json::Value>(policy.get_ref())
-    {
-        return Err(source.error(policy.span().start, format!("the session policy is not JSON: {err}")));
-    }
-    Ok(SessionParams {
-        external_id: step.external_id.as_ref().map(|t| source.template(t)).transpose()?,
-        duration_seconds: step.duration_seconds.as_ref().map(|d| *d.get_ref()),
-        tags,
-        transitive_tag_keys: step.transitive_tag_keys.as_ref().map(|k| k.get_ref().clone()).unwrap_or_default(),
-        source_identity: step.source_identity.as_ref().map(|s| s.get_ref().clone()),
-        policy: step.policy.as_ref().map(|p| p.get_ref().clone()),
-        policy_arns: step.policy_arns.as_ref().map(|a| a.get_ref().iter().map(|t| source.template(t)).collect()).transpose()?.unwrap_or_default(),
-    })
 }
 
 /// `error_code` goes with expect = "error", which needs it.
@@ -214,12 +180,17 @@ impl Source<'_> {
     }
 
     fn template(&self, value: &Spanned<String>) -> Result<Template, ScenarioError> {
-        let (line, column) = self.line_col(value.span().start);
-        let template = Template { text: value.get_ref().clone(), line, column };
+        self.template_at(value.get_ref(), value.span().start).map_err(|message| self.error(value.span().start, message))
+    }
+
+    /// `text`, written at `offset`, as a template; Err: a malformed reference.
+    fn template_at(&self, text: &str, offset: usize) -> Result<Template, String> {
+        let (line, column) = self.line_col(offset);
+        let template = Template { text: text.to_string(), line, column };
         if template.text.matches("${").count() != template.references().len()
             || template.references().iter().any(|r| r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
-            return Err(self.error(value.span().start, format!("malformed output reference in `{}`; write `${{output_name}}`", template.text)));
+            return Err(format!("malformed output reference in `{}`; write `${{output_name}}`", template.text));
         }
         Ok(template)
     }
@@ -378,7 +349,7 @@ fn parse_steps(
     for spanned in raw_steps {
         let raw_step = spanned.get_ref();
         let principal = raw_step.principal.get_ref();
-        let web_identity = raw_step.action.get_ref() == ActionKind::AssumeRoleWithWebIdentity.name();
+        let web_identity = raw_step.action.get_ref() == ASSUME_ROLE_WITH_WEB_IDENTITY;
         if web_identity != issuers.contains(principal) {
             let message = if web_identity {
                 format!("sts:AssumeRoleWithWebIdentity is made with a token: `as` names an OIDC provider principal (`oidc_provider`), not `{principal}`")
@@ -401,7 +372,7 @@ fn parse_steps(
         if let Some(save_as) = action.save_as() {
             known.insert(save_as.to_string());
         }
-        let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.kind().name()));
+        let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
         let because = parse_because(source, raw_step)?;
         let error_code = parse_error_code(source, raw_step, spanned.span().start)?;
         steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because, error_code });
@@ -409,65 +380,17 @@ fn parse_steps(
     Ok(steps)
 }
 
-/// An assume step's `save_as`: the name its session is known by later. A
-/// step expected to be denied or to fail makes no session, so needs none.
-fn session_save_as(source: &Source<'_>, step: &RawStep, step_start: usize, kind: ActionKind) -> Result<Option<String>, ScenarioError> {
-    match (&step.save_as, step.expect) {
-        (Some(save_as), _) => Ok(Some(save_as.get_ref().clone())),
-        (None, Expectation::Allowed) => Err(source.error(step_start, format!("a `{}` step expected to be allowed needs `save_as`, the principal name of the new session", kind.name()))),
-        (None, Expectation::Denied | Expectation::Error) => Ok(None),
-    }
-}
-
-fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action, ScenarioError> {
+/// The step's action, read by its service from the step's own fields.
+fn parse_action(source: &Source<'_>, step: &RawStep, step_start: usize) -> Result<Action<Template>, ScenarioError> {
     let action_name = step.action.get_ref().as_str();
-    let need = |field: &Option<Spanned<String>>, field_name: &str| -> Result<Template, ScenarioError> {
-        match field {
-            Some(value) => source.template(value),
-            None => Err(source.error(step_start, format!("a `{action_name}` step needs `{field_name}`"))),
+    let template = |text: &str, offset: usize| source.template_at(text, offset).map_err(|message| FieldError { offset, message });
+    let fields = StepFields::new(action_name, step_start, &step.fields, step.expect == Expectation::Allowed, &template);
+    Action::parse(&fields).map_err(|err| match err {
+        ParseError::Field(field) => source.error(field.offset, field.message),
+        ParseError::UnknownAction => {
+            let known = Action::names();
+            let hint = did_you_mean(action_name, known.iter().copied());
+            source.error(step.action.span().start, format!("unknown action `{action_name}`{hint}; known: {}", known.join(", ")))
         }
-    };
-    if let Some((field, offset)) = session_fields(step).into_iter().next()
-        && action_name != ActionKind::AssumeRole.name()
-    {
-        return Err(source.error(offset, format!("`{field}` is a parameter of sts:AssumeRole, not of {action_name}")));
-    }
-    if let Some(claims) = &step.claims
-        && action_name != ActionKind::AssumeRoleWithWebIdentity.name()
-    {
-        return Err(source.error(claims.span().start, format!("`claims` are a web identity token's, not a parameter of {action_name}")));
-    }
-    let Some(kind) = ActionKind::from_name(action_name) else {
-        let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
-        let hint = did_you_mean(action_name, known.iter().copied());
-        return Err(source.error(step.action.span().start, format!("unknown action `{action_name}`{hint}; known: {}", known.join(", "))));
-    };
-    let action = match kind {
-        ActionKind::ListBucket => Action::ListBucket { bucket: need(&step.bucket, "bucket")?, expect_keys: step.expect_keys.clone().unwrap_or_default() },
-        ActionKind::PutObject => Action::PutObject {
-            bucket: need(&step.bucket, "bucket")?,
-            key: need(&step.key, "key")?,
-            body: step.body.clone().unwrap_or_default(),
-        },
-        ActionKind::GetObject => Action::GetObject {
-            bucket: need(&step.bucket, "bucket")?,
-            key: need(&step.key, "key")?,
-            expect_body: step.expect_body.clone(),
-        },
-        ActionKind::AssumeRole => Action::AssumeRole {
-            role_arn: need(&step.role_arn, "role_arn")?,
-            session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
-            save_as: session_save_as(source, step, step_start, kind)?,
-            session: parse_session(source, step)?,
-        },
-        ActionKind::AssumeRoleWithWebIdentity => Action::AssumeRoleWithWebIdentity {
-            role_arn: need(&step.role_arn, "role_arn")?,
-            session_name: step.session_name.clone().unwrap_or_else(|| "harness".to_string()),
-            save_as: session_save_as(source, step, step_start, kind)?,
-            claims: step.claims.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
-        },
-        ActionKind::GetCallerIdentity => Action::GetCallerIdentity { expect_arn: step.expect_arn.as_ref().map(|a| source.template(a)).transpose()? },
-    };
-    Ok(action)
+    })
 }
-

@@ -42,7 +42,7 @@ fn parses_a_chain_of_principals() {
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[0].name, "role1 sts:AssumeRole");
     assert_eq!(steps[1].principal, "role2");
-    assert!(matches!(&steps[1].action, Action::ListBucket { expect_keys, .. } if expect_keys == &["hello"]));
+    assert!(matches!(&steps[1].action, Action::S3(crate::service::s3::S3::ListBucket { expect_keys, .. }) if expect_keys == &["hello"]));
 }
 
 fn error_of(text: &str) -> String {
@@ -68,7 +68,7 @@ fn assume_role_takes_every_session_parameter() {
         "save_as = \"role2\"\nexternal_id = \"${external_id}\"\nduration_seconds = 3600\ntags = { team = \"data\" }\ntransitive_tag_keys = [\"team\"]\nsource_identity = \"alice\"\npolicy = '{\"Version\":\"2012-10-17\",\"Statement\":[]}'\npolicy_arns = [\"${policy_arn}\"]",
     );
     let scenario = parse(&text).unwrap();
-    let Action::AssumeRole { session, .. } = &scenario.steps().next().unwrap().action else { panic!("not an AssumeRole") };
+    let Action::Sts(crate::service::sts::Sts::AssumeRole { session, .. }) = &scenario.steps().next().unwrap().action else { panic!("not an AssumeRole") };
     assert_eq!(session.duration_seconds, Some(3600));
     assert_eq!(session.tags.get("team").map(String::as_str), Some("data"));
     assert_eq!(session.transitive_tag_keys, ["team"]);
@@ -82,15 +82,18 @@ fn assume_role_takes_every_session_parameter() {
 fn session_parameters_are_checked_where_they_are_written() {
     // A wrong type, a parameter of another action, a transitive key that is no tag, a policy that is no JSON.
     let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nduration_seconds = \"two hours\""));
-    assert!(err.starts_with("scenarios/demo.toml:12:20: invalid type: string \"two hours\", expected i32"), "{err}");
+    assert!(err.starts_with("scenarios/demo.toml:12:20: `duration_seconds` must be an integer, not a string (\"two hours\")"), "{err}");
     let err = error_of(&GOOD.replace("bucket = \"${bucket_name}\"", "bucket = \"${bucket_name}\"\ntags = { team = \"data\" }"));
-    assert!(err.starts_with("scenarios/demo.toml:19:8: `tags` is a parameter of sts:AssumeRole, not of s3:ListBucket"), "{err}");
+    assert!(err.starts_with("scenarios/demo.toml:19:8: `tags` is a field of sts:AssumeRole, not of s3:ListBucket"), "{err}");
     let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\ntags = { team = \"data\" }\ntransitive_tag_keys = [\"project\"]"));
     assert!(err.contains("transitive tag key `project` is not one of the step's tags"), "{err}");
     let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\npolicy = \"allow everything\""));
     assert!(err.contains("the session policy is not JSON"), "{err}");
     let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nsession_tags = { a = \"b\" }"));
-    assert!(err.starts_with("scenarios/demo.toml:12:1: unknown field `session_tags`"), "{err}");
+    assert!(err.starts_with("scenarios/demo.toml:12:16: unknown field `session_tags` of sts:AssumeRole; its fields: role_arn, session_name, save_as, external_id"), "{err}");
+    // A field every step has, in the wrong type, is located too.
+    let err = error_of(&GOOD.replace("save_as = \"role2\"", "save_as = \"role2\"\nerror_code = 3"));
+    assert!(err.contains("`error_code` must be a string, not integer"), "{err}");
 }
 
 #[test]

@@ -448,6 +448,16 @@ async fn remove_orphans(docker: &Docker) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_port_held_by_another_listener_is_refused_with_its_own_code() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let err = free_port(Some(port)).unwrap_err();
+        assert!(matches!(err, TargetError::PortInUse(p) if p == port), "{err}");
+        assert_eq!(err.exit_code(), crate::exit_code::PORT_IN_USE);
+        assert_ne!(free_port(None).unwrap(), 0);
+    }
+
     fn env(request: &ContainerRequest<GenericImage>) -> Vec<(String, String)> {
         request.env_vars().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
     }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use super::{Acted, Known, ScenarioRun, StepInput, unknown_output};
-use crate::call::Call;
 use crate::identity::{self, ImdsServer};
 use crate::naming::ADMIN_PRINCIPAL;
 use crate::on_instance::{Shell, overlay, script::Workspace, ssm::Ssm};
@@ -16,6 +15,7 @@ use crate::outcome::{self, Performed};
 use crate::phase::Phase;
 use crate::prediction::{Predictor, SessionFacts};
 use crate::scenario::{Expectation, PrincipalSource, SessionParams, Stage, Template};
+use crate::service::{Call, ec2::Ec2, sts::Sts};
 use crate::secret::Secret;
 use crate::steps::{self, Principal};
 use crate::verdict::Verdict;
@@ -93,7 +93,7 @@ impl ScenarioRun<'_> {
         let secret = Secret::new(secret_access_key.render(outputs).map_err(unknown_output)?);
         let config = identity::user_config(&self.runner.target.endpoint, &key, &secret).await;
         let principal = Principal::Sdk(Box::new(config));
-        let call = Call::GetCallerIdentity { expect_arn: None };
+        let call = Call::Sts(Sts::GetCallerIdentity { expect_arn: None });
         let performed = steps::perform_consistently(&call, &principal, Expectation::Allowed, self.runner.consistency()).await;
         let lookup = StepInput {
             name: format!("{name} is the IAM user of its access key"),
@@ -126,7 +126,7 @@ impl ScenarioRun<'_> {
     ) -> Result<Option<(String, String)>, String> {
         let instance_id = instance.render(outputs).map_err(unknown_output)?;
         let expect_role = role.map(|r| r.render(outputs)).transpose().map_err(unknown_output)?;
-        let call = Call::InstanceProfileRole { instance_id: instance_id.clone(), expect_role };
+        let call = Call::Ec2(Ec2::InstanceProfileRole { instance_id: instance_id.clone(), expect_role });
         let performed = steps::perform_consistently(&call, &Principal::Sdk(Box::new(admin.clone())), Expectation::Allowed, self.runner.consistency()).await;
         let lookup = StepInput {
             name: format!("{name} is the role of instance {instance_id}'s profile"),

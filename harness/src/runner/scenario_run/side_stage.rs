@@ -12,13 +12,13 @@ use std::time::Instant;
 use aws_credential_types::provider::ProvideCredentials;
 
 use super::{Acted, ScenarioRun, StepInput};
-use crate::call::Call;
 use crate::outcome::{Observed, Performed};
 use crate::phase::Phase;
 use crate::policy;
 use crate::refusal::{self, Refusal};
 use crate::report::{Event, ScenarioStop};
-use crate::scenario::{Expectation, SessionParams, Stage};
+use crate::scenario::{Expectation, Stage};
+use crate::service::{Call, sts::Sts};
 use crate::secret::Secret;
 use crate::steps::Principal;
 use crate::terraform::{ProviderTarget, WorkingCopy};
@@ -109,7 +109,7 @@ impl ScenarioRun<'_> {
         let predictor = self.predictor(&admin);
         if refused.action == "sts:AssumeRole" {
             let known = self.principals.get(principal).ok_or("the principal has no session to predict for")?;
-            let call = Call::AssumeRole { role_arn: resource.to_string(), session_name: "terraform".into(), session: SessionParams::default() };
+            let call = Call::Sts(Sts::assume(resource, "terraform"));
             return predictor.predict(&call, &known.arn, &known.facts).await;
         }
         let caller = refused.caller.as_deref().ok_or_else(|| format!("the refusal of {} names no caller", refused.action))?;

@@ -1,0 +1,462 @@
+//! AWS STS: assume a role (with its session parameters), exchange a web
+//! identity token for a role's session, and ask who the caller is.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::SdkConfig;
+
+use super::{Authorization, FieldError, Governing, InstanceCommand, Made, Named, NewSession, Rendering, StepFields, Written, identity_rules_enforced};
+use crate::identity::SessionCredentials;
+use crate::outcome::{self, Observed, Performed, Session};
+use crate::policy::{PolicyType, Reason};
+use crate::sdk::call_error;
+use crate::shell::{quote, word};
+use crate::target_facts::Capabilities;
+use crate::template::Template;
+use crate::timestamp::parse_timestamp;
+
+pub const ASSUME_ROLE: &str = "sts:AssumeRole";
+pub const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
+const GET_CALLER_IDENTITY: &str = "sts:GetCallerIdentity";
+
+/// AssumeRole's session parameters, as a scenario names them.
+const SESSION_FIELDS: [&str; 7] = ["external_id", "duration_seconds", "tags", "transitive_tag_keys", "source_identity", "policy", "policy_arns"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sts<T> {
+    /// `save_as`: the principal name of the new session; None for a step
+    /// expected to be denied or to fail (there is no session to name).
+    AssumeRole { role_arn: T, session_name: String, save_as: Option<String>, session: SessionParams<T> },
+    /// As a token issuer principal: a token with these claims, exchanged for
+    /// a session; `issuer` is the acting OIDC principal's, set when rendered.
+    AssumeRoleWithWebIdentity { role_arn: T, session_name: String, save_as: Option<String>, issuer: String, claims: BTreeMap<String, String> },
+    GetCallerIdentity { expect_arn: Option<T> },
+}
+
+impl Sts<String> {
+    /// A plain AssumeRole of `role_arn` (terraform's provider's, as a step shows it).
+    pub fn assume(role_arn: &str, session_name: &str) -> Self {
+        Sts::AssumeRole { role_arn: role_arn.to_string(), session_name: session_name.to_string(), save_as: None, session: SessionParams::default() }
+    }
+}
+
+/// What an AssumeRole step asks of its session besides the role, each as
+/// AWS's API names it (`T`: a template in the scenario, a string once rendered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionParams<T> {
+    pub external_id: Option<T>,
+    pub duration_seconds: Option<i32>,
+    /// Session tags (need sts:TagSession); they become `aws:PrincipalTag/*` of the session.
+    pub tags: BTreeMap<String, String>,
+    /// Tags that pass on to the sessions this session assumes.
+    pub transitive_tag_keys: Vec<String>,
+    /// Needs sts:SetSourceIdentity.
+    pub source_identity: Option<String>,
+    /// An inline session policy (JSON): it narrows the session.
+    pub policy: Option<String>,
+    /// Managed policies as session policies.
+    pub policy_arns: Vec<T>,
+}
+
+impl<T> Default for SessionParams<T> {
+    fn default() -> Self {
+        Self { external_id: None, duration_seconds: None, tags: BTreeMap::new(), transitive_tag_keys: Vec::new(), source_identity: None, policy: None, policy_arns: Vec::new() }
+    }
+}
+
+impl<T> SessionParams<T> {
+    /// Whether the step asks for nothing beyond the role and a session name.
+    pub fn is_plain(&self) -> bool {
+        self.external_id.is_none()
+            && self.duration_seconds.is_none()
+            && self.tags.is_empty()
+            && self.transitive_tag_keys.is_empty()
+            && self.source_identity.is_none()
+            && self.policy.is_none()
+            && self.policy_arns.is_empty()
+    }
+}
+
+impl SessionParams<Template> {
+    /// A step's session parameters; a session policy must be JSON, and a
+    /// transitive tag key one of the step's tags.
+    fn parse(fields: &StepFields<'_>) -> Result<Self, FieldError> {
+        let tags = fields.table("tags")?.unwrap_or_default();
+        let transitive_tag_keys = fields.texts("transitive_tag_keys")?.unwrap_or_default();
+        if let Some(key) = transitive_tag_keys.iter().find(|k| !tags.contains_key(*k)) {
+            return Err(fields.error("transitive_tag_keys", format!("transitive tag key `{key}` is not one of the step's tags")));
+        }
+        let policy = fields.text("policy")?;
+        if let Some(Err(err)) = policy.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+            return Err(fields.error("policy", format!("the session policy is not JSON: {err}")));
+        }
+        let duration_seconds = match fields.integer("duration_seconds")? {
+            Some(seconds) => Some(i32::try_from(seconds).map_err(|_| fields.error("duration_seconds", format!("`duration_seconds` = {seconds} is out of range")))?),
+            None => None,
+        };
+        Ok(SessionParams {
+            external_id: fields.template("external_id")?,
+            duration_seconds,
+            tags,
+            transitive_tag_keys,
+            source_identity: fields.text("source_identity")?,
+            policy,
+            policy_arns: fields.templates("policy_arns")?,
+        })
+    }
+
+    pub fn render(&self, outputs: &BTreeMap<String, String>) -> Result<SessionParams<String>, String> {
+        Ok(SessionParams {
+            external_id: self.external_id.as_ref().map(|t| t.render(outputs)).transpose()?,
+            duration_seconds: self.duration_seconds,
+            tags: self.tags.clone(),
+            transitive_tag_keys: self.transitive_tag_keys.clone(),
+            source_identity: self.source_identity.clone(),
+            policy: self.policy.clone(),
+            policy_arns: self.policy_arns.iter().map(|t| t.render(outputs)).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl SessionParams<String> {
+    /// The keys an AssumeRole request carries from its parameters
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html):
+    /// the session name always (RoleSessionName is a required parameter).
+    pub fn request_keys(&self, session_name: &str) -> Vec<(String, Vec<String>)> {
+        let mut keys = vec![("sts:RoleSessionName".to_string(), vec![session_name.to_string()])];
+        if let Some(id) = &self.external_id {
+            keys.push(("sts:ExternalId".into(), vec![id.clone()]));
+        }
+        for (key, value) in &self.tags {
+            keys.push((format!("aws:RequestTag/{key}"), vec![value.clone()]));
+        }
+        if !self.tags.is_empty() {
+            keys.push(("aws:TagKeys".into(), self.tags.keys().cloned().collect()));
+        }
+        if !self.transitive_tag_keys.is_empty() {
+            keys.push(("sts:TransitiveTagKeys".into(), self.transitive_tag_keys.clone()));
+        }
+        if let Some(identity) = &self.source_identity {
+            keys.push(("sts:SourceIdentity".into(), vec![identity.clone()]));
+        }
+        keys
+    }
+
+    /// The aws CLI flags of the parameters, each value written by `quote`
+    /// (shell quoting on an instance, as a person types it in a report).
+    pub fn cli_flags(&self, quote: impl Fn(&str) -> String) -> String {
+        let mut flags = String::new();
+        if let Some(id) = &self.external_id {
+            flags.push_str(&format!(" --external-id {}", quote(id)));
+        }
+        if let Some(seconds) = self.duration_seconds {
+            flags.push_str(&format!(" --duration-seconds {seconds}"));
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self.tags.iter().map(|(k, v)| quote(&format!("Key={k},Value={v}"))).collect();
+            flags.push_str(&format!(" --tags {}", tags.join(" ")));
+        }
+        if !self.transitive_tag_keys.is_empty() {
+            let keys: Vec<String> = self.transitive_tag_keys.iter().map(|k| quote(k)).collect();
+            flags.push_str(&format!(" --transitive-tag-keys {}", keys.join(" ")));
+        }
+        if let Some(identity) = &self.source_identity {
+            flags.push_str(&format!(" --source-identity {}", quote(identity)));
+        }
+        if let Some(policy) = &self.policy {
+            flags.push_str(&format!(" --policy {}", quote(policy)));
+        }
+        if !self.policy_arns.is_empty() {
+            let arns: Vec<String> = self.policy_arns.iter().map(|a| quote(&format!("arn={a}"))).collect();
+            flags.push_str(&format!(" --policy-arns {}", arns.join(" ")));
+        }
+        flags
+    }
+
+    /// The AssumeRole request with these parameters.
+    fn on(&self, request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder) -> aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder {
+        use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
+        let tags = self.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
+        let arns = self.policy_arns.iter().map(|arn| PolicyDescriptorType::builder().arn(arn).build());
+        request
+            .set_external_id(self.external_id.clone())
+            .set_duration_seconds(self.duration_seconds)
+            .set_tags((!self.tags.is_empty()).then(|| tags.collect()))
+            .set_transitive_tag_keys((!self.transitive_tag_keys.is_empty()).then(|| self.transitive_tag_keys.clone()))
+            .set_source_identity(self.source_identity.clone())
+            .set_policy(self.policy.clone())
+            .set_policy_arns((!self.policy_arns.is_empty()).then(|| arns.collect()))
+    }
+}
+
+impl<T> Named for Sts<T> {
+    fn name(&self) -> &'static str {
+        match self {
+            Sts::AssumeRole { .. } => ASSUME_ROLE,
+            Sts::AssumeRoleWithWebIdentity { .. } => ASSUME_ROLE_WITH_WEB_IDENTITY,
+            Sts::GetCallerIdentity { .. } => GET_CALLER_IDENTITY,
+        }
+    }
+
+    fn save_as(&self) -> Option<&str> {
+        match self {
+            Sts::AssumeRole { save_as, .. } | Sts::AssumeRoleWithWebIdentity { save_as, .. } => save_as.as_deref(),
+            Sts::GetCallerIdentity { .. } => None,
+        }
+    }
+}
+
+const ASSUME_ROLE_FIELDS: [&str; 10] =
+    ["role_arn", "session_name", "save_as", SESSION_FIELDS[0], SESSION_FIELDS[1], SESSION_FIELDS[2], SESSION_FIELDS[3], SESSION_FIELDS[4], SESSION_FIELDS[5], SESSION_FIELDS[6]];
+
+impl Written for Sts<Template> {
+    type Made = Sts<String>;
+    const ACTIONS: &'static [(&'static str, &'static [&'static str])] = &[
+        (ASSUME_ROLE, &ASSUME_ROLE_FIELDS),
+        (ASSUME_ROLE_WITH_WEB_IDENTITY, &["role_arn", "session_name", "save_as", "claims"]),
+        (GET_CALLER_IDENTITY, &["expect_arn"]),
+    ];
+
+    fn parse(fields: &StepFields<'_>) -> Result<Self, FieldError> {
+        let session_name = || Ok::<_, FieldError>(fields.text("session_name")?.unwrap_or_else(|| "harness".to_string()));
+        Ok(match fields.action() {
+            ASSUME_ROLE => Sts::AssumeRole { role_arn: fields.need("role_arn")?, session_name: session_name()?, save_as: fields.save_as()?, session: SessionParams::parse(fields)? },
+            ASSUME_ROLE_WITH_WEB_IDENTITY => Sts::AssumeRoleWithWebIdentity {
+                role_arn: fields.need("role_arn")?,
+                session_name: session_name()?,
+                save_as: fields.save_as()?,
+                issuer: String::new(),
+                claims: fields.table("claims")?.unwrap_or_default(),
+            },
+            _ => Sts::GetCallerIdentity { expect_arn: fields.template("expect_arn")? },
+        })
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        match self {
+            Sts::AssumeRole { role_arn, session, .. } => std::iter::once(role_arn).chain(&session.external_id).chain(&session.policy_arns).collect(),
+            Sts::AssumeRoleWithWebIdentity { role_arn, .. } => vec![role_arn],
+            Sts::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
+        }
+    }
+
+    fn render(&self, with: &Rendering<'_>) -> Result<Sts<String>, String> {
+        Ok(match self {
+            Sts::AssumeRole { role_arn, session_name, save_as, session } => Sts::AssumeRole {
+                role_arn: role_arn.render(with.outputs)?,
+                session_name: session_name.clone(),
+                save_as: save_as.clone(),
+                session: session.render(with.outputs)?,
+            },
+            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as, claims, .. } => Sts::AssumeRoleWithWebIdentity {
+                role_arn: role_arn.render(with.outputs)?,
+                session_name: session_name.clone(),
+                save_as: save_as.clone(),
+                issuer: with.issuer.unwrap_or_default().to_string(),
+                claims: claims.clone(),
+            },
+            Sts::GetCallerIdentity { expect_arn } => Sts::GetCallerIdentity { expect_arn: expect_arn.as_ref().map(|t| t.render(with.outputs)).transpose()? },
+        })
+    }
+}
+
+// What the instance's aws CLI prints of a new session: the secret key and
+// the token go to the session file, never to the output.
+const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]";
+const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
+
+/// The file on the instance that keeps the session of `role_arn` named `session_name`.
+pub fn session_file(role_arn: &str, session_name: &str) -> String {
+    let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
+    let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect::<String>();
+    format!("session-{}-{}", safe(role), safe(session_name))
+}
+
+impl Made for Sts<String> {
+    fn operation(&self) -> &'static str {
+        match self {
+            Sts::AssumeRole { .. } => "AssumeRole",
+            Sts::AssumeRoleWithWebIdentity { .. } => "AssumeRoleWithWebIdentity",
+            Sts::GetCallerIdentity { .. } => "GetCallerIdentity",
+        }
+    }
+
+    /// The role, by its name.
+    fn resource(&self) -> Option<String> {
+        match self {
+            Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string()),
+            Sts::GetCallerIdentity { .. } => None,
+        }
+    }
+
+    fn cli(&self) -> String {
+        match self {
+            Sts::AssumeRole { role_arn, session_name, session, .. } => {
+                format!("aws sts assume-role --role-arn {role_arn} --role-session-name {session_name}{}", session.cli_flags(word))
+            }
+            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
+                let claims: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-name {session_name} --web-identity-token \"$TOKEN\"   # TOKEN: issued by the harness as {issuer}: {}",
+                    claims.join(", ")
+                )
+            }
+            Sts::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
+        }
+    }
+
+    fn authorization(&self, _partition: &str) -> Authorization<'_> {
+        match self {
+            Sts::AssumeRole { role_arn, session_name, session, .. } => Authorization::Request {
+                action: ASSUME_ROLE,
+                resource: role_arn.clone(),
+                governed_by: Governing::Role { arn: role_arn, session },
+                keys: session.request_keys(session_name),
+            },
+            Sts::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => Authorization::WebIdentity { role_arn, issuer, claims },
+            Sts::GetCallerIdentity { .. } => Authorization::NoneNeeded("sts:GetCallerIdentity needs no permission"),
+        }
+    }
+
+    /// The rule the predicted denial names is the one the target must
+    /// enforce, and so is every session parameter the step passes.
+    fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+        match self {
+            Sts::AssumeRole { session, .. } => {
+                match predicted.and_then(|p| p.policy_type) {
+                    Some(PolicyType::Identity) if !caps.identity_policies => return Err("the target does not enforce identity policies"),
+                    Some(PolicyType::Identity) => {}
+                    _ if !caps.trust_policies => return Err("the target does not enforce trust policies"),
+                    _ => {}
+                }
+                if session.external_id.is_some() && !caps.trust_conditions {
+                    return Err("the target does not check trust policy conditions (sts:ExternalId)");
+                }
+                if !session.tags.is_empty() && !caps.session_tags {
+                    return Err("the target does not require sts:TagSession for session tags");
+                }
+                if session.duration_seconds.is_some() && !caps.session_durations {
+                    return Err("the target does not check session durations");
+                }
+                identity_rules_enforced(caps, predicted)
+            }
+            Sts::AssumeRoleWithWebIdentity { .. } => {
+                if caps.web_identity { Ok(()) } else { Err("the target does not check web identity tokens against trust policies") }
+            }
+            Sts::GetCallerIdentity { .. } => identity_rules_enforced(caps, predicted),
+        }
+    }
+
+    async fn perform(&self, config: &SdkConfig) -> Performed {
+        let start = Instant::now();
+        let client = aws_sdk_sts::Client::new(config);
+        let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
+        match self {
+            Sts::AssumeRole { role_arn, session_name, session, .. } => match session.on(client.assume_role().role_arn(role_arn).role_session_name(session_name)).send().await {
+                Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                Err(err) => failed(call_error(&err)),
+            },
+            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
+                let token = crate::web_token::issue(issuer, claims);
+                match client.assume_role_with_web_identity().role_arn(role_arn).role_session_name(session_name).web_identity_token(token).send().await {
+                    Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                    Err(err) => failed(call_error(&err)),
+                }
+            }
+            Sts::GetCallerIdentity { expect_arn } => match client.get_caller_identity().send().await {
+                Ok(out) => outcome::caller(
+                    expect_arn.as_deref(),
+                    out.user_id().unwrap_or_default(),
+                    out.account().unwrap_or_default(),
+                    out.arn().unwrap_or_default(),
+                    start.elapsed(),
+                ),
+                Err(err) => failed(call_error(&err)),
+            },
+        }
+    }
+
+    fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
+        match self {
+            Sts::AssumeRole { role_arn, session_name, session, .. } => {
+                let file = session_file(role_arn, session_name);
+                Ok(InstanceCommand {
+                    prepare: String::new(),
+                    command: format!(
+                        "aws sts assume-role --role-arn {} --role-session-name {}{} --query '{ASSUME_QUERY}' --output text",
+                        quote(role_arn),
+                        quote(session_name),
+                        session.cli_flags(quote)
+                    ),
+                    stdout_to: "\"new.$$\"".into(),
+                    on_success: format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = quote(&file)),
+                    saves: Some(file),
+                })
+            }
+            Sts::GetCallerIdentity { .. } => Ok(InstanceCommand::printing("aws sts get-caller-identity --output json".to_string())),
+            Sts::AssumeRoleWithWebIdentity { .. } => Err("a web identity token is exchanged by the harness, not on the instance"),
+        }
+    }
+
+    fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
+        match self {
+            Sts::GetCallerIdentity { expect_arn } => {
+                let answer = serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
+                let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
+                outcome::caller(expect_arn.as_deref(), &text("UserId"), &text("Account"), &text("Arn"), elapsed)
+            }
+            Sts::AssumeRole { role_arn, session_name, .. } => {
+                let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
+                let field = |i: usize| fields.get(i).copied().unwrap_or_default();
+                let session = Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
+                outcome::assumed_session(role_arn, session_name, &session, elapsed)
+            }
+            Sts::AssumeRoleWithWebIdentity { .. } => {
+                let mut done = Performed::new(Observed::Allowed, elapsed);
+                done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
+                done
+            }
+        }
+    }
+
+    fn new_session(&self) -> Option<NewSession<'_>> {
+        match self {
+            Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session) }),
+            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as: Some(save_as), .. } => {
+                Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()) })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The CLI prints timestamps as RFC 3339 with `Z` (v1) or `+00:00` (v2).
+fn cli_timestamp(text: &str) -> Option<SystemTime> {
+    parse_timestamp(text).ok().or_else(|| {
+        let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+        Some(SystemTime::from(parsed))
+    })
+}
+
+fn assumed(role_arn: &str, session_name: &str, credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
+    let Some(c) = credentials else {
+        let mut done = Performed::new(Observed::Allowed, latency);
+        done.mismatch = Some("AssumeRole returned no Credentials".into());
+        return done;
+    };
+    let credentials = SessionCredentials::from(c);
+    let session = Session {
+        access_key_id: &credentials.access_key_id,
+        has_token: !credentials.session_token.expose().is_empty(),
+        expiration: Some(credentials.expiration),
+        assumed_arn: assumed_arn.unwrap_or_default(),
+    };
+    let mut done = outcome::assumed_session(role_arn, session_name, &session, latency);
+    done.session = Some(credentials);
+    done
+}
+
+#[cfg(test)]
+mod tests;
