@@ -367,9 +367,11 @@ impl WorkingCopy {
             .env("CHECKPOINT_DISABLE", "1")
             .cancel_signal(libc::SIGINT);
         // Terraform's plugin sockets go in a folder of the copy: a provider
-        // killed by a hard stop leaves its socket folder there, removed with the copy.
+        // killed by a hard stop leaves its socket folder there, removed with
+        // the copy. Made only inside a copy that still exists: a command
+        // prepared after a hard stop removed it must not bring it back.
         let tmp = self.root.join(".tmp");
-        if std::fs::create_dir_all(&tmp).is_ok() {
+        if tmp.is_dir() || std::fs::create_dir(&tmp).is_ok() {
             cmd = cmd.env("TMPDIR", tmp);
         }
         if self.terraform.mirror.is_some() {
@@ -606,6 +608,22 @@ mod tests {
         assert!(!copy.path().join("terraform.tfstate").exists(), "local state is not copied");
         assert!(copy.path().join(VARS_FILE).exists());
         assert_eq!(std::fs::read_dir(config.path()).unwrap().count(), 2, "the user's folder is untouched");
+    }
+
+    // A hard stop removes the copy while the runner may still prepare a
+    // command (its cleanup): preparing it must not make the folder again.
+    #[test]
+    fn a_command_prepared_after_the_copy_was_removed_leaves_no_folder() {
+        let config = config_dir(&[("main.tf", "provider \"aws\" {}\n")]);
+        let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
+        let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new() };
+        let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
+        let _ = copy.command("terraform plan", Duration::from_secs(1), &["plan"]);
+        assert!(copy.root.join(".tmp").is_dir(), "terraform's TMPDIR lives in the copy");
+        std::fs::remove_dir_all(&copy.root).unwrap();
+        let _ = copy.command("terraform destroy", Duration::from_secs(1), &["destroy"]);
+        assert!(!copy.root.exists(), "preparing a command brought the removed copy back");
     }
 
     #[test]
