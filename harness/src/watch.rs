@@ -60,7 +60,8 @@ fn settled(run: &BTreeMap<String, u64>, previous: &BTreeMap<String, u64>, now: &
 }
 
 /// What changed since the scenario's previous run: each step whose verdict
-/// changed, appeared or went; empty when nothing did.
+/// changed, appeared or went, and each path of its access opened or closed;
+/// empty when nothing did.
 pub fn changes(before: &ScenarioReport, after: &ScenarioReport) -> Vec<String> {
     let verdicts = |report: &ScenarioReport| -> BTreeMap<String, &'static str> {
         report.steps.iter().map(|s| (s.name.clone(), s.verdict.label())).collect()
@@ -79,7 +80,17 @@ pub fn changes(before: &ScenarioReport, after: &ScenarioReport) -> Vec<String> {
             lines.push(format!("{}: gone (was {})", step.name, step.verdict.label()));
         }
     }
+    lines.extend(access_changes(before, after));
     lines
+}
+
+/// The paths the edit opened or closed: who can reach what, beyond the steps.
+fn access_changes(before: &ScenarioReport, after: &ScenarioReport) -> Vec<String> {
+    let paths = |report: &ScenarioReport| -> std::collections::BTreeSet<String> { report.access.iter().flat_map(|a| a.paths.iter().map(|p| p.path.clone())).collect() };
+    let (was, now) = (paths(before), paths(after));
+    let opened = now.difference(&was).map(|p| format!("access: new path {p}"));
+    let closed = was.difference(&now).map(|p| format!("access: path gone {p}"));
+    opened.chain(closed).collect()
 }
 
 #[cfg(test)]
@@ -113,6 +124,19 @@ mod tests {
             ["role1 uploads: FAIL -> PASS", "role1 reads: new, PASS", "role1 cannot list the bucket: gone (was DIVERGED)"]
         );
         assert!(changes(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn a_path_the_edit_opened_or_closed_says_so() {
+        let before = crate::report::fixture::access_changed().scenarios[0].clone();
+        let mut after = before.clone();
+        let access = after.access.as_mut().unwrap();
+        let opened = crate::access::PathReport { path: "anonymous -> aws_s3_bucket.bucket: s3:GetObject".into(), ..access.paths[0].clone() };
+        access.paths = vec![opened];
+        assert_eq!(
+            changes(&before, &after),
+            ["access: new path anonymous -> aws_s3_bucket.bucket: s3:GetObject", "access: path gone aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket"]
+        );
     }
 
     #[tokio::test]

@@ -217,9 +217,25 @@ fn access_trial(scenario: &Scenario, prefix: &str, find: impl Fn() -> Result<Sce
         let report = find()?;
         match &report.access {
             None => Err(format!("no access analysis ran; {}", report.error.map(|e| format!("{} failed: {}", e.phase, e.message)).unwrap_or_default()).into()),
-            Some(access) => access.failure(&name).map_or(Ok(()), |failure| Err(failure.into())),
+            Some(access) => {
+                access.failure(&name).map_or(Ok(()), Err)?;
+                walks_hold(access).map_err(Failed::from)
+            }
         }
     })
+}
+
+/// Every path walked holds on the target: none refused (the target and the
+/// evaluator would disagree) and none whose walk broke off.
+fn walks_hold(access: &access::AccessReport) -> Result<(), String> {
+    for path in &access.paths {
+        match &path.proof {
+            access::Proof::Refused { call, code } => return Err(format!("the target refused {call} ({code}) on a path the analysis says AWS allows: {}", path.path)),
+            access::Proof::Predicted { why } if why.starts_with("its walk stopped") => return Err(format!("{}: {why}", path.path)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

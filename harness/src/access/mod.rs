@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod paths;
 pub mod snapshot;
 pub mod synthetic;
+pub mod walk;
 
 use std::collections::BTreeSet;
 use std::path::{Path as FsPath, PathBuf};
@@ -31,6 +32,7 @@ use serde_json::Value;
 
 pub use inventory::{AccountNames, Inventory, InventoryError};
 pub use snapshot::{Diff, Line};
+pub use walk::{Proof, Walk, Walker};
 
 /// What to do with the snapshot beside a scenario.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,15 +47,19 @@ pub enum SnapshotMode {
 }
 
 /// One path as reports show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathReport {
     pub path: String,
     pub statements: Vec<String>,
     /// Entered by chaining roles: each session lasts at most one hour.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub chained: bool,
-    /// Walked live on the target (false: predicted by the evaluator only).
-    pub proven: bool,
+    /// Walked on the target, or why it was not.
+    #[serde(flatten)]
+    pub proof: Proof,
+    /// How to walk it (None: it cannot be walked; `proof` says why).
+    #[serde(skip)]
+    pub walk: Option<Walk>,
 }
 
 /// The access analysis of one scenario's run.
@@ -79,7 +85,12 @@ impl AccessReport {
     }
 
     pub fn proven(&self) -> usize {
-        self.paths.iter().filter(|p| p.proven).count()
+        self.paths.iter().filter(|p| matches!(p.proof, Proof::Proven { .. })).count()
+    }
+
+    /// The paths walked whose calls the target refused, though the analysis says AWS allows them.
+    pub fn refused(&self) -> impl Iterator<Item = &PathReport> {
+        self.paths.iter().filter(|p| matches!(p.proof, Proof::Refused { .. }))
     }
 
     /// What to tell a person when the check fails: each path that differs, what opens it, what to do.
@@ -167,7 +178,16 @@ pub fn check(scenario: &str, scenario_path: &FsPath, subject: &Subject<'_>, mode
         }
         SnapshotMode::Check | SnapshotMode::Show => (snapshot::read(&file).map_err(snapshot_error)?.map(|held| Diff::between(&held, &lines)), false),
     };
-    let paths = lines.into_iter().map(|l| PathReport { path: l.text, statements: l.statements, chained: l.chained, proven: false }).collect();
+    let paths = lines
+        .into_iter()
+        .map(|l| {
+            let (walk, proof) = match l.walk {
+                Ok(walk) => (Some(walk), Proof::predicted("not walked yet")),
+                Err(why) => (None, Proof::Predicted { why }),
+            };
+            PathReport { path: l.text, statements: l.statements, chained: l.chained, proof, walk }
+        })
+        .collect();
     Ok(AccessReport { snapshot: file.display().to_string(), paths, diff, accepted, unseen, analysis_ms })
 }
 

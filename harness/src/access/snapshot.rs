@@ -13,6 +13,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use super::edge::{Condition, Opening};
 use super::inventory::{AccountNames, Inventory};
 use super::paths::{Path, Start};
+use super::walk::{self, Walk};
 
 /// Turns the run's names (ARNs, bucket names, account ids, its prefix) into the snapshot's.
 pub struct Namer {
@@ -113,10 +114,12 @@ pub struct Line {
     pub statements: Vec<String>,
     /// Roles entered by chaining (a session assumed from a session): at most one hour each.
     pub chained: bool,
+    /// How the harness can walk it on the target; Err: why it cannot.
+    pub walk: Result<Walk, String>,
 }
 
-/// One line's actions, the statements behind them, and whether a chain leads there.
-type Grouped<'a> = (BTreeSet<&'a str>, BTreeSet<Opening>, bool);
+/// One line's actions, the statements behind them, whether a chain leads there, and one of its paths.
+type Grouped<'a> = (BTreeSet<&'static str>, BTreeSet<Opening>, bool, Option<&'a Path>);
 
 /// The paths as snapshot lines: one per start, chain, bucket and conditions, its actions together.
 pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
@@ -128,11 +131,18 @@ pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn 
         entry.1.extend(path.hops.iter().flat_map(|h| h.opened.statements.iter().cloned()));
         entry.1.extend(path.reach.iter().flat_map(|r| r.opened.statements.iter().cloned()));
         entry.2 |= path.hops.len() > 1;
+        // The walk's object key comes from a path on objects (a list names none).
+        let on_objects = |p: &Path| p.reach.as_ref().is_some_and(|r| r.objects.is_some());
+        if entry.3.is_none_or(|held| !on_objects(held) && on_objects(path)) {
+            entry.3 = Some(path);
+        }
     }
     grouped
         .into_iter()
-        .map(|((head, conditions), (actions, openings, chained))| {
-            let actions: Vec<&str> = actions.into_iter().collect();
+        .map(|((head, conditions), (actions, openings, chained, path))| {
+            let actions: Vec<&'static str> = actions.into_iter().collect();
+            let walked: Vec<&'static str> = actions.iter().copied().filter(|a| *a != ENTERED).collect();
+            let walk = path.map_or_else(|| Err("no path".to_string()), |path| walk::plan(path, &walked, inventory));
             // The grant an unnamed principal is supposed to hold is no statement of the config.
             let statements = openings
                 .into_iter()
@@ -143,7 +153,7 @@ pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn 
                     format!("statement {} of {}{place}", o.statement, o.policy)
                 })
                 .collect();
-            Line { text: format!("{head}: {}{conditions}", actions.join(", ")), statements, chained }
+            Line { text: format!("{head}: {}{conditions}", actions.join(", ")), statements, chained, walk }
         })
         .collect()
 }

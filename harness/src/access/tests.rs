@@ -204,7 +204,7 @@ fn together_the_diff_names_every_unintended_path_and_no_trap() {
     let snapshot = lines(&intended());
     let mut all = intended();
     all.extend(extra);
-    let found: Vec<Line> = lines(&all).into_iter().map(|text| Line { text, statements: Vec::new(), chained: false }).collect();
+    let found: Vec<Line> = lines(&all).into_iter().map(|text| Line { text, statements: Vec::new(), chained: false, walk: Err(String::new()) }).collect();
     let diff = Diff::between(&snapshot, &found);
     assert_eq!(diff.added.into_iter().collect::<BTreeSet<_>>(), expected);
     assert!(diff.missing.is_empty(), "{:?}", diff.missing);
@@ -268,4 +268,55 @@ fn an_account_trust_under_a_condition_opens_a_path_from_the_account_with_that_co
             "aws_iam_role.partner -> aws_s3_bucket.data: s3:GetObject",
         ])
     );
+}
+
+/// How each line of the intended config is walked: a role's session starts
+/// its own paths, entering each role in order and ending on the bucket's
+/// actions (puts first, on a key its objects pattern admits); a start no
+/// principal can be (any principal of the account, a provider's user) and a
+/// path under conditions are not walked, each saying why.
+#[test]
+fn each_line_says_how_it_is_walked_or_why_not() {
+    let state = json!({"version": 4, "resources": intended()});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    let walk_of = |text: &str| found.iter().find(|l| l.text.starts_with(text)).unwrap_or_else(|| panic!("no line {text}: {found:#?}")).walk.clone();
+    let chain = walk_of("aws_iam_role.role1 -> aws_iam_role.role2 -> aws_s3_bucket.data").unwrap();
+    assert_eq!(chain.walker, Walker::RoleSession { account: ACCOUNT.into(), role: "role1".into() });
+    assert_eq!(chain.roles.iter().map(|h| h.arn.as_str()).collect::<Vec<_>>(), [format!("arn:aws:iam::{ACCOUNT}:role/role2")]);
+    assert_eq!(chain.actions, ["s3:GetObject", "s3:ListBucket"]);
+    let bucket = chain.bucket.unwrap();
+    assert_eq!((bucket.name.as_str(), bucket.account.as_str(), bucket.key.as_deref()), ("data", ACCOUNT, Some("harness-access-walk")));
+    let writer = walk_of("aws_iam_role.writer -> aws_s3_bucket.data").unwrap();
+    assert_eq!((writer.roles.len(), writer.actions.as_slice()), (0, ["s3:PutObject"].as_slice()));
+    assert!(walk_of("any principal of account self").unwrap_err().contains("any principal of an account"));
+    let deploy = walk_of("users of aws_iam_openid_connect_provider.github -> aws_iam_role.deploy").unwrap_err();
+    assert!(deploy.contains("identity provider") || deploy.contains("conditions"), "{deploy}");
+}
+
+/// A trust that asks for an external ID is walked with it; one that asks
+/// for a token's `sub` or any other key the walk cannot supply is not.
+#[test]
+fn a_walk_passes_the_external_id_a_trust_names() {
+    let ci = format!("arn:aws:iam::{ACCOUNT}:user/ci");
+    let resources = vec![
+        resource("aws_iam_user", "ci", json!({"name": "ci", "arn": ci, "permissions_boundary": ""})),
+        resource("aws_iam_user_policy", "ci", json!({"name": "assume", "user": "ci", "policy": document(json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]))})),
+        role("deployer", json!([{"Effect": "Allow", "Principal": {"AWS": ci}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "deploy-7f3a"}}}])),
+        role("tagged", json!([{"Effect": "Allow", "Principal": {"AWS": ci}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:RequestTag/team": "data"}}}])),
+        // What they may do is beyond the analysed actions: a path ends entering them.
+        role_policy("deployer", json!([{"Effect": "Allow", "Action": "s3:CreateBucket", "Resource": "*"}])),
+        role_policy("tagged", json!([{"Effect": "Allow", "Action": "s3:CreateBucket", "Resource": "*"}])),
+    ];
+    let state = json!({"version": 4, "resources": resources});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    let walk_of = |text: &str| found.iter().find(|l| l.text.starts_with(text)).unwrap_or_else(|| panic!("no line {text}: {found:#?}")).walk.clone();
+    let deployer = walk_of("aws_iam_user.ci -> aws_iam_role.deployer").unwrap();
+    assert_eq!(deployer.walker, Walker::User { arn: ci.clone() });
+    assert_eq!(deployer.roles[0].external_id.as_deref(), Some("deploy-7f3a"));
+    let tagged = walk_of("aws_iam_user.ci -> aws_iam_role.tagged").unwrap_err();
+    assert!(tagged.contains("aws:RequestTag/team StringEquals data"), "{tagged}");
 }

@@ -39,7 +39,7 @@ pub fn access_changed() -> RunReport {
     let added = "aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".to_string();
     report.scenarios[0].access = Some(crate::access::AccessReport {
         snapshot: "scenarios/problem_demo.access".into(),
-        paths: vec![crate::access::PathReport { path: added.clone(), statements: vec!["statement 0 of aws_iam_role_policy.ci, main.tf:12".into()], chained: false, proven: false }],
+        paths: vec![crate::access::PathReport { path: added.clone(), statements: vec!["statement 0 of aws_iam_role_policy.ci, main.tf:12".into()], chained: false, proof: crate::access::Proof::predicted("its start is any principal of an account: none of the scenario's acts as it"), walk: None }],
         diff: Some(crate::access::Diff { added: vec![added], missing: vec!["aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".into()] }),
         accepted: false,
         unseen: Vec::new(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{Reporter, Written, writing};
+use crate::access::{AccessReport, Proof};
 use crate::phase::Phase;
 use crate::report::{Cleanup, RunReport};
 use crate::verdict::Verdict;
@@ -71,7 +72,49 @@ fn junit(report: &RunReport) -> Report {
             case.set_time(Duration::from_secs_f64(step.latency_ms / 1000.0));
             suite.add_test_case(case);
         }
+        if let Some(access) = &scenario.access {
+            suite.add_test_cases(access_cases(&scenario.name, access));
+        }
         junit.add_test_suite(suite);
     }
     junit
+}
+
+/// The access snapshot as test cases: each path (passing when walked,
+/// skipped when only predicted, failing when new to the snapshot or refused
+/// by the target) and each path the snapshot holds that the config lost.
+fn access_cases(scenario: &str, access: &AccessReport) -> Vec<TestCase> {
+    let added: Vec<&String> = access.diff.iter().flat_map(|d| &d.added).collect();
+    let failure = |message: String| {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(message);
+        status
+    };
+    let mut cases: Vec<TestCase> = access
+        .paths
+        .iter()
+        .map(|path| {
+            let status = match &path.proof {
+                _ if added.contains(&&path.path) => {
+                    failure(format!("new path, not in {}; opened by {}; if intended: harness access --scenario {scenario} --accept", access.snapshot, path.statements.join("; ")))
+                }
+                Proof::Refused { call, code } => failure(format!("the target refused {call} ({code}); the evaluator says AWS allows this path")),
+                Proof::Proven { .. } => TestCaseStatus::success(),
+                Proof::Predicted { why } => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(format!("predicted only: {why}"));
+                    status
+                }
+            };
+            let mut case = TestCase::new(format!("access: {}", path.path), status);
+            if let Proof::Proven { latency_ms, .. } = path.proof {
+                case.set_time(Duration::from_secs_f64(latency_ms / 1000.0));
+            }
+            case
+        })
+        .collect();
+    for lost in access.diff.iter().flat_map(|d| &d.missing) {
+        cases.push(TestCase::new(format!("access: {lost}"), failure(format!("lost path: in {}, no longer opened by the config", access.snapshot))));
+    }
+    cases
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::access::AccessReport;
+use crate::access::{AccessReport, Proof};
 use super::{Reporter, Written, count_of_steps, writing};
 use crate::report::{RunReport, StepReport};
 use crate::verdict::Verdict;
@@ -89,11 +89,18 @@ fn write_access(scenario: &str, access: &AccessReport, out: &mut dyn Write) -> s
         (Some(diff), false) if diff.is_empty() => format!("snapshot holds ({})", access.snapshot),
         (Some(diff), false) => format!("SNAPSHOT DIFFERS: {} new, {} lost", diff.added.len(), diff.missing.len()),
     };
-    writeln!(out, "{scenario} access: {total} paths ({proven} walked, {} predicted only) | {verdict}", total - proven)?;
+    let refused = access.refused().count();
+    let predicted = total - proven - refused;
+    let refused_note = if refused == 0 { String::new() } else { format!(", {refused} REFUSED by the target") };
+    let paths = if total == 1 { "1 path" } else { &format!("{total} paths") };
+    writeln!(out, "{scenario} access: {paths} ({proven} proven by walking them{refused_note}, {predicted} predicted only) | {verdict}")?;
     if access.diff.is_none() || access.accepted {
         for path in &access.paths {
-            writeln!(out, "  {}", path.path)?;
+            writeln!(out, "  {} ({})", path.path, proof_label(&path.proof))?;
         }
+    }
+    for path in access.refused() {
+        writeln!(out, "  REFUSED on the target: {} ({}); the evaluator says AWS allows it: the target and the evaluator disagree", path.path, proof_label(&path.proof))?;
     }
     if let Some(failure) = access.failure(scenario) {
         for line in failure.lines() {
@@ -104,6 +111,15 @@ fn write_access(scenario: &str, access: &AccessReport, out: &mut dyn Write) -> s
         writeln!(out, "  not seen: {unseen}")?;
     }
     Ok(())
+}
+
+/// What stands behind a path: its walk, or why there was none.
+fn proof_label(proof: &Proof) -> String {
+    match proof {
+        Proof::Proven { calls, latency_ms } => format!("proven: {calls} calls allowed in {latency_ms:.0} ms"),
+        Proof::Refused { call, code } => format!("{call} refused with {code}"),
+        Proof::Predicted { why } => format!("predicted only: {why}"),
+    }
 }
 
 /// Each scenario's phases and cleanup, then the overall result.

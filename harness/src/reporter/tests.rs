@@ -128,6 +128,26 @@ fn junit_has_a_case_per_step_with_its_time() {
     assert!(xml.contains("<failure message=\"FAIL: expected denied"), "{xml}");
 }
 
+// The access snapshot's paths are cases of their own: walked (passing),
+// predicted only (skipped, with why), refused by the target or new to the
+// snapshot (failing), and a lost path fails too.
+#[test]
+fn junit_carries_each_access_path_with_what_stands_behind_it() {
+    use crate::access::{PathReport, Proof};
+    let mut report = crate::report::fixture::access_changed();
+    let access = report.scenarios[0].access.as_mut().unwrap();
+    let path = |text: &str, proof: Proof| PathReport { path: text.into(), statements: Vec::new(), chained: false, proof, walk: None };
+    access.paths.push(path("aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject", Proof::Proven { calls: 2, latency_ms: 12.0 }));
+    access.paths.push(path("aws_iam_role.role3 -> aws_s3_bucket.data: s3:ListBucket", Proof::Refused { call: "s3:ListBucket on data".into(), code: "AccessDenied".into() }));
+    let xml = render(JUnit::new, &report);
+    assert!(xml.contains("<testcase name=\"access: aws_iam_role.role2 -&gt; aws_s3_bucket.data: s3:GetObject\" time=\"0.012"), "{xml}");
+    assert!(xml.contains("<failure message=\"the target refused s3:ListBucket on data (AccessDenied); the evaluator says AWS allows this path\""), "{xml}");
+    assert!(xml.contains("<failure message=\"new path, not in scenarios/problem_demo.access; opened by statement 0 of aws_iam_role_policy.ci, main.tf:12"), "{xml}");
+    assert!(xml.contains("<testcase name=\"access: aws_iam_role.role2 -&gt; aws_s3_bucket.bucket: s3:ListBucket\"") && xml.contains("lost path"), "{xml}");
+    // The new path was predicted only: it still fails, as new.
+    assert_eq!(xml.matches("<skipped").count(), 0, "{xml}");
+}
+
 /// The sample with its step UNVERIFIED (a target that does not enforce IAM).
 fn unverified(strict: bool) -> RunReport {
     let mut report = sample();

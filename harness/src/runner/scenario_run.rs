@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 
 use super::{EventSink, Runner, name_prefix};
+use crate::identity::ImdsServer;
 use crate::kept::KeptScenario;
 use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::Overlay;
@@ -33,6 +34,7 @@ mod access;
 mod accounts;
 mod principals;
 mod side_stage;
+mod walk;
 
 /// A principal a step can act as: its credentials, and who it is (its
 /// user or session ARN, and what its session carries: what the policy
@@ -76,6 +78,8 @@ pub(super) struct ScenarioRun<'r> {
     principals: BTreeMap<String, Known>,
     /// The SSM overlays of the stage running (aws target): removed after its steps, whatever happened.
     overlays: Vec<Overlay>,
+    /// The local IMDS endpoints of the last stage's workloads: alive until the access walks are made.
+    imds: Vec<ImdsServer>,
     /// What the previous run kept of this scenario (`--reuse`, `watch`).
     kept: Option<KeptScenario>,
     /// Each stage's config fingerprint once applied (all of them: the run kept can skip them next time).
@@ -106,7 +110,7 @@ impl<'r> ScenarioRun<'r> {
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new() }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new() }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -243,8 +247,9 @@ impl<'r> ScenarioRun<'r> {
         let admin = self.default_admin().await;
         // This stage's policies, read once it is applied: what AWS should answer.
         let predictor = self.predictor(&admin);
-        // Alive while the steps run: the workload reads them on refresh.
-        let _imds = self.stage_principals(&admin, &predictor, stage, outputs).await?;
+        // Alive while the steps (and, after the last stage, the access walks) run: the workload reads them on refresh.
+        self.imds = Vec::new();
+        self.imds = self.stage_principals(&admin, &predictor, stage, outputs).await?;
         for step in &stage.steps {
             if self.runner.cancel.is_cancelled() {
                 return Err("interrupted (Ctrl-C)".into());

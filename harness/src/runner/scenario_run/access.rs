@@ -1,6 +1,7 @@
 //! After the last stage: who can reach what in everything the scenario
 //! applied (its chain's state and each `apply_as` stage's), compared with
-//! the snapshot beside the scenario, or written as it (`harness access --accept`).
+//! the snapshot beside the scenario, or written as it (`harness access --accept`);
+//! then each path the scenario's principals can start is walked (`walk`).
 
 use super::ScenarioRun;
 use crate::access::{self, AccountNames, SnapshotMode, Subject, snapshot};
@@ -24,7 +25,8 @@ impl ScenarioRun<'_> {
             configs: self.scenario.stages.iter().map(|s| s.config.clone()).collect(),
         };
         let (scenario, path) = (self.scenario.name.clone(), self.scenario.path.clone());
-        let report = self.timed(Phase::Access, async { access::check(&scenario, &path, &subject, mode) }).await?;
+        let mut report = self.timed(Phase::Access, async { access::check(&scenario, &path, &subject, mode) }).await?;
+        self.walk_paths(&mut report).await;
         self.report.access = Some(report);
         Ok(())
     }

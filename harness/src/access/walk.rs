@@ -1,0 +1,144 @@
+//! What walking a path on the target takes, worked out from the analysis:
+//! who starts it, the roles it enters, the calls at its end. The runner
+//! makes the calls (as a scenario's principal) and says what they came to
+//! ([`Proof`]); a path it cannot walk says why.
+
+use serde::{Deserialize, Serialize};
+
+use super::edge::Condition;
+use super::inventory::Inventory;
+use super::paths::{Path, Start};
+
+/// Who a walk starts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Walker {
+    /// A plain session of this role (account, name): the workload's, or an earlier AssumeRole's.
+    RoleSession { account: String, role: String },
+    /// This IAM user (its ARN), by its access key.
+    User { arn: String },
+}
+
+/// One path as calls: AssumeRole into each role, then each action on the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    pub walker: Walker,
+    /// The roles entered, in order.
+    pub roles: Vec<WalkedHop>,
+    /// The bucket reached, if the path reaches one.
+    pub bucket: Option<WalkedBucket>,
+    /// The bucket actions, puts first (a get reads what the walk put).
+    pub actions: Vec<&'static str>,
+}
+
+/// A role a walk enters, with what its trust's conditions ask of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkedHop {
+    pub arn: String,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+/// The bucket a walk acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkedBucket {
+    pub name: String,
+    /// The account that owns it (whose admin sets up and removes the walk's object).
+    pub account: String,
+    /// The object key the actions use, if they act on objects.
+    pub key: Option<String>,
+}
+
+/// What the harness knows of one path beyond the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "proof", rename_all = "kebab-case")]
+pub enum Proof {
+    /// Walked on the target: every call allowed.
+    Proven { calls: usize, latency_ms: f64 },
+    /// Walked, and the target refused a call the analysis says AWS allows: the two disagree.
+    Refused { call: String, code: String },
+    /// Not walked: only the evaluator's prediction stands behind it.
+    Predicted { why: String },
+}
+
+impl Proof {
+    pub fn predicted(why: impl Into<String>) -> Self {
+        Proof::Predicted { why: why.into() }
+    }
+}
+
+/// The key a walk puts and gets under an objects pattern (`*`, `uploads/*`):
+/// each wildcard filled; None where the pattern needs a policy variable.
+/// (A bucket is the run's own: one key name serves every run.)
+pub fn object_key(pattern: &str) -> Option<String> {
+    if pattern.contains("${") {
+        return None;
+    }
+    Some(pattern.replace('*', "harness-access-walk").replace('?', "x"))
+}
+
+/// How a line's path is walked; Err: why it is not.
+pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Result<Walk, String> {
+    let walker = match &path.start {
+        Start::Role(index) => {
+            let role = &inventory.roles[*index];
+            Walker::RoleSession { account: role.account.clone(), role: role.name.clone() }
+        }
+        Start::User(index) => Walker::User { arn: inventory.users[*index].arn.clone() },
+        Start::Account(_) => return Err("its start is any principal of an account: none of the scenario's acts as it".into()),
+        Start::Provider(_) => return Err("its start is an identity provider's user: the harness mints tokens only for a step's claims".into()),
+        Start::Anonymous => return Err("its start is an unsigned request: anonymous walks are not made yet".into()),
+    };
+    if path.reach.as_ref().is_some_and(|r| !r.opened.conditions.is_empty()) {
+        return Err("it holds only under conditions on what the caller carries, which the walk cannot change".into());
+    }
+    let roles = path.hops.iter().map(|h| hop(&inventory.roles[h.role].arn, &h.opened.conditions)).collect::<Result<_, _>>()?;
+    let bucket = match &path.reach {
+        None => None,
+        Some(reach) => {
+            let key = match reach.objects.as_deref() {
+                None => None,
+                Some(pattern) => Some(object_key(pattern).ok_or_else(|| format!("its objects ({pattern}) are named by a policy variable"))?),
+            };
+            let bucket = &inventory.buckets[reach.bucket];
+            Some(WalkedBucket { name: bucket.name.clone(), account: bucket.account.clone(), key })
+        }
+    };
+    let mut actions = actions.to_vec();
+    actions.sort_by_key(|a| match *a {
+        "s3:PutObject" => 0,
+        "s3:GetObject" => 1,
+        _ => 2,
+    });
+    Ok(Walk { walker, roles, bucket, actions })
+}
+
+/// Entering a role as its trust's conditions ask: an external ID or a
+/// session name it names exactly is passed; any other condition is not met.
+fn hop(arn: &str, conditions: &[Condition]) -> Result<WalkedHop, String> {
+    let mut hop = WalkedHop { arn: arn.to_string(), external_id: None, session_name: None };
+    for condition in conditions {
+        let exact = match (condition.operator.as_str(), condition.values.as_slice()) {
+            ("StringEquals", [value]) => Some(value.clone()),
+            ("StringLike", [value]) if !value.contains(['*', '?']) => Some(value.clone()),
+            _ => None,
+        };
+        match (condition.key.to_ascii_lowercase().as_str(), exact) {
+            ("sts:externalid", Some(value)) => hop.external_id = Some(value),
+            ("sts:rolesessionname", Some(value)) => hop.session_name = Some(value),
+            _ => return Err(format!("it holds only under a condition the walk does not meet ({condition})")),
+        }
+    }
+    Ok(hop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_fills_every_wildcard_and_a_variable_is_not_guessed() {
+        assert_eq!(object_key("*").as_deref(), Some("harness-access-walk"));
+        assert_eq!(object_key("uploads/*.txt").as_deref(), Some("uploads/harness-access-walk.txt"));
+        assert_eq!(object_key("home/${aws:username}/*"), None);
+    }
+}

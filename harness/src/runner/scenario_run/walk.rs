@@ -1,0 +1,174 @@
+//! Walking the access analysis's paths on the target: a path whose start
+//! is one of the scenario's principals (the workload's role session, a
+//! saved session, a user) is made call by call, as a step is: AssumeRole
+//! into each role, then each bucket action. A get reads the object the walk
+//! put, or one the bucket owner's admin put for it; the walk's object is
+//! removed by that admin. A path the target refuses is said as such: the
+//! evaluator says AWS allows it.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use super::ScenarioRun;
+use crate::access::walk::WalkedBucket;
+use crate::access::{AccessReport, Proof, Walk, Walker};
+use crate::identity;
+use crate::outcome::{Observed, Performed};
+use crate::prediction::SessionFacts;
+use crate::scenario::Expectation;
+use crate::sdk::{self, call_error};
+use crate::service::sts::{SessionParams, Sts};
+use crate::service::{Call, s3::S3};
+use crate::steps::{self, Principal};
+
+/// The session name of a walk's AssumeRole calls (CloudTrail shows who walked).
+const WALK_SESSION: &str = "harness-access-walk";
+const WALK_BODY: &str = "put by the harness's access walk; removed after it";
+
+/// What one call of a walk came to, when it ends the walk.
+enum Stopped {
+    Refused(Proof),
+    Failed(String),
+}
+
+impl ScenarioRun<'_> {
+    /// Walk every path that can be walked; each gets its proof.
+    pub(super) async fn walk_paths(&self, report: &mut AccessReport) {
+        for path in &mut report.paths {
+            let Some(walk) = &path.walk else { continue };
+            if self.runner.cancel.is_cancelled() {
+                path.proof = Proof::predicted("interrupted before its walk");
+                continue;
+            }
+            path.proof = self.walk(walk).await;
+        }
+    }
+
+    async fn walk(&self, walk: &Walk) -> Proof {
+        // On a target that lets everything through, an allowed call proves nothing.
+        if !self.caps.identity_policies || (!walk.roles.is_empty() && !self.caps.trust_policies) {
+            return Proof::predicted("the target does not enforce identity and trust policies: a walk it allows proves nothing");
+        }
+        let Some(mut principal) = self.walker(&walk.walker) else {
+            let who = match &walk.walker {
+                Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
+                Walker::User { arn } => arn.clone(),
+            };
+            return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {who}"));
+        };
+        let (mut latency, mut calls) = (Duration::ZERO, 0);
+        for hop in &walk.roles {
+            let role_arn = &hop.arn;
+            let session = SessionParams { external_id: hop.external_id.clone(), ..SessionParams::default() };
+            let session_name = hop.session_name.clone().unwrap_or_else(|| WALK_SESSION.to_string());
+            let call = Call::Sts(Sts::AssumeRole { role_arn: role_arn.clone(), session_name, save_as: None, session });
+            let done = match self.walk_call(&call, &principal).await {
+                Ok(done) => done,
+                Err(stopped) => return stopped.into_proof(),
+            };
+            (latency, calls) = (latency + done.latency, calls + 1);
+            let Some(session) = &done.session else { return Proof::predicted(format!("AssumeRole of {role_arn} returned no session to walk on with")) };
+            principal = Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await));
+        }
+        if let Some(bucket) = &walk.bucket {
+            match self.walk_bucket(bucket, &walk.actions, &principal).await {
+                Ok((spent, made)) => (latency, calls) = (latency + spent, calls + made),
+                Err(stopped) => return stopped.into_proof(),
+            }
+        }
+        Proof::Proven { calls, latency_ms: latency.as_secs_f64() * 1000.0 }
+    }
+
+    /// The bucket's actions, puts first; the object the walk used removed whatever happened.
+    async fn walk_bucket(&self, bucket: &WalkedBucket, actions: &[&'static str], principal: &Principal) -> Result<(Duration, usize), Stopped> {
+        let owner = self.admin_of(&bucket.account).await;
+        let key = bucket.key.clone().unwrap_or_default();
+        let needs_object = actions.contains(&"s3:GetObject") && !actions.contains(&"s3:PutObject");
+        if needs_object {
+            let Some(owner) = &owner else { return Err(Stopped::Failed(format!("no admin of account {} to put an object to get", bucket.account))) };
+            let put = sdk::s3_client(owner).put_object().bucket(&bucket.name).key(&key).body(WALK_BODY.as_bytes().to_vec().into()).send().await;
+            put.map_err(|err| Stopped::Failed(format!("the bucket owner could not put {key} to get: {}", call_error(&err).code())))?;
+        }
+        let mut result = Ok((Duration::ZERO, 0));
+        for action in actions {
+            let call = Call::S3(match *action {
+                "s3:PutObject" => S3::PutObject { bucket: bucket.name.clone(), key: key.clone(), body: WALK_BODY.into() },
+                "s3:GetObject" => S3::GetObject { bucket: bucket.name.clone(), key: key.clone(), expect_body: None },
+                _ => S3::ListBucket { bucket: bucket.name.clone(), expect_keys: Vec::new() },
+            });
+            match self.walk_call(&call, principal).await {
+                Ok(done) => result = result.map(|(spent, made)| (spent + done.latency, made + 1)),
+                Err(stopped) => {
+                    result = Err(stopped);
+                    break;
+                }
+            }
+        }
+        if actions.iter().any(|a| *a != "s3:ListBucket") {
+            self.remove_walk_object(owner.as_ref(), principal, bucket, &key).await.map_err(Stopped::Failed)?;
+        }
+        result
+    }
+
+    /// One call of a walk, made as a step is (retried while IAM's changes spread).
+    async fn walk_call(&self, call: &Call, principal: &Principal) -> Result<Performed, Stopped> {
+        let done = steps::perform_consistently(call, principal, Expectation::Allowed, self.runner.consistency()).await;
+        let on = call.resource().map(|r| format!(" on {r}")).unwrap_or_default();
+        match &done.observed {
+            Observed::Allowed => Ok(done),
+            Observed::Denied { code, .. } => Err(Stopped::Refused(Proof::Refused { call: format!("{}{on}", call.name()), code: code.clone() })),
+            Observed::Error { code, .. } => Err(Stopped::Failed(format!("its {}{on} failed with {code}", call.name()))),
+        }
+    }
+
+    /// The object a walk put (or had put), removed as the bucket owner's
+    /// admin, else as the walker (a bucket policy may spare only it): a
+    /// bucket left with it could not be destroyed.
+    async fn remove_walk_object(&self, owner: Option<&SdkConfig>, walker: &Principal, bucket: &WalkedBucket, key: &str) -> Result<(), String> {
+        let walker = match walker {
+            Principal::Sdk(config) => Some(config.as_ref()),
+            Principal::OnInstance(_) => None,
+        };
+        let mut refused = String::from("no admin of its account");
+        for config in owner.into_iter().chain(walker) {
+            match sdk::s3_client(config).delete_object().bucket(&bucket.name).key(key).send().await {
+                Ok(_) => return Ok(()),
+                Err(err) => refused = call_error(&err).code().to_string(),
+            }
+        }
+        Err(format!("cannot remove the walk's object s3://{}/{key} ({refused}): remove it by hand, or the bucket's destroy fails", bucket.name))
+    }
+
+    /// The scenario's principal a walk starts as: acting here with the SDK
+    /// (an instance's own CLI is not walked with), carrying nothing that narrows it.
+    fn walker(&self, walker: &Walker) -> Option<Principal> {
+        let is_it = |arn: &str| match walker {
+            Walker::RoleSession { account, role } => arn.contains(&format!(":sts::{account}:assumed-role/{role}/")),
+            Walker::User { arn: user } => arn == user,
+        };
+        self.principals
+            .values()
+            .filter(|known| known.facts == SessionFacts::default() && matches!(known.principal, Principal::Sdk(_)))
+            .find(|known| is_it(&known.arn))
+            .map(|known| known.principal.clone())
+    }
+
+    /// The admin of account `id`: one of the scenario's accounts, or the target admin's own.
+    async fn admin_of(&self, id: &str) -> Option<SdkConfig> {
+        if let Some(account) = self.accounts.iter().find(|a| a.account.id == id) {
+            return Some(account.config.clone());
+        }
+        (self.runner.target.admin.account_id == id).then_some(())?;
+        Some(self.runner.target.admin_config().await)
+    }
+}
+
+impl Stopped {
+    fn into_proof(self) -> Proof {
+        match self {
+            Stopped::Refused(proof) => proof,
+            Stopped::Failed(why) => Proof::predicted(format!("its walk stopped: {why}")),
+        }
+    }
+}
