@@ -485,15 +485,30 @@ def conditions_hold(conditions, context):
 # Evaluation order
 # ---------------------------------------------------------------------------
 
-def full_context(caller, context):
-    """The request context (keys lowercased) with the keys AWS fills from the caller."""
+def full_context(caller, context, resource_account=None):
+    """The request context (keys lowercased) with the keys AWS fills from the
+    caller and the resource (reference_policies_condition-keys.html):
+    aws:PrincipalIsAWSService and aws:ViaAWSService in every request signed
+    with AWS credentials, aws:ResourceAccount in most, aws:MultiFactorAuthPresent
+    only with temporary credentials (a role session, no MFA)."""
     full = {k.lower(): (v if isinstance(v, list) else [v]) for k, v in (context or {}).items()}
+    if caller.kind == "anonymous":
+        return full
     full.setdefault("aws:principalarn", [caller.principal_arn()])
     full.setdefault("aws:principaltype", [caller.principal_type()])
     if caller.account:
         full.setdefault("aws:principalaccount", [caller.account])
     if caller.kind == "user":
         full.setdefault("aws:username", [caller.name])
+    signed_by_credentials = caller.kind in ("user", "session", "root")
+    if signed_by_credentials or caller.kind == "service":
+        full.setdefault("aws:principalisawsservice", ["true" if caller.kind == "service" else "false"])
+    if signed_by_credentials:
+        full.setdefault("aws:viaawsservice", ["false"])
+    if caller.kind == "session":
+        full.setdefault("aws:multifactorauthpresent", ["false"])
+    if resource_account:
+        full.setdefault("aws:resourceaccount", [resource_account])
     return full
 
 
@@ -548,7 +563,10 @@ def resource_kind(action, resource):
 def evaluate(caller, action, resource, context=None, identity=(), resource_policy=None, boundary=None,
              session=(), resource_exists=True, resource_account=None):
     """Decide as AWS would. Returns (decision, reason)."""
-    context = full_context(caller, context)
+    if resource_account is None:
+        parts = resource.split(":")
+        resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
+    context = full_context(caller, context, resource_account)
     kind = resource_kind(action, resource)
     who, what = caller.short(), f"{action} on {resource}"
     resource_type = "trust" if kind == "role" else "resource"
@@ -574,9 +592,6 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
             return decide("deny", policy_type, hit, True,
                           f"statement {hit[1].sid} of {hit[0].name} explicitly denies {who} {what}")
 
-    if resource_account is None:
-        parts = resource.split(":")
-        resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
     same_account = caller.account is None or caller.account == resource_account
     root = caller.kind == "root" and same_account
     identity_hit = _find(identity, "Allow", caller, action, resource, context, boundary is not None)

@@ -218,7 +218,11 @@ impl Predictor {
         // Session tags override the role's tags of the same key.
         let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
         tags.extend(facts.tags.clone());
-        let context = Context::signed(&tags);
+        let mut context = Context::signed(&tags);
+        // Every request carries the time it is made (the launcher fills the same keys).
+        let now = std::time::SystemTime::now();
+        context.insert("aws:CurrentTime", vec![crate::timestamp::format_timestamp(now)]);
+        context.insert("aws:EpochTime", vec![now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default().to_string()]);
         Ok((caller, set, context))
     }
 

@@ -79,6 +79,23 @@ impl Request {
         if let Caller::User { name, .. } = &self.caller {
             context.insert_default("aws:username", name.clone());
         }
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
+        // aws:PrincipalIsAWSService and aws:ViaAWSService are in every request signed with AWS
+        // credentials (a call the principal makes itself is not via a service), aws:ResourceAccount
+        // in most, aws:MultiFactorAuthPresent only with temporary credentials (a role session, no MFA).
+        let signed_by_credentials = matches!(self.caller, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. });
+        if signed_by_credentials || matches!(self.caller, Caller::Service(_)) {
+            context.insert_default("aws:PrincipalIsAWSService", matches!(self.caller, Caller::Service(_)).to_string());
+        }
+        if signed_by_credentials {
+            context.insert_default("aws:ViaAWSService", "false".into());
+        }
+        if let Caller::RoleSession { .. } = self.caller {
+            context.insert_default("aws:MultiFactorAuthPresent", "false".into());
+        }
+        if let Some(account) = self.resource_account() {
+            context.insert_default("aws:ResourceAccount", account);
+        }
         context
     }
 }
