@@ -557,6 +557,8 @@ def resource_kind(action, resource):
         return "role"
     if resource.startswith("arn:aws:s3:::") or (resource.startswith("arn:aws-") and ":s3:::" in resource):
         return "bucket"
+    if resource.split(":")[2:3] == ["kms"]:
+        return "key"
     return "other"
 
 
@@ -569,7 +571,7 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
     context = full_context(caller, context, resource_account)
     kind = resource_kind(action, resource)
     who, what = caller.short(), f"{action} on {resource}"
-    resource_type = "trust" if kind == "role" else "resource"
+    resource_type = {"role": "trust", "key": "key-policy"}.get(kind, "resource")
 
     def decide(decision, policy_type, hit, explicit, text):
         because = None
@@ -623,6 +625,12 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
     if kind == "role" and how == NONE:
         trust = resource_name or "the role's trust policy"
         return no_allow("trust", f"no statement of {trust} lets {who} {action}")
+    if kind == "key" and how == NONE:
+        # No implicit trust of the account: IAM policies count only where the key policy
+        # enables them (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html).
+        key = resource_name or "the key policy (there is none)"
+        return no_allow("key-policy", f"no statement of {key} allows {who} {action}, nor enables the account's IAM policies, "
+                        "without which they have no effect")
     if caller.kind in ("service", "federated"):
         return allowed_by("trust", resource_hit)
     if not same_account:

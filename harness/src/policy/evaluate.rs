@@ -33,6 +33,9 @@ pub enum ResourceKind {
     Role,
     /// An S3 bucket or object: the bucket policy.
     Bucket,
+    /// A KMS key: its key policy, which the account's IAM policies need
+    /// (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html).
+    Key,
     /// Anything else (no resource policy in the harness's scope).
     Other,
 }
@@ -52,6 +55,8 @@ impl Request {
             ResourceKind::Role
         } else if self.resource.starts_with("arn:aws:s3:::") || self.resource.starts_with("arn:aws-") && self.resource.contains(":s3:::") {
             ResourceKind::Bucket
+        } else if self.resource.split(':').nth(2) == Some("kms") {
+            ResourceKind::Key
         } else {
             ResourceKind::Other
         }
@@ -245,7 +250,11 @@ impl<'a> Evaluator<'a> {
             policies,
             context: request.full_context(),
             kind,
-            resource_type: if kind == ResourceKind::Role { PolicyType::Trust } else { PolicyType::Resource },
+            resource_type: match kind {
+                ResourceKind::Role => PolicyType::Trust,
+                ResourceKind::Key => PolicyType::KeyPolicy,
+                ResourceKind::Bucket | ResourceKind::Other => PolicyType::Resource,
+            },
             who: short(&request.caller),
             what: format!("{} on {}", request.action, request.resource),
         }
@@ -318,6 +327,12 @@ impl<'a> Evaluator<'a> {
             let trust = self.resource_name().unwrap_or_else(|| "the role's trust policy".into());
             let policies: Vec<&Policy> = self.policies.resource.iter().collect();
             return self.no_allow_of(PolicyType::Trust, &policies, format!("no statement of {trust} lets {} {}", self.who, request.action));
+        }
+        if self.kind == ResourceKind::Key && how == PrincipalMatch::None {
+            // No implicit trust of the account: IAM policies count only where the key policy enables them.
+            let key = self.resource_name().unwrap_or_else(|| "the key policy (there is none)".into());
+            let policies: Vec<&Policy> = self.policies.resource.iter().collect();
+            return self.no_allow_of(PolicyType::KeyPolicy, &policies, format!("no statement of {key} allows {} {}, nor enables the account's IAM policies, without which they have no effect", self.who, request.action));
         }
         if matches!(request.caller, Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous) {
             // A service, a federated user or an anonymous caller is named by the resource policy, or nothing allows it.

@@ -35,10 +35,12 @@ pub enum PolicyType {
     Identity,
     /// A role's trust policy (the resource policy of sts:AssumeRole).
     Trust,
-    /// A resource policy other than a trust policy (a bucket policy).
+    /// A resource policy other than a trust or key policy (a bucket policy).
     Resource,
     Boundary,
     Session,
+    /// A KMS key's policy: without its permission, identity policies have no effect.
+    KeyPolicy,
 }
 
 impl fmt::Display for PolicyType {
@@ -49,6 +51,7 @@ impl fmt::Display for PolicyType {
             PolicyType::Resource => "resource",
             PolicyType::Boundary => "boundary",
             PolicyType::Session => "session",
+            PolicyType::KeyPolicy => "key-policy",
         })
     }
 }
@@ -69,11 +72,13 @@ pub enum Because {
     Boundary,
     /// No session policy allows it.
     Session,
+    /// The KMS key's policy neither allows the caller nor enables the account's IAM policies.
+    KeyPolicy,
 }
 
 impl Because {
-    pub const ALL: [Because; 6] =
-        [Because::ExplicitDeny, Because::Identity, Because::Trust, Because::Resource, Because::Boundary, Because::Session];
+    pub const ALL: [Because; 7] =
+        [Because::ExplicitDeny, Because::Identity, Because::Trust, Because::Resource, Because::Boundary, Because::Session, Because::KeyPolicy];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -83,6 +88,7 @@ impl Because {
             Because::Resource => "resource",
             Because::Boundary => "boundary",
             Because::Session => "session",
+            Because::KeyPolicy => "key-policy",
         }
     }
 
@@ -152,6 +158,7 @@ impl Reason {
             PolicyType::Resource => Because::Resource,
             PolicyType::Boundary => Because::Boundary,
             PolicyType::Session => Because::Session,
+            PolicyType::KeyPolicy => Because::KeyPolicy,
         })
     }
 }

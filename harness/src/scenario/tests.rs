@@ -56,7 +56,7 @@ fn because_names_one_of_the_evaluators_reasons_for_a_denial() {
     assert_eq!(scenario.steps().nth(1).unwrap().because, Some(Because::Trust));
     let err = error_of(&denied.replace("because = \"trust\"", "because = \"trusts\""));
     assert!(err.starts_with("scenarios/demo.toml:"), "{err}");
-    assert!(err.contains("unknown reason `trusts` in because; one of: explicit-deny, identity, trust, resource, boundary, session"), "{err}");
+    assert!(err.contains("unknown reason `trusts` in because; one of: explicit-deny, identity, trust, resource, boundary, session, key-policy"), "{err}");
     let err = error_of(&GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", "expect = \"allowed\"\nbecause = \"identity\""));
     assert!(err.contains("`because` goes with expect = \"denied\""), "{err}");
 }
