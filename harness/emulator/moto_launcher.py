@@ -73,6 +73,9 @@ from moto.iam.exceptions import MalformedPolicyDocument  # noqa: E402
 from moto.s3.exceptions import MissingBucket, S3ClientError  # noqa: E402
 from moto.s3.models import S3Backend, s3_backends  # noqa: E402
 from moto.ec2 import ec2_backends  # noqa: E402
+from moto.kms.models import kms_backends  # noqa: E402
+from moto.kms.responses import KmsResponse  # noqa: E402
+from moto.kms.utils import _deserialize_ciphertext_blob  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -222,7 +225,48 @@ def _resource_policy(request, resource):
         document = policy.decode() if isinstance(policy, bytes) else policy
         parsed = _parsed(f"the bucket policy of {bucket_name}", document, iam_policy.BUCKET) if document else None
         return parsed, True, owner[1]
+    if resource.split(":")[2:3] == ["kms"] and ":key/" in resource:
+        parts = resource.split(":")
+        try:
+            key = kms_backends[parts[4]][parts[3]].keys[resource.split(":key/", 1)[1]]
+        except Exception:
+            return None, False, parts[4]
+        return _parsed(f"the key policy of {key.id}", key.policy, iam_policy.BUCKET), True, parts[4]
     return None, True, None
+
+
+# ---------------------------------------------------------------------------
+# KMS: the key a call acts on, so its key policy takes part
+# ---------------------------------------------------------------------------
+# Stock moto authorizes every KMS call on "*" and never reads a key policy
+# (it checks Deny statements on DescribeKey only). Here a call's resource is
+# its key's ARN, as AWS authorizes it: the KeyId (an id, ARN or alias), or for
+# Decrypt the key its ciphertext names; the evaluator then reads the key
+# policy, which grants its account nothing implicitly.
+
+def _kms_resource(self):
+    try:
+        params = json.loads(self.body or "{}")
+    except ValueError:
+        return "*"
+    key_id = params.get("KeyId")
+    if not key_id and params.get("CiphertextBlob"):
+        try:
+            key_id = _deserialize_ciphertext_blob(base64.b64decode(params["CiphertextBlob"])).key_id.decode()
+        except Exception:
+            return "*"
+    if not key_id:
+        return "*"
+    account, region = self.current_account, self.region
+    if key_id.startswith("arn:"):
+        account, region = key_id.split(":")[4], key_id.split(":")[3]
+    try:
+        return kms_backends[account][region].describe_key(key_id).arn
+    except Exception:
+        return "*"  # no such key: KMS's own NotFoundException follows
+
+
+KmsResponse._determine_resource = _kms_resource
 
 
 # How AWS words a denial's reason in its AccessDenied message.
@@ -231,6 +275,7 @@ _DENIAL_WORDS = {
     "resource": "because no resource-based policy allows the {action} action",
     "boundary": "because no permissions boundary allows the {action} action",
     "session": "because no session policy allows the {action} action",
+    "key-policy": "because no resource-based policy allows the {action} action",
     "trust": "",
 }
 _EXPLICIT_WORDS = {
@@ -239,6 +284,7 @@ _EXPLICIT_WORDS = {
     "trust": "with an explicit deny in a resource-based policy",
     "boundary": "with an explicit deny in a permissions boundary",
     "session": "with an explicit deny in a session policy",
+    "key-policy": "with an explicit deny in a resource-based policy",
 }
 
 
@@ -308,6 +354,8 @@ def check_action_permitted(self, resource):
         message += " " + words.format(action=action)
     if isinstance(self, S3IAMRequest):
         raise S3ClientError("AccessDenied", message)
+    if self._service == "kms":  # a JSON protocol: KMS's own error shape
+        raise JsonRESTError("AccessDeniedException", message)
     err = AccessDeniedError(user_arn=self._access_key.arn, action=action)
     err.message, err.description = message, query_error_body(self._service, "AccessDenied", message)
     raise err

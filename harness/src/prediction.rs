@@ -14,7 +14,8 @@
 //! `iam:GetRole`, `iam:ListRolePolicies`, `iam:GetRolePolicy`,
 //! `iam:ListAttachedRolePolicies`, `iam:GetPolicy`, `iam:GetPolicyVersion`
 //! on the run's roles (the `User` equivalents and `iam:ListGroupsForUser`
-//! for user principals), and `s3:GetBucketPolicy` on its buckets.
+//! for user principals), `s3:GetBucketPolicy` on its buckets and
+//! `kms:GetKeyPolicy` on its keys.
 //!
 //! Across accounts each account's policies are read as that account's
 //! admin: a role or user in the account its ARN names, a bucket in the
@@ -107,11 +108,12 @@ struct AccountClients {
     id: String,
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl AccountClients {
     fn new(config: &SdkConfig, id: &str) -> Self {
-        Self { id: id.to_string(), iam: aws_sdk_iam::Client::new(config), s3: sdk::s3_client(config) }
+        Self { id: id.to_string(), iam: aws_sdk_iam::Client::new(config), s3: sdk::s3_client(config), kms: aws_sdk_kms::Client::new(config) }
     }
 }
 
@@ -183,6 +185,7 @@ impl Predictor {
                     Bucket::Missing => set.resource_exists = false,
                 }
             }
+            Governing::Key(key) => set.resource = Some(self.key_policy(key).await?),
         }
         let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
@@ -402,6 +405,15 @@ impl Predictor {
             },
         };
         Ok((found?, owner.id.clone()))
+    }
+
+    /// A KMS key's policy (its ARN names the account that holds it): kms:GetKeyPolicy as that account's admin.
+    async fn key_policy(&self, key: &str) -> Result<Policy, String> {
+        let account = self.account_of(key)?;
+        let read = account.kms.get_key_policy().key_id(key).policy_name("default").send().await;
+        let read = read.map_err(|err| format!("cannot read the key policy of {key}: kms:GetKeyPolicy: {}", call_error(&err).code()))?;
+        let id = key.rsplit('/').next().unwrap_or(key);
+        parse(format!("the key policy of {id}"), read.policy().unwrap_or("{}"), DocumentKind::Bucket)
     }
 
     /// The account whose bucket listing holds `bucket` (s3:ListBuckets lists the caller's own).

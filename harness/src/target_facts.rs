@@ -69,6 +69,9 @@ pub struct Capabilities {
     pub session_durations: bool,
     pub session_policies: bool,
     pub web_identity: bool,
+    /// KMS key policies take part in KMS calls (absent from older reports: not enforced).
+    #[serde(default)]
+    pub key_policies: bool,
 }
 
 impl Capabilities {
@@ -83,6 +86,7 @@ impl Capabilities {
             session_durations: self.session_durations && other.session_durations,
             session_policies: self.session_policies && other.session_policies,
             web_identity: self.web_identity && other.web_identity,
+            key_policies: self.key_policies && other.key_policies,
         }
     }
 
@@ -96,6 +100,7 @@ impl Capabilities {
         session_durations: true,
         session_policies: true,
         web_identity: true,
+        key_policies: true,
     };
 }
 

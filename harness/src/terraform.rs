@@ -489,6 +489,7 @@ fn provider_block(endpoint: Option<&str>, role: Option<&str>, region: &str, stan
     sts = "{endpoint}"
     s3  = "{endpoint}"
     ec2 = "{endpoint}"
+    kms = "{endpoint}"
   }}
 "#
         );

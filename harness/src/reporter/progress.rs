@@ -53,7 +53,7 @@ pub fn line(event: &Event<'_>) -> String {
             format!(
                 "{}\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}\n  \
                  trust conditions checked: {}, sts:TagSession required: {}, session durations checked: {}, session policies applied: {}, \
-                 web identity tokens checked: {}",
+                 web identity tokens checked: {}, KMS key policies enforced: {}",
                 target_line(&target.description),
                 yes(c.identity_policies),
                 yes(c.trust_policies),
@@ -63,6 +63,7 @@ pub fn line(event: &Event<'_>) -> String {
                 yes(c.session_durations),
                 yes(c.session_policies),
                 yes(c.web_identity),
+                yes(c.key_policies),
             )
         }
         Event::ScenarioStarted { scenario, prefix } => format!("[{scenario}] start (resource prefix {prefix})"),

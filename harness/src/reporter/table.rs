@@ -116,6 +116,7 @@ fn write_access(scenario: &str, access: &AccessReport, out: &mut dyn Write) -> s
 /// What stands behind a path: its walk, or why there was none.
 fn proof_label(proof: &Proof) -> String {
     match proof {
+        Proof::Proven { calls: 1, latency_ms } => format!("proven: 1 call allowed in {latency_ms:.0} ms"),
         Proof::Proven { calls, latency_ms } => format!("proven: {calls} calls allowed in {latency_ms:.0} ms"),
         Proof::Refused { call, code } => format!("{call} refused with {code}"),
         Proof::Predicted { why } => format!("predicted only: {why}"),

@@ -8,6 +8,7 @@
 
 pub mod ec2;
 mod fields;
+pub mod kms;
 pub mod s3;
 pub mod sts;
 
@@ -114,6 +115,8 @@ pub enum Governing<'a> {
     Role { arn: &'a str, session: &'a SessionParams<String> },
     /// A bucket: its policy, and the account that owns it.
     Bucket(&'a str),
+    /// A KMS key (its ARN): its key policy.
+    Key(&'a str),
 }
 
 /// A call as an `aws` command in the instance script. The script's files,
@@ -253,6 +256,7 @@ pub enum ParseError {
 registry! {
     S3(s3::S3),
     Sts(sts::Sts),
+    Kms(kms::Kms),
     /// The harness's own lookups, made as the admin (never written in a scenario).
     Ec2(ec2::Ec2),
 }

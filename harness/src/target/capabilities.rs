@@ -18,6 +18,8 @@
 //!   assumes B (which A's own policy allows); applied if refused.
 //! - web_identity: a role trusting a probe OIDC provider for one `sub`:
 //!   checked if a token with another `sub` is refused and one with it is not.
+//! - key_policies: a KMS key whose policy lets the admin manage it but not
+//!   encrypt; enforced if the admin's Encrypt is refused (`service::kms::probe`).
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -56,7 +58,8 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
     let identity_policies = probes.identity_policies(&format!("{prefix}-user")).await;
     let caps = probes.role_rules(account_id, prefix).await;
     let web_identity = probes.web_identity(prefix).await;
-    (Capabilities { identity_policies, web_identity, ..caps }, probes.notes)
+    let key_policies = probes.key_policies(admin, prefix).await;
+    (Capabilities { identity_policies, web_identity, key_policies, ..caps }, probes.notes)
 }
 
 /// The admin's clients, and what the probes saw when they could not decide.
@@ -70,6 +73,24 @@ struct Probes<'a> {
 impl Probes<'_> {
     fn note(&mut self, note: String) {
         self.notes.0.push(note);
+    }
+
+    /// KMS's own probe (in its service's file), as the admin whose ARN the key policy names.
+    async fn key_policies(&mut self, admin: &SdkConfig, prefix: &str) -> bool {
+        let admin_arn = match self.sts.get_caller_identity().send().await {
+            Ok(me) => me.arn().unwrap_or_default().to_string(),
+            Err(err) => {
+                self.note(format!("kms probe: GetCallerIdentity failed: {}", call_error(&err).code()));
+                return false;
+            }
+        };
+        match crate::service::kms::probe(admin, &admin_arn, &format!("{prefix}-key")).await {
+            Ok(enforced) => enforced,
+            Err(note) => {
+                self.note(note);
+                false
+            }
+        }
     }
 
     /// A fresh user with no policy lists buckets: enforced if refused.
