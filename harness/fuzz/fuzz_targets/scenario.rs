@@ -17,6 +17,13 @@ mod accounts;
 #[path = "../../src/scenario/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod scenario;
+#[path = "../../src/template.rs"]
+#[allow(dead_code)]
+mod template;
+// Each service's scenario side: its actions' fields and their parsing (the calls are cfg(not(fuzzing))).
+#[path = "../../src/service/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod service;
 // The reasons a scenario may assert (`because = ...`): the one piece of the evaluator it reads.
 #[path = "../../src/policy/reason.rs"]
 #[allow(dead_code)]

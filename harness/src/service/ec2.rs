@@ -2,13 +2,7 @@
 //! for a workload on an instance, made as the admin: which role does the
 //! instance really carry? Never written in a scenario.
 
-use std::time::{Duration, Instant};
-
-use aws_config::SdkConfig;
-
-use super::{Authorization, FieldError, InstanceCommand, Made, Named, Rendering, StepFields, Written};
-use crate::identity::{self, InstanceRoleError};
-use crate::outcome::{self, Observed, Performed};
+use super::{FieldError, Named, Rendering, StepFields, Written};
 use crate::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,57 +36,70 @@ impl Written for Ec2<Template> {
     }
 }
 
-impl Made for Ec2<String> {
-    fn operation(&self) -> &'static str {
-        "DescribeInstances"
-    }
+// What makes the calls: left out of the fuzz build (cfg fuzzing), which reads scenarios without the SDK.
+#[cfg(not(fuzzing))]
+mod made {
+    use std::time::{Duration, Instant};
 
-    fn resource(&self) -> Option<String> {
-        let Ec2::InstanceProfileRole { instance_id, .. } = self;
-        Some(instance_id.clone())
-    }
+    use aws_config::SdkConfig;
 
-    fn cli(&self) -> String {
-        let Ec2::InstanceProfileRole { instance_id, .. } = self;
-        format!("aws ec2 describe-instances --instance-ids {instance_id} && aws iam get-instance-profile --instance-profile-name <its profile>")
-    }
+    use super::Ec2;
+    use crate::identity::{self, InstanceRoleError};
+    use crate::outcome::{self, Observed, Performed};
+    use crate::service::{Authorization, InstanceCommand, Made};
 
-    fn authorization(&self, _partition: &str) -> Authorization<'_> {
-        Authorization::Harness("the harness's own lookup, made as the admin")
-    }
-
-    async fn perform(&self, admin: &SdkConfig) -> Performed {
-        let Ec2::InstanceProfileRole { instance_id, expect_role } = self;
-        let start = Instant::now();
-        let found = identity::instance_role(admin, instance_id).await;
-        let latency = start.elapsed();
-        let role = match found {
-            Ok(role) => role,
-            Err(InstanceRoleError::Call(err)) => return outcome::failed(self.operation(), err, latency),
-            Err(InstanceRoleError::NoProfile) => {
-                let mut done = Performed::new(Observed::Allowed, latency);
-                done.mismatch = Some(format!("instance {instance_id} has no IAM instance profile"));
-                return done;
-            }
-        };
-        let mut done = Performed::new(Observed::Allowed, latency);
-        done.detail = format!("instance profile {} -> role {}", role.profile_name, role.role_name.as_deref().unwrap_or("(none)"));
-        match (&role.role_name, expect_role.as_deref()) {
-            (None, _) => done.mismatch = Some(format!("instance profile {} has no role", role.profile_name)),
-            (Some(name), Some(expected)) if name != expected => done.mismatch = Some(format!("the instance carries {name}, expected {expected}")),
-            _ => {}
+    impl Made for Ec2<String> {
+        fn operation(&self) -> &'static str {
+            "DescribeInstances"
         }
-        done.role_name = role.role_name;
-        done
-    }
 
-    fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
-        Err("the instance-profile lookup runs as the harness's admin, not on the instance")
-    }
+        fn resource(&self) -> Option<String> {
+            let Ec2::InstanceProfileRole { instance_id, .. } = self;
+            Some(instance_id.clone())
+        }
 
-    fn read_on_instance(&self, _stdout: &str, elapsed: Duration) -> Performed {
-        let mut done = Performed::new(Observed::Allowed, elapsed);
-        done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
-        done
+        fn cli(&self) -> String {
+            let Ec2::InstanceProfileRole { instance_id, .. } = self;
+            format!("aws ec2 describe-instances --instance-ids {instance_id} && aws iam get-instance-profile --instance-profile-name <its profile>")
+        }
+
+        fn authorization(&self, _partition: &str) -> Authorization<'_> {
+            Authorization::Harness("the harness's own lookup, made as the admin")
+        }
+
+        async fn perform(&self, admin: &SdkConfig) -> Performed {
+            let Ec2::InstanceProfileRole { instance_id, expect_role } = self;
+            let start = Instant::now();
+            let found = identity::instance_role(admin, instance_id).await;
+            let latency = start.elapsed();
+            let role = match found {
+                Ok(role) => role,
+                Err(InstanceRoleError::Call(err)) => return outcome::failed(self.operation(), err, latency),
+                Err(InstanceRoleError::NoProfile) => {
+                    let mut done = Performed::new(Observed::Allowed, latency);
+                    done.mismatch = Some(format!("instance {instance_id} has no IAM instance profile"));
+                    return done;
+                }
+            };
+            let mut done = Performed::new(Observed::Allowed, latency);
+            done.detail = format!("instance profile {} -> role {}", role.profile_name, role.role_name.as_deref().unwrap_or("(none)"));
+            match (&role.role_name, expect_role.as_deref()) {
+                (None, _) => done.mismatch = Some(format!("instance profile {} has no role", role.profile_name)),
+                (Some(name), Some(expected)) if name != expected => done.mismatch = Some(format!("the instance carries {name}, expected {expected}")),
+                _ => {}
+            }
+            done.role_name = role.role_name;
+            done
+        }
+
+        fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
+            Err("the instance-profile lookup runs as the harness's admin, not on the instance")
+        }
+
+        fn read_on_instance(&self, _stdout: &str, elapsed: Duration) -> Performed {
+            let mut done = Performed::new(Observed::Allowed, elapsed);
+            done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
+            done
+        }
     }
 }

@@ -3,19 +3,7 @@
 //! its account nothing implicitly); the target must enforce key policies for
 //! a refusal to be evidence, which `probe` finds out.
 
-use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-use aws_config::SdkConfig;
-use aws_smithy_types::Blob;
-
-use super::{Authorization, FieldError, Governing, InstanceCommand, Made, Named, Rendering, StepFields, Written, identity_rules_enforced};
-use crate::outcome::{self, Observed, Performed};
-use crate::policy::Reason;
-use crate::sdk::{call_error, is_access_denied};
-use crate::shell::quote;
-use crate::target_facts::Capabilities;
+use super::{FieldError, Named, Rendering, StepFields, Written};
 use crate::template::Template;
 
 const ENCRYPT: &str = "kms:Encrypt";
@@ -31,9 +19,6 @@ pub enum Kms<T> {
     /// A 256-bit data key: its plaintext is a secret, never shown.
     GenerateDataKey { key: T },
 }
-
-/// The ciphertext each key's last allowed Encrypt made, for a later Decrypt.
-static CIPHERTEXTS: Mutex<BTreeMap<String, Vec<u8>>> = Mutex::new(BTreeMap::new());
 
 impl<T> Kms<T> {
     fn key(&self) -> &T {
@@ -81,111 +66,136 @@ impl Written for Kms<Template> {
     }
 }
 
-impl Made for Kms<String> {
-    fn operation(&self) -> &'static str {
-        match self {
-            Kms::Encrypt { .. } => "Encrypt",
-            Kms::Decrypt { .. } => "Decrypt",
-            Kms::GenerateDataKey { .. } => "GenerateDataKey",
+#[cfg(not(fuzzing))]
+pub use made::probe;
+
+// What makes the calls: left out of the fuzz build (cfg fuzzing), which reads scenarios without the SDK.
+#[cfg(not(fuzzing))]
+mod made {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use aws_config::SdkConfig;
+    use aws_smithy_types::Blob;
+
+    use super::Kms;
+    use crate::outcome::{self, Observed, Performed};
+    use crate::policy::Reason;
+    use crate::sdk::{call_error, is_access_denied};
+    use crate::service::{Authorization, Governing, InstanceCommand, Made, Named, identity_rules_enforced};
+    use crate::shell::quote;
+    use crate::target_facts::Capabilities;
+
+    /// The ciphertext each key's last allowed Encrypt made, for a later Decrypt.
+    static CIPHERTEXTS: Mutex<BTreeMap<String, Vec<u8>>> = Mutex::new(BTreeMap::new());
+
+    impl Made for Kms<String> {
+        fn operation(&self) -> &'static str {
+            match self {
+                Kms::Encrypt { .. } => "Encrypt",
+                Kms::Decrypt { .. } => "Decrypt",
+                Kms::GenerateDataKey { .. } => "GenerateDataKey",
+            }
         }
-    }
 
-    /// The key, by its id.
-    fn resource(&self) -> Option<String> {
-        Some(self.key().rsplit('/').next().unwrap_or(self.key()).to_string())
-    }
-
-    fn cli(&self) -> String {
-        match self {
-            Kms::Encrypt { key, .. } => format!("aws kms encrypt --key-id {key} --plaintext fileb://./plaintext --query CiphertextBlob --output text"),
-            Kms::Decrypt { key, .. } => format!("aws kms decrypt --key-id {key} --ciphertext-blob fileb://./ciphertext --query Plaintext --output text"),
-            Kms::GenerateDataKey { key } => format!("aws kms generate-data-key --key-id {key} --key-spec AES_256 --query KeyId --output text"),
+        /// The key, by its id.
+        fn resource(&self) -> Option<String> {
+            Some(self.key().rsplit('/').next().unwrap_or(self.key()).to_string())
         }
-    }
 
-    fn authorization(&self, _partition: &str) -> Authorization<'_> {
-        Authorization::Request { action: self.name(), resource: self.key().clone(), governed_by: Governing::Key(self.key()), keys: Vec::new() }
-    }
-
-    fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
-        if !caps.key_policies {
-            return Err("the target does not enforce KMS key policies");
+        fn cli(&self) -> String {
+            match self {
+                Kms::Encrypt { key, .. } => format!("aws kms encrypt --key-id {key} --plaintext fileb://./plaintext --query CiphertextBlob --output text"),
+                Kms::Decrypt { key, .. } => format!("aws kms decrypt --key-id {key} --ciphertext-blob fileb://./ciphertext --query Plaintext --output text"),
+                Kms::GenerateDataKey { key } => format!("aws kms generate-data-key --key-id {key} --key-spec AES_256 --query KeyId --output text"),
+            }
         }
-        identity_rules_enforced(caps, predicted)
-    }
 
-    async fn perform(&self, config: &SdkConfig) -> Performed {
-        let start = Instant::now();
-        let client = aws_sdk_kms::Client::new(config);
-        let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
-        match self {
-            Kms::Encrypt { key, plaintext } => match client.encrypt().key_id(key).plaintext(Blob::new(plaintext.as_bytes())).send().await {
-                Ok(out) => {
-                    let ciphertext = out.ciphertext_blob().map(|b| b.as_ref().to_vec()).unwrap_or_default();
-                    let detail = format!("encrypted {} bytes under {key}: {} bytes of ciphertext", plaintext.len(), ciphertext.len());
-                    CIPHERTEXTS.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), ciphertext);
-                    allowed(detail, start.elapsed())
-                }
-                Err(err) => failed(call_error(&err)),
-            },
-            Kms::Decrypt { key, expect_plaintext } => {
-                let Some(ciphertext) = CIPHERTEXTS.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned() else {
-                    let why = format!("nothing was encrypted under {key} yet: an allowed kms:Encrypt step must come before a kms:Decrypt step");
-                    return Performed::new(Observed::Error { code: "NoCiphertext".into(), message: why }, Duration::ZERO);
-                };
-                match client.decrypt().key_id(key).ciphertext_blob(Blob::new(ciphertext)).send().await {
+        fn authorization(&self, _partition: &str) -> Authorization<'_> {
+            Authorization::Request { action: self.name(), resource: self.key().clone(), governed_by: Governing::Key(self.key()), keys: Vec::new() }
+        }
+
+        fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+            if !caps.key_policies {
+                return Err("the target does not enforce KMS key policies");
+            }
+            identity_rules_enforced(caps, predicted)
+        }
+
+        async fn perform(&self, config: &SdkConfig) -> Performed {
+            let start = Instant::now();
+            let client = aws_sdk_kms::Client::new(config);
+            let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
+            match self {
+                Kms::Encrypt { key, plaintext } => match client.encrypt().key_id(key).plaintext(Blob::new(plaintext.as_bytes())).send().await {
                     Ok(out) => {
-                        let plaintext = out.plaintext().map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()).unwrap_or_default();
-                        outcome::downloaded(expect_plaintext.as_deref(), plaintext, start.elapsed())
+                        let ciphertext = out.ciphertext_blob().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+                        let detail = format!("encrypted {} bytes under {key}: {} bytes of ciphertext", plaintext.len(), ciphertext.len());
+                        CIPHERTEXTS.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), ciphertext);
+                        allowed(detail, start.elapsed())
                     }
                     Err(err) => failed(call_error(&err)),
+                },
+                Kms::Decrypt { key, expect_plaintext } => {
+                    let Some(ciphertext) = CIPHERTEXTS.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned() else {
+                        let why = format!("nothing was encrypted under {key} yet: an allowed kms:Encrypt step must come before a kms:Decrypt step");
+                        return Performed::new(Observed::Error { code: "NoCiphertext".into(), message: why }, Duration::ZERO);
+                    };
+                    match client.decrypt().key_id(key).ciphertext_blob(Blob::new(ciphertext)).send().await {
+                        Ok(out) => {
+                            let plaintext = out.plaintext().map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()).unwrap_or_default();
+                            outcome::downloaded(expect_plaintext.as_deref(), plaintext, start.elapsed())
+                        }
+                        Err(err) => failed(call_error(&err)),
+                    }
                 }
+                Kms::GenerateDataKey { key } => match client.generate_data_key().key_id(key).key_spec(aws_sdk_kms::types::DataKeySpec::Aes256).send().await {
+                    Ok(out) => allowed(format!("a data key under {}: its plaintext is not shown", out.key_id().unwrap_or(key)), start.elapsed()),
+                    Err(err) => failed(call_error(&err)),
+                },
             }
-            Kms::GenerateDataKey { key } => match client.generate_data_key().key_id(key).key_spec(aws_sdk_kms::types::DataKeySpec::Aes256).send().await {
-                Ok(out) => allowed(format!("a data key under {}: its plaintext is not shown", out.key_id().unwrap_or(key)), start.elapsed()),
-                Err(err) => failed(call_error(&err)),
-            },
+        }
+
+        fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
+            match self {
+                Kms::Encrypt { key, plaintext } => Ok(InstanceCommand {
+                    prepare: format!("printf '%s' {} >\"body.$$\"", quote(plaintext)),
+                    ..InstanceCommand::printing(format!("aws kms encrypt --key-id {} --plaintext fileb://body.$$ --query KeyId --output text", quote(key)))
+                }),
+                // Only the key's id is printed: SSM keeps a command's output, and a data key is a secret.
+                Kms::GenerateDataKey { key } => Ok(InstanceCommand::printing(format!("aws kms generate-data-key --key-id {} --key-spec AES_256 --query KeyId --output text", quote(key)))),
+                Kms::Decrypt { .. } => Err("a kms:Decrypt step decrypts what the harness encrypted: it runs here, with the SDK, not on an instance"),
+            }
+        }
+
+        fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
+            allowed(format!("{} under {}", self.name(), stdout.trim()), elapsed)
         }
     }
 
-    fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
-        match self {
-            Kms::Encrypt { key, plaintext } => Ok(InstanceCommand {
-                prepare: format!("printf '%s' {} >\"body.$$\"", quote(plaintext)),
-                ..InstanceCommand::printing(format!("aws kms encrypt --key-id {} --plaintext fileb://body.$$ --query KeyId --output text", quote(key)))
-            }),
-            // Only the key's id is printed: SSM keeps a command's output, and a data key is a secret.
-            Kms::GenerateDataKey { key } => Ok(InstanceCommand::printing(format!("aws kms generate-data-key --key-id {} --key-spec AES_256 --query KeyId --output text", quote(key)))),
-            Kms::Decrypt { .. } => Err("a kms:Decrypt step decrypts what the harness encrypted: it runs here, with the SDK, not on an instance"),
+    fn allowed(detail: String, latency: Duration) -> Performed {
+        let mut done = Performed::new(Observed::Allowed, latency);
+        done.detail = detail;
+        done
+    }
+
+    /// Whether the target enforces key policies: a key whose policy lets the
+    /// admin manage it but not encrypt; enforced if the admin's Encrypt is refused
+    /// (its identity policy allows everything). The key is scheduled for deletion.
+    pub async fn probe(admin: &SdkConfig, admin_arn: &str, description: &str) -> Result<bool, String> {
+        let client = aws_sdk_kms::Client::new(admin);
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "ManageOnly", "Effect": "Allow", "Principal": {"AWS": admin_arn},
+            "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource"], "Resource": "*"}]});
+        let created = client.create_key().description(description).policy(policy.to_string()).bypass_policy_lockout_safety_check(true).send().await;
+        let key = created.map_err(|err| format!("kms probe: CreateKey failed: {}", call_error(&err).code()))?;
+        let key_id = key.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
+        let encrypted = client.encrypt().key_id(&key_id).plaintext(Blob::new("probe")).send().await;
+        let _ = client.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await;
+        match encrypted {
+            Ok(_) => Ok(false),
+            Err(err) if is_access_denied(call_error(&err).code()) => Ok(true),
+            Err(err) => Err(format!("kms probe: Encrypt got {}", call_error(&err).code())),
         }
-    }
-
-    fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
-        allowed(format!("{} under {}", self.name(), stdout.trim()), elapsed)
-    }
-}
-
-fn allowed(detail: String, latency: Duration) -> Performed {
-    let mut done = Performed::new(Observed::Allowed, latency);
-    done.detail = detail;
-    done
-}
-
-/// Whether the target enforces key policies: a key whose policy lets the
-/// admin manage it but not encrypt; enforced if the admin's Encrypt is refused
-/// (its identity policy allows everything). The key is scheduled for deletion.
-pub async fn probe(admin: &SdkConfig, admin_arn: &str, description: &str) -> Result<bool, String> {
-    let client = aws_sdk_kms::Client::new(admin);
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "ManageOnly", "Effect": "Allow", "Principal": {"AWS": admin_arn},
-        "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource"], "Resource": "*"}]});
-    let created = client.create_key().description(description).policy(policy.to_string()).bypass_policy_lockout_safety_check(true).send().await;
-    let key = created.map_err(|err| format!("kms probe: CreateKey failed: {}", call_error(&err).code()))?;
-    let key_id = key.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
-    let encrypted = client.encrypt().key_id(&key_id).plaintext(Blob::new("probe")).send().await;
-    let _ = client.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await;
-    match encrypted {
-        Ok(_) => Ok(false),
-        Err(err) if is_access_denied(call_error(&err).code()) => Ok(true),
-        Err(err) => Err(format!("kms probe: Encrypt got {}", call_error(&err).code())),
     }
 }

@@ -14,15 +14,10 @@ pub mod sts;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::Duration;
-
-use aws_config::SdkConfig;
 
 pub use fields::{FieldError, MakeTemplate, StepFields};
-use crate::outcome::Performed;
-use crate::policy::{PolicyType, Reason};
-use crate::target_facts::Capabilities;
+#[cfg(not(fuzzing))]
+pub use made::{Made, identity_rules_enforced};
 use crate::template::Template;
 use sts::SessionParams;
 
@@ -56,42 +51,57 @@ pub struct Rendering<'a> {
     pub issuer: Option<&'a str>,
 }
 
-/// A service's actions ready to make (`T` = String).
-pub trait Made {
-    /// The API operation (what `aws` names in its errors).
-    fn operation(&self) -> &'static str;
-    /// What the call acts on, as a person names it; None for who-am-I.
-    fn resource(&self) -> Option<String>;
-    /// The `aws` command a person would type for the same call.
-    fn cli(&self) -> String;
-    /// What the evaluator must decide for the call.
-    fn authorization(&self, partition: &str) -> Authorization<'_>;
-    /// Whether a refusal is evidence on a target with `caps`; Err: what it does not enforce.
-    fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
-        identity_rules_enforced(caps, predicted)
-    }
-    /// Make the call here, with the SDK, as the principal whose config is `config`.
-    fn perform(&self, config: &SdkConfig) -> impl Future<Output = Performed> + Send;
-    /// The call as an `aws` command on a real instance; Err: why it is not made there.
-    fn on_instance(&self) -> Result<InstanceCommand, &'static str>;
-    /// An allowed call's answer, from what the instance's `aws` printed.
-    fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed;
-    /// The session the call makes, if it is expected to make one.
-    fn new_session(&self) -> Option<NewSession<'_>> {
-        None
-    }
-}
+/// What makes the calls: left out of the fuzz build (cfg fuzzing), which
+/// reads scenarios without the SDK.
+#[cfg(not(fuzzing))]
+mod made {
+    use std::future::Future;
+    use std::time::Duration;
 
-/// The rules every call made with credentials depends on: identity policies,
-/// and session policies when the predicted denial is a session policy's.
-pub fn identity_rules_enforced(caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
-    if !caps.identity_policies {
-        return Err("the target does not enforce identity policies");
+    use aws_config::SdkConfig;
+
+    use super::{Authorization, InstanceCommand, NewSession};
+    use crate::outcome::Performed;
+    use crate::policy::{PolicyType, Reason};
+    use crate::target_facts::Capabilities;
+
+    /// A service's actions ready to make (`T` = String).
+    pub trait Made {
+        /// The API operation (what `aws` names in its errors).
+        fn operation(&self) -> &'static str;
+        /// What the call acts on, as a person names it; None for who-am-I.
+        fn resource(&self) -> Option<String>;
+        /// The `aws` command a person would type for the same call.
+        fn cli(&self) -> String;
+        /// What the evaluator must decide for the call.
+        fn authorization(&self, partition: &str) -> Authorization<'_>;
+        /// Whether a refusal is evidence on a target with `caps`; Err: what it does not enforce.
+        fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+            identity_rules_enforced(caps, predicted)
+        }
+        /// Make the call here, with the SDK, as the principal whose config is `config`.
+        fn perform(&self, config: &SdkConfig) -> impl Future<Output = Performed> + Send;
+        /// The call as an `aws` command on a real instance; Err: why it is not made there.
+        fn on_instance(&self) -> Result<InstanceCommand, &'static str>;
+        /// An allowed call's answer, from what the instance's `aws` printed.
+        fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed;
+        /// The session the call makes, if it is expected to make one.
+        fn new_session(&self) -> Option<NewSession<'_>> {
+            None
+        }
     }
-    if predicted.and_then(|p| p.policy_type) == Some(PolicyType::Session) && !caps.session_policies {
-        return Err("the target does not apply session policies");
+
+    /// The rules every call made with credentials depends on: identity policies,
+    /// and session policies when the predicted denial is a session policy's.
+    pub fn identity_rules_enforced(caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+        if !caps.identity_policies {
+            return Err("the target does not enforce identity policies");
+        }
+        if predicted.and_then(|p| p.policy_type) == Some(PolicyType::Session) && !caps.session_policies {
+            return Err("the target does not apply session policies");
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// What the evaluator decides for a call.
@@ -188,6 +198,7 @@ macro_rules! registry {
             }
         }
 
+        #[cfg(not(fuzzing))]
         impl Call {
             pub fn operation(&self) -> &'static str {
                 match self { $(Action::$variant(a) => a.operation(),)* }
@@ -201,16 +212,16 @@ macro_rules! registry {
             pub fn authorization(&self, partition: &str) -> Authorization<'_> {
                 match self { $(Action::$variant(a) => a.authorization(partition),)* }
             }
-            pub fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+            pub fn denial_verifiable(&self, caps: &crate::target_facts::Capabilities, predicted: Option<&crate::policy::Reason>) -> Result<(), &'static str> {
                 match self { $(Action::$variant(a) => a.denial_verifiable(caps, predicted),)* }
             }
-            pub async fn perform(&self, config: &SdkConfig) -> Performed {
+            pub async fn perform(&self, config: &aws_config::SdkConfig) -> crate::outcome::Performed {
                 match self { $(Action::$variant(a) => a.perform(config).await,)* }
             }
             pub fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
                 match self { $(Action::$variant(a) => a.on_instance(),)* }
             }
-            pub fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
+            pub fn read_on_instance(&self, stdout: &str, elapsed: std::time::Duration) -> crate::outcome::Performed {
                 match self { $(Action::$variant(a) => a.read_on_instance(stdout, elapsed),)* }
             }
             pub fn new_session(&self) -> Option<NewSession<'_>> {

@@ -1,13 +1,6 @@
 //! Amazon S3: list a bucket (as `aws s3 ls` in the blog), put an object, get one.
 
-use std::time::{Duration, Instant};
-
-use aws_config::SdkConfig;
-
-use super::{Authorization, FieldError, Governing, InstanceCommand, Made, Named, Rendering, StepFields, Written};
-use crate::outcome::{self, Listed, Performed};
-use crate::sdk::{self, call_error};
-use crate::shell::quote;
+use super::{FieldError, Named, Rendering, StepFields, Written};
 use crate::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,108 +50,122 @@ impl Written for S3<Template> {
     }
 }
 
-impl S3<String> {
-    fn bucket(&self) -> &str {
-        match self {
-            S3::ListBucket { bucket, .. } | S3::PutObject { bucket, .. } | S3::GetObject { bucket, .. } => bucket,
-        }
-    }
-}
+// What makes the calls: left out of the fuzz build (cfg fuzzing), which reads scenarios without the SDK.
+#[cfg(not(fuzzing))]
+mod made {
+    use std::time::{Duration, Instant};
 
-impl Made for S3<String> {
-    fn operation(&self) -> &'static str {
-        match self {
-            // ListObjects (v1), as `aws s3 ls` in the blog: the same s3:ListBucket permission as v2.
-            S3::ListBucket { .. } => "ListObjects",
-            S3::PutObject { .. } => "PutObject",
-            S3::GetObject { .. } => "GetObject",
-        }
-    }
+    use aws_config::SdkConfig;
 
-    fn resource(&self) -> Option<String> {
-        Some(self.bucket().to_string())
-    }
+    use super::S3;
+    use crate::outcome::{self, Listed, Performed};
+    use crate::sdk::{self, call_error};
+    use crate::service::{Authorization, Governing, InstanceCommand, Made, Named};
+    use crate::shell::quote;
 
-    fn cli(&self) -> String {
-        match self {
-            S3::ListBucket { bucket, .. } => format!("aws s3 ls s3://{bucket}"),
-            S3::PutObject { bucket, key, .. } => format!("aws s3 cp ./{key} s3://{bucket}/{key}"),
-            S3::GetObject { bucket, key, .. } => format!("aws s3 cp s3://{bucket}/{key} -"),
-        }
-    }
-
-    fn authorization(&self, partition: &str) -> Authorization<'_> {
-        let resource = match self {
-            S3::ListBucket { bucket, .. } => format!("arn:{partition}:s3:::{bucket}"),
-            S3::PutObject { bucket, key, .. } | S3::GetObject { bucket, key, .. } => format!("arn:{partition}:s3:::{bucket}/{key}"),
-        };
-        Authorization::Request { action: self.name(), resource, governed_by: Governing::Bucket(self.bucket()), keys: Vec::new() }
-    }
-
-    async fn perform(&self, config: &SdkConfig) -> Performed {
-        let start = Instant::now();
-        let client = sdk::s3_client(config);
-        let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
-        match self {
-            S3::ListBucket { bucket, expect_keys } => match client.list_objects().bucket(bucket).send().await {
-                Ok(out) => {
-                    let objects: Vec<Listed> = out
-                        .contents()
-                        .iter()
-                        .map(|o| Listed {
-                            key: o.key().unwrap_or_default().to_string(),
-                            size: o.size().unwrap_or(0),
-                            last_modified: o.last_modified().map(|t| t.to_string()).unwrap_or_default(),
-                        })
-                        .collect();
-                    outcome::listed(expect_keys, &objects, start.elapsed())
-                }
-                Err(err) => failed(call_error(&err)),
-            },
-            S3::PutObject { bucket, key, body } => match client.put_object().bucket(bucket).key(key).body(body.clone().into_bytes().into()).send().await {
-                Ok(_) => outcome::uploaded(bucket, key, body.len(), start.elapsed()),
-                Err(err) => failed(call_error(&err)),
-            },
-            S3::GetObject { bucket, key, expect_body } => match client.get_object().bucket(bucket).key(key).send().await {
-                Ok(out) => {
-                    let body = out.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default();
-                    outcome::downloaded(expect_body.as_deref(), body, start.elapsed())
-                }
-                Err(err) => failed(call_error(&err)),
-            },
-        }
-    }
-
-    fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
-        Ok(match self {
-            S3::ListBucket { bucket, .. } => InstanceCommand::printing(format!("aws s3api list-objects --bucket {} --output json", quote(bucket))),
-            S3::PutObject { bucket, key, body } => InstanceCommand {
-                prepare: format!("printf '%s' {} >\"body.$$\"", quote(body)),
-                ..InstanceCommand::printing(format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json", quote(bucket), quote(key)))
-            },
-            S3::GetObject { bucket, key, .. } => InstanceCommand {
-                prepare: String::new(),
-                command: format!("aws s3api get-object --bucket {} --key {} \"obj.$$\" --output json", quote(bucket), quote(key)),
-                stdout_to: "/dev/null".into(),
-                on_success: "cat \"obj.$$\" >\"out.$$\"".into(),
-                saves: None,
-            },
-        })
-    }
-
-    fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
-        match self {
-            S3::ListBucket { expect_keys, .. } => {
-                let answer = serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
-                let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
-                let objects: Vec<Listed> = answer["Contents"]
-                    .as_array()
-                    .map(|objects| objects.iter().map(|o| Listed { key: text(o, "Key"), size: o["Size"].as_i64().unwrap_or(0), last_modified: text(o, "LastModified") }).collect())
-                    .unwrap_or_default();
-                outcome::listed(expect_keys, &objects, elapsed)
+    impl S3<String> {
+        fn bucket(&self) -> &str {
+            match self {
+                S3::ListBucket { bucket, .. } | S3::PutObject { bucket, .. } | S3::GetObject { bucket, .. } => bucket,
             }
-            S3::PutObject { bucket, key, body } => outcome::uploaded(bucket, key, body.len(), elapsed),
-            S3::GetObject { expect_body, .. } => outcome::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
+        }
+    }
+
+    impl Made for S3<String> {
+        fn operation(&self) -> &'static str {
+            match self {
+                // ListObjects (v1), as `aws s3 ls` in the blog: the same s3:ListBucket permission as v2.
+                S3::ListBucket { .. } => "ListObjects",
+                S3::PutObject { .. } => "PutObject",
+                S3::GetObject { .. } => "GetObject",
+            }
+        }
+
+        fn resource(&self) -> Option<String> {
+            Some(self.bucket().to_string())
+        }
+
+        fn cli(&self) -> String {
+            match self {
+                S3::ListBucket { bucket, .. } => format!("aws s3 ls s3://{bucket}"),
+                S3::PutObject { bucket, key, .. } => format!("aws s3 cp ./{key} s3://{bucket}/{key}"),
+                S3::GetObject { bucket, key, .. } => format!("aws s3 cp s3://{bucket}/{key} -"),
+            }
+        }
+
+        fn authorization(&self, partition: &str) -> Authorization<'_> {
+            let resource = match self {
+                S3::ListBucket { bucket, .. } => format!("arn:{partition}:s3:::{bucket}"),
+                S3::PutObject { bucket, key, .. } | S3::GetObject { bucket, key, .. } => format!("arn:{partition}:s3:::{bucket}/{key}"),
+            };
+            Authorization::Request { action: self.name(), resource, governed_by: Governing::Bucket(self.bucket()), keys: Vec::new() }
+        }
+
+        async fn perform(&self, config: &SdkConfig) -> Performed {
+            let start = Instant::now();
+            let client = sdk::s3_client(config);
+            let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
+            match self {
+                S3::ListBucket { bucket, expect_keys } => match client.list_objects().bucket(bucket).send().await {
+                    Ok(out) => {
+                        let objects: Vec<Listed> = out
+                            .contents()
+                            .iter()
+                            .map(|o| Listed {
+                                key: o.key().unwrap_or_default().to_string(),
+                                size: o.size().unwrap_or(0),
+                                last_modified: o.last_modified().map(|t| t.to_string()).unwrap_or_default(),
+                            })
+                            .collect();
+                        outcome::listed(expect_keys, &objects, start.elapsed())
+                    }
+                    Err(err) => failed(call_error(&err)),
+                },
+                S3::PutObject { bucket, key, body } => match client.put_object().bucket(bucket).key(key).body(body.clone().into_bytes().into()).send().await {
+                    Ok(_) => outcome::uploaded(bucket, key, body.len(), start.elapsed()),
+                    Err(err) => failed(call_error(&err)),
+                },
+                S3::GetObject { bucket, key, expect_body } => match client.get_object().bucket(bucket).key(key).send().await {
+                    Ok(out) => {
+                        let body = out.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default();
+                        outcome::downloaded(expect_body.as_deref(), body, start.elapsed())
+                    }
+                    Err(err) => failed(call_error(&err)),
+                },
+            }
+        }
+
+        fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
+            Ok(match self {
+                S3::ListBucket { bucket, .. } => InstanceCommand::printing(format!("aws s3api list-objects --bucket {} --output json", quote(bucket))),
+                S3::PutObject { bucket, key, body } => InstanceCommand {
+                    prepare: format!("printf '%s' {} >\"body.$$\"", quote(body)),
+                    ..InstanceCommand::printing(format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json", quote(bucket), quote(key)))
+                },
+                S3::GetObject { bucket, key, .. } => InstanceCommand {
+                    prepare: String::new(),
+                    command: format!("aws s3api get-object --bucket {} --key {} \"obj.$$\" --output json", quote(bucket), quote(key)),
+                    stdout_to: "/dev/null".into(),
+                    on_success: "cat \"obj.$$\" >\"out.$$\"".into(),
+                    saves: None,
+                },
+            })
+        }
+
+        fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
+            match self {
+                S3::ListBucket { expect_keys, .. } => {
+                    let answer = serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
+                    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
+                    let objects: Vec<Listed> = answer["Contents"]
+                        .as_array()
+                        .map(|objects| objects.iter().map(|o| Listed { key: text(o, "Key"), size: o["Size"].as_i64().unwrap_or(0), last_modified: text(o, "LastModified") }).collect())
+                        .unwrap_or_default();
+                    outcome::listed(expect_keys, &objects, elapsed)
+                }
+                S3::PutObject { bucket, key, body } => outcome::uploaded(bucket, key, body.len(), elapsed),
+                S3::GetObject { expect_body, .. } => outcome::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
+            }
         }
     }
 }

@@ -1,21 +1,10 @@
 //! AWS STS: assume a role (with its session parameters), exchange a web
 //! identity token for a role's session, and ask who the caller is.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime};
 
-use aws_config::SdkConfig;
-
-use super::{Authorization, FieldError, Governing, InstanceCommand, Made, Named, NewSession, Rendering, StepFields, Written, identity_rules_enforced};
-use crate::identity::SessionCredentials;
-use crate::outcome::{self, Observed, Performed, Session};
-use crate::policy::{PolicyType, Reason};
-use crate::sdk::call_error;
-use crate::shell::{quote, word};
-use crate::target_facts::Capabilities;
+use super::{FieldError, Named, Rendering, StepFields, Written};
 use crate::template::Template;
-use crate::timestamp::parse_timestamp;
 
 pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 pub const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
@@ -174,21 +163,6 @@ impl SessionParams<String> {
         }
         flags
     }
-
-    /// The AssumeRole request with these parameters.
-    fn on(&self, request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder) -> aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder {
-        use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
-        let tags = self.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
-        let arns = self.policy_arns.iter().map(|arn| PolicyDescriptorType::builder().arn(arn).build());
-        request
-            .set_external_id(self.external_id.clone())
-            .set_duration_seconds(self.duration_seconds)
-            .set_tags((!self.tags.is_empty()).then(|| tags.collect()))
-            .set_transitive_tag_keys((!self.transitive_tag_keys.is_empty()).then(|| self.transitive_tag_keys.clone()))
-            .set_source_identity(self.source_identity.clone())
-            .set_policy(self.policy.clone())
-            .set_policy_arns((!self.policy_arns.is_empty()).then(|| arns.collect()))
-    }
 }
 
 impl<T> Named for Sts<T> {
@@ -262,11 +236,6 @@ impl Written for Sts<Template> {
     }
 }
 
-// What the instance's aws CLI prints of a new session: the secret key and
-// the token go to the session file, never to the output.
-const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]";
-const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
-
 /// The file on the instance that keeps the session of `role_arn` named `session_name`.
 pub fn session_file(role_arn: &str, session_name: &str) -> String {
     let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
@@ -274,188 +243,228 @@ pub fn session_file(role_arn: &str, session_name: &str) -> String {
     format!("session-{}-{}", safe(role), safe(session_name))
 }
 
-impl Made for Sts<String> {
-    fn operation(&self) -> &'static str {
-        match self {
-            Sts::AssumeRole { .. } => "AssumeRole",
-            Sts::AssumeRoleWithWebIdentity { .. } => "AssumeRoleWithWebIdentity",
-            Sts::GetCallerIdentity { .. } => "GetCallerIdentity",
-        }
-    }
+// What makes the calls: left out of the fuzz build (cfg fuzzing), which reads scenarios without the SDK.
+#[cfg(not(fuzzing))]
+mod made {
+    use std::borrow::Cow;
+    use std::time::{Duration, Instant, SystemTime};
 
-    /// The role, by its name.
-    fn resource(&self) -> Option<String> {
-        match self {
-            Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string()),
-            Sts::GetCallerIdentity { .. } => None,
-        }
-    }
+    use aws_config::SdkConfig;
+    use aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder;
 
-    fn cli(&self) -> String {
-        match self {
-            Sts::AssumeRole { role_arn, session_name, session, .. } => {
-                format!("aws sts assume-role --role-arn {role_arn} --role-session-name {session_name}{}", session.cli_flags(word))
+    use super::{ASSUME_ROLE, SessionParams, Sts, session_file};
+    use crate::identity::SessionCredentials;
+    use crate::outcome::{self, Observed, Performed, Session};
+    use crate::policy::{PolicyType, Reason};
+    use crate::sdk::call_error;
+    use crate::service::{Authorization, Governing, InstanceCommand, Made, NewSession, identity_rules_enforced};
+    use crate::shell::{quote, word};
+    use crate::target_facts::Capabilities;
+    use crate::timestamp::parse_timestamp;
+
+    // What the instance's aws CLI prints of a new session: the secret key and
+    // the token go to the session file, never to the output.
+    const ASSUME_QUERY: &str = "[Credentials.AccessKeyId,Credentials.SecretAccessKey,Credentials.SessionToken,Credentials.Expiration,AssumedRoleUser.Arn]";
+    const ASSUME_PRINT: &str = r#"awk -F '\t' '{ print $1 "\t" $4 "\t" $5 "\t" ($3 != "" ? "token" : "none") }'"#;
+
+    impl Made for Sts<String> {
+        fn operation(&self) -> &'static str {
+            match self {
+                Sts::AssumeRole { .. } => "AssumeRole",
+                Sts::AssumeRoleWithWebIdentity { .. } => "AssumeRoleWithWebIdentity",
+                Sts::GetCallerIdentity { .. } => "GetCallerIdentity",
             }
-            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
-                let claims: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!(
-                    "aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-name {session_name} --web-identity-token \"$TOKEN\"   # TOKEN: issued by the harness as {issuer}: {}",
-                    claims.join(", ")
-                )
-            }
-            Sts::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
         }
-    }
 
-    fn authorization(&self, _partition: &str) -> Authorization<'_> {
-        match self {
-            Sts::AssumeRole { role_arn, session_name, session, .. } => Authorization::Request {
-                action: ASSUME_ROLE,
-                resource: role_arn.clone(),
-                governed_by: Governing::Role { arn: role_arn, session },
-                keys: session.request_keys(session_name),
-            },
-            Sts::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => Authorization::WebIdentity { role_arn, issuer, claims },
-            Sts::GetCallerIdentity { .. } => Authorization::NoneNeeded("sts:GetCallerIdentity needs no permission"),
-        }
-    }
-
-    /// The rule the predicted denial names is the one the target must
-    /// enforce, and so is every session parameter the step passes.
-    fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
-        match self {
-            Sts::AssumeRole { session, .. } => {
-                match predicted.and_then(|p| p.policy_type) {
-                    Some(PolicyType::Identity) if !caps.identity_policies => return Err("the target does not enforce identity policies"),
-                    Some(PolicyType::Identity) => {}
-                    _ if !caps.trust_policies => return Err("the target does not enforce trust policies"),
-                    _ => {}
-                }
-                if session.external_id.is_some() && !caps.trust_conditions {
-                    return Err("the target does not check trust policy conditions (sts:ExternalId)");
-                }
-                if !session.tags.is_empty() && !caps.session_tags {
-                    return Err("the target does not require sts:TagSession for session tags");
-                }
-                if session.duration_seconds.is_some() && !caps.session_durations {
-                    return Err("the target does not check session durations");
-                }
-                identity_rules_enforced(caps, predicted)
+        /// The role, by its name.
+        fn resource(&self) -> Option<String> {
+            match self {
+                Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string()),
+                Sts::GetCallerIdentity { .. } => None,
             }
-            Sts::AssumeRoleWithWebIdentity { .. } => {
-                if caps.web_identity { Ok(()) } else { Err("the target does not check web identity tokens against trust policies") }
-            }
-            Sts::GetCallerIdentity { .. } => identity_rules_enforced(caps, predicted),
         }
-    }
 
-    async fn perform(&self, config: &SdkConfig) -> Performed {
-        let start = Instant::now();
-        let client = aws_sdk_sts::Client::new(config);
-        let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
-        match self {
-            Sts::AssumeRole { role_arn, session_name, session, .. } => match session.on(client.assume_role().role_arn(role_arn).role_session_name(session_name)).send().await {
-                Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
-                Err(err) => failed(call_error(&err)),
-            },
-            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
-                let token = crate::web_token::issue(issuer, claims);
-                match client.assume_role_with_web_identity().role_arn(role_arn).role_session_name(session_name).web_identity_token(token).send().await {
+        fn cli(&self) -> String {
+            match self {
+                Sts::AssumeRole { role_arn, session_name, session, .. } => {
+                    format!("aws sts assume-role --role-arn {role_arn} --role-session-name {session_name}{}", session.cli_flags(word))
+                }
+                Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
+                    let claims: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!(
+                        "aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-name {session_name} --web-identity-token \"$TOKEN\"   # TOKEN: issued by the harness as {issuer}: {}",
+                        claims.join(", ")
+                    )
+                }
+                Sts::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
+            }
+        }
+
+        fn authorization(&self, _partition: &str) -> Authorization<'_> {
+            match self {
+                Sts::AssumeRole { role_arn, session_name, session, .. } => Authorization::Request {
+                    action: ASSUME_ROLE,
+                    resource: role_arn.clone(),
+                    governed_by: Governing::Role { arn: role_arn, session },
+                    keys: session.request_keys(session_name),
+                },
+                Sts::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => Authorization::WebIdentity { role_arn, issuer, claims },
+                Sts::GetCallerIdentity { .. } => Authorization::NoneNeeded("sts:GetCallerIdentity needs no permission"),
+            }
+        }
+
+        /// The rule the predicted denial names is the one the target must
+        /// enforce, and so is every session parameter the step passes.
+        fn denial_verifiable(&self, caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
+            match self {
+                Sts::AssumeRole { session, .. } => {
+                    match predicted.and_then(|p| p.policy_type) {
+                        Some(PolicyType::Identity) if !caps.identity_policies => return Err("the target does not enforce identity policies"),
+                        Some(PolicyType::Identity) => {}
+                        _ if !caps.trust_policies => return Err("the target does not enforce trust policies"),
+                        _ => {}
+                    }
+                    if session.external_id.is_some() && !caps.trust_conditions {
+                        return Err("the target does not check trust policy conditions (sts:ExternalId)");
+                    }
+                    if !session.tags.is_empty() && !caps.session_tags {
+                        return Err("the target does not require sts:TagSession for session tags");
+                    }
+                    if session.duration_seconds.is_some() && !caps.session_durations {
+                        return Err("the target does not check session durations");
+                    }
+                    identity_rules_enforced(caps, predicted)
+                }
+                Sts::AssumeRoleWithWebIdentity { .. } => {
+                    if caps.web_identity { Ok(()) } else { Err("the target does not check web identity tokens against trust policies") }
+                }
+                Sts::GetCallerIdentity { .. } => identity_rules_enforced(caps, predicted),
+            }
+        }
+
+        async fn perform(&self, config: &SdkConfig) -> Performed {
+            let start = Instant::now();
+            let client = aws_sdk_sts::Client::new(config);
+            let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
+            match self {
+                Sts::AssumeRole { role_arn, session_name, session, .. } => match with_params(session, client.assume_role().role_arn(role_arn).role_session_name(session_name)).send().await {
                     Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
                     Err(err) => failed(call_error(&err)),
+                },
+                Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
+                    let token = crate::web_token::issue(issuer, claims);
+                    match client.assume_role_with_web_identity().role_arn(role_arn).role_session_name(session_name).web_identity_token(token).send().await {
+                        Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                        Err(err) => failed(call_error(&err)),
+                    }
+                }
+                Sts::GetCallerIdentity { expect_arn } => match client.get_caller_identity().send().await {
+                    Ok(out) => outcome::caller(
+                        expect_arn.as_deref(),
+                        out.user_id().unwrap_or_default(),
+                        out.account().unwrap_or_default(),
+                        out.arn().unwrap_or_default(),
+                        start.elapsed(),
+                    ),
+                    Err(err) => failed(call_error(&err)),
+                },
+            }
+        }
+
+        fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
+            match self {
+                Sts::AssumeRole { role_arn, session_name, session, .. } => {
+                    let file = session_file(role_arn, session_name);
+                    Ok(InstanceCommand {
+                        prepare: String::new(),
+                        command: format!(
+                            "aws sts assume-role --role-arn {} --role-session-name {}{} --query '{ASSUME_QUERY}' --output text",
+                            quote(role_arn),
+                            quote(session_name),
+                            session.cli_flags(quote)
+                        ),
+                        stdout_to: "\"new.$$\"".into(),
+                        on_success: format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = quote(&file)),
+                        saves: Some(file),
+                    })
+                }
+                Sts::GetCallerIdentity { .. } => Ok(InstanceCommand::printing("aws sts get-caller-identity --output json".to_string())),
+                Sts::AssumeRoleWithWebIdentity { .. } => Err("a web identity token is exchanged by the harness, not on the instance"),
+            }
+        }
+
+        fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
+            match self {
+                Sts::GetCallerIdentity { expect_arn } => {
+                    let answer = serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
+                    let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
+                    outcome::caller(expect_arn.as_deref(), &text("UserId"), &text("Account"), &text("Arn"), elapsed)
+                }
+                Sts::AssumeRole { role_arn, session_name, .. } => {
+                    let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
+                    let field = |i: usize| fields.get(i).copied().unwrap_or_default();
+                    let session = Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
+                    outcome::assumed_session(role_arn, session_name, &session, elapsed)
+                }
+                Sts::AssumeRoleWithWebIdentity { .. } => {
+                    let mut done = Performed::new(Observed::Allowed, elapsed);
+                    done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
+                    done
                 }
             }
-            Sts::GetCallerIdentity { expect_arn } => match client.get_caller_identity().send().await {
-                Ok(out) => outcome::caller(
-                    expect_arn.as_deref(),
-                    out.user_id().unwrap_or_default(),
-                    out.account().unwrap_or_default(),
-                    out.arn().unwrap_or_default(),
-                    start.elapsed(),
-                ),
-                Err(err) => failed(call_error(&err)),
-            },
         }
-    }
 
-    fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
-        match self {
-            Sts::AssumeRole { role_arn, session_name, session, .. } => {
-                let file = session_file(role_arn, session_name);
-                Ok(InstanceCommand {
-                    prepare: String::new(),
-                    command: format!(
-                        "aws sts assume-role --role-arn {} --role-session-name {}{} --query '{ASSUME_QUERY}' --output text",
-                        quote(role_arn),
-                        quote(session_name),
-                        session.cli_flags(quote)
-                    ),
-                    stdout_to: "\"new.$$\"".into(),
-                    on_success: format!("mv \"new.$$\" {f} && {ASSUME_PRINT} {f} >\"out.$$\"", f = quote(&file)),
-                    saves: Some(file),
-                })
-            }
-            Sts::GetCallerIdentity { .. } => Ok(InstanceCommand::printing("aws sts get-caller-identity --output json".to_string())),
-            Sts::AssumeRoleWithWebIdentity { .. } => Err("a web identity token is exchanged by the harness, not on the instance"),
-        }
-    }
-
-    fn read_on_instance(&self, stdout: &str, elapsed: Duration) -> Performed {
-        match self {
-            Sts::GetCallerIdentity { expect_arn } => {
-                let answer = serde_json::from_str::<serde_json::Value>(stdout).unwrap_or(serde_json::Value::Null);
-                let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
-                outcome::caller(expect_arn.as_deref(), &text("UserId"), &text("Account"), &text("Arn"), elapsed)
-            }
-            Sts::AssumeRole { role_arn, session_name, .. } => {
-                let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
-                let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-                let session = Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
-                outcome::assumed_session(role_arn, session_name, &session, elapsed)
-            }
-            Sts::AssumeRoleWithWebIdentity { .. } => {
-                let mut done = Performed::new(Observed::Allowed, elapsed);
-                done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
-                done
+        fn new_session(&self) -> Option<NewSession<'_>> {
+            match self {
+                Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session) }),
+                Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as: Some(save_as), .. } => {
+                    Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()) })
+                }
+                _ => None,
             }
         }
     }
 
-    fn new_session(&self) -> Option<NewSession<'_>> {
-        match self {
-            Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session) }),
-            Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as: Some(save_as), .. } => {
-                Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()) })
-            }
-            _ => None,
-        }
+    /// The CLI prints timestamps as RFC 3339 with `Z` (v1) or `+00:00` (v2).
+    fn cli_timestamp(text: &str) -> Option<SystemTime> {
+        parse_timestamp(text).ok().or_else(|| {
+            let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+            Some(SystemTime::from(parsed))
+        })
     }
-}
 
-/// The CLI prints timestamps as RFC 3339 with `Z` (v1) or `+00:00` (v2).
-fn cli_timestamp(text: &str) -> Option<SystemTime> {
-    parse_timestamp(text).ok().or_else(|| {
-        let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(SystemTime::from(parsed))
-    })
-}
+    pub(super) fn assumed(role_arn: &str, session_name: &str, credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
+        let Some(c) = credentials else {
+            let mut done = Performed::new(Observed::Allowed, latency);
+            done.mismatch = Some("AssumeRole returned no Credentials".into());
+            return done;
+        };
+        let credentials = SessionCredentials::from(c);
+        let session = Session {
+            access_key_id: &credentials.access_key_id,
+            has_token: !credentials.session_token.expose().is_empty(),
+            expiration: Some(credentials.expiration),
+            assumed_arn: assumed_arn.unwrap_or_default(),
+        };
+        let mut done = outcome::assumed_session(role_arn, session_name, &session, latency);
+        done.session = Some(credentials);
+        done
+    }
 
-fn assumed(role_arn: &str, session_name: &str, credentials: Option<&aws_sdk_sts::types::Credentials>, assumed_arn: Option<&str>, latency: Duration) -> Performed {
-    let Some(c) = credentials else {
-        let mut done = Performed::new(Observed::Allowed, latency);
-        done.mismatch = Some("AssumeRole returned no Credentials".into());
-        return done;
-    };
-    let credentials = SessionCredentials::from(c);
-    let session = Session {
-        access_key_id: &credentials.access_key_id,
-        has_token: !credentials.session_token.expose().is_empty(),
-        expiration: Some(credentials.expiration),
-        assumed_arn: assumed_arn.unwrap_or_default(),
-    };
-    let mut done = outcome::assumed_session(role_arn, session_name, &session, latency);
-    done.session = Some(credentials);
-    done
+    /// The AssumeRole request with the step's session parameters.
+    fn with_params(params: &SessionParams<String>, request: AssumeRoleFluentBuilder) -> AssumeRoleFluentBuilder {
+        use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
+        let tags = params.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
+        let arns = params.policy_arns.iter().map(|arn| PolicyDescriptorType::builder().arn(arn).build());
+        request
+            .set_external_id(params.external_id.clone())
+            .set_duration_seconds(params.duration_seconds)
+            .set_tags((!params.tags.is_empty()).then(|| tags.collect()))
+            .set_transitive_tag_keys((!params.transitive_tag_keys.is_empty()).then(|| params.transitive_tag_keys.clone()))
+            .set_source_identity(params.source_identity.clone())
+            .set_policy(params.policy.clone())
+            .set_policy_arns((!params.policy_arns.is_empty()).then(|| arns.collect()))
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,10 @@
+use std::time::Duration;
+
+use super::made::assumed;
 use super::*;
+use crate::policy::{PolicyType, Reason};
+use crate::shell::word;
+use crate::target_facts::Capabilities;
 use crate::policy::{Caller, Context, Decision, DocumentKind, Policy, PolicySet, Request};
 use crate::service::Call;
 
