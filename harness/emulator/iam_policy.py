@@ -485,7 +485,7 @@ def conditions_hold(conditions, context):
 # Evaluation order
 # ---------------------------------------------------------------------------
 
-def full_context(caller, context, resource_account=None):
+def full_context(caller, context, resource_account=None, kind=None):
     """The request context (keys lowercased) with the keys AWS fills from the
     caller and the resource (reference_policies_condition-keys.html):
     aws:PrincipalIsAWSService and aws:ViaAWSService in every request signed
@@ -509,6 +509,8 @@ def full_context(caller, context, resource_account=None):
         full.setdefault("aws:multifactorauthpresent", ["false"])
     if resource_account:
         full.setdefault("aws:resourceaccount", [resource_account])
+    if kind == "key" and caller.account:  # every KMS request carries the caller's account
+        full.setdefault("kms:calleraccount", [caller.account])
     return full
 
 
@@ -568,7 +570,7 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
     if resource_account is None:
         parts = resource.split(":")
         resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
-    context = full_context(caller, context, resource_account)
+    context = full_context(caller, context, resource_account, resource_kind(action, resource))
     kind = resource_kind(action, resource)
     who, what = caller.short(), f"{action} on {resource}"
     resource_type = {"role": "trust", "key": "key-policy"}.get(kind, "resource")

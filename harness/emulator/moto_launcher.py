@@ -189,6 +189,16 @@ def _request_context(request, entity):
         # A required parameter: every AssumeRole request carries its session name.
         context["sts:RoleSessionName"] = _param(data, "RoleSessionName")
         context.update(_assume_role_keys(_session_request(data)))
+    if request._service == "kms":
+        # The encryption context a KMS call names: kms:EncryptionContext:<key> and its keys.
+        try:
+            asked = json.loads(request._body or b"{}").get("EncryptionContext") or {}
+        except (ValueError, AttributeError):
+            asked = {}
+        for key, value in asked.items():
+            context[f"kms:EncryptionContext:{key}"] = value
+        if asked:
+            context["kms:EncryptionContextKeys"] = list(asked)
     query = parse_qs(urlparse(request._path).query)
     for key in ("prefix", "delimiter", "max-keys"):
         if key in query:

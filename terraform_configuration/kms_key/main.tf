@@ -70,6 +70,8 @@ resource "aws_kms_key" "data" {
         Principal = { AWS = concat([aws_iam_role.reader.arn], var.consumer_named ? [aws_iam_role.consumer.arn] : []) }
         Action    = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
+        # Only for the figures: a call must name this encryption context.
+        Condition = { StringEquals = { "kms:EncryptionContext:purpose" = "figures" } }
       },
     ]
   })

@@ -101,6 +101,11 @@ impl Request {
         if let Some(account) = self.resource_account() {
             context.insert_default("aws:ResourceAccount", account);
         }
+        // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account:
+        // every KMS request carries the caller's account.
+        if let (ResourceKind::Key, Some(account)) = (self.resource_kind(), self.caller.account()) {
+            context.insert_default("kms:CallerAccount", account.to_string());
+        }
         context
     }
 }

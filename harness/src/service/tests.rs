@@ -8,7 +8,7 @@ use super::*;
 fn sample(field: &str) -> Value {
     match field {
         "duration_seconds" => Value::Integer(3600),
-        "tags" | "claims" => Value::Table([("team".to_string(), Value::String("data".into()))].into_iter().collect()),
+        "tags" | "claims" | "encryption_context" => Value::Table([("team".to_string(), Value::String("data".into()))].into_iter().collect()),
         "transitive_tag_keys" => Value::Array(vec![Value::String("team".into())]),
         "expect_keys" | "policy_arns" => Value::Array(vec![Value::String("x".into())]),
         "policy" => Value::String(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
