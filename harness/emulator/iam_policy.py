@@ -554,6 +554,9 @@ def is_trust_action(action):
     return action.startswith("sts:assumerole") or action in ("sts:tagsession", "sts:setsourceidentity")
 
 
+TRUST_POLICY = "the role's trust policy"
+
+
 def resource_kind(action, resource):
     if is_trust_action(action):
         return "role"
@@ -570,8 +573,8 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
     if resource_account is None:
         parts = resource.split(":")
         resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
-    context = full_context(caller, context, resource_account, resource_kind(action, resource))
     kind = resource_kind(action, resource)
+    context = full_context(caller, context, resource_account, kind)
     who, what = caller.short(), f"{action} on {resource}"
     resource_type = {"role": "trust", "key": "key-policy"}.get(kind, "resource")
 
@@ -624,15 +627,16 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
 
     resource_name = resource_policy.name if resource_policy else None
     how = resource_hit[2] if resource_hit else NONE
-    if kind == "role" and how == NONE:
-        trust = resource_name or "the role's trust policy"
-        return no_allow("trust", f"no statement of {trust} lets {who} {action}")
-    if kind == "key" and how == NONE:
-        # No implicit trust of the account: IAM policies count only where the key policy
-        # enables them (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html).
-        key = resource_name or "the key policy (there is none)"
-        return no_allow("key-policy", f"no statement of {key} allows {who} {action}, nor enables the account's IAM policies, "
-                        "without which they have no effect")
+    # A role, and a KMS key, admit no one their own policy does not name: a key not even its account,
+    # whose IAM policies count only where the key policy enables them
+    # (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html).
+    if kind in ("role", "key") and how == NONE:
+        if kind == "role":
+            text = f"no statement of {resource_name or TRUST_POLICY} lets {who} {action}"
+        else:
+            text = (f"no statement of {resource_name or 'the key policy (there is none)'} allows {who} {action}, "
+                    "nor enables the account's IAM policies, without which they have no effect")
+        return no_allow(resource_type, text)
     if caller.kind in ("service", "federated"):
         return allowed_by("trust", resource_hit)
     if not same_account:

@@ -87,7 +87,7 @@ enum Bucket {
     Exists(Option<Policy>),
 }
 
-/// Reads policies from the target as the admin, each role and bucket once
+/// Reads policies from the target as the admin, each role, bucket and key once
 /// per stage (a new stage's apply may change them).
 pub struct Predictor {
     /// Each account's clients; the first is the default (the scenario's first account, else the admin's).
@@ -96,6 +96,8 @@ pub struct Predictor {
     roles: Mutex<HashMap<RoleKey, Read<Option<RoleSnapshot>>>>,
     /// A bucket's policy, and the account that owns it.
     buckets: Mutex<HashMap<String, Read<(Bucket, String)>>>,
+    /// A KMS key's policy, by the key's ARN.
+    keys: Mutex<HashMap<String, Read<Policy>>>,
 }
 
 /// What reading a policy came to: the value, or why it could not be read.
@@ -134,6 +136,7 @@ impl Predictor {
             partition: partition.to_string(),
             roles: Mutex::default(),
             buckets: Mutex::default(),
+            keys: Mutex::default(),
         }
     }
 
@@ -407,8 +410,19 @@ impl Predictor {
         Ok((found?, owner.id.clone()))
     }
 
-    /// A KMS key's policy (its ARN names the account that holds it): kms:GetKeyPolicy as that account's admin.
+    /// A KMS key's policy, read once per stage.
     async fn key_policy(&self, key: &str) -> Result<Policy, String> {
+        let mut keys = self.keys.lock().await;
+        if let Some(known) = keys.get(key) {
+            return known.clone();
+        }
+        let read = self.read_key_policy(key).await;
+        keys.insert(key.to_string(), read.clone());
+        read
+    }
+
+    /// kms:GetKeyPolicy as the admin of the account the key's ARN names.
+    async fn read_key_policy(&self, key: &str) -> Result<Policy, String> {
         let account = self.account_of(key)?;
         let read = account.kms.get_key_policy().key_id(key).policy_name("default").send().await;
         let read = read.map_err(|err| format!("cannot read the key policy of {key}: kms:GetKeyPolicy: {}", call_error(&err).code()))?;

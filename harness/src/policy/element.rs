@@ -10,7 +10,7 @@ pub enum DocumentKind {
     Identity,
     /// A role's trust policy: Principal required, NotPrincipal refused.
     Trust,
-    /// A bucket policy: Principal or NotPrincipal required.
+    /// A bucket policy, or a KMS key policy (the same rules): Principal or NotPrincipal required.
     Bucket,
 }
 

@@ -328,16 +328,20 @@ impl<'a> Evaluator<'a> {
         let request = self.request;
         let resource = self.find(&self.policies.resource, Effect::Allow);
         let how = resource.map(|(_, _, how)| how).unwrap_or(PrincipalMatch::None);
-        if self.kind == ResourceKind::Role && how == PrincipalMatch::None {
-            let trust = self.resource_name().unwrap_or_else(|| "the role's trust policy".into());
+        // A role, and a KMS key, admit no one their own policy does not name: a key not even its
+        // account, whose IAM policies count only where the key policy enables them.
+        if matches!(self.kind, ResourceKind::Role | ResourceKind::Key) && how == PrincipalMatch::None {
             let policies: Vec<&Policy> = self.policies.resource.iter().collect();
-            return self.no_allow_of(PolicyType::Trust, &policies, format!("no statement of {trust} lets {} {}", self.who, request.action));
-        }
-        if self.kind == ResourceKind::Key && how == PrincipalMatch::None {
-            // No implicit trust of the account: IAM policies count only where the key policy enables them.
-            let key = self.resource_name().unwrap_or_else(|| "the key policy (there is none)".into());
-            let policies: Vec<&Policy> = self.policies.resource.iter().collect();
-            return self.no_allow_of(PolicyType::KeyPolicy, &policies, format!("no statement of {key} allows {} {}, nor enables the account's IAM policies, without which they have no effect", self.who, request.action));
+            let text = match (self.kind, self.resource_name()) {
+                (ResourceKind::Role, named) => format!("no statement of {} lets {} {}", named.unwrap_or_else(|| "the role's trust policy".into()), self.who, request.action),
+                (_, named) => format!(
+                    "no statement of {} allows {} {}, nor enables the account's IAM policies, without which they have no effect",
+                    named.unwrap_or_else(|| "the key policy (there is none)".into()),
+                    self.who,
+                    request.action
+                ),
+            };
+            return self.no_allow_of(self.resource_type, &policies, text);
         }
         if matches!(request.caller, Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous) {
             // A service, a federated user or an anonymous caller is named by the resource policy, or nothing allows it.

@@ -247,8 +247,9 @@ impl<'r> ScenarioRun<'r> {
         let admin = self.default_admin().await;
         // This stage's policies, read once it is applied: what AWS should answer.
         let predictor = self.predictor(&admin);
-        // Alive while the steps (and, after the last stage, the access walks) run: the workload reads them on refresh.
-        self.imds = Vec::new();
+        // Alive while the steps (and, after the last stage, the access walks) run: the workload
+        // reads them on refresh. The previous stage's endpoints end before this stage's start.
+        self.imds.clear();
         self.imds = self.stage_principals(&admin, &predictor, stage, outputs).await?;
         for step in &stage.steps {
             if self.runner.cancel.is_cancelled() {
