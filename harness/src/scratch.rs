@@ -13,27 +13,68 @@ struct Folders {
     stopping: bool,
 }
 
-static FOLDERS: Mutex<Folders> = Mutex::new(Folders { paths: BTreeSet::new(), stopping: false });
+/// Every folder of a run. A folder leaves it only once it is gone from disk
+/// (or handed over), and its removal holds the lock: a hard stop, which
+/// ends the process as soon as it returns, never races a removal half done.
+pub struct Registry(Mutex<Folders>);
 
-fn folders() -> MutexGuard<'static, Folders> {
-    FOLDERS.lock().unwrap_or_else(PoisonError::into_inner)
-}
+static RUN: Registry = Registry::new();
 
 /// A temporary folder named `<prefix><random>` in the system's temporary folder.
-#[derive(Debug)]
 pub struct Scratch {
     dir: Option<tempfile::TempDir>,
+    registry: &'static Registry,
 }
 
-/// Make a folder, registered at once (a hard stop either sees it or prevents it).
-pub fn folder(prefix: &str) -> std::io::Result<Scratch> {
-    let mut folders = folders();
-    if folders.stopping {
-        return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "the harness is stopping"));
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Scratch").field(&self.path()).finish()
     }
-    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
-    folders.paths.insert(dir.path().to_path_buf());
-    Ok(Scratch { dir: Some(dir) })
+}
+
+/// Make a folder of this run.
+pub fn folder(prefix: &str) -> std::io::Result<Scratch> {
+    RUN.folder(prefix)
+}
+
+/// The hard stop: no folder is made from now on; every one that exists is
+/// removed, but those in `spared` (and under them). Returns the folders left.
+pub fn remove_all(spared: &[PathBuf]) -> Vec<PathBuf> {
+    RUN.remove_all(spared)
+}
+
+impl Registry {
+    const fn new() -> Self {
+        Self(Mutex::new(Folders { paths: BTreeSet::new(), stopping: false }))
+    }
+
+    fn folders(&self) -> MutexGuard<'_, Folders> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Make a folder, registered at once (a hard stop either sees it or prevents it).
+    pub fn folder(&'static self, prefix: &str) -> std::io::Result<Scratch> {
+        let mut folders = self.folders();
+        if folders.stopping {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "the harness is stopping"));
+        }
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+        folders.paths.insert(dir.path().to_path_buf());
+        Ok(Scratch { dir: Some(dir), registry: self })
+    }
+
+    pub fn remove_all(&self, spared: &[PathBuf]) -> Vec<PathBuf> {
+        let mut folders = self.folders();
+        folders.stopping = true;
+        let mut left = Vec::new();
+        for path in std::mem::take(&mut folders.paths) {
+            let is_spared = spared.iter().any(|s| s.starts_with(&path) || path.starts_with(s));
+            if is_spared || std::fs::remove_dir_all(&path).is_err() {
+                left.push(path);
+            }
+        }
+        left
+    }
 }
 
 impl Scratch {
@@ -52,51 +93,90 @@ impl Scratch {
     /// lease): no longer this run's, so not even a hard stop removes it.
     pub fn hand_over(self) -> PathBuf {
         let path = self.path().to_path_buf();
-        folders().paths.remove(&path);
+        self.registry.folders().paths.remove(&path);
         self.keep()
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            folders().paths.remove(dir.path());
+        let Some(dir) = self.dir.take() else { return };
+        let mut folders = self.registry.folders();
+        let path = dir.path().to_path_buf();
+        if !folders.paths.remove(&path) {
+            // A hard stop took it: it removed it, spared it or named it.
+            let _ = dir.keep();
+            return;
+        }
+        if dir.close().is_err() && path.exists() {
+            // Still on disk (something wrote into it meanwhile): a hard stop retries it and names it.
+            folders.paths.insert(path);
         }
     }
-}
-
-/// The hard stop: no folder is made from now on; every one that exists is
-/// removed, but those in `spared` (and under them). Returns the folders left.
-pub fn remove_all(spared: &[PathBuf]) -> Vec<PathBuf> {
-    let mut folders = folders();
-    folders.stopping = true;
-    let mut left = Vec::new();
-    for path in std::mem::take(&mut folders.paths) {
-        let is_spared = spared.iter().any(|s| s.starts_with(&path) || path.starts_with(s));
-        if is_spared || std::fs::remove_dir_all(&path).is_err() {
-            left.push(path);
-        }
-    }
-    left
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn registry() -> &'static Registry {
+        Box::leak(Box::new(Registry::new()))
+    }
+
     #[test]
     fn a_scratch_folder_goes_with_its_owner_unless_kept() {
-        let gone = folder("harness-test-").unwrap();
+        let run = registry();
+        let gone = run.folder("harness-test-").unwrap();
         let path = gone.path().to_path_buf();
         assert!(path.is_dir());
         drop(gone);
-        assert!(!path.exists());
-        let kept = folder("harness-test-").unwrap().keep();
-        assert!(kept.is_dir() && folders().paths.contains(&kept), "a kept folder is still the run's");
-        folders().paths.remove(&kept);
-        std::fs::remove_dir_all(kept).unwrap();
-        let handed = folder("harness-test-").unwrap().hand_over();
-        assert!(handed.is_dir() && !folders().paths.contains(&handed));
+        assert!(!path.exists() && run.folders().paths.is_empty());
+        let kept = run.folder("harness-test-").unwrap().keep();
+        assert!(kept.is_dir() && run.folders().paths.contains(&kept), "a kept folder is still the run's");
+        let handed = run.folder("harness-test-").unwrap().hand_over();
+        assert!(handed.is_dir() && !run.folders().paths.contains(&handed));
+        assert_eq!(run.remove_all(&[]), Vec::<PathBuf>::new());
+        assert!(!kept.exists(), "a hard stop removes a kept folder it does not spare");
+        assert!(handed.is_dir(), "a handed-over folder outlives even a hard stop");
         std::fs::remove_dir_all(handed).unwrap();
+    }
+
+    #[test]
+    fn a_folder_spared_by_a_hard_stop_survives_its_owner() {
+        let run = registry();
+        let copy = run.folder("harness-test-").unwrap();
+        let path = copy.path().to_path_buf();
+        assert_eq!(run.remove_all(std::slice::from_ref(&path)), vec![path.clone()]);
+        drop(copy);
+        assert!(path.is_dir(), "the working copy a printed destroy command needs was removed");
+        assert!(run.folder("harness-test-").is_err(), "no folder is made once a hard stop began");
+        std::fs::remove_dir_all(path).unwrap();
+    }
+
+    // The hard stop ends the process the moment it returns, so an owner's
+    // drop on another thread must never be caught half done: every folder is
+    // then either gone or in the list of those left.
+    #[test]
+    fn a_hard_stop_during_owners_drops_leaves_no_unnamed_folder() {
+        let run = registry();
+        let owned: Vec<Scratch> = (0..4).map(|_| run.folder("harness-test-").unwrap()).collect();
+        let paths: Vec<PathBuf> = owned.iter().map(|s| s.path().to_path_buf()).collect();
+        for (n, path) in paths.iter().enumerate() {
+            for i in 0..if n == 0 { 5000 } else { 10 } {
+                std::fs::write(path.join(i.to_string()), "x").unwrap();
+            }
+        }
+        let dropping = std::thread::spawn(move || drop(owned));
+        // The hard stop comes once the first folder's drop has begun (it no longer counts as the run's).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while run.folders().paths.contains(&paths[0]) {
+            assert!(std::time::Instant::now() < deadline, "the owner's drop never began");
+            std::thread::yield_now();
+        }
+        let left = run.remove_all(&[]);
+        let unnamed: Vec<&PathBuf> = paths.iter().filter(|p| p.exists() && !left.contains(p)).collect();
+        dropping.join().unwrap();
+        assert!(unnamed.is_empty(), "a hard stop returned while {unnamed:?} was being removed");
+        paths.iter().for_each(|p| _ = std::fs::remove_dir_all(p));
     }
 }

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ pub fn project(path: &str) -> PathBuf {
 pub struct Run {
     child: Child,
     stderr: Arc<Mutex<String>>,
+    /// Set once stderr is closed: the harness has ended (or closed it), nothing more will come.
+    stderr_closed: Arc<AtomicBool>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -34,6 +37,8 @@ impl Run {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
+        let stderr_closed = Arc::new(AtomicBool::new(false));
+        let closed = stderr_closed.clone();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 eprintln!("  | {line}");
@@ -41,14 +46,19 @@ impl Run {
                 text.push_str(&line);
                 text.push('\n');
             }
+            closed.store(true, Ordering::SeqCst);
         });
-        Run { child, stderr, reader: Some(reader) }
+        Run { child, stderr, stderr_closed, reader: Some(reader) }
     }
 
-    /// Poll stderr until it contains `pattern` (or fail at the deadline).
+    /// Poll stderr until it contains `pattern` (or fail at the deadline, or
+    /// at once when the harness has ended without printing it).
     pub fn wait_for(&self, pattern: &str) {
         let deadline = Instant::now() + RUN_DEADLINE;
         while !self.stderr.lock().unwrap().contains(pattern) {
+            // Read the flag before the text: a line printed just before the end is not missed.
+            let ended = self.stderr_closed.load(Ordering::SeqCst) && !self.stderr.lock().unwrap().contains(pattern);
+            assert!(!ended, "the harness ended without printing `{pattern}`; stderr:\n{}", self.stderr.lock().unwrap());
             assert!(Instant::now() < deadline, "`{pattern}` never appeared; stderr:\n{}", self.stderr.lock().unwrap());
             std::thread::sleep(Duration::from_millis(20));
         }
