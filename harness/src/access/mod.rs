@@ -50,6 +50,12 @@ pub enum SnapshotMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathReport {
     pub path: String,
+    /// Its principal, roles and bucket, as named in `path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
+    /// What leads to each place after the first (AssumeRole and its conditions, the bucket's actions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     pub statements: Vec<String>,
     /// Entered by chaining roles: each session lasts at most one hour.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -185,7 +191,7 @@ pub fn check(scenario: &str, scenario_path: &FsPath, subject: &Subject<'_>, mode
                 Ok(walk) => (Some(walk), Proof::predicted("not walked yet")),
                 Err(why) => (None, Proof::Predicted { why }),
             };
-            PathReport { path: l.text, statements: l.statements, chained: l.chained, proof, walk }
+            PathReport { path: l.text, places: l.places, links: l.links, statements: l.statements, chained: l.chained, proof, walk }
         })
         .collect();
     Ok(AccessReport { snapshot: file.display().to_string(), paths, diff, accepted, unseen, analysis_ms })

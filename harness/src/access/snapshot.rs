@@ -85,22 +85,42 @@ impl Namer {
         format!(" [{}]", each.join("; "))
     }
 
-    /// Everything of a path's line but its action.
-    fn head(&self, path: &Path, inventory: &Inventory) -> String {
-        let mut line = self.start(&path.start, inventory);
-        for hop in &path.hops {
+    /// A path's places, each with what the request must meet to get there:
+    /// its start, each role entered (by AssumeRole, or with a web identity
+    /// from a provider), its bucket (the conditions of the bucket's actions go
+    /// at the line's end).
+    fn places(&self, path: &Path, inventory: &Inventory) -> Vec<Place> {
+        let mut places = vec![Place { name: self.start(&path.start, inventory), via: String::new(), conditions: String::new() }];
+        for (i, hop) in path.hops.iter().enumerate() {
             let role = &inventory.roles[hop.role];
-            line.push_str(&format!(" -> {}{}", self.address(&role.address, &role.account), self.conditions(&hop.opened.conditions)));
+            let via = if i == 0 && matches!(path.start, Start::Provider(_)) { "sts:AssumeRoleWithWebIdentity" } else { "sts:AssumeRole" };
+            places.push(Place { name: self.address(&role.address, &role.account), via: via.into(), conditions: self.conditions(&hop.opened.conditions) });
         }
-        let Some(reach) = &path.reach else { return line };
-        let bucket = &inventory.buckets[reach.bucket];
-        let objects = match reach.objects.as_deref() {
-            None | Some("*") => String::new(),
-            Some(pattern) => format!("/{}", self.text(pattern)),
-        };
-        line.push_str(&format!(" -> {}{objects}", self.address(&bucket.address, &bucket.account)));
-        line
+        if let Some(reach) = &path.reach {
+            let bucket = &inventory.buckets[reach.bucket];
+            let objects = match reach.objects.as_deref() {
+                None | Some("*") => String::new(),
+                Some(pattern) => format!("/{}", self.text(pattern)),
+            };
+            places.push(Place { name: format!("{}{objects}", self.address(&bucket.address, &bucket.account)), via: String::new(), conditions: String::new() });
+        }
+        places
     }
+}
+
+/// One place of a path: a principal, a role or a bucket.
+struct Place {
+    name: String,
+    /// The action that leads there (a role's AssumeRole; a bucket's actions are the line's).
+    via: String,
+    /// ` [key operator values]` the request must meet there.
+    conditions: String,
+}
+
+/// Everything of a path's line but its actions.
+fn head(places: &[Place]) -> String {
+    let each: Vec<String> = places.iter().map(|p| format!("{}{}", p.name, p.conditions)).collect();
+    each.join(" -> ")
 }
 
 /// What a path that ends entering a role says it does there.
@@ -110,6 +130,10 @@ const ENTERED: &str = "enters it (its grants are beyond the analysed actions)";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub text: String,
+    /// Its principal, roles and bucket, as named in the text.
+    pub places: Vec<String>,
+    /// What leads to each place after the first: `sts:AssumeRole [conditions]`, the bucket's actions.
+    pub links: Vec<String>,
     /// The statements that open it, each with where the config writes it when known.
     pub statements: Vec<String>,
     /// Roles entered by chaining (a session assumed from a session): at most one hour each.
@@ -118,15 +142,17 @@ pub struct Line {
     pub walk: Result<Walk, String>,
 }
 
-/// One line's actions, the statements behind them, whether a chain leads there, and one of its paths.
-type Grouped<'a> = (BTreeSet<&'static str>, BTreeSet<Opening>, bool, Option<&'a Path>);
+/// One line's actions, the statements behind them, whether a chain leads there, one of its paths, and its places.
+type Grouped<'a> = (BTreeSet<&'static str>, BTreeSet<Opening>, bool, Option<&'a Path>, Vec<Place>);
 
 /// The paths as snapshot lines: one per start, chain, bucket and conditions, its actions together.
 pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
     let mut grouped: BTreeMap<(String, String), Grouped<'_>> = BTreeMap::new();
     for path in paths {
         let conditions = path.reach.as_ref().map(|r| namer.conditions(&r.opened.conditions)).unwrap_or_default();
-        let entry = grouped.entry((namer.head(path, inventory), conditions)).or_default();
+        let places = namer.places(path, inventory);
+        let entry = grouped.entry((head(&places), conditions)).or_default();
+        entry.4 = places;
         entry.0.insert(path.reach.as_ref().map_or(ENTERED, |r| r.action));
         entry.1.extend(path.hops.iter().flat_map(|h| h.opened.statements.iter().cloned()));
         entry.1.extend(path.reach.iter().flat_map(|r| r.opened.statements.iter().cloned()));
@@ -139,7 +165,7 @@ pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn 
     }
     grouped
         .into_iter()
-        .map(|((head, conditions), (actions, openings, chained, path))| {
+        .map(|((head, conditions), (actions, openings, chained, path, places))| {
             let actions: Vec<&'static str> = actions.into_iter().collect();
             let walked: Vec<&'static str> = actions.iter().copied().filter(|a| *a != ENTERED).collect();
             let walk = path.map_or_else(|| Err("no path".to_string()), |path| walk::plan(path, &walked, inventory));
@@ -153,7 +179,12 @@ pub fn lines(paths: &[Path], inventory: &Inventory, namer: &Namer, locate: &dyn 
                     format!("statement {} of {}{place}", o.statement, o.policy)
                 })
                 .collect();
-            Line { text: format!("{head}: {}{conditions}", actions.join(", ")), statements, chained, walk }
+            let mut links: Vec<String> = places.iter().skip(1).map(|p| format!("{}{}", p.via, p.conditions)).collect();
+            if let (Some(last), false) = (links.last_mut(), walked.is_empty()) {
+                *last = format!("{}{conditions}", walked.join(", "));
+            }
+            let places = places.into_iter().map(|p| p.name).collect();
+            Line { text: format!("{head}: {}{conditions}", actions.join(", ")), places, links, statements, chained, walk }
         })
         .collect()
 }

@@ -204,7 +204,7 @@ fn together_the_diff_names_every_unintended_path_and_no_trap() {
     let snapshot = lines(&intended());
     let mut all = intended();
     all.extend(extra);
-    let found: Vec<Line> = lines(&all).into_iter().map(|text| Line { text, statements: Vec::new(), chained: false, walk: Err(String::new()) }).collect();
+    let found: Vec<Line> = lines(&all).into_iter().map(|text| Line { text, places: Vec::new(), links: Vec::new(), statements: Vec::new(), chained: false, walk: Err(String::new()) }).collect();
     let diff = Diff::between(&snapshot, &found);
     assert_eq!(diff.added.into_iter().collect::<BTreeSet<_>>(), expected);
     assert!(diff.missing.is_empty(), "{:?}", diff.missing);

@@ -39,7 +39,11 @@ pub fn access_changed() -> RunReport {
     let added = "aws_iam_role.ci -> aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".to_string();
     report.scenarios[0].access = Some(crate::access::AccessReport {
         snapshot: "scenarios/problem_demo.access".into(),
-        paths: vec![crate::access::PathReport { path: added.clone(), statements: vec!["statement 0 of aws_iam_role_policy.ci, main.tf:12".into()], chained: false, proof: crate::access::Proof::predicted("its start is any principal of an account: none of the scenario's acts as it"), walk: None }],
+        paths: vec![crate::access::PathReport {
+            path: added.clone(),
+            places: vec!["aws_iam_role.ci".into(), "aws_iam_role.role2".into(), "aws_s3_bucket.bucket".into()],
+            links: vec!["sts:AssumeRole".into(), "s3:ListBucket".into()],
+            statements: vec!["statement 0 of aws_iam_role_policy.ci, main.tf:12".into()], chained: false, proof: crate::access::Proof::predicted("its start is any principal of an account: none of the scenario's acts as it"), walk: None }],
         diff: Some(crate::access::Diff { added: vec![added], missing: vec!["aws_iam_role.role2 -> aws_s3_bucket.bucket: s3:ListBucket".into()] }),
         accepted: false,
         unseen: Vec::new(),
@@ -239,5 +243,100 @@ fn allowed(name: &str, stage: Option<String>, action: &str) -> StepReport {
         }),
         prediction_error: None,
         warning: None,
+    }
+}
+
+/// A config of fifteen principals, for the page's pictures at the size a
+/// platform team's config reaches: users and instance roles with long names
+/// listing, reading and uploading, chains through three roles, sessions saved
+/// in two stages, expected denials, and an access report of the same
+/// fifteen with conditions, walked and predicted paths, new and lost ones.
+pub fn fifteen_principals() -> RunReport {
+    let mut steps = Vec::new();
+    let buckets = ["acme-artifacts-production-eu-west-1", "acme-terraform-state", "acme-logs"];
+    let roles = ["acme-platform-deployer", "acme-readonly-auditor", "acme-break-glass-administrator"];
+    for i in 0..12 {
+        let principal = format!("{}-{i:02}", if i % 2 == 0 { "ci-pipeline-user" } else { "service-instance-role" });
+        let mut list = allowed(&format!("{principal} lists"), Some("baseline".into()), "s3:ListBucket");
+        list.principal = principal.clone();
+        list.resource = Some(buckets[i % 3].into());
+        let mut denied = denied_list(&format!("{principal} cannot list the state"), Some("baseline".into()), Verdict::Pass);
+        denied.principal = principal.clone();
+        denied.resource = Some(buckets[1].into());
+        let mut assume = allowed(&format!("{principal} assumes"), Some("fixed".into()), "sts:AssumeRole");
+        assume.principal = principal.clone();
+        assume.resource = Some(roles[i % 3].into());
+        assume.yields = Some(format!("{}-session-{i}", roles[i % 3]));
+        steps.extend([list, denied, assume]);
+    }
+    for (r, role) in roles.iter().enumerate() {
+        for (b, bucket) in buckets.iter().enumerate().filter(|(b, _)| (b + r) % 2 == 0) {
+            let mut put = allowed(&format!("{role} uploads to {bucket}"), Some("fixed".into()), if b == 0 { "s3:PutObject" } else { "s3:GetObject" });
+            put.principal = format!("{role}-session-{r}");
+            put.resource = Some(format!("{bucket}/reports/2026/hello.txt"));
+            steps.push(put);
+        }
+    }
+    let mut chained = allowed("the deployer chains into the administrator", Some("fixed".into()), "sts:AssumeRole");
+    chained.principal = format!("{}-session-0", roles[0]);
+    chained.resource = Some(roles[2].into());
+    chained.yields = Some("break-glass".into());
+    steps.push(chained);
+    let mut run = fixed_run();
+    run.scenarios = vec![ScenarioReport {
+        name: "fifteen_principals".into(),
+        config: "terraform_configuration/platform_baseline -> terraform_configuration/platform_fixed".into(),
+        passed: false,
+        error: None,
+        cleanup: Cleanup::Destroyed,
+        phases: vec![
+            phase(Phase::Apply(Some("baseline".into())), 40.0, true),
+            phase(Phase::Steps(Some("baseline".into())), 1.0, true),
+            phase(Phase::Apply(Some("platform_fixed_with_a_long_stage_name".into())), 12.0, true),
+            phase(Phase::Steps(Some("platform_fixed_with_a_long_stage_name".into())), 1.0, true),
+            phase(Phase::Destroy, 30.0, true),
+        ],
+        steps,
+        accounts: BTreeMap::new(),
+        interrupted: false,
+        access: Some(fifteen_principals_access()),
+    }];
+    run
+}
+
+fn fifteen_principals_access() -> crate::access::AccessReport {
+    use crate::access::{AccessReport, Diff, PathReport, Proof};
+    let mut paths = Vec::new();
+    let path = |places: &[String], links: &[&str], proof: Proof| {
+        let text = places.iter().zip(std::iter::once(&"").chain(links)).map(|(p, _)| p.clone()).collect::<Vec<_>>().join(" -> ");
+        PathReport {
+            path: format!("{text}: {}", links.last().unwrap_or(&"")),
+            places: places.to_vec(),
+            links: links.iter().map(|l| l.to_string()).collect(),
+            statements: vec!["statement 0 of aws_iam_role.deployer trust policy, main.tf:12".into()],
+            chained: places.len() > 3,
+            proof,
+            walk: None,
+        }
+    };
+    let walked = || Proof::Proven { calls: 2, latency_ms: 8.0 };
+    let role = |r: usize| format!("aws_iam_role.{}", ["deployer", "auditor", "break_glass"][r]);
+    let bucket = |b: usize| format!("aws_s3_bucket.{}", ["artifacts", "terraform_state", "logs"][b]);
+    for i in 0..12 {
+        let start = format!("aws_iam_user.ci_pipeline_{i:02}");
+        let assume = if i % 4 == 0 { "sts:AssumeRole [sts:ExternalId StringEquals deploy-${prefix}]" } else { "sts:AssumeRole" };
+        paths.push(path(&[start.clone(), role(i % 3), bucket(i % 3)], &[assume, "s3:GetObject, s3:ListBucket, s3:PutObject"], if i % 2 == 0 { walked() } else { Proof::predicted("no credentials for it") }));
+    }
+    paths.push(path(&["any principal of account self granted it".into(), role(2), bucket(1)], &["sts:AssumeRole", "s3:GetObject, s3:ListBucket"], Proof::predicted("its start is any principal of an account")));
+    paths.push(path(&["users of aws_iam_openid_connect_provider.github".into(), role(0), role(2), bucket(1)], &["sts:AssumeRoleWithWebIdentity [token.actions.githubusercontent.com:sub StringLike repo:acme/*]", "sts:AssumeRole", "s3:PutObject"], walked()));
+    paths.push(path(&["anonymous".into(), bucket(2)], &["s3:GetObject"], Proof::Refused { call: "s3:GetObject".into(), code: "AccessDenied".into() }));
+    let added = vec![paths[12].path.clone(), paths[14].path.clone()];
+    AccessReport {
+        snapshot: "scenarios/fifteen_principals.access".into(),
+        paths,
+        diff: Some(Diff { added, missing: vec!["aws_iam_role.auditor -> aws_s3_bucket.logs: s3:ListBucket".into()] }),
+        accepted: false,
+        unseen: Vec::new(),
+        analysis_ms: 3.0,
     }
 }

@@ -1,14 +1,14 @@
 //! Who reached what ([`super::reach`]), as a Graphviz DOT graph
-//! (`--report-dot`), for READMEs and pull requests: an edge per step labelled
-//! with its action, verdict and latency, coloured by verdict; an expected
-//! denial is a dashed edge (the proof that the way is closed). One cluster per scenario.
+//! (`--report-dot`), for READMEs and pull requests: an edge per two nodes
+//! and expectation, labelled with its actions and verdicts, coloured by its
+//! worst verdict; expected denials are a dashed edge (the proof that the way
+//! is closed). One cluster per scenario.
 
 use std::io::Write;
 
-use super::reach::{NodeKind, Reach};
-use super::{Reporter, Written, edge_label, writing};
-use crate::report::{RunReport, ScenarioReport, StepReport};
-use crate::scenario::Expectation;
+use super::reach::{Edge, NodeKind, Reach};
+use super::{Reporter, Written, writing};
+use crate::report::{RunReport, ScenarioReport};
 use crate::verdict::Verdict;
 
 pub struct Graph<W> {
@@ -39,7 +39,7 @@ fn colour(verdict: Verdict) -> &'static str {
 
 /// A DOT string literal.
 fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 pub fn dot(report: &RunReport) -> String {
@@ -56,10 +56,10 @@ fn cluster(index: usize, scenario: &ScenarioReport) -> String {
     let id = |node: usize| quoted(&format!("{}/{}", scenario.name, reach.nodes[node].id()));
     let mut out = format!("  subgraph cluster_{index} {{\n    label={};\n", quoted(&format!("{} ({})", scenario.name, if scenario.passed { "passed" } else { "FAILED" })));
     for (n, node) in reach.nodes.iter().enumerate() {
-        out.push_str(&format!("    {} [label={}, shape={}];\n", id(n), quoted(&node.label), shape(node.kind)));
+        out.push_str(&format!("    {} [label={}, shape={}];\n", id(n), quoted(&node.note().map_or(node.label.clone(), |note| format!("{}\n{note}", node.label))), shape(node.kind)));
     }
     for edge in &reach.edges {
-        out.push_str(&format!("    {} -> {} [{}];\n", id(edge.from), id(edge.to), self::edge(edge.step)));
+        out.push_str(&format!("    {} -> {} [{}];\n", id(edge.from), id(edge.to), self::edge(edge)));
     }
     out.push_str("  }\n");
     out
@@ -74,8 +74,9 @@ fn shape(kind: NodeKind) -> &'static str {
     }
 }
 
-fn edge(step: &StepReport) -> String {
-    let label = edge_label(step);
-    let style = if step.expected == Expectation::Denied { ", style=dashed" } else { "" };
-    format!("label={}, color={}, fontcolor={}{style}, tooltip={}", quoted(&label), colour(step.verdict), colour(step.verdict), quoted(&step.name))
+fn edge(edge: &Edge<'_>) -> String {
+    let style = if edge.denial() { ", style=dashed" } else { "" };
+    let names: Vec<&str> = edge.steps.iter().map(|s| s.name.as_str()).collect();
+    let verdict = edge.verdict();
+    format!("label={}, color={}, fontcolor={}{style}, tooltip={}", quoted(&edge.label()), colour(verdict), colour(verdict), quoted(&names.join("; ")))
 }

@@ -9,8 +9,10 @@ use std::io::Write;
 
 use quick_xml::escape::escape;
 
+use super::layout::{self, Diagram, Link, Shape};
 use super::reach::{NodeKind, Reach};
-use super::{Reporter, Written, edge_label, writing};
+use super::{Reporter, Written, could_reach, writing};
+use crate::access::AccessReport;
 use crate::report::{Cleanup, PhaseReport, RunReport, ScenarioReport, StepReport};
 use crate::scenario::Expectation;
 use crate::verdict::Verdict;
@@ -45,9 +47,11 @@ pub fn colour(verdict: Verdict) -> &'static str {
 const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;margin:1.5em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1em}\
 .passed{color:#1b7f1b}.failed{color:#c62828}\
-svg text{font-size:11px}svg.graph{max-width:100%;height:auto}svg .node rect{fill:#f5f7fa;stroke:#555}svg .node.instance rect{fill:#eef}\
+.picture{overflow-x:auto;max-width:100%}svg text{font-size:11px}svg text.note{font-size:10px;fill:#555}\
+svg .edge text{paint-order:stroke;stroke:#fff;stroke-width:3px}svg .node rect{fill:#f5f7fa;stroke:#555}svg .node.instance rect{fill:#eef}\
 svg .node.bucket rect{fill:#fff8e1}svg .node.role rect{fill:#f0f0f0}\
-table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
+table{border-collapse:collapse;font-size:0.85em}table.steps{width:100%}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
+td{overflow-wrap:anywhere}td code{white-space:pre-wrap}\
 td.verdict{font-weight:bold;color:#fff}code{font-size:0.9em}.caveat{color:#e67e00}";
 
 pub fn page(report: &RunReport) -> String {
@@ -109,6 +113,9 @@ fn section(index: usize, scenario: &ScenarioReport) -> String {
     if let Some(stop) = &scenario.error {
         out.push_str(&format!("<p class=\"stop failed\">stopped at {}: {}</p>\n", escape(stop.phase.to_string()), escape(stop.message.lines().next().unwrap_or(""))));
     }
+    if let Some(access) = &scenario.access {
+        out.push_str(&could_reach(index, access));
+    }
     out.push_str("<h3>Who reached what</h3>\n");
     out.push_str(&picture(index, &Reach::of(scenario)));
     out.push_str(&reasons(scenario));
@@ -127,100 +134,75 @@ fn cleanup(cleanup: &Cleanup) -> String {
     }
 }
 
-const NODE_WIDTH: f64 = 190.0;
-const NODE_HEIGHT: f64 = 34.0;
-const COLUMN_STEP: f64 = 430.0;
-const ROW_STEP: f64 = 90.0;
-const MARGIN: f64 = 20.0;
-/// Room above the first row for the edges that bow over a column.
-const TOP: f64 = 95.0;
-
-/// The graph as inline SVG: nodes in columns (what leads to what, left to
-/// right), an edge per step coloured by its verdict, dashed for an expected
-/// denial, labelled with its action, verdict and latency.
+/// Who reached what as a picture: a node per principal, role, instance and
+/// bucket, an edge per two nodes and expectation coloured by its worst
+/// verdict, dashed for expected denials, labelled with its actions and verdicts.
 fn picture(index: usize, reach: &Reach<'_>) -> String {
     if reach.nodes.is_empty() {
         return "<p class=\"no-graph\">no step ran</p>\n".into();
     }
-    let columns = reach.columns();
-    let mut rows = vec![0usize; reach.nodes.len() + 1];
-    let mut at = Vec::with_capacity(reach.nodes.len());
-    for &column in &columns {
-        at.push((MARGIN + column as f64 * COLUMN_STEP, TOP + rows[column] as f64 * ROW_STEP));
-        rows[column] += 1;
-    }
-    let width = MARGIN * 2.0 + columns.iter().max().copied().unwrap_or(0) as f64 * COLUMN_STEP + NODE_WIDTH;
-    let height = TOP + MARGIN + (rows.iter().max().copied().unwrap_or(1).max(1) - 1) as f64 * ROW_STEP + NODE_HEIGHT + 30.0;
+    let nodes = reach
+        .nodes
+        .iter()
+        .map(|node| Shape { class: node.kind.name(), id: node.id(), label: node.label.clone(), note: node.note(), title: match node.sessions.as_slice() {
+                [] => format!("{} {}", node.kind.name(), node.label),
+                sessions => format!("{} {}, whose sessions {} act from it", node.kind.name(), node.label, sessions.join(", ")),
+            }, rounded: matches!(node.kind, NodeKind::Principal | NodeKind::Role) })
+        .collect();
+    let links = reach
+        .edges
+        .iter()
+        .map(|edge| {
+            let verdict = edge.verdict();
+            let names: Vec<&str> = edge.steps.iter().map(|s| s.name.as_str()).collect();
+            Link {
+                from: edge.from,
+                to: edge.to,
+                label: edge.label(),
+                title: edge.title(),
+                colour: colour(verdict),
+                dashed: edge.denial(),
+                width: 2.0,
+                class: "edge",
+                data: vec![
+                    ("steps", names.join("; ")),
+                    ("count", edge.steps.len().to_string()),
+                    ("verdict", verdict.label().into()),
+                    ("from", reach.nodes[edge.from].id()),
+                    ("to", reach.nodes[edge.to].id()),
+                ],
+            }
+        })
+        .collect();
+    let svg = layout::svg(&format!("s{index}"), "graph", "who reached what", &Diagram { nodes, links });
+    format!("<div class=\"picture\">\n{svg}</div>\n")
+}
+
+/// Who could reach what: the access analysis's paths, new ones in red, and
+/// the paths the snapshot holds that the config no longer opens.
+fn could_reach(index: usize, access: &AccessReport) -> String {
+    let predicted = access.paths.len() - access.proven();
     let mut out = format!(
-        "<svg class=\"graph\" role=\"img\" aria-label=\"who reached what\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\n<defs>\n"
+        "<h3>Who could reach what</h3>\n<p class=\"access\">{} paths: {} proven by walking them (solid), {predicted} predicted only (dashed); snapshot <code>{}</code> {}</p>\n",
+        access.paths.len(),
+        access.proven(),
+        escape(&access.snapshot),
+        if access.accepted { "written from this run" } else if access.holds() { "holds" } else { "<b class=\"failed\">no longer holds</b>" },
     );
-    for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Unverified, Verdict::Diverged] {
-        out.push_str(&format!(
-            "<marker id=\"s{index}-{}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"{}\"/></marker>\n",
-            verdict.label().to_lowercase(),
-            colour(verdict)
-        ));
+    if let Some(diagram) = could_reach::diagram(access) {
+        out.push_str(&format!("<div class=\"picture\">\n{}</div>\n", layout::svg(&format!("a{index}"), "graph access", "who could reach what", &diagram)));
     }
-    out.push_str("</defs>\n");
-    for (n, node) in reach.nodes.iter().enumerate() {
-        let (x, y) = at[n];
-        let shown: String = if node.label.chars().count() > 28 { node.label.chars().take(27).chain(['…']).collect() } else { node.label.clone() };
-        out.push_str(&format!(
-            "<g class=\"node {}\" data-node=\"{}\"><title>{} {}</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_WIDTH}\" height=\"{NODE_HEIGHT}\" rx=\"{}\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text></g>\n",
-            node.kind.name(),
-            escape(node.id()),
-            node.kind.name(),
-            escape(&node.label),
-            if node.kind == NodeKind::Principal { 16 } else { 3 },
-            x + NODE_WIDTH / 2.0,
-            y + NODE_HEIGHT / 2.0 + 4.0,
-            escape(&shown),
-        ));
-    }
-    out.push_str(&edges(index, reach, &at, &columns));
-    out.push_str("</svg>\n");
+    let diff = access.diff.clone().unwrap_or_default();
+    let listed = |class: &str, title: &str, lines: &[String]| {
+        if lines.is_empty() {
+            return String::new();
+        }
+        let items: String = lines.iter().map(|l| format!("<li class=\"{class}\"><code>{}</code></li>\n", escape(l))).collect();
+        format!("<p>{title}</p>\n<ul>\n{items}</ul>\n")
+    };
+    out.push_str(&listed("new-path failed", "New paths (not in the snapshot; red above):", &diff.added));
+    out.push_str(&listed("lost-path failed", "Lost paths (in the snapshot, no longer opened):", &diff.missing));
     out
-}
-
-/// Each edge a curve from its principal's right side to its target's left
-/// side; edges between the same two nodes fan out so none hides another, and
-/// an edge that is not to the next column bows over the nodes between.
-fn edges(index: usize, reach: &Reach<'_>, at: &[(f64, f64)], columns: &[usize]) -> String {
-    let mut out = String::new();
-    for (e, edge) in reach.edges.iter().enumerate() {
-        let twins: Vec<usize> = (0..reach.edges.len()).filter(|&o| (reach.edges[o].from, reach.edges[o].to) == (edge.from, edge.to)).collect();
-        let nth = twins.iter().position(|&o| o == e).unwrap_or(0) as f64;
-        let spread = (nth - (twins.len() as f64 - 1.0) / 2.0) * 34.0;
-        let ((x1, y1), (x2, y2)) = (at[edge.from], at[edge.to]);
-        let (x1, y1) = (x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2.0);
-        let (y2, x2) = (y2 + NODE_HEIGHT / 2.0, if edge.from == edge.to { x2 + NODE_WIDTH / 2.0 } else { x2 });
-        let span = columns[edge.to] as f64 - columns[edge.from] as f64;
-        let cy = if span == 1.0 { (y1 + y2) / 2.0 } else { y1.min(y2) - 70.0 * span.abs().max(1.0) };
-        let (cx, cy) = ((x1 + x2) / 2.0, cy + spread);
-        let (lx, ly) = (0.25 * x1 + 0.5 * cx + 0.25 * x2, 0.25 * y1 + 0.5 * cy + 0.25 * y2 - 4.0);
-        let step = edge.step;
-        let verdict = step.verdict;
-        let dash = if step.expected == Expectation::Denied { " stroke-dasharray=\"6 4\"" } else { "" };
-        out.push_str(&format!(
-            "<g class=\"edge\" data-step=\"{}\" data-verdict=\"{}\" data-from=\"{}\" data-to=\"{}\"><title>{}</title><path d=\"M{x1:.1},{y1:.1} Q{cx:.1},{cy:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} marker-end=\"url(#s{index}-{})\"/><text x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\" fill=\"{}\">{}</text></g>\n",
-            escape(&step.name),
-            verdict.label(),
-            escape(reach.nodes[edge.from].id()),
-            escape(reach.nodes[edge.to].id()),
-            escape(edge_title(step)),
-            colour(verdict),
-            verdict.label().to_lowercase(),
-            colour(verdict),
-            escape(edge_label(step)),
-        ));
-    }
-    out
-}
-
-/// What hovering an edge says: the step, its verdict and why.
-fn edge_title(step: &StepReport) -> String {
-    let why = step.why.as_deref().or(step.reason.as_ref().map(|r| r.text.as_str())).unwrap_or("");
-    format!("{}: expected {}, observed {}: {} {why}", step.name, step.expected_text(), step.observed_with_code(), step.verdict.label())
 }
 
 /// The reason for each denial: what the policy evaluator says decided it
@@ -260,7 +242,9 @@ fn reasons(scenario: &ScenarioReport) -> String {
 /// the long ones (apply, destroy) show at a glance.
 fn timeline(phases: &[PhaseReport]) -> String {
     let total: f64 = phases.iter().map(|p| p.latency_ms).sum::<f64>().max(1.0);
-    let (left, axis, row) = (170.0, 600.0, 20.0);
+    // Room for the longest phase name, whole.
+    let longest = phases.iter().map(|p| p.name.to_string().chars().count()).max().unwrap_or(0);
+    let (left, axis, row) = (longest as f64 * 7.0 + 16.0, 600.0, 20.0);
     let height = row * phases.len() as f64 + 10.0;
     let mut out = format!("<svg class=\"timeline\" width=\"{}\" height=\"{height}\" viewBox=\"0 0 {} {height}\">\n", left + axis + 140.0, left + axis + 140.0);
     let mut start = 0.0;

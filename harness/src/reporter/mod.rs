@@ -2,13 +2,15 @@
 //! each writing to the writer it was given (as cargo-nextest's reporter
 //! does): [`progress`] lines for a person, the demo's [`story`], the
 //! [`table`], [`json`], [`junit`], the [`graph`] (DOT) and the [`html`] page;
-//! the two pictures draw [`reach`]. A new output format is one file here that
+//! the two pictures draw [`reach`], the page also [`could_reach`], both laid out by [`layout`]. A new output format is one file here that
 //! implements [`Reporter`].
 
+pub mod could_reach;
 pub mod graph;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod layout;
 pub mod progress;
 pub mod reach;
 pub mod story;
@@ -100,16 +102,6 @@ pub fn replay(report: &RunReport, reporter: &mut dyn Reporter) -> Written {
 /// `1 step` / `2 steps`.
 fn count_of_steps(n: usize) -> String {
     format!("{n} {}", if n == 1 { "step" } else { "steps" })
-}
-
-/// An edge's label in the pictures: `sts:AssumeRole role2 PASS 6.8 ms`.
-fn edge_label(step: &crate::report::StepReport) -> String {
-    let what = match (&step.yields, &step.resource) {
-        _ if step.principal == crate::naming::ADMIN_PRINCIPAL => "instance profile".to_string(),
-        (Some(_), Some(role)) => format!("{} {role}", step.action),
-        _ => step.action.clone(),
-    };
-    format!("{what} {} {:.1} ms", step.verdict.label(), step.latency_ms)
 }
 
 /// An io error of writing `what`.

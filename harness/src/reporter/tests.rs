@@ -13,7 +13,7 @@ use super::progress::{self, Progress};
 use super::story::Story;
 use super::table::Table;
 use super::{Reporter, replay};
-use crate::report::fixture::{fixed_run, sample};
+use crate::report::fixture::{access_changed, fixed_run, sample};
 use crate::phase::Phase;
 use crate::report::{Event, RunReport, StepReport};
 use crate::scenario::Expectation;
@@ -81,14 +81,15 @@ fn graph_snapshot() {
 }
 
 #[test]
-fn the_graph_has_an_edge_per_step_coloured_by_its_verdict() {
+fn the_graph_has_an_edge_per_two_nodes_and_expectation_coloured_by_its_verdict() {
     let dot = render(Graph::new, &fixed_run());
     let edges = dot.lines().filter(|l| l.contains(" -> ")).count();
-    // Every step of the fixture reaches something (the lookup, AssumeRole, s3).
+    // The fixture's steps go between distinct nodes or expect differently: one edge each.
     let steps: usize = fixed_run().scenarios.iter().map(|s| s.steps.len()).sum();
     assert_eq!(edges, steps, "{dot}");
     assert!(dot.contains("\"blog_demo/principal:role1\" -> \"blog_demo/bucket:b\" [label=\"s3:ListBucket UNVERIFIED 4.2 ms\", color=darkorange"), "{dot}");
-    assert!(dot.contains("\"blog_demo/principal:role1\" -> \"blog_demo/principal:role2\" [label=\"sts:AssumeRole role2 PASS"), "{dot}");
+    assert!(dot.contains("\"blog_demo/principal:role1\" -> \"blog_demo/role:role2\" [label=\"sts:AssumeRole PASS"), "{dot}");
+    assert!(dot.contains("\"blog_demo/role:role2\" -> \"blog_demo/bucket:b\""), "the session acts from its role's node: {dot}");
     assert!(dot.contains("\"broken/instance:i-0abc\" -> \"broken/principal:role1\" [label=\"instance profile PASS"), "{dot}");
     assert!(dot.contains("style=dashed"), "an expected denial is dashed: {dot}");
 }
@@ -136,7 +137,7 @@ fn junit_carries_each_access_path_with_what_stands_behind_it() {
     use crate::access::{PathReport, Proof};
     let mut report = crate::report::fixture::access_changed();
     let access = report.scenarios[0].access.as_mut().unwrap();
-    let path = |text: &str, proof: Proof| PathReport { path: text.into(), statements: Vec::new(), chained: false, proof, walk: None };
+    let path = |text: &str, proof: Proof| PathReport { path: text.into(), places: Vec::new(), links: Vec::new(), statements: Vec::new(), chained: false, proof, walk: None };
     access.paths.push(path("aws_iam_role.role2 -> aws_s3_bucket.data: s3:GetObject", Proof::Proven { calls: 2, latency_ms: 12.0 }));
     access.paths.push(path("aws_iam_role.role3 -> aws_s3_bucket.data: s3:ListBucket", Proof::Refused { call: "s3:ListBucket on data".into(), code: "AccessDenied".into() }));
     let xml = render(JUnit::new, &report);
@@ -290,28 +291,47 @@ fn with_class<'e>(all: &'e [Element], class: &str) -> Vec<&'e Element> {
 }
 
 #[test]
-fn the_html_page_draws_each_step_as_an_edge_coloured_by_its_verdict() {
+fn the_html_page_draws_every_step_on_an_edge_coloured_by_its_worst_verdict() {
     let run = fixed_run();
     let page = render(Html::new, &run);
     let all = elements(&page);
     let steps: Vec<&StepReport> = run.scenarios.iter().flat_map(|s| &s.steps).collect();
-    // Every step of the fixture reaches something: the lookup, AssumeRole, s3.
     let edges = with_class(&all, "edge");
-    assert_eq!(edges.len(), steps.len(), "{page}");
+    let on_edges: Vec<&str> = edges.iter().flat_map(|e| e.attributes["data-steps"].split("; ")).collect();
+    // Every step of the fixture reaches something (the lookup, AssumeRole, s3), each on one edge.
+    assert_eq!(on_edges.len(), steps.len(), "{page}");
     let paths: Vec<&Element> = all.iter().filter(|e| e.name == "path" && e.attributes.contains_key("stroke")).collect();
     for (edge, path) in edges.iter().zip(&paths) {
-        let step = steps.iter().find(|s| s.name == edge.attributes["data-step"]).unwrap();
-        assert_eq!(edge.attributes["data-verdict"], step.verdict.label());
-        assert_eq!(path.attributes["stroke"], html::colour(step.verdict), "{}", step.name);
-        assert_eq!(path.attributes.contains_key("stroke-dasharray"), step.expected == Expectation::Denied, "{}", step.name);
-        assert!(edge.text.contains(&format!("{} {:.1} ms", step.verdict.label(), step.latency_ms)), "{}", edge.text);
+        let mine: Vec<&&StepReport> = steps.iter().filter(|s| edge.attributes["data-steps"].split("; ").any(|n| n == s.name)).collect();
+        let worst = mine.iter().map(|s| s.verdict).max_by_key(|v| [Verdict::Pass, Verdict::Unverified, Verdict::Diverged, Verdict::Fail].iter().position(|w| w == v)).unwrap();
+        assert_eq!(edge.attributes["data-verdict"], worst.label());
+        assert_eq!(path.attributes["stroke"], html::colour(worst), "{}", edge.attributes["data-steps"]);
+        assert_eq!(path.attributes.contains_key("stroke-dasharray"), mine.iter().all(|s| s.expected == Expectation::Denied));
+        if let [step] = mine.as_slice() {
+            assert!(edge.text.contains(&format!("{} {:.1} ms", step.verdict.label(), step.latency_ms)), "{}", edge.text);
+        }
     }
     let nodes: Vec<&str> = with_class(&all, "node").iter().map(|n| n.attributes["data-node"].as_str()).collect();
-    for node in ["principal:role1", "principal:role2", "bucket:b", "instance:i-0abc"] {
+    for node in ["principal:role1", "role:role2", "bucket:b", "instance:i-0abc"] {
         assert!(nodes.contains(&node), "{nodes:?}");
     }
-    let chain = edges.iter().find(|e| e.attributes["data-step"] == "role1 assumes role2").unwrap();
-    assert_eq!((chain.attributes["data-from"].as_str(), chain.attributes["data-to"].as_str()), ("principal:role1", "principal:role2"));
+    let chain = edges.iter().find(|e| e.attributes["data-steps"] == "role1 assumes role2").unwrap();
+    assert_eq!((chain.attributes["data-from"].as_str(), chain.attributes["data-to"].as_str()), ("principal:role1", "role:role2"));
+}
+
+#[test]
+fn the_html_page_draws_who_could_reach_what_with_new_paths_in_red() {
+    let run = access_changed();
+    let all = elements(&render(Html::new, &run));
+    let new: Vec<&Element> = with_class(&all, "edge").into_iter().filter(|e| e.attributes["class"].contains("new")).collect();
+    // The fixture's only path is the new one: both its links are new.
+    let labels: Vec<&str> = new.iter().map(|e| e.text.as_str()).collect();
+    assert!(labels.len() == 2 && labels[0].ends_with("NEW sts:AssumeRole") && labels[1].ends_with("NEW s3:ListBucket"), "{labels:?}");
+    let lists = [("new-path", "aws_iam_role.ci -> aws_iam_role.role2"), ("lost-path", "aws_iam_role.role2 -> aws_s3_bucket.bucket")];
+    for (class, text) in lists {
+        let items = with_class(&all, class);
+        assert!(items.len() == 1 && items[0].text.contains(text), "{class}: {items:?}");
+    }
 }
 
 #[test]
@@ -333,4 +353,20 @@ fn the_html_page_gives_each_denial_its_reason_the_timeline_and_the_table() {
     assert!(all.iter().all(|e| e.name != "script" && e.name != "link" && !e.attributes.contains_key("src") && !e.attributes.contains_key("href")));
     let result = with_class(&all, "result");
     assert_eq!(result[0].text, "FAILED");
+}
+
+/// The browser test opens pages of these fixtures' reports, read from
+/// JSON files: each file is its fixture as it is now.
+/// HARNESS_WRITE_FIXTURES=1 rewrites them.
+#[test]
+fn the_browser_tests_report_files_are_the_fixtures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
+    for (file, report) in [("fixed_run.json", fixed_run()), ("fifteen_principals.json", crate::report::fixture::fifteen_principals())] {
+        let json = serde_json::to_string_pretty(&report).unwrap() + "\n";
+        if std::env::var("HARNESS_WRITE_FIXTURES").is_ok_and(|v| v == "1") {
+            std::fs::write(dir.join(file), &json).unwrap();
+        }
+        let held: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        assert!(held == serde_json::to_value(&report).unwrap(), "{file} is not its fixture: HARNESS_WRITE_FIXTURES=1 cargo test --features localstack --lib browser_tests");
+    }
 }
