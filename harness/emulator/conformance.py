@@ -24,6 +24,13 @@ def document_kind(case):
     return iam_policy.TRUST if iam_policy.is_trust_action(case["action"]) else iam_policy.BUCKET
 
 
+def level_target(index, levels):
+    """A level's name in reasons: the root first, the account last, OUs between."""
+    if index == 0:
+        return "the organization's root"
+    return "the account" if index + 1 == levels else f"OU {index}"
+
+
 def launcher_answer(policies, case):
     try:
         parse = lambda name, kind: iam_policy.parse(name, policies[name], kind)  # noqa: E731
@@ -31,12 +38,15 @@ def launcher_answer(policies, case):
         session = [parse(n, iam_policy.IDENTITY) for n in case.get("session", [])]
         boundary = parse(case["boundary"], iam_policy.IDENTITY) if "boundary" in case else None
         resource = parse(case["resource_policy"], document_kind(case)) if "resource_policy" in case else None
+        levels = lambda key, kind: [(level_target(i, len(case.get(key, []))), [parse(n, kind) for n in names])  # noqa: E731
+                                    for i, names in enumerate(case.get(key, []))]
+        scps, rcps = levels("scps", iam_policy.SCP), levels("rcps", iam_policy.RCP)
     except iam_policy.Malformed as err:
         return err.code
     caller = iam_policy.Caller.parse(case["caller"])
     decision, reason = iam_policy.evaluate(
         caller, case["action"], case["resource"], case.get("context", {}), identity, resource, boundary, session,
-        case.get("resource_exists", True), case.get("resource_account"))
+        case.get("resource_exists", True), case.get("resource_account"), scps, rcps, case.get("management_account"))
     return f"deny:{reason['because']}" if decision == "deny" else decision
 
 

@@ -13,7 +13,7 @@ import json
 import re
 from datetime import datetime, timezone
 
-TRUST, BUCKET, IDENTITY = "trust", "bucket", "identity"
+TRUST, BUCKET, IDENTITY, SCP, RCP = "trust", "bucket", "identity", "scp", "rcp"
 
 
 class Malformed(Exception):
@@ -272,6 +272,12 @@ def _parse_statement(value, index, kind):
         raise ValueError(f"statement {sid}: Principal is required in a bucket policy")
     if kind == BUCKET and not has_resource:
         raise ValueError(f"statement {sid}: Resource is required")
+    if kind == SCP and (principal or not_principal):
+        raise ValueError(f"statement {sid}: Principal and NotPrincipal are not allowed in a service control policy")
+    if kind == RCP and not_principal:
+        raise ValueError(f"statement {sid}: NotPrincipal is not allowed in a resource control policy")
+    if kind == RCP and value.get("Principal") != "*":
+        raise ValueError(f'statement {sid}: a resource control policy\'s Principal must be "*"')
     conditions = []
     block = value.get("Condition", {})
     if not isinstance(block, dict):
@@ -567,9 +573,31 @@ def resource_kind(action, resource):
     return "other"
 
 
+# The services whose actions RCPs apply to, as AWS listed them at RCPs' launch (2024-11-13; read
+# again 2026-12-06 for the harness's services: S3, STS, KMS listed, EC2 not)
+# (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
+RCP_SERVICES = ("s3", "sts", "kms", "sqs", "secretsmanager")
+
+
+def _service_linked(caller):
+    return caller.kind == "session" and (caller.role or "").startswith("AWSServiceRoleFor")
+
+
+def organization_levels(caller, action, resource_account, scps, rcps, management_account):
+    """The SCP levels that cap the caller and the RCP levels that cap the resource (SCP and RCP
+    evaluation pages): members only, never the management account nor a service-linked role;
+    RCPs only for the services AWS lists."""
+    member = caller.account is not None and caller.account != management_account
+    scps_apply = member and caller.kind in ("user", "session", "root") and not _service_linked(caller)
+    rcps_apply = (resource_account is not None and resource_account != management_account
+                  and action.split(":")[0].lower() in RCP_SERVICES and not _service_linked(caller))
+    return (list(scps) if scps_apply else []), (list(rcps) if rcps_apply else [])
+
+
 def evaluate(caller, action, resource, context=None, identity=(), resource_policy=None, boundary=None,
-             session=(), resource_exists=True, resource_account=None):
-    """Decide as AWS would. Returns (decision, reason)."""
+             session=(), resource_exists=True, resource_account=None, scps=(), rcps=(), management_account=None):
+    """Decide as AWS would. Returns (decision, reason). scps and rcps: (target, [policies]) per level
+    of the organization above the caller's and the resource's account, its root first."""
     if resource_account is None:
         parts = resource.split(":")
         resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
@@ -591,13 +619,21 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
             return decide("no-such-bucket", None, None, False, f"the bucket of {resource} does not exist")
         return decide("deny", resource_type, None, False, f"{resource} does not exist, so nothing trusts {who}")
 
-    typed = [("identity", list(identity)), (resource_type, [resource_policy] if resource_policy else []),
+    scps, rcps = organization_levels(caller, action, resource_account, scps, rcps, management_account)
+    typed = [("rcp", [p for _, level in rcps for p in level]), ("scp", [p for _, level in scps for p in level]),
+             ("identity", list(identity)), (resource_type, [resource_policy] if resource_policy else []),
              ("boundary", [boundary] if boundary else []), ("session", list(session))]
     for policy_type, policies in typed:
         hit = _find(policies, "Deny", caller, action, resource, context, boundary is not None)
         if hit:
             return decide("deny", policy_type, hit, True,
                           f"statement {hit[1].sid} of {hit[0].name} explicitly denies {who} {what}")
+    # Then every level of RCPs over the resource, and of SCPs over the caller, must allow.
+    for policy_type, levels in (("rcp", rcps), ("scp", scps)):
+        for target, level in levels:
+            if not _find(level, "Allow", caller, action, resource, context, boundary is not None):
+                return decide("deny", policy_type, None, False,
+                              f"no {policy_type.upper()} attached to {target} allows {who} {what}")
 
     same_account = caller.account is None or caller.account == resource_account
     root = caller.kind == "root" and same_account

@@ -42,6 +42,13 @@ struct Case {
     boundary: Option<String>,
     #[serde(default)]
     session: Vec<String>,
+    /// The SCPs over the caller's account: a list of policies per level, the organization's root first.
+    #[serde(default)]
+    scps: Vec<Vec<String>>,
+    /// The RCPs over the resource's account, likewise.
+    #[serde(default)]
+    rcps: Vec<Vec<String>>,
+    management_account: Option<String>,
     #[serde(default)]
     context: BTreeMap<String, Values>,
     resource_account: Option<String>,
@@ -86,6 +93,15 @@ fn load() -> Result<Vec<(String, CorpusFile)>, String> {
         .collect()
 }
 
+/// A level's name in reasons: the root first, the account last, OUs between.
+fn level_target(index: usize, levels: usize) -> String {
+    match index {
+        0 => "the organization's root".into(),
+        i if i + 1 == levels => "the account".into(),
+        i => format!("OU {i}"),
+    }
+}
+
 fn document_kind(case: &Case) -> DocumentKind {
     if policy::is_trust_action(&case.action) { DocumentKind::Trust } else { DocumentKind::Bucket }
 }
@@ -121,6 +137,19 @@ fn build(file: &CorpusFile, case: &Case) -> Result<Result<(Request, PolicySet), 
             Err(code) => return Ok(Err(code)),
         }
     }
+    for (levels, kind, into) in [(&case.scps, DocumentKind::Scp, &mut set.scps), (&case.rcps, DocumentKind::Rcp, &mut set.rcps)] {
+        for (index, names) in levels.iter().enumerate() {
+            let mut policies = Vec::new();
+            for name in names {
+                match parse(name, kind)? {
+                    Ok(p) => policies.push(p),
+                    Err(code) => return Ok(Err(code)),
+                }
+            }
+            into.push(policy::OrgLevel { target: level_target(index, levels.len()), policies });
+        }
+    }
+    set.management_account = case.management_account.clone();
     let caller = Caller::parse(&case.caller).ok_or_else(|| Failed::from(format!("caller {} is not an ARN the evaluator knows", case.caller)))?;
     let mut context = policy::Context::default();
     for (key, values) in &case.context {

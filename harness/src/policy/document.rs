@@ -147,6 +147,13 @@ impl Statement {
                 return Err(format!("statement {id}: Principal is required in a bucket policy"));
             }
             DocumentKind::Bucket if resource.is_none() => return Err(format!("statement {id}: Resource is required")),
+            DocumentKind::Scp if principal.is_some() || not_principal.is_some() => {
+                return Err(format!("statement {id}: Principal and NotPrincipal are not allowed in a service control policy"));
+            }
+            DocumentKind::Rcp if not_principal.is_some() => return Err(format!("statement {id}: NotPrincipal is not allowed in a resource control policy")),
+            DocumentKind::Rcp if map.get("Principal") != Some(&Value::String("*".into())) => {
+                return Err(format!("statement {id}: a resource control policy's Principal must be \"*\""));
+            }
             _ => {}
         }
         let mut conditions = Vec::new();

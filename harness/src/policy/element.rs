@@ -12,6 +12,12 @@ pub enum DocumentKind {
     Trust,
     /// A bucket policy, or a KMS key policy (the same rules): Principal or NotPrincipal required.
     Bucket,
+    /// A service control policy: no Principal or NotPrincipal
+    /// (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_syntax.html).
+    Scp,
+    /// A resource control policy: Principal `"*"` only, no NotPrincipal
+    /// (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html).
+    Rcp,
 }
 
 /// A string or a list of strings (numbers and booleans as their text).

@@ -11,6 +11,7 @@
 
 use super::context::Context;
 use super::document::{Effect, Matcher, Policy, Statement};
+use super::organization::{self, OrgLevel};
 use super::principal::{Caller, PrincipalMatch};
 use super::reason::{ConditionMiss, Decision, PolicyType, Reason};
 use super::{condition, matching};
@@ -122,6 +123,13 @@ pub struct PolicySet {
     pub session: Vec<Policy>,
     /// False: the role or bucket exists nowhere.
     pub resource_exists: bool,
+    /// The SCPs over the caller's account, a level each from the
+    /// organization's root down (none: the account is in no organization the harness knows).
+    pub scps: Vec<OrgLevel>,
+    /// The RCPs over the resource's account, likewise.
+    pub rcps: Vec<OrgLevel>,
+    /// The organization's management account, which neither caps.
+    pub management_account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +218,7 @@ pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
     if !policies.resource_exists {
         return evaluator.missing_resource();
     }
-    evaluator.explicit_deny().unwrap_or_else(|| evaluator.allows())
+    evaluator.explicit_deny().or_else(|| evaluator.organization_caps()).unwrap_or_else(|| evaluator.allows())
 }
 
 /// How the resource policy's Allow statements name the caller at their
@@ -306,10 +314,36 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The levels of SCPs and of RCPs that cap this request (empty where none does).
+    fn organization_levels(&self) -> (&'a [OrgLevel], &'a [OrgLevel]) {
+        let (policies, request) = (self.policies, self.request);
+        let management = policies.management_account.as_deref();
+        let scps = if organization::scps_apply(&request.caller, management) { policies.scps.as_slice() } else { &[] };
+        let resource_account = request.resource_account();
+        let rcps = if organization::rcps_apply(&request.caller, &request.action, resource_account.as_deref(), management) { policies.rcps.as_slice() } else { &[] };
+        (scps, rcps)
+    }
+
+    /// After the denies, the organization's caps: every level of RCPs over the
+    /// resource, then every level of SCPs over the caller, must allow.
+    fn organization_caps(&self) -> Option<Evaluation> {
+        let (scps, rcps) = self.organization_levels();
+        let typed = [(PolicyType::Rcp, "RCP", rcps), (PolicyType::Scp, "SCP", scps)];
+        typed.into_iter().find_map(|(policy_type, kind, levels)| {
+            let level = levels.iter().find(|level| self.find(&level.policies, Effect::Allow).is_none())?;
+            let policies: Vec<&Policy> = level.policies.iter().collect();
+            let text = format!("no {kind} attached to {} allows {} {}", level.target, self.who, self.what);
+            Some(self.no_allow_of(policy_type, &policies, text))
+        })
+    }
+
     /// First, an explicit Deny anywhere decides.
     fn explicit_deny(&self) -> Option<Evaluation> {
         let policies = self.policies;
-        let typed: [(PolicyType, Vec<&Policy>); 4] = [
+        let (scps, rcps) = self.organization_levels();
+        let typed: [(PolicyType, Vec<&Policy>); 6] = [
+            (PolicyType::Rcp, rcps.iter().flat_map(|l| &l.policies).collect()),
+            (PolicyType::Scp, scps.iter().flat_map(|l| &l.policies).collect()),
             (PolicyType::Identity, policies.identity.iter().collect()),
             (self.resource_type, policies.resource.iter().collect()),
             (PolicyType::Boundary, policies.boundary.iter().collect()),

@@ -6,8 +6,10 @@
 //! launcher's twin (`harness/emulator/iam_policy.py`) is held to the same
 //! corpus.
 //!
-//! Not modelled (a real account may still differ): Organizations SCPs and
-//! RCPs, ACLs, VPC endpoint policies, S3 Block Public Access.
+//! Organizations' SCPs and RCPs cap both ([`organization`]).
+//!
+//! Not modelled (a real account may still differ): ACLs, VPC endpoint
+//! policies, S3 Block Public Access.
 
 mod condition;
 mod context;
@@ -15,6 +17,7 @@ mod document;
 mod element;
 mod evaluate;
 mod matching;
+pub mod organization;
 mod principal;
 mod reason;
 pub mod session;
@@ -26,4 +29,5 @@ pub use context::Context;
 pub use matching::{action_matches, arn_like};
 pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, allowing_statements, evaluate, is_trust_action, resource_grant};
 pub use principal::{Caller, PrincipalElement, PrincipalMatch};
+pub use organization::OrgLevel;
 pub use reason::{Because, ConditionMiss, Decision, PolicyType, Reason};

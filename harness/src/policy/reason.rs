@@ -41,6 +41,10 @@ pub enum PolicyType {
     Session,
     /// A KMS key's policy: without its permission, identity policies have no effect.
     KeyPolicy,
+    /// An Organizations service control policy: caps the principals of member accounts.
+    Scp,
+    /// An Organizations resource control policy: caps the resources of member accounts.
+    Rcp,
 }
 
 impl fmt::Display for PolicyType {
@@ -52,6 +56,8 @@ impl fmt::Display for PolicyType {
             PolicyType::Boundary => "boundary",
             PolicyType::Session => "session",
             PolicyType::KeyPolicy => "key-policy",
+            PolicyType::Scp => "scp",
+            PolicyType::Rcp => "rcp",
         })
     }
 }
@@ -74,11 +80,24 @@ pub enum Because {
     Session,
     /// The KMS key's policy neither allows the caller nor enables the account's IAM policies.
     KeyPolicy,
+    /// An SCP over the caller's account does not allow it.
+    Scp,
+    /// An RCP over the resource's account does not allow it.
+    Rcp,
 }
 
 impl Because {
-    pub const ALL: [Because; 7] =
-        [Because::ExplicitDeny, Because::Identity, Because::Trust, Because::Resource, Because::Boundary, Because::Session, Because::KeyPolicy];
+    pub const ALL: [Because; 9] = [
+        Because::ExplicitDeny,
+        Because::Identity,
+        Because::Trust,
+        Because::Resource,
+        Because::Boundary,
+        Because::Session,
+        Because::KeyPolicy,
+        Because::Scp,
+        Because::Rcp,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -89,6 +108,8 @@ impl Because {
             Because::Boundary => "boundary",
             Because::Session => "session",
             Because::KeyPolicy => "key-policy",
+            Because::Scp => "scp",
+            Because::Rcp => "rcp",
         }
     }
 
@@ -159,6 +180,8 @@ impl Reason {
             PolicyType::Boundary => Because::Boundary,
             PolicyType::Session => Because::Session,
             PolicyType::KeyPolicy => Because::KeyPolicy,
+            PolicyType::Scp => Because::Scp,
+            PolicyType::Rcp => Because::Rcp,
         })
     }
 }
