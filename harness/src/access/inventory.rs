@@ -1,6 +1,6 @@
 //! What an applied config holds, read from Terraform's state files
 //! themselves (`terraform show -json` alone costs seconds): every role,
-//! user, group, instance profile, OIDC and SAML provider and bucket, with
+//! user, group, instance profile, OIDC and SAML provider, bucket and KMS key, with
 //! the policies the evaluator needs, each named by its Terraform address.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,6 +91,16 @@ pub struct Bucket {
     pub restrict_public: Option<bool>,
 }
 
+/// A KMS key and its key policy, which decides who may use it (the
+/// account's IAM policies count only where it enables them).
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub address: String,
+    pub arn: String,
+    pub account: String,
+    pub policy: Policy,
+}
+
 /// Everything the analysis reads.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
@@ -99,6 +109,7 @@ pub struct Inventory {
     pub users: Vec<User>,
     pub providers: Vec<Provider>,
     pub buckets: Vec<Bucket>,
+    pub keys: Vec<Key>,
     /// What it could not see: a managed policy the state does not hold
     /// (an AWS-managed one), said as a sentence.
     pub unseen: Vec<String>,
@@ -240,6 +251,14 @@ impl Inventory {
                 (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
             };
             inventory.buckets.push(Bucket { address: bucket.address.clone(), arn: bucket.text("arn").to_string(), account, policy, restrict_public, name });
+        }
+        for key in of("aws_kms_key") {
+            // A separate aws_kms_key_policy, where the config has one, is the policy in force.
+            let policy = match of("aws_kms_key_policy").find(|p| p.text("key_id") == key.text("key_id") || p.text("key_id") == key.text("arn")) {
+                Some(policy) => policy.policy("policy", "", DocumentKind::Bucket)?,
+                None => key.policy("policy", "key policy", DocumentKind::Bucket)?,
+            };
+            inventory.keys.push(Key { address: key.address.clone(), arn: key.text("arn").to_string(), account: account_of_arn(key.text("arn")), policy });
         }
         Ok(inventory)
     }

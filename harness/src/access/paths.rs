@@ -1,8 +1,8 @@
 //! Who can reach what in an inventory: every principal the config has or
 //! its policies name (its roles' sessions, its users, "any principal of an
 //! account" a trust or bucket policy delegates to, the users of an identity
-//! provider, anonymous callers), every role each may assume, and every
-//! bucket action each may take; then the transitive closure, a role reached
+//! provider, anonymous callers), every role each may assume, every bucket
+//! action and every KMS key action each may take; then the transitive closure, a role reached
 //! reaching what it reaches. Each path keeps the conditions and the
 //! statements of each hop.
 
@@ -16,6 +16,15 @@ use crate::policy::{self, Caller, Context, DocumentKind, Effect, Matcher, Policy
 
 /// The S3 actions the analysis asks about, each on the bucket or on its objects.
 pub const BUCKET_ACTIONS: [(&str, bool); 3] = [("s3:ListBucket", false), ("s3:GetObject", true), ("s3:PutObject", true)];
+/// The KMS actions the analysis asks about, on the key.
+pub const KEY_ACTIONS: [&str; 3] = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"];
+
+/// What a path reaches: a bucket or a KMS key of the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Bucket(usize),
+    Key(usize),
+}
 
 /// Where a path begins.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,10 +48,10 @@ pub struct Hop {
     pub opened: Opened,
 }
 
-/// An action on a bucket, or on its objects under `objects` (`*`, `public/*`).
+/// An action on a bucket, or on its objects under `objects` (`*`, `public/*`), or on a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reach {
-    pub bucket: usize,
+    pub target: Target,
     pub action: &'static str,
     /// None: the bucket itself (s3:ListBucket).
     pub objects: Option<String>,
@@ -83,9 +92,9 @@ pub fn analyse(inventory: &Inventory) -> Vec<Path> {
     let patterns: Vec<Vec<String>> = inventory.buckets.iter().map(|b| object_patterns(inventory, &b.name)).collect();
     let mut edges: Vec<Edges> = acting.par_iter().map(|a| edges_of(inventory, &patterns, a)).collect();
     // What anyone may do (a public bucket's grant to "*") is said once, as the anonymous caller's.
-    let public: BTreeSet<(usize, &str)> = edges.last().map(|e| e.reaches.iter().filter(|r| r.opened.conditions.is_empty()).map(|r| (r.bucket, r.action)).collect()).unwrap_or_default();
+    let public: BTreeSet<(Target, &str)> = edges.last().map(|e| e.reaches.iter().filter(|r| r.opened.conditions.is_empty()).map(|r| (r.target, r.action)).collect()).unwrap_or_default();
     for principal in edges.iter_mut().rev().skip(1) {
-        principal.reaches.retain(|r| !public.contains(&(r.bucket, r.action)));
+        principal.reaches.retain(|r| !public.contains(&(r.target, r.action)));
     }
     // A role whose grants the analysis does not model: entering it is where its path ends.
     let opaque: Vec<bool> = inventory.roles.iter().enumerate().map(|(i, role)| edges[i].reaches.is_empty() && grants_unmodelled(&role.identity)).collect();
@@ -97,7 +106,10 @@ pub fn analyse(inventory: &Inventory) -> Vec<Path> {
 fn grants_unmodelled(policies: &[Policy]) -> bool {
     let followed = |action: &str| {
         let action = action.to_ascii_lowercase();
-        policy::is_trust_action(&action) || action == "sts:getcalleridentity" || BUCKET_ACTIONS.iter().any(|(a, _)| a.eq_ignore_ascii_case(&action))
+        policy::is_trust_action(&action)
+            || action == "sts:getcalleridentity"
+            || BUCKET_ACTIONS.iter().any(|(a, _)| a.eq_ignore_ascii_case(&action))
+            || KEY_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(&action))
     };
     policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).any(|s| match &s.action {
         Matcher::Any(actions) => actions.iter().any(|a| !followed(a)),
@@ -153,11 +165,12 @@ fn principals(inventory: &Inventory) -> Vec<Acting> {
     acting
 }
 
-/// Every account a trust or bucket policy names.
+/// Every account a trust, bucket or key policy names.
 fn named_accounts(inventory: &Inventory) -> BTreeSet<String> {
     let trusts = inventory.roles.iter().map(|r| &r.trust);
     let buckets = inventory.buckets.iter().filter_map(|b| b.policy.as_ref());
-    let statements = trusts.chain(buckets).flat_map(|p| &p.statements);
+    let keys = inventory.keys.iter().map(|k| &k.policy);
+    let statements = trusts.chain(buckets).chain(keys).flat_map(|p| &p.statements);
     statements.filter_map(|s| s.principal.as_ref()).flat_map(|p| p.accounts().map(str::to_string).collect::<Vec<_>>()).collect()
 }
 
@@ -217,14 +230,41 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
                     continue;
                 }
                 if let Some(opened) = edge::decide(&request, &set) {
-                    reaches.push(Reach { bucket: index, action, objects, opened });
+                    reaches.push(Reach { target: Target::Bucket(index), action, objects, opened });
                     // One key pattern per action is enough: the broadest that is allowed.
                     break;
                 }
             }
         }
     }
+    reaches.extend(key_reaches(inventory, acting));
     Edges { hops, reaches }
+}
+
+/// The KMS actions a principal may take on each key whose policy names it
+/// or enables its account's IAM policies: a key admits no one else.
+fn key_reaches(inventory: &Inventory, acting: &Acting) -> Vec<Reach> {
+    let mut reaches = Vec::new();
+    if matches!(acting.caller, Caller::Federated(_) | Caller::Anonymous) {
+        return reaches;
+    }
+    for (index, key) in inventory.keys.iter().enumerate() {
+        if !key.policy.statements.iter().any(|s| s.effect == Effect::Allow && (s.not_principal.is_some() || names(s, &acting.caller))) {
+            continue;
+        }
+        let mut set = acting.set.clone();
+        set.resource = Some(key.policy.clone());
+        for action in KEY_ACTIONS {
+            let request = Request { caller: acting.caller.clone(), action: action.into(), resource: key.arn.clone(), resource_account: None, context: acting.context.clone() };
+            if acting.delegated_only && resource_grant(&request, &set) != PrincipalMatch::Account {
+                continue;
+            }
+            if let Some(opened) = edge::decide(&request, &set) {
+                reaches.push(Reach { target: Target::Key(index), action, objects: None, opened });
+            }
+        }
+    }
+    reaches
 }
 
 /// The Allow statements of identity policies about the bucket actions the analysis asks.

@@ -12,7 +12,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::edge::{Condition, Opening};
 use super::inventory::{AccountNames, Inventory};
-use super::paths::{Path, Start};
+use super::paths::{Path, Start, Target};
 use super::walk::{self, Walk};
 
 /// Turns the run's names (ARNs, bucket names, account ids, its prefix) into the snapshot's.
@@ -39,6 +39,9 @@ impl Namer {
         for bucket in &inventory.buckets {
             replacements.push((bucket.arn.clone(), bucket.address.clone()));
             replacements.push((bucket.name.clone(), bucket.address.clone()));
+        }
+        for key in &inventory.keys {
+            replacements.push((key.arn.clone(), key.address.clone()));
         }
         let ids = std::iter::once(accounts.default.clone()).chain(accounts.by_alias.values().cloned());
         for id in ids.filter(|id| !id.is_empty()) {
@@ -96,13 +99,20 @@ impl Namer {
             let via = if i == 0 && matches!(path.start, Start::Provider(_)) { "sts:AssumeRoleWithWebIdentity" } else { "sts:AssumeRole" };
             places.push(Place { name: self.address(&role.address, &role.account), via: via.into(), conditions: self.conditions(&hop.opened.conditions) });
         }
-        if let Some(reach) = &path.reach {
-            let bucket = &inventory.buckets[reach.bucket];
-            let objects = match reach.objects.as_deref() {
-                None | Some("*") => String::new(),
-                Some(pattern) => format!("/{}", self.text(pattern)),
-            };
-            places.push(Place { name: format!("{}{objects}", self.address(&bucket.address, &bucket.account)), via: String::new(), conditions: String::new() });
+        let name = match path.reach.as_ref().map(|r| (r, r.target)) {
+            None => None,
+            Some((reach, Target::Bucket(index))) => {
+                let bucket = &inventory.buckets[index];
+                let objects = match reach.objects.as_deref() {
+                    None | Some("*") => String::new(),
+                    Some(pattern) => format!("/{}", self.text(pattern)),
+                };
+                Some(format!("{}{objects}", self.address(&bucket.address, &bucket.account)))
+            }
+            Some((_, Target::Key(index))) => Some(self.address(&inventory.keys[index].address, &inventory.keys[index].account)),
+        };
+        if let Some(name) = name {
+            places.push(Place { name, via: String::new(), conditions: String::new() });
         }
         places
     }
@@ -227,7 +237,7 @@ pub fn read(path: &FsPath) -> std::io::Result<Option<BTreeSet<String>>> {
 /// The text of a snapshot file.
 pub fn render(scenario: &str, lines: &[Line]) -> String {
     let mut text = format!(
-        "# Who can reach what once {scenario}'s configs are applied: one line per path,\n# principal -> roles entered -> bucket: actions [conditions the request must meet].\n# `harness access --scenario {scenario} --accept` rewrites it; every run of the scenario checks it.\n"
+        "# Who can reach what once {scenario}'s configs are applied: one line per path,\n# principal -> roles entered -> bucket or key: actions [conditions the request must meet].\n# `harness access --scenario {scenario} --accept` rewrites it; every run of the scenario checks it.\n"
     );
     let sorted: BTreeSet<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     for line in sorted {

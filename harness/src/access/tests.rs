@@ -320,3 +320,38 @@ fn a_walk_passes_the_external_id_a_trust_names() {
     let tagged = walk_of("aws_iam_user.ci -> aws_iam_role.tagged").unwrap_err();
     assert!(tagged.contains("aws:RequestTag/team StringEquals data"), "{tagged}");
 }
+
+fn key(name: &str, statements: Value) -> Value {
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{name}-1234");
+    resource("aws_kms_key", name, json!({"arn": arn, "key_id": format!("{name}-1234"), "policy": document(statements)}))
+}
+
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html: a key
+// admits whom its policy names, and its account's principals only where it enables
+// IAM policies; an identity policy allowing kms:* on its own reaches no key.
+#[test]
+fn a_key_policy_opens_paths_to_whom_it_names_and_an_identity_grant_alone_opens_none() {
+    let reader_trust = json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/app")}, "Action": "sts:AssumeRole"}]);
+    let users = json!([{"Sid": "UsersOfTheKey", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/reader")},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "figures"}}}]);
+    let config = vec![
+        role("app", ec2_trust()),
+        role_policy("app", json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}])),
+        role("reader", reader_trust.clone()),
+        role("consumer", reader_trust),
+        role_policy("consumer", json!([{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])),
+        key("data", users.clone()),
+    ];
+    let reader = "aws_iam_role.reader -> aws_kms_key.data: kms:Decrypt, kms:GenerateDataKey [kms:EncryptionContext:purpose StringEquals figures]";
+    let through_app = "aws_iam_role.app -> aws_iam_role.reader -> aws_kms_key.data: kms:Decrypt, kms:GenerateDataKey [kms:EncryptionContext:purpose StringEquals figures]";
+    let found = lines(&config);
+    assert!(found.contains(reader) && found.contains(through_app), "{found:#?}");
+    assert!(!found.iter().any(|l| l.starts_with("aws_iam_role.consumer -> aws_kms_key")), "kms:* in an identity policy reaches no key that does not name it: {found:#?}");
+    // The key policy enabling the account's IAM policies: now the consumer's own grant counts.
+    let mut enabled = config.clone();
+    enabled.pop();
+    let root = json!({"Sid": "EnableIAM", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"});
+    enabled.push(key("data", json!([users[0].clone(), root])));
+    let found = lines(&enabled);
+    assert!(found.contains("aws_iam_role.consumer -> aws_kms_key.data: kms:Decrypt, kms:Encrypt, kms:GenerateDataKey"), "{found:#?}");
+}
