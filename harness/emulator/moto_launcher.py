@@ -207,8 +207,12 @@ def _request_context(request, entity):
         if isinstance(tag, dict) and "Key" in tag:
             context[f"aws:PrincipalTag/{tag['Key']}"] = tag.get("Value", "")
     # A session's own tags override its role's tags of the same key.
-    for key, value in _session_of(request._access_key).get("tags", {}).items():
+    session = _session_of(request._access_key)
+    for key, value in session.get("tags", {}).items():
         context[f"aws:PrincipalTag/{key}"] = value
+    # "After a source identity is set, it is present in requests for any AWS action taken during the role session."
+    if session.get("source_identity"):
+        context["aws:SourceIdentity"] = session["source_identity"]
     return context
 
 
@@ -484,9 +488,12 @@ def assume_role_response(original):
         transitive = set(tags) | set(asked["transitive"])
         tags.update(asked["tags"])
         session_key = result.result["Credentials"].access_key_id
+        # A source identity once set persists down the chain and cannot be changed
+        # (id_credentials_temp_control-access_monitor.html).
+        source_identity = incoming.get("source_identity") or asked["source_identity"]
         with _SESSIONS_LOCK:
             SESSIONS[session_key] = {"tags": tags, "transitive": transitive, "policy_arns": asked["policy_arns"],
-                                     "source_identity": asked["source_identity"]}
+                                     "source_identity": source_identity}
         return result
     return patched
 

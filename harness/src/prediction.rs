@@ -54,6 +54,8 @@ pub struct SessionFacts {
     pub policy: Option<String>,
     /// Managed policies passed as session policies.
     pub policy_arns: Vec<String>,
+    /// The source identity set for the session or the one it was chained from: `aws:SourceIdentity`.
+    pub source_identity: Option<String>,
 }
 
 impl SessionFacts {
@@ -61,12 +63,16 @@ impl SessionFacts {
     /// these facts: the caller's transitive tags, then the request's tags
     /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html:
     /// "Transitive tags persist during role chaining"), and its session policies.
+    /// A source identity once set stays
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html:
+    /// "The value that is set persists when a role is used to assume another role").
     pub fn assumed(&self, params: &SessionParams<String>) -> SessionFacts {
         let mut tags: BTreeMap<String, String> = self.tags.iter().filter(|(k, _)| self.transitive_tag_keys.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let mut transitive: BTreeSet<String> = tags.keys().cloned().collect();
         tags.extend(params.tags.clone());
         transitive.extend(params.transitive_tag_keys.iter().cloned());
-        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone() }
+        let source_identity = self.source_identity.clone().or_else(|| params.source_identity.clone());
+        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone(), source_identity }
     }
 }
 
@@ -225,6 +231,10 @@ impl Predictor {
         let mut tags: BTreeMap<String, String> = own.tags.into_iter().collect();
         tags.extend(facts.tags.clone());
         let mut context = Context::signed(&tags);
+        // "After a source identity is set, it is present in requests for any AWS action taken during the role session."
+        if let Some(identity) = &facts.source_identity {
+            context.insert("aws:SourceIdentity", vec![identity.clone()]);
+        }
         // Every request carries the time it is made (the launcher fills the same keys).
         let now = std::time::SystemTime::now();
         context.insert("aws:CurrentTime", vec![crate::timestamp::format_timestamp(now)]);
@@ -478,6 +488,16 @@ mod tests {
 
     // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: "Transitive tags
     // persist during role chaining"; other session tags do not pass to the next session.
+    #[test]
+    fn a_source_identity_once_set_stays_down_the_chain() {
+        let mut first = params(&[], &[]);
+        first.source_identity = Some("alice@example.com".into());
+        let set = SessionFacts::default().assumed(&first);
+        let chained = set.assumed(&params(&[], &[]));
+        assert_eq!(chained.source_identity.as_deref(), Some("alice@example.com"));
+        assert_eq!(SessionFacts::default().assumed(&params(&[], &[])).source_identity, None);
+    }
+
     #[test]
     fn transitive_tags_pass_to_the_next_session_and_the_others_do_not() {
         let first = SessionFacts::default().assumed(&params(&[("team", "data"), ("run", "1")], &["team"]));
