@@ -73,6 +73,8 @@ from moto.iam.exceptions import MalformedPolicyDocument  # noqa: E402
 from moto.s3.exceptions import MissingBucket, S3ClientError  # noqa: E402
 from moto.s3.models import S3Backend, s3_backends  # noqa: E402
 from moto.ec2 import ec2_backends  # noqa: E402
+from moto.core.utils import utcnow  # noqa: E402
+from moto.organizations.models import FakeAccount, OrganizationsBackend, organizations_backends  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.kms.responses import KmsResponse  # noqa: E402
 from moto.kms.utils import _deserialize_ciphertext_blob  # noqa: E402
@@ -290,6 +292,8 @@ _DENIAL_WORDS = {
     "boundary": "because no permissions boundary allows the {action} action",
     "session": "because no session policy allows the {action} action",
     "key-policy": "because no resource-based policy allows the {action} action",
+    "scp": "because no service control policy allows the {action} action",
+    "rcp": "because no resource control policy allows the {action} action",
     "trust": "",
 }
 _EXPLICIT_WORDS = {
@@ -299,6 +303,8 @@ _EXPLICIT_WORDS = {
     "boundary": "with an explicit deny in a permissions boundary",
     "session": "with an explicit deny in a session policy",
     "key-policy": "with an explicit deny in a resource-based policy",
+    "scp": "with an explicit deny in a service control policy",
+    "rcp": "with an explicit deny in a resource control policy",
 }
 
 
@@ -335,6 +341,150 @@ def ensure_member_role(request, resource):
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
 
 
+# ---------------------------------------------------------------------------
+# The Organization's guardrails: SCPs and RCPs
+# ---------------------------------------------------------------------------
+# Stock moto stores an Organization's policies and enforces none. Here the
+# Organization a config creates (aws_organizations_organization, in the
+# management account) gets the members the harness declares for the scenario
+# (POST /_harness/organization, before the apply: moto's accounts get random
+# ids, a scenario's have fixed ones; an Organization an earlier run left in
+# the account gives way, the harness running one such scenario at a time), each under the root with the default
+# FullAWSAccess and RCPFullAWSAccess attached, as AWS attaches them. Every
+# request is then capped by the SCPs over its caller's account and the RCPs
+# over its resource's account, a level each from the root down, as
+# iam_policy.evaluate applies them, and carries aws:PrincipalOrgID and
+# aws:PrincipalOrgPaths (aws:ResourceOrgID and aws:ResourceOrgPaths).
+
+DECLARED_MEMBERS = {}  # management account id -> the member account ids declared for its Organization
+_ORGANIZATION_LOCK = threading.Lock()
+
+
+def declare_organization(request):
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        management, members = body["management"], list(body.get("members", []))
+    except (ValueError, KeyError, TypeError):
+        return _json(400, {"Code": "BadRequest", "Message": "JSON body with management and members required"})
+    if not all(re.fullmatch(r"\d{12}", a) for a in [management, *members]):
+        return _json(400, {"Code": "BadRequest", "Message": "account ids are 12 digits"})
+    with _ORGANIZATION_LOCK:
+        DECLARED_MEMBERS[management] = members
+        # A run declares the Organization afresh: one an earlier run's config left in the account
+        # (the emulator's end is its cleanup) gives way, with its members.
+        backend = organizations_backends[management][PARTITION]
+        if backend.org is not None:
+            for account in backend.accounts:
+                organizations_backends.master_accounts.pop(account.id, None)
+            backend._reset()
+    return _json(200, {"management": management, "members": members})
+
+
+def _join(backend, account_id):
+    """An existing account invited into the Organization, under its root, with the default policies."""
+    org = backend.org
+    member = object.__new__(FakeAccount)
+    member.__dict__.update(type="ACCOUNT", region=org.region, organization_id=org.id, master_account_id=org.master_account_id,
+                           create_account_status_id="car-harness" + account_id, id=account_id, name=f"member {account_id}",
+                           email=f"{account_id}@members.example", create_time=utcnow(), status="ACTIVE",
+                           state="ACTIVE", joined_method="INVITED", parent_id=org.root_id, attached_policies=[], tags={})
+    backend.accounts.append(member)
+    organizations_backends.master_accounts[account_id] = (org.master_account_id, PARTITION)
+    for policy in [p for p in backend.policies if p.aws_managed]:
+        backend.attach_policy(PolicyId=policy.id, TargetId=account_id)
+
+
+def _create_organization(original):
+    def patched(self, region, **kwargs):
+        result = original(self, region, **kwargs)
+        with _ORGANIZATION_LOCK:
+            members = DECLARED_MEMBERS.get(self.account_id, [])
+        for account_id in members:
+            if account_id != self.account_id and not any(a.id == account_id for a in self.accounts):
+                _join(self, account_id)
+        return result
+    return patched
+
+
+def _delete_organization(original):
+    def patched(self):
+        # The members it was given leave with it (on AWS they would have to leave first).
+        for account in [a for a in self.accounts if a.joined_method == "INVITED"]:
+            organizations_backends.master_accounts.pop(account.id, None)
+            for policy in account.attached_policies:
+                policy.attachments.remove(account)
+            self.accounts.remove(account)
+        return original(self)
+    return patched
+
+
+OrganizationsBackend.create_organization = _create_organization(OrganizationsBackend.create_organization)
+OrganizationsBackend.delete_organization = _delete_organization(OrganizationsBackend.delete_organization)
+
+
+def _organization_of(account_id):
+    """(the Organization's backend, the account's entry) when the account is in one, else (None, None)."""
+    if account_id is None:
+        return None, None
+    management = organizations_backends.master_accounts.get(account_id, (account_id, PARTITION))[0]
+    backend = organizations_backends[management][PARTITION] if management in organizations_backends else None
+    if backend is None or backend.org is None:
+        return None, None
+    account = next((a for a in backend.accounts if a.id == account_id), None)
+    return (backend, account) if account else (None, None)
+
+
+def _levels(backend, account, policy_type):
+    """The policies of `policy_type` attached at each level above the account, the root first
+    (none where the type is not enabled at the root: then it caps nothing)."""
+    root = next(ou for ou in backend.ou if ou.id == backend.org.root_id)
+    if not any(t["Type"] == policy_type and t["Status"] == "ENABLED" for t in root.policy_types):
+        return []
+    chain, parent = [account], account.parent_id
+    while parent:
+        node = next((ou for ou in backend.ou if ou.id == parent), None)
+        if node is None:
+            break
+        chain.insert(0, node)
+        parent = getattr(node, "parent_id", None) if node.id != root.id else None
+    kind = iam_policy.SCP if policy_type == "SERVICE_CONTROL_POLICY" else iam_policy.RCP
+    levels = []
+    for node in chain:
+        target = {"ROOT": f"the organization's root {node.id}", "ACCOUNT": f"account {node.id}"}.get(node.type, f"OU {node.id}")
+        policies = [_parsed(f"the {kind.upper()} {p.name}", p.content, kind) for p in node.attached_policies if p.type == policy_type]
+        levels.append((target, policies))
+    return levels
+
+
+def _org_path(backend, account):
+    path, parent = [account.parent_id], None
+    node = next((ou for ou in backend.ou if ou.id == account.parent_id), None)
+    while node is not None and node.type != "ROOT":
+        parent = node.parent_id
+        path.insert(0, parent)
+        node = next((ou for ou in backend.ou if ou.id == parent), None)
+    return f"{backend.org.id}/" + "".join(f"{p}/" for p in path)
+
+
+def organization_policies(caller_account, resource_account, context):
+    """(the SCP levels over the caller's account, the RCP levels over the resource's, the management
+    account), filling the Organization's context keys of both."""
+    scps, rcps, management = [], [], None
+    backend, account = _organization_of(caller_account)
+    if backend is not None:
+        management = backend.org.master_account_id
+        context.setdefault("aws:PrincipalOrgID", backend.org.id)
+        context.setdefault("aws:PrincipalOrgPaths", [_org_path(backend, account)])
+        scps = _levels(backend, account, "SERVICE_CONTROL_POLICY")
+    backend, account = _organization_of(resource_account)
+    if backend is not None:
+        management = management or backend.org.master_account_id
+        context.setdefault("aws:ResourceOrgID", backend.org.id)
+        context.setdefault("aws:ResourceOrgPaths", [_org_path(backend, account)])
+        rcps = _levels(backend, account, "RESOURCE_CONTROL_POLICY")
+    return scps, rcps, management
+
+
 def check_action_permitted(self, resource):
     """AWS's evaluation (iam_policy.evaluate) instead of moto's: identity
     policies with their conditions, the role's trust policy or the bucket
@@ -350,7 +500,9 @@ def check_action_permitted(self, resource):
                 for i, p in enumerate(self._access_key.collect_policies())]
     resource_policy, exists, account = _resource_policy(self, resource)
     context = _request_context(self, entity)
-    policies = (identity, resource_policy, _boundary(entity, backend), _session_policies(self._access_key), exists, account)
+    scps, rcps, management = organization_policies(caller.account, account or caller.account, context)
+    policies = (identity, resource_policy, _boundary(entity, backend), _session_policies(self._access_key), exists, account,
+                scps, rcps, management)
     action, decision, reason = self._action, *iam_policy.evaluate(caller, self._action, resource, context, *policies)
     # Passing tags needs sts:TagSession, a source identity sts:SetSourceIdentity (trust and caller alike).
     for extra in _assume_role_extras(self) if decision == "allow" else ():
@@ -897,6 +1049,8 @@ class HarnessApp:
                                    "moto_version": moto.__version__,
                                    "start_marker": START_MARKER,
                                    "identity_policies_enforced": True})
+        elif path == "/_harness/organization" and request.method == "POST":
+            response = declare_organization(request)
         elif path == "/_harness/ec2/instance-credentials" and request.method == "POST":
             response = instance_credentials(request)
         else:

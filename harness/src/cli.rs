@@ -172,6 +172,11 @@ pub struct TargetArgs {
     /// names in [accounts] to a real sandbox account.
     #[arg(long, env = "HARNESS_SANDBOX_ACCOUNT_ID", value_delimiter = ',', value_name = "ID | NAME=ID")]
     pub sandbox_account: Vec<String>,
+    /// On --target aws, let SCENARIO's configs create or attach an
+    /// Organization's policies (aws_organizations_*): they change the real
+    /// Organization's guardrails, so each scenario is named (repeatable).
+    #[arg(long, value_name = "SCENARIO")]
+    pub allow_organization_changes: Vec<String>,
     /// The role the harness assumes in each account a scenario names, other
     /// than its credentials' own.
     #[arg(long, env = "HARNESS_ACCOUNT_ROLE", default_value = crate::accounts::ACCESS_ROLE, value_name = "NAME")]

@@ -40,5 +40,8 @@ pub const ACCOUNT_UNMAPPED: i32 = 15;
 /// The config opens a path its scenario's access snapshot does not hold, or
 /// no longer opens one it holds (`harness access --accept` takes the change).
 pub const ACCESS_CHANGED: i32 = 16;
+/// On a real account, a config would create or attach an Organization's
+/// policies and `--allow-organization-changes` does not name its scenario.
+pub const ORGANIZATION_CHANGE: i32 = 17;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

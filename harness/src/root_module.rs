@@ -36,6 +36,8 @@ pub struct RootModule {
     pub local_modules: BTreeSet<PathBuf>,
     /// The variables it declares (the harness sets those of [`HARNESS_VARIABLES`] among them).
     pub variables: BTreeSet<String>,
+    /// The resource types it manages, its local modules' included (`aws_iam_role`, ...).
+    pub resource_types: BTreeSet<String>,
 }
 
 /// One module folder's `*.tf` files, parsed.
@@ -79,6 +81,9 @@ impl RootModule {
                     ("variable", Some(name)) => {
                         module.variables.insert(name.to_string());
                     }
+                    ("resource", Some(kind)) => {
+                        module.resource_types.insert(kind.to_string());
+                    }
                     ("provider", Some("aws")) => {
                         let alias = string_attribute(block.body(), "alias").map(str::to_string);
                         if block.body().blocks().any(|b| b.identifier() == "assume_role") {
@@ -96,11 +101,23 @@ impl RootModule {
             }
             collect_modules(&file, &body, &mut module.local_modules)?;
         }
+        for dir in &module.local_modules {
+            for (_, body) in bodies(dir)? {
+                let kinds = body.blocks().filter(|b| b.identifier() == "resource").filter_map(|b| label(b, 0));
+                module.resource_types.extend(kinds.map(str::to_string));
+            }
+        }
         Ok(module)
     }
 
     pub fn takes_name_prefix(&self) -> bool {
         self.variables.contains("name_prefix")
+    }
+
+    /// A resource it manages that changes an AWS Organization's guardrails, if any.
+    pub fn organization_resource(&self) -> Option<&'static str> {
+        const CHANGING: [&str; 3] = ["aws_organizations_organization", "aws_organizations_policy", "aws_organizations_policy_attachment"];
+        CHANGING.into_iter().find(|kind| self.resource_types.contains(*kind))
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Capabilities {
     /// KMS key policies take part in KMS calls (absent from older reports: not enforced).
     #[serde(default)]
     pub key_policies: bool,
+    /// An Organization's SCPs and RCPs cap requests (absent from older reports: not enforced).
+    #[serde(default)]
+    pub organization_policies: bool,
 }
 
 impl Capabilities {
@@ -87,6 +90,7 @@ impl Capabilities {
             session_policies: self.session_policies && other.session_policies,
             web_identity: self.web_identity && other.web_identity,
             key_policies: self.key_policies && other.key_policies,
+            organization_policies: self.organization_policies && other.organization_policies,
         }
     }
 
@@ -101,6 +105,7 @@ impl Capabilities {
         session_policies: true,
         web_identity: true,
         key_policies: true,
+        organization_policies: true,
     };
 }
 

@@ -490,6 +490,7 @@ fn provider_block(endpoint: Option<&str>, role: Option<&str>, region: &str, stan
     s3  = "{endpoint}"
     ec2 = "{endpoint}"
     kms = "{endpoint}"
+    organizations = "{endpoint}"
   }}
 "#
         );

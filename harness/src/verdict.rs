@@ -12,7 +12,7 @@
 //! | any | denied or allowed | yes, emulator | disagrees | DIVERGED (fails the run: emulator or evaluator is wrong) |
 //! | allowed | allowed | any | agrees or none | PASS |
 //! | allowed | allowed | no (emulator) | deny | UNVERIFIED (AWS would deny it; the target proves nothing) |
-//! | allowed | allowed | AWS | disagrees | PASS + warning (the evaluator does not model SCPs, RCPs...) |
+//! | allowed | allowed | AWS | disagrees | PASS + warning (the evaluator does not model ACLs, VPC endpoint policies...) |
 //! | allowed | denied | any | any | FAIL |
 //! | denied | denied | yes | agrees or none; `because` matches | PASS |
 //! | denied | denied | yes | `because` differs from the predicted reason | FAIL |
@@ -106,7 +106,7 @@ pub fn decide(evidence: &Evidence<'_>) -> Judgement {
         return judgement(Verdict::Diverged, Some(format!("{why} (the emulator or the evaluator is wrong)")));
     }
     let warning = match (evidence.ground, &disagreement) {
-        (Ground::Aws, Some(why)) => Some(format!("{why}; AWS is the truth here, the evaluator does not model SCPs, RCPs or ACLs")),
+        (Ground::Aws, Some(why)) => Some(format!("{why}; AWS is the truth here, the evaluator does not model ACLs or VPC endpoint policies, nor SCPs and RCPs it could not read (without the Organization's management account)")),
         _ => None,
     };
     let mut result = match (evidence.expect, &performed.observed) {
@@ -152,7 +152,7 @@ fn expected_error(evidence: &Evidence<'_>, observed: &Observed) -> Judgement {
 fn denial_reason(because: Option<Because>, predicted: Option<&Reason>) -> Judgement {
     let Some(wanted) = because else { return judgement(Verdict::Pass, None) };
     match predicted.and_then(Reason::because) {
-        Some(actual) if actual == wanted => judgement(Verdict::Pass, None),
+        Some(_) if predicted.is_some_and(|p| p.is_because(wanted)) => judgement(Verdict::Pass, None),
         Some(actual) => judgement(Verdict::Fail, Some(format!("denied because {actual}, the scenario expects because {wanted}: {}", predicted.map(|p| p.text.as_str()).unwrap_or_default()))),
         None => judgement(Verdict::Fail, Some(format!("denied, but no prediction says why, so `because = \"{wanted}\"` cannot be checked"))),
     }
@@ -266,6 +266,23 @@ mod tests {
         let judged = decide(&wanted(Because::Trust));
         assert_eq!(judged.verdict, Verdict::Fail);
         assert!(judged.reason.unwrap().starts_with("denied because identity, the scenario expects because trust"));
+    }
+
+    // An SCP's (or RCP's) Deny is an explicit deny and the Organization's
+    // refusal at once: a scenario may assert either; an identity policy's Deny is no SCP's.
+    #[test]
+    fn an_organization_policys_deny_is_both_explicit_and_its_kind() {
+        let done = performed(denied("AccessDenied"));
+        let mut scp_deny = reason(Decision::Deny, PolicyType::Scp);
+        scp_deny.explicit = true;
+        let mut identity_deny = reason(Decision::Deny, PolicyType::Identity);
+        identity_deny.explicit = true;
+        let judged = |predicted: &Reason, because| decide(&Evidence { because: Some(because), ..evidence(Expectation::Denied, &done, Some(predicted)) }).verdict;
+        assert_eq!(judged(&scp_deny, Because::Scp), Verdict::Pass);
+        assert_eq!(judged(&scp_deny, Because::ExplicitDeny), Verdict::Pass);
+        assert_eq!(judged(&scp_deny, Because::Rcp), Verdict::Fail);
+        assert_eq!(judged(&identity_deny, Because::Scp), Verdict::Fail);
+        assert_eq!(judged(&reason(Decision::Deny, PolicyType::Rcp), Because::Rcp), Verdict::Pass, "no Allow at a level of RCPs");
     }
 
     #[test]

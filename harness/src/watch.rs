@@ -147,7 +147,7 @@ mod tests {
         std::fs::write(config.join("main.tf"), "output \"x\" { value = 1 }\n").unwrap();
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "").unwrap();
-        let scenario = Scenario { name: "s".into(), path, description: None, principals: BTreeMap::new(), accounts: Default::default(), stages: vec![crate::scenario::Stage { config: config.clone(), steps: vec![], apply: Default::default(), variables: BTreeMap::new(), name: None }] };
+        let scenario = Scenario { name: "s".into(), path, description: None, principals: BTreeMap::new(), accounts: Default::default(), organization: None, stages: vec![crate::scenario::Stage { config: config.clone(), steps: vec![], apply: Default::default(), variables: BTreeMap::new(), name: None }] };
         let scenarios = [scenario];
         let mut seen = stamps(&scenarios);
         let cancel = CancellationToken::new();

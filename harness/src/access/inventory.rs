@@ -101,6 +101,43 @@ pub struct Key {
     pub policy: Policy,
 }
 
+/// The Organization a state holds (`aws_organizations_organization`), with
+/// the SCPs and RCPs its states attach: each level (its root, a member
+/// account) holds what the config attaches there and, for each policy type
+/// the root enables, the AWS managed FullAWSAccess or RCPFullAWSAccess AWS
+/// attaches to every level. OUs are not read: a member counts as under the root.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: String,
+    pub management: String,
+    pub root: String,
+    /// Every account in it, the management account included.
+    pub accounts: BTreeSet<String>,
+    enabled: Vec<DocumentKind>,
+    /// Each root or account id's attached policies, of either kind.
+    attached: BTreeMap<String, Vec<(DocumentKind, Policy)>>,
+}
+
+impl Organization {
+    /// The levels of `kind` (SCPs or RCPs) above `account`, the root first; none outside the Organization.
+    pub fn levels(&self, account: &str, kind: DocumentKind) -> Vec<crate::policy::OrgLevel> {
+        if !self.accounts.contains(account) || !self.enabled.contains(&kind) {
+            return Vec::new();
+        }
+        let default = match kind {
+            DocumentKind::Scp => r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            _ => r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        };
+        let name = if kind == DocumentKind::Scp { "FullAWSAccess" } else { "RCPFullAWSAccess" };
+        let level = |target: &str, label: String| {
+            let mut policies = vec![Policy::parse(name, default, kind).expect("AWS's own policy parses")];
+            policies.extend(self.attached.get(target).into_iter().flatten().filter(|(k, _)| *k == kind).map(|(_, p)| p.clone()));
+            crate::policy::OrgLevel { target: label, policies }
+        };
+        vec![level(&self.root, format!("the organization's root {}", self.root)), level(account, format!("account {account}"))]
+    }
+}
+
 /// Everything the analysis reads.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
@@ -110,6 +147,8 @@ pub struct Inventory {
     pub providers: Vec<Provider>,
     pub buckets: Vec<Bucket>,
     pub keys: Vec<Key>,
+    /// The Organization over the accounts, when a state holds one.
+    pub organization: Option<Organization>,
     /// What it could not see: a managed policy the state does not hold
     /// (an AWS-managed one), said as a sentence.
     pub unseen: Vec<String>,
@@ -260,6 +299,7 @@ impl Inventory {
             };
             inventory.keys.push(Key { address: key.address.clone(), arn: key.text("arn").to_string(), account: account_of_arn(key.text("arn")), policy });
         }
+        inventory.organization = read_organization(&all)?;
         Ok(inventory)
     }
 
@@ -348,6 +388,30 @@ impl Inventory {
             },
         }
     }
+}
+
+/// The Organization of the states, its members and the SCPs and RCPs they attach.
+fn read_organization(all: &[Instance<'_>]) -> Result<Option<Organization>, InventoryError> {
+    let of = |kind: &'static str| all.iter().filter(move |i| i.kind == kind);
+    let Some(org) = of("aws_organizations_organization").next() else { return Ok(None) };
+    let root = org.attributes.get("roots").and_then(Value::as_array).and_then(|r| r.first()).and_then(|r| r.get("id")).and_then(Value::as_str).unwrap_or_default();
+    let listed = org.attributes.get("accounts").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let management = org.text("master_account_id").to_string();
+    let mut accounts: BTreeSet<String> = listed.iter().filter_map(|a| a.get("id").and_then(Value::as_str)).map(str::to_string).collect();
+    accounts.insert(management.clone());
+    let kind_of = |policy_type: &str| match policy_type {
+        "SERVICE_CONTROL_POLICY" => Some(DocumentKind::Scp),
+        "RESOURCE_CONTROL_POLICY" => Some(DocumentKind::Rcp),
+        _ => None,
+    };
+    let enabled = org.texts("enabled_policy_types").iter().filter_map(|t| kind_of(t)).collect();
+    let mut attached: BTreeMap<String, Vec<(DocumentKind, Policy)>> = BTreeMap::new();
+    for attachment in of("aws_organizations_policy_attachment") {
+        let Some(policy) = of("aws_organizations_policy").find(|p| p.text("id") == attachment.text("policy_id")) else { continue };
+        let Some(kind) = kind_of(policy.text("type")) else { continue };
+        attached.entry(attachment.text("target_id").to_string()).or_default().push((kind, policy.policy("content", "", kind)?));
+    }
+    Ok(Some(Organization { id: org.text("id").to_string(), management, root: root.to_string(), accounts, enabled, attached }))
 }
 
 /// The groups a user is in, by either membership resource.

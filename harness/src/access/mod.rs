@@ -8,12 +8,13 @@
 //! What it sees: IAM roles (trust, inline, attached and boundary policies,
 //! tags), users and their groups, OIDC and SAML providers, buckets and
 //! their policies and Block Public Access, KMS keys and their key
-//! policies, as the configs' state holds them; the actions
+//! policies, an Organization's SCPs and RCPs on its root and accounts, as
+//! the configs' state holds them; the actions
 //! `sts:AssumeRole*`, `s3:ListBucket`, `s3:GetObject`, `s3:PutObject`,
 //! `kms:Encrypt`, `kms:Decrypt` and `kms:GenerateDataKey`. What it does
 //! not: other actions and services, managed policies no state holds
 //! (AWS-managed ones: said in `unseen`), accounts outside the scenario
-//! beyond what a policy names, Organizations SCPs and RCPs, KMS grants,
+//! beyond what a policy names, an Organization's OUs, KMS grants,
 //! session policies and session tags
 //! passed along a chain, and a Deny that a request could escape by
 //! carrying a key (`StringNotEquals` on an absent key counts as denying).

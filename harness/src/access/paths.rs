@@ -117,8 +117,34 @@ fn grants_unmodelled(policies: &[Policy]) -> bool {
     })
 }
 
+/// What the Organization puts on a caller of `account`: the SCPs over it and its org id.
+fn caller_in_organization(inventory: &Inventory, account: &str, set: &mut PolicySet, context: &mut Context) {
+    let Some(org) = inventory.organization.as_ref().filter(|org| org.accounts.contains(account)) else { return };
+    set.scps = org.levels(account, DocumentKind::Scp);
+    set.management_account = Some(org.management.clone());
+    context.insert("aws:PrincipalOrgID", vec![org.id.clone()]);
+}
+
+/// The RCPs over a resource of `account`.
+fn resource_in_organization(inventory: &Inventory, account: &str, set: &mut PolicySet) {
+    let Some(org) = &inventory.organization else { return };
+    set.rcps = org.levels(account, DocumentKind::Rcp);
+    set.management_account = Some(org.management.clone());
+}
+
 /// The roles' sessions first (index = role index: a reached role acts as its session), then the rest.
 fn principals(inventory: &Inventory) -> Vec<Acting> {
+    let mut acting = actors(inventory);
+    for one in &mut acting {
+        if let Some(account) = one.caller.account().map(str::to_string) {
+            caller_in_organization(inventory, &account, &mut one.set, &mut one.context);
+        }
+    }
+    acting
+}
+
+/// Every principal, as `principals` lists them, before the Organization's part.
+fn actors(inventory: &Inventory) -> Vec<Acting> {
     let partition = &inventory.partition;
     let mut acting = Vec::new();
     for (index, role) in inventory.roles.iter().enumerate() {
@@ -196,6 +222,7 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
             }
             let mut set = acting.set.clone();
             set.resource = Some(role.trust.clone());
+            resource_in_organization(inventory, &role.account, &mut set);
             let mut context = acting.context.clone();
             for (key, value) in &role.tags {
                 context.insert(&format!("aws:ResourceTag/{key}"), vec![value.clone()]);
@@ -218,6 +245,7 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
         }
         let mut set = acting.set.clone();
         set.resource = bucket.policy.clone();
+        resource_in_organization(inventory, &bucket.account, &mut set);
         for (action, on_objects) in BUCKET_ACTIONS {
             let objects: Vec<Option<String>> = if on_objects { patterns[index].iter().cloned().map(Some).collect() } else { vec![None] };
             for objects in objects {
@@ -254,6 +282,7 @@ fn key_reaches(inventory: &Inventory, acting: &Acting) -> Vec<Reach> {
         }
         let mut set = acting.set.clone();
         set.resource = Some(key.policy.clone());
+        resource_in_organization(inventory, &key.account, &mut set);
         for action in KEY_ACTIONS {
             let request = Request { caller: acting.caller.clone(), action: action.into(), resource: key.arn.clone(), resource_account: None, context: acting.context.clone() };
             if acting.delegated_only && resource_grant(&request, &set) != PrincipalMatch::Account {

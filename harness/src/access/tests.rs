@@ -355,3 +355,50 @@ fn a_key_policy_opens_paths_to_whom_it_names_and_an_identity_grant_alone_opens_n
     let found = lines(&enabled);
     assert!(found.contains("aws_iam_role.consumer -> aws_kms_key.data: kms:Decrypt, kms:Encrypt, kms:GenerateDataKey"), "{found:#?}");
 }
+
+fn user(name: &str, account: &str, statements: Value) -> Vec<Value> {
+    let arn = format!("arn:aws:iam::{account}:user/{name}");
+    vec![
+        resource("aws_iam_user", name, json!({"name": name, "arn": arn, "permissions_boundary": ""})),
+        resource("aws_iam_user_policy", name, json!({"name": format!("{name}-policy"), "user": name, "policy": document(statements)})),
+    ]
+}
+
+/// The Organization's SCPs and RCPs take part
+/// (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html):
+/// an RCP perimeter closes the path a bucket policy opens to a partner outside
+/// the Organization, and an SCP's Deny the path of a member's own user.
+#[test]
+fn an_organizations_scps_and_rcps_close_the_paths_they_deny() {
+    const PARTNER: &str = "999999999999";
+    let shared = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{PARTNER}:root")}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::shared"}]});
+    let mut config = vec![bucket("shared"), resource("aws_s3_bucket_policy", "shared", json!({"bucket": "shared", "policy": shared.to_string()}))];
+    config.extend(user("partner", PARTNER, json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}])));
+    config.extend(user("ci", ACCOUNT, json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}])));
+    let partner_path = "aws_iam_user.partner -> aws_s3_bucket.shared: s3:ListBucket";
+    let partner_account = "any principal of account 999999999999 granted it -> aws_s3_bucket.shared: s3:ListBucket";
+    let ci_path = "aws_iam_user.ci -> aws_s3_bucket.shared: s3:ListBucket";
+    let without = lines(&config);
+    assert!(without.contains(partner_path) && without.contains(partner_account) && without.contains(ci_path), "{without:#?}");
+
+    let perimeter = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+        "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-acme1234"}, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}]});
+    let no_listing = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "*"}]});
+    let organization = json!({"id": "o-acme1234", "master_account_id": "123456789012", "roots": [{"id": "r-ab12"}],
+        "accounts": [{"id": "123456789012"}, {"id": ACCOUNT}], "enabled_policy_types": ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]});
+    let mut governed = config.clone();
+    governed.extend([
+        resource("aws_organizations_organization", "org", organization),
+        resource("aws_organizations_policy", "perimeter", json!({"id": "p-rcp1", "type": "RESOURCE_CONTROL_POLICY", "content": perimeter.to_string()})),
+        resource("aws_organizations_policy_attachment", "perimeter", json!({"policy_id": "p-rcp1", "target_id": ACCOUNT})),
+    ]);
+    let perimeter_only = lines(&governed);
+    assert!(!perimeter_only.contains(partner_path) && !perimeter_only.contains(partner_account), "the RCP keeps the partner out: {perimeter_only:#?}");
+    assert!(perimeter_only.contains(ci_path), "not the member: {perimeter_only:#?}");
+    governed.extend([
+        resource("aws_organizations_policy", "no_listing", json!({"id": "p-scp1", "type": "SERVICE_CONTROL_POLICY", "content": no_listing.to_string()})),
+        resource("aws_organizations_policy_attachment", "no_listing", json!({"policy_id": "p-scp1", "target_id": ACCOUNT})),
+    ]);
+    let capped = lines(&governed);
+    assert!(!capped.contains(ci_path), "the SCP's Deny closes the member's own path: {capped:#?}");
+}

@@ -39,6 +39,9 @@ pub enum CommandError {
     /// A config the admin applies has a provider alias that names none of its scenario's accounts.
     #[error("[{scenario}] {config} has provider \"aws\" alias \"{alias}\", which names no account of the scenario (its [accounts]: {accounts}); add `{alias} = \"<id>\"` to [accounts] or rename the alias")]
     AliasWithoutAccount { scenario: String, config: String, alias: String, accounts: String },
+    /// On a real account, a config would change the Organization's policies and no flag names its scenario.
+    #[error("[{scenario}] {config} manages {resource}, which changes the real Organization's guardrails; run it on an emulator, or pass --allow-organization-changes {scenario} to let it")]
+    OrganizationChange { scenario: String, config: String, resource: String },
     #[error(transparent)]
     Lease(#[from] LeaseError),
     /// `run --keep` ended with no emulator left to keep.
@@ -103,6 +106,7 @@ impl CommandError {
             CommandError::Accounts { source, .. } => source.exit_code(),
             CommandError::SandboxAccountUnused { .. } => exit_code::ACCOUNT_UNMAPPED,
             CommandError::AliasWithoutAccount { .. } => exit_code::ALIAS_WITHOUT_ACCOUNT,
+            CommandError::OrganizationChange { .. } => exit_code::ORGANIZATION_CHANGE,
             CommandError::Lease(err) => err.exit_code(),
             CommandError::KeptTargetGone | CommandError::Sweep(_) => exit_code::TARGET,
             CommandError::Merge(err) => err.exit_code(),
@@ -151,6 +155,7 @@ mod tests {
             (CommandError::Accounts { scenario: Some("s".into()), source: AccountsError::Unmapped { name: "prod".into() } }, exit_code::ACCOUNT_UNMAPPED),
             (CommandError::SandboxAccountUnused { name: "n".into(), known: "k".into() }, exit_code::ACCOUNT_UNMAPPED),
             (CommandError::AliasWithoutAccount { scenario: "s".into(), config: "c".into(), alias: "a".into(), accounts: "d".into() }, exit_code::ALIAS_WITHOUT_ACCOUNT),
+            (CommandError::OrganizationChange { scenario: "s".into(), config: "c".into(), resource: "r".into() }, exit_code::ORGANIZATION_CHANGE),
             (CommandError::Lease(LeaseError::NoLease("d".into())), LeaseError::NoLease("d".into()).exit_code()),
             (CommandError::KeptTargetGone, exit_code::TARGET),
             (CommandError::Merge(MergeError::Overlap { name: "s".into() }), MergeError::Overlap { name: "s".into() }.exit_code()),

@@ -126,7 +126,8 @@ impl Invocation {
 
     /// On a real account, why a scenario waits (Some): AWS accepts only a
     /// provider's own tokens, and a run of all scenarios skips those whose
-    /// accounts have no sandbox id. A scenario named by the user is refused instead.
+    /// accounts have no sandbox id, or whose configs change the Organization
+    /// and are not allowed to. A scenario named by the user is refused instead.
     fn skipped_on_aws(&self, scenario: &Scenario, named: bool) -> Result<Option<String>, CommandError> {
         if self.kind != TargetKind::Aws {
             return Ok(None);
@@ -138,11 +139,17 @@ impl Invocation {
             return Ok(Some("it issues its own web identity tokens, which only an emulator accepts".into()));
         }
         let missing: Vec<&str> = scenario.accounts.names().into_iter().filter(|n| !self.sandbox.named.contains_key(*n)).collect();
-        if named || missing.is_empty() {
+        if named {
             return Ok(None);
         }
-        let flags: Vec<String> = missing.iter().map(|n| format!("--sandbox-account {n}=ID")).collect();
-        Ok(Some(format!("it acts in accounts {}, which have no sandbox id here; pass {} to run it", missing.join(", "), flags.join(" "))))
+        if !missing.is_empty() {
+            let flags: Vec<String> = missing.iter().map(|n| format!("--sandbox-account {n}=ID")).collect();
+            return Ok(Some(format!("it acts in accounts {}, which have no sandbox id here; pass {} to run it", missing.join(", "), flags.join(" "))));
+        }
+        let allowed = self.args.allow_organization_changes.contains(&scenario.name);
+        Ok(organization_change(scenario).filter(|_| !allowed).map(|(_, resource)| {
+            format!("its config manages {resource}, which changes the real Organization's guardrails; pass --allow-organization-changes {} to run it", scenario.name)
+        }))
     }
 
     /// Run the scenarios on the target, then hand the report to the reporters.
@@ -153,6 +160,14 @@ impl Invocation {
         reporters.finish(&result)?;
         Ok(result.exit_code(cancel.is_cancelled()))
     }
+}
+
+/// The first config of `scenario` that changes an AWS Organization's guardrails, and the resource that does.
+fn organization_change(scenario: &Scenario) -> Option<(String, &'static str)> {
+    scenario.stages.iter().find_map(|stage| {
+        let module = terraform::read_module(&stage.config).ok()?;
+        module.organization_resource().map(|resource| (stage.config.display().to_string(), resource))
+    })
 }
 
 /// Where the results go: the console (progress lines, the demo's story or

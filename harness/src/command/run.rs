@@ -31,6 +31,7 @@ async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, Comman
     let scenarios = invocation.load_scenarios(&args.scenarios, args.config.as_deref())?;
     check_configs(&scenarios)?;
     check_accounts(&scenarios, &invocation)?;
+    check_organization_changes(&scenarios, &invocation)?;
     let scenarios = match args.partition {
         Some(partition) => shard(scenarios, partition)?,
         None => scenarios,
@@ -200,6 +201,20 @@ pub fn check_accounts(scenarios: &[Scenario], invocation: &Invocation) -> Result
     Ok(())
 }
 
+/// On a real account a config that would create or attach an Organization's
+/// policies runs only where `--allow-organization-changes` names its scenario.
+pub fn check_organization_changes(scenarios: &[Scenario], invocation: &Invocation) -> Result<(), CommandError> {
+    if invocation.kind != TargetKind::Aws {
+        return Ok(());
+    }
+    for scenario in scenarios.iter().filter(|s| !invocation.args.allow_organization_changes.contains(&s.name)) {
+        if let Some((config, resource)) = super::organization_change(scenario) {
+            return Err(CommandError::OrganizationChange { scenario: scenario.name.clone(), config, resource: resource.to_string() });
+        }
+    }
+    Ok(())
+}
+
 /// The scenarios of one shard, said on stderr; a shard with none is refused.
 pub fn shard(scenarios: Vec<Scenario>, partition: Partition) -> Result<Vec<Scenario>, CommandError> {
     let all = scenarios.len();
@@ -250,6 +265,19 @@ mod tests {
         check_accounts(std::slice::from_ref(&scenario), &invocation(&both)).unwrap();
         // Elsewhere nothing is mapped: nothing to check.
         check_accounts(&[scenario], &Invocation::resolve(&run_args(&["--target", "moto"]).target).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn on_a_real_account_a_config_that_changes_the_organization_needs_its_scenario_named() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let scenario = Scenario::load(&root.join("scenarios/organization_guardrails.toml"), &root.join("terraform_configuration"), None).unwrap();
+        let aws = |extra: &[&str]| Invocation::resolve(&run_args(&[&["--target", "aws", "--sandbox-account", "123456789012"], extra].concat()).target).unwrap();
+        let refused = check_organization_changes(std::slice::from_ref(&scenario), &aws(&[])).unwrap_err();
+        assert_eq!(refused.exit_code(), exit_code::ORGANIZATION_CHANGE);
+        assert!(refused.to_string().contains("manages aws_organizations_organization") && refused.to_string().ends_with("--allow-organization-changes organization_guardrails to let it"), "{refused}");
+        check_organization_changes(std::slice::from_ref(&scenario), &aws(&["--allow-organization-changes", "organization_guardrails"])).unwrap();
+        // On an emulator the Organization is the emulator's own.
+        check_organization_changes(&[scenario], &Invocation::resolve(&run_args(&["--target", "moto"]).target).unwrap()).unwrap();
     }
 
     #[test]

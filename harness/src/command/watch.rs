@@ -20,6 +20,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, CommandError> {
     let mut all = invocation.load_scenarios(&args.scenarios, None)?;
     check_configs(&all)?;
     check_accounts(&all, &invocation)?;
+    super::run::check_organization_changes(&all, &invocation)?;
     let cancel = CancellationToken::new();
     let (terraform, target) = invocation.prepare(&cancel).await?;
     let options = RunOptions { jobs: args.jobs, keep: true, ..RunOptions::default() };

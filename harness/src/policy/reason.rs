@@ -80,9 +80,9 @@ pub enum Because {
     Session,
     /// The KMS key's policy neither allows the caller nor enables the account's IAM policies.
     KeyPolicy,
-    /// An SCP over the caller's account does not allow it.
+    /// An SCP over the caller's account refused it: its Deny, or no Allow at one level.
     Scp,
-    /// An RCP over the resource's account does not allow it.
+    /// An RCP over the resource's account refused it: its Deny, or no Allow at one level.
     Rcp,
 }
 
@@ -165,6 +165,22 @@ impl fmt::Display for ConditionMiss {
 }
 
 impl Reason {
+    /// Whether a scenario's `because = wanted` describes this denial: its
+    /// reason, or for an Organization's policy the policy's kind whether it
+    /// denied explicitly or allowed nothing at a level (an SCP's Deny is both
+    /// `explicit-deny` and `scp`).
+    pub fn is_because(&self, wanted: Because) -> bool {
+        let organization = match wanted {
+            Because::Scp => Some(PolicyType::Scp),
+            Because::Rcp => Some(PolicyType::Rcp),
+            _ => None,
+        };
+        match organization {
+            Some(kind) => self.decision == Decision::Deny && self.policy_type == Some(kind),
+            None => self.because() == Some(wanted),
+        }
+    }
+
     /// For a denial: the reason a scenario can assert.
     pub fn because(&self) -> Option<Because> {
         if self.decision != Decision::Deny {

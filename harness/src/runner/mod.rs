@@ -123,7 +123,13 @@ impl Runner {
             (_, Some((caps, notes))) => (*caps, capabilities::ProbeNotes(notes.clone())),
             (Ground::Aws, None) => (Capabilities::ENFORCED, capabilities::ProbeNotes(vec!["AWS enforces identity and trust policies by definition: not probed".into()])),
             (Ground::Emulator, None) => {
-                capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await
+                let (mut caps, mut notes) = capabilities::probe(&admin, &self.target.endpoint, &self.target.admin.account_id, &format!("{PROBE_PREFIX}{}", self.run_id)).await;
+                // Not probed: an account holds one Organization, and a probe's would stand in a config's way.
+                caps.organization_policies = self.target.plays_organizations();
+                if caps.organization_policies {
+                    notes.0.push("SCPs and RCPs: the harness's launcher plays the scenario's Organization and enforces them (not probed: an account holds one Organization)".into());
+                }
+                (caps, notes)
             }
         };
         let target = TargetReport {

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -116,6 +117,11 @@ impl<'r> ScenarioRun<'r> {
     /// The whole scenario. From the first apply on something may exist on
     /// the target: the cleanup runs whatever happens in the stages.
     pub(super) async fn run(mut self) -> ScenarioReport {
+        let target = Arc::clone(&self.runner.target);
+        let _turn = match self.scenario.organization {
+            Some(_) => Some(target.organization_turn().await),
+            None => None,
+        };
         // A kept scenario's resources keep their names: the same prefix.
         let prefix = self.kept.as_ref().map(|k| k.prefix.clone()).unwrap_or_else(|| name_prefix(&self.scenario.name, &self.runner.run_id));
         (self.events)(Event::ScenarioStarted { scenario: &self.scenario.name, prefix: &prefix });
@@ -304,7 +310,10 @@ impl<'r> ScenarioRun<'r> {
         let (action, resource, command, enforced) = match &input.acted {
             Acted::Call(call) => (call.name().to_string(), call.resource(), call.cli(), call.denial_verifiable(&self.caps, predicted.as_ref().ok())),
             Acted::Apply { action, resource, command } => {
-                let enforced = if self.caps.identity_policies && self.caps.trust_policies { Ok(()) } else { Err("the target does not enforce identity and trust policies") };
+                let enforced = match self.caps.identity_policies && self.caps.trust_policies {
+                    true => crate::service::identity_rules_enforced(&self.caps, predicted.as_ref().ok()),
+                    false => Err("the target does not enforce identity and trust policies"),
+                };
                 (action.clone(), resource.clone(), command.clone(), enforced)
             }
         };

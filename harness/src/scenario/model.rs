@@ -129,6 +129,19 @@ pub struct Scenario {
     pub stages: Vec<Stage>,
     /// The accounts it acts in (`[accounts]`); empty: the target admin's own.
     pub accounts: Accounts,
+    /// The AWS Organization its accounts are in (`[organization]`), if any.
+    pub organization: Option<Organization>,
+}
+
+/// Which of a scenario's accounts hold and are in an AWS Organization: what
+/// an emulator cannot know (its accounts' ids are the scenario's), and what
+/// a config's SCPs and RCPs cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// The account (by name) whose config creates the Organization and its policies.
+    pub management: String,
+    /// The accounts (by name) in it; the scenario's others are outside.
+    pub members: Vec<String>,
 }
 
 impl Scenario {

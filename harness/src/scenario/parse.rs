@@ -31,12 +31,21 @@ struct RawScenario {
     description: Option<String>,
     config: Option<Spanned<String>>,
     accounts: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    organization: Option<Spanned<RawOrganization>>,
     #[serde(default)]
     principals: BTreeMap<String, Spanned<RawPrincipal>>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
     stages: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganization {
+    management: String,
+    #[serde(default)]
+    members: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +244,7 @@ impl Scenario {
         }
 
         let accounts = parse_accounts(&source, raw.accounts.as_ref())?;
+        let organization = parse_organization(&source, raw.organization.as_ref(), &accounts)?;
         let mut principals = BTreeMap::new();
         for (principal, spec) in &raw.principals {
             principals.insert(principal.clone(), parse_principal(&source, principal, spec)?);
@@ -271,8 +281,25 @@ impl Scenario {
             stages.push(Stage { config, steps, apply, variables, name });
         }
 
-        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages, accounts })
+        Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages, accounts, organization })
     }
+}
+
+/// `[organization]`: its management account and members, each an account of `[accounts]`.
+fn parse_organization(source: &Source<'_>, raw: Option<&Spanned<RawOrganization>>, accounts: &Accounts) -> Result<Option<Organization>, ScenarioError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let at = raw.span().start;
+    let organization = raw.get_ref();
+    let known = || accounts.names().join(", ");
+    for name in std::iter::once(&organization.management).chain(&organization.members) {
+        if accounts.get(name).is_none() {
+            return Err(source.accounts_error(at, format!("[organization] names `{name}`, which is not an account of this scenario's [accounts] (known: {})", known())));
+        }
+    }
+    if organization.members.contains(&organization.management) {
+        return Err(source.accounts_error(at, format!("`{}` is the management account: list only the member accounts in `members`", organization.management)));
+    }
+    Ok(Some(Organization { management: organization.management.clone(), members: organization.members.clone() }))
 }
 
 /// `[accounts]` in the order written (the first is the default), each a name and an account id.

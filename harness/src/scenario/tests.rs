@@ -250,6 +250,22 @@ fn a_malformed_accounts_table_is_located_with_its_own_exit_code() {
 }
 
 #[test]
+fn an_organization_names_accounts_of_the_scenario() {
+    let accounts = "[accounts]\nmanagement = \"123456789012\"\nworkload = \"222222222222\"\npartner = \"999999999999\"";
+    let text = with_accounts(&format!("{accounts}\n[organization]\nmanagement = \"management\"\nmembers = [\"workload\"]"), "");
+    let organization = parse(&text).unwrap().organization.unwrap();
+    assert_eq!((organization.management.as_str(), organization.members.as_slice()), ("management", ["workload".to_string()].as_slice()));
+    for (table, says) in [
+        ("[organization]\nmanagement = \"management\"\nmembers = [\"staging\"]", "[organization] names `staging`, which is not an account of this scenario's [accounts] (known: management, workload, partner)"),
+        ("[organization]\nmanagement = \"management\"\nmembers = [\"management\"]", "`management` is the management account: list only the member accounts"),
+    ] {
+        let err = parse(&with_accounts(&format!("{accounts}\n{table}"), "")).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_code::ACCOUNTS_INVALID, "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+#[test]
 fn apply_as_is_refused_where_it_cannot_mean_anything() {
     let err = error_of(&applied_as("expect_apply = \"refused\"\n"));
     assert!(err.contains("expect_apply is \"applied\" or \"denied\", not `refused`"), "{err}");

@@ -92,15 +92,17 @@ mod made {
     }
 
     /// The rules every call made with credentials depends on: identity policies,
-    /// and session policies when the predicted denial is a session policy's.
+    /// session policies when the predicted denial is a session policy's, and
+    /// an Organization's SCPs and RCPs when it is theirs.
     pub fn identity_rules_enforced(caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
         if !caps.identity_policies {
             return Err("the target does not enforce identity policies");
         }
-        if predicted.and_then(|p| p.policy_type) == Some(PolicyType::Session) && !caps.session_policies {
-            return Err("the target does not apply session policies");
+        match predicted.and_then(|p| p.policy_type) {
+            Some(PolicyType::Session) if !caps.session_policies => Err("the target does not apply session policies"),
+            Some(PolicyType::Scp | PolicyType::Rcp) if !caps.organization_policies => Err("the target does not enforce an Organization's SCPs and RCPs"),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

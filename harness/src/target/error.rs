@@ -46,6 +46,8 @@ pub enum TargetError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("the launcher did not take the scenario's Organization: {0}")]
+    Organization(String),
     #[error("the emulator did not become ready within {}s", .0.as_secs())]
     StartupTimeout(Duration),
     #[error("cannot get instance-profile credentials: {0}")]
@@ -97,6 +99,7 @@ impl TargetError {
             | TargetError::Docker(_)
             | TargetError::HttpClient(_)
             | TargetError::Launcher { .. }
+            | TargetError::Organization(_)
             | TargetError::StartupTimeout(_)
             | TargetError::InstanceCredentials(_)
             | TargetError::Unreachable { .. }

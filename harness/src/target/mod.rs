@@ -13,6 +13,7 @@ mod http;
 mod instance;
 pub mod localstack;
 pub mod moto;
+mod organization;
 mod profile;
 pub mod readiness;
 pub mod spec;
@@ -77,13 +78,15 @@ pub struct Target {
     backend: Backend,
     /// How a scenario's accounts are reached from the admin's.
     accounts: AccountReach,
+    /// Held by the scenario whose Organization the target holds now.
+    organization_turn: tokio::sync::Mutex<()>,
 }
 
 impl Target {
     /// A started target, its profile worked out from its backend.
     fn assemble(description: TargetDescription, endpoint: Endpoint, admin: Admin, backend: Backend, accounts: AccountReach) -> Self {
         let profile = Profile::of(&backend);
-        Target { description, endpoint, admin, profile, backend, accounts }
+        Target { description, endpoint, admin, profile, backend, accounts, organization_turn: tokio::sync::Mutex::new(()) }
     }
 
     /// Start the embedded, IAM-enforcing moto target.

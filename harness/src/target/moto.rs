@@ -232,6 +232,11 @@ impl MotoServer {
             .await
     }
 
+    /// The client that speaks to the launcher's own endpoints.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// What EC2 hands an instance: a session of its profile's role.
     pub async fn instance_credentials(&self, instance_id: &str, region: &str) -> Result<SessionCredentials, TargetError> {
         launcher_instance_credentials(&self.http, &self.endpoint, instance_id, region).await

@@ -21,7 +21,17 @@ impl ScenarioRun<'_> {
         if self.scenario.accounts.is_empty() {
             return Ok(());
         }
-        self.accounts = self.timed(Phase::Accounts, self.runner.target.reach_accounts(&self.scenario.accounts)).await?;
+        let target = &self.runner.target;
+        let reach = async {
+            let reached = target.reach_accounts(&self.scenario.accounts).await?;
+            if let Some(organization) = &self.scenario.organization {
+                let id = |name: &String| reached.iter().find(|a| a.account.name == *name).map(|a| a.account.id.clone()).unwrap_or_default();
+                let members: Vec<String> = organization.members.iter().map(id).collect();
+                target.declare_organization(&id(&organization.management), &members).await?;
+            }
+            Ok::<_, crate::target::TargetError>(reached)
+        };
+        self.accounts = self.timed(Phase::Accounts, reach).await?;
         self.report.accounts = self.accounts.iter().map(|a| (a.account.name.clone(), a.account.id.clone())).collect();
         Ok(())
     }

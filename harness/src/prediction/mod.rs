@@ -15,11 +15,16 @@
 //! `iam:ListAttachedRolePolicies`, `iam:GetPolicy`, `iam:GetPolicyVersion`
 //! on the run's roles (the `User` equivalents and `iam:ListGroupsForUser`
 //! for user principals), `s3:GetBucketPolicy` on its buckets and
-//! `kms:GetKeyPolicy` on its keys.
+//! `kms:GetKeyPolicy` on its keys; and where an Organization holds the
+//! accounts, `organizations:DescribeOrganization`, and as its management
+//! account `organizations:ListParents`, `ListRoots`, `ListPoliciesForTarget`
+//! and `DescribePolicy` ([`organization`]: its SCPs and RCPs).
 //!
 //! Across accounts each account's policies are read as that account's
 //! admin: a role or user in the account its ARN names, a bucket in the
 //! account that owns it (the one whose `s3:ListBuckets` lists it).
+
+mod organization;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -30,6 +35,7 @@ use crate::policy::{self, Caller, Context, Decision, DocumentKind, Policy, Polic
 use crate::sdk::{self, call_error};
 use crate::service::sts::SessionParams;
 use crate::service::{Authorization, Call, Governing};
+use organization::OrganizationReader;
 
 /// A role as the evaluator needs it.
 #[derive(Debug, Clone)]
@@ -104,6 +110,8 @@ pub struct Predictor {
     buckets: Mutex<HashMap<String, Read<(Bucket, String)>>>,
     /// A KMS key's policy, by the key's ARN.
     keys: Mutex<HashMap<String, Read<Policy>>>,
+    /// The Organization over the accounts, if any: its SCPs and RCPs.
+    organization: OrganizationReader,
 }
 
 /// What reading a policy came to: the value, or why it could not be read.
@@ -117,12 +125,24 @@ struct AccountClients {
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
+    organizations: aws_sdk_organizations::Client,
 }
 
 impl AccountClients {
     fn new(config: &SdkConfig, id: &str) -> Self {
-        Self { id: id.to_string(), iam: aws_sdk_iam::Client::new(config), s3: sdk::s3_client(config), kms: aws_sdk_kms::Client::new(config) }
+        Self {
+            id: id.to_string(),
+            iam: aws_sdk_iam::Client::new(config),
+            s3: sdk::s3_client(config),
+            kms: aws_sdk_kms::Client::new(config),
+            organizations: aws_sdk_organizations::Client::new(config),
+        }
     }
+}
+
+/// The account an ARN names, if it names one.
+fn account_in(arn: &str) -> Option<String> {
+    arn.split(':').nth(4).filter(|a| a.len() == 12).map(str::to_string)
 }
 
 /// IAM returns documents URL-encoded.
@@ -143,6 +163,7 @@ impl Predictor {
             roles: Mutex::default(),
             buckets: Mutex::default(),
             keys: Mutex::default(),
+            organization: OrganizationReader::default(),
         }
     }
 
@@ -196,6 +217,8 @@ impl Predictor {
             }
             Governing::Key(key) => set.resource = Some(self.key_policy(key).await?),
         }
+        let resource_owner = resource_account.clone().or_else(|| account_in(&resource)).or_else(|| caller.account().map(str::to_string));
+        self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await?;
         let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
         match governed_by {
@@ -208,10 +231,35 @@ impl Predictor {
     /// (what terraform's provider was refused: `s3:CreateBucket`), on a
     /// resource that need not exist yet and has no policy of its own.
     pub async fn predict_action(&self, action: &str, resource: &str, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
-        let (caller, set, context) = self.caller_policies(caller, facts).await?;
+        let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
         // What does not exist yet is made in the caller's account.
+        let owner = account_in(resource).or_else(|| caller.account().map(str::to_string));
+        self.organization_caps(&mut set, &mut context, caller.account(), owner.as_deref()).await?;
         let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: None, context };
         Ok(policy::evaluate(&request, &set).reason)
+    }
+
+    /// The Organization's part: the SCPs over the caller's account, the RCPs
+    /// over the resource's, and the keys the Organization puts in the request.
+    async fn organization_caps(&self, set: &mut PolicySet, context: &mut Context, caller: Option<&str>, resource: Option<&str>) -> Result<(), String> {
+        let describe: Vec<(&str, &aws_sdk_organizations::Client)> = self.accounts.iter().map(|a| (a.id.as_str(), &a.organizations)).collect();
+        if let Some(account) = caller
+            && let Some(member) = self.organization.membership(account, &describe).await?
+        {
+            context.insert("aws:PrincipalOrgID", vec![member.organization.clone()]);
+            context.insert("aws:PrincipalOrgPaths", vec![member.path.clone()]);
+            set.management_account = Some(member.management.clone());
+            set.scps = member.scps;
+        }
+        if let Some(account) = resource
+            && let Some(member) = self.organization.membership(account, &describe).await?
+        {
+            context.insert("aws:ResourceOrgID", vec![member.organization.clone()]);
+            context.insert("aws:ResourceOrgPaths", vec![member.path.clone()]);
+            set.management_account = Some(member.management.clone());
+            set.rcps = member.rcps;
+        }
+        Ok(())
     }
 
     /// Who the caller is, the policies that speak for it (its own, its

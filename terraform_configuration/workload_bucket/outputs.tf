@@ -1,0 +1,3 @@
+output "build_bucket" {
+  value = aws_s3_bucket.build.bucket
+}
