@@ -670,8 +670,9 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
         if kind == "role":
             text = f"no statement of {resource_name or TRUST_POLICY} lets {who} {action}"
         else:
+            account = f"account {caller.account}" if caller.account else "its account"
             text = (f"no statement of {resource_name or 'the key policy (there is none)'} allows {who} {action}, "
-                    "nor enables the account's IAM policies, without which they have no effect")
+                    f"nor enables the IAM policies of {account}, without which they have no effect")
         return no_allow(resource_type, text)
     if caller.kind in ("service", "federated"):
         return allowed_by("trust", resource_hit)

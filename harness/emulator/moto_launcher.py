@@ -285,6 +285,57 @@ def _kms_resource(self):
 KmsResponse._determine_resource = _kms_resource
 
 
+# S3 with SSE-KMS: a put to a bucket whose default encryption is a customer
+# managed key asks KMS for a data key, a get of an object encrypted under one
+# asks KMS to decrypt it, both as the caller and via S3: the key policy (and
+# the caller's own policies) decide as for a direct call, with
+# kms:ViaService = s3.<region>.amazonaws.com and the object's (or with an S3
+# Bucket Key the bucket's) ARN as aws:s3:arn encryption context
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+# Stock moto stores the key id and never asks KMS.
+
+def sse_kms_call(request, resource):
+    """(the KMS action, the key's ARN, its region, the extra context) S3 would make for this request, or None."""
+    action = request._action.lower()
+    if action not in ("s3:putobject", "s3:getobject") or not resource.startswith("arn:aws:s3:::"):
+        return None
+    bucket_name, _, object_key = resource[len("arn:aws:s3:::"):].partition("/")
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    if owner is None or not object_key:
+        return None
+    bucket = s3_backends[owner[1]][owner[0]].buckets.get(bucket_name)
+    if bucket is None:
+        return None
+    if action == "s3:putobject":
+        rule = (bucket.encryption or {}).get("Rule", {})
+        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+        headers = {k.lower(): v for k, v in (getattr(request, "_headers", None) or {}).items()}
+        algorithm = headers.get("x-amz-server-side-encryption") or default.get("SSEAlgorithm")
+        key_id = headers.get("x-amz-server-side-encryption-aws-kms-key-id") or default.get("KMSMasterKeyID")
+        bucket_key = str(rule.get("BucketKeyEnabled", False)).lower() == "true"
+        kms_action = "kms:GenerateDataKey"
+    else:
+        stored = bucket.keys.get(object_key)
+        if stored is None:
+            return None
+        algorithm, key_id = stored.encryption, stored.kms_key_id
+        bucket_key = str(stored.bucket_key_enabled).lower() == "true"
+        kms_action = "kms:Decrypt"
+    if algorithm != "aws:kms" or not key_id:
+        return None  # SSE-S3, or the AWS managed aws/s3 key: nothing of the account's to check
+    account, region = owner[0], bucket.region_name
+    if key_id.startswith("arn:"):
+        account, region = key_id.split(":")[4], key_id.split(":")[3]
+    try:
+        key_arn = kms_backends[account][region].describe_key(key_id).arn
+    except Exception:
+        return None
+    arn = f"arn:aws:s3:::{bucket_name}" if bucket_key else resource
+    context = {"kms:ViaService": f"s3.{region}.amazonaws.com", "aws:ViaAWSService": "true",
+               "kms:EncryptionContext:aws:s3:arn": arn, "kms:EncryptionContextKeys": ["aws:s3:arn"]}
+    return kms_action, key_arn, region, context
+
+
 # How AWS words a denial's reason in its AccessDenied message.
 _DENIAL_WORDS = {
     "identity": "because no identity-based policy allows the {action} action",
@@ -485,6 +536,13 @@ def organization_policies(caller_account, resource_account, context):
     return scps, rcps, management
 
 
+class _KmsView:
+    """A request seen as the KMS call S3 makes for it (for `_resource_policy`)."""
+
+    def __init__(self, request, action):
+        self._action, self.account_id = action, request.account_id
+
+
 def check_action_permitted(self, resource):
     """AWS's evaluation (iam_policy.evaluate) instead of moto's: identity
     policies with their conditions, the role's trust policy or the bucket
@@ -511,6 +569,16 @@ def check_action_permitted(self, resource):
             break
     if decision == "no-such-bucket":
         raise MissingBucket(resource[len("arn:aws:s3:::"):].split("/", 1)[0])
+    via_s3 = sse_kms_call(self, resource) if decision == "allow" else None
+    if via_s3 is not None:
+        # The key S3 uses on the caller's behalf must let the caller use it too.
+        kms_action, key_arn, _, extra = via_s3
+        key_policy, key_exists, key_account = _resource_policy(_KmsView(self, kms_action), key_arn)
+        key_context = dict(context, **extra)
+        scps, rcps, management = organization_policies(caller.account, key_account, key_context)
+        key_policies = (identity, key_policy, policies[2], policies[3], key_exists, key_account, scps, rcps, management)
+        action, decision, reason = kms_action, *iam_policy.evaluate(caller, kms_action, key_arn, key_context, *key_policies)
+        resource = key_arn
     if decision == "allow":
         return
     policy_type = reason["policy_type"]

@@ -89,6 +89,9 @@ pub struct Bucket {
     /// Block Public Access's RestrictPublicBuckets, the bucket's and its
     /// account's combined (None: the config sets neither).
     pub restrict_public: Option<bool>,
+    /// The KMS key of its default SSE-KMS encryption (an ARN, id or alias, as
+    /// written), and whether it uses an S3 Bucket Key.
+    pub sse_kms: Option<(String, bool)>,
 }
 
 /// A KMS key and its key policy, which decides who may use it (the
@@ -289,7 +292,8 @@ impl Inventory {
                 (None, None) => None,
                 (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
             };
-            inventory.buckets.push(Bucket { address: bucket.address.clone(), arn: bucket.text("arn").to_string(), account, policy, restrict_public, name });
+            let sse_kms = of("aws_s3_bucket_server_side_encryption_configuration").find(|c| c.text("bucket") == name).and_then(default_kms_key);
+            inventory.buckets.push(Bucket { address: bucket.address.clone(), arn: bucket.text("arn").to_string(), account, policy, restrict_public, sse_kms, name });
         }
         for key in of("aws_kms_key") {
             // A separate aws_kms_key_policy, where the config has one, is the policy in force.
@@ -388,6 +392,16 @@ impl Inventory {
             },
         }
     }
+}
+
+/// A bucket's default SSE-KMS key and S3 Bucket Key setting, from its encryption configuration.
+fn default_kms_key(configuration: &Instance<'_>) -> Option<(String, bool)> {
+    let rules = configuration.attributes.get("rule").and_then(Value::as_array)?;
+    rules.iter().find_map(|rule| {
+        let default = rule.get("apply_server_side_encryption_by_default").and_then(Value::as_array)?.first()?;
+        let key = default.get("kms_master_key_id").and_then(Value::as_str).filter(|k| !k.is_empty())?;
+        (default.get("sse_algorithm").and_then(Value::as_str) == Some("aws:kms")).then(|| (key.to_string(), rule.get("bucket_key_enabled").and_then(Value::as_bool).unwrap_or(false)))
+    })
 }
 
 /// The Organization of the states, its members and the SCPs and RCPs they attach.

@@ -257,7 +257,7 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
                 if acting.delegated_only && resource_grant(&request, &set) != PrincipalMatch::Account {
                     continue;
                 }
-                if let Some(opened) = edge::decide(&request, &set) {
+                if let Some(opened) = edge::decide(&request, &set).and_then(|opened| through_the_key(inventory, bucket, acting, &request, opened)) {
                     reaches.push(Reach { target: Target::Bucket(index), action, objects, opened });
                     // One key pattern per action is enough: the broadest that is allowed.
                     break;
@@ -267,6 +267,36 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
     }
     reaches.extend(key_reaches(inventory, acting));
     Edges { hops, reaches }
+}
+
+/// A put into or get from a bucket encrypted with one of the inventory's KMS
+/// keys is also the KMS call S3 makes as the caller
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html):
+/// the path holds where both are allowed, with the conditions of both.
+fn through_the_key(inventory: &Inventory, bucket: &super::inventory::Bucket, acting: &Acting, request: &Request, mut opened: Opened) -> Option<Opened> {
+    let kms_action = match request.action.as_str() {
+        "s3:GetObject" => "kms:Decrypt",
+        "s3:PutObject" => "kms:GenerateDataKey",
+        _ => return Some(opened),
+    };
+    let Some((written, bucket_key)) = &bucket.sse_kms else { return Some(opened) };
+    // A key no state holds (AWS's own aws/s3 key, or another config's) is not the analysis's to judge.
+    let Some(key) = inventory.keys.iter().find(|k| k.arn == *written || k.arn.ends_with(&format!("/{written}"))) else { return Some(opened) };
+    let mut set = acting.set.clone();
+    set.resource = Some(key.policy.clone());
+    resource_in_organization(inventory, &key.account, &mut set);
+    let mut context = request.context.clone();
+    let region = key.arn.split(':').nth(3).unwrap_or_default();
+    let arn = if *bucket_key { bucket.arn.clone() } else { request.resource.clone() };
+    context.insert("kms:ViaService", vec![format!("s3.{region}.amazonaws.com")]);
+    context.insert("aws:ViaAWSService", vec!["true".into()]);
+    context.insert("kms:EncryptionContext:aws:s3:arn", vec![arn]);
+    context.insert("kms:EncryptionContextKeys", vec!["aws:s3:arn".into()]);
+    let kms = Request { caller: request.caller.clone(), action: kms_action.into(), resource: key.arn.clone(), resource_account: None, context };
+    let through = edge::decide(&kms, &set)?;
+    opened.conditions.extend(through.conditions);
+    opened.statements.extend(through.statements);
+    Some(opened)
 }
 
 /// The KMS actions a principal may take on each key whose policy names it

@@ -402,3 +402,30 @@ fn an_organizations_scps_and_rcps_close_the_paths_they_deny() {
     let capped = lines(&governed);
     assert!(!capped.contains(ci_path), "the SCP's Deny closes the member's own path: {capped:#?}");
 }
+
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html: an object
+// of a bucket encrypted with a KMS key is put and got only where the key lets the caller
+// use it too; listing the bucket asks nothing of the key.
+#[test]
+fn a_bucket_encrypted_with_a_key_is_reached_for_its_objects_only_where_the_key_allows() {
+    let key_policy = json!([{"Sid": "WriterOnly", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/writer")},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"}]);
+    let encryption = json!({"bucket": "data", "rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms",
+        "kms_master_key_id": format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/data-1234")}], "bucket_key_enabled": false}]});
+    let config = vec![
+        bucket("data"),
+        key("data", key_policy),
+        resource("aws_s3_bucket_server_side_encryption_configuration", "data", encryption),
+        role("reader", ec2_trust()),
+        role_policy("reader", json!([{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "kms:Decrypt"], "Resource": "*"}])),
+        role("writer", ec2_trust()),
+        role_policy("writer", json!([{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::data/*"}])),
+    ];
+    let found = lines(&config);
+    assert!(found.contains("aws_iam_role.reader -> aws_s3_bucket.data: s3:ListBucket"), "{found:#?}");
+    assert!(!found.iter().any(|l| l.starts_with("aws_iam_role.reader -> aws_s3_bucket.data") && l.contains("s3:GetObject")), "the key refuses the reader's get: {found:#?}");
+    assert!(found.contains("aws_iam_role.writer -> aws_s3_bucket.data: s3:PutObject"), "the key names the writer: {found:#?}");
+    let mut plain = config.clone();
+    plain.retain(|r| r["type"] != "aws_s3_bucket_server_side_encryption_configuration");
+    assert!(lines(&plain).contains("aws_iam_role.reader -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket"), "without the key the get is open");
+}

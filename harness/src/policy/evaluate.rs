@@ -369,10 +369,11 @@ impl<'a> Evaluator<'a> {
             let text = match (self.kind, self.resource_name()) {
                 (ResourceKind::Role, named) => format!("no statement of {} lets {} {}", named.unwrap_or_else(|| "the role's trust policy".into()), self.who, request.action),
                 (_, named) => format!(
-                    "no statement of {} allows {} {}, nor enables the account's IAM policies, without which they have no effect",
+                    "no statement of {} allows {} {}, nor enables the IAM policies of {}, without which they have no effect",
                     named.unwrap_or_else(|| "the key policy (there is none)".into()),
                     self.who,
-                    request.action
+                    request.action,
+                    request.caller.account().map_or_else(|| "its account".to_string(), |a| format!("account {a}")),
                 ),
             };
             return self.no_allow_of(self.resource_type, &policies, text);

@@ -78,7 +78,7 @@ pub enum Because {
     Boundary,
     /// No session policy allows it.
     Session,
-    /// The KMS key's policy neither allows the caller nor enables the account's IAM policies.
+    /// The KMS key's policy neither allows the caller nor enables its account's IAM policies.
     KeyPolicy,
     /// An SCP over the caller's account refused it: its Deny, or no Allow at one level.
     Scp,

@@ -25,6 +25,7 @@
 //! account that owns it (the one whose `s3:ListBuckets` lists it).
 
 mod organization;
+mod sse_kms;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -221,6 +222,11 @@ impl Predictor {
         self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await?;
         let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
+        if let (Governing::Bucket(_), Decision::Allow, Some(owner)) = (&governed_by, evaluation.decision, &resource_owner)
+            && let Some(denied) = self.key_via_s3(&request, &set, owner).await?
+        {
+            return Ok(denied);
+        }
         match governed_by {
             Governing::Role { session, .. } if evaluation.decision == Decision::Allow => Ok(assume_role_checks(request, &set, session, target.as_ref()).unwrap_or(evaluation.reason)),
             _ => Ok(evaluation.reason),
@@ -237,6 +243,22 @@ impl Predictor {
         self.organization_caps(&mut set, &mut context, caller.account(), owner.as_deref()).await?;
         let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: None, context };
         Ok(policy::evaluate(&request, &set).reason)
+    }
+
+    /// For an S3 put or get S3 encrypts with a KMS key: the key's refusal of
+    /// the call S3 makes for the caller, if it refuses.
+    async fn key_via_s3(&self, request: &Request, set: &PolicySet, owner: &str) -> Result<Option<Reason>, String> {
+        let Some(via) = self.via_s3(&request.action, &request.resource, owner).await? else { return Ok(None) };
+        let mut set = PolicySet { resource: Some(self.key_policy(&via.key_arn).await?), resource_exists: true, ..set.clone() };
+        let mut context = request.context.clone();
+        for (key, values) in via.keys {
+            context.insert(&key, values);
+        }
+        let key_account = account_in(&via.key_arn);
+        self.organization_caps(&mut set, &mut context, request.caller.account(), key_account.as_deref()).await?;
+        let kms = Request { caller: request.caller.clone(), action: via.action.into(), resource: via.key_arn, resource_account: None, context };
+        let evaluation = policy::evaluate(&kms, &set);
+        Ok((evaluation.decision != Decision::Allow).then_some(evaluation.reason))
     }
 
     /// The Organization's part: the SCPs over the caller's account, the RCPs

@@ -92,8 +92,9 @@ mod made {
     }
 
     /// The rules every call made with credentials depends on: identity policies,
-    /// session policies when the predicted denial is a session policy's, and
-    /// an Organization's SCPs and RCPs when it is theirs.
+    /// session policies when the predicted denial is a session policy's, an
+    /// Organization's SCPs and RCPs when it is theirs, and a KMS key's policy
+    /// when it is the key S3 uses (SSE-KMS).
     pub fn identity_rules_enforced(caps: &Capabilities, predicted: Option<&Reason>) -> Result<(), &'static str> {
         if !caps.identity_policies {
             return Err("the target does not enforce identity policies");
@@ -101,6 +102,8 @@ mod made {
         match predicted.and_then(|p| p.policy_type) {
             Some(PolicyType::Session) if !caps.session_policies => Err("the target does not apply session policies"),
             Some(PolicyType::Scp | PolicyType::Rcp) if !caps.organization_policies => Err("the target does not enforce an Organization's SCPs and RCPs"),
+            // An S3 call refused by the KMS key S3 would use for it (SSE-KMS).
+            Some(PolicyType::KeyPolicy) if !caps.key_policies => Err("the target does not enforce KMS key policies"),
             _ => Ok(()),
         }
     }
