@@ -193,6 +193,18 @@ impl Predictor {
     /// The evaluator's answer for `call` made as `caller` (an ARN) carrying
     /// `facts`; Err: why there is none.
     pub async fn predict(&self, call: &Call, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
+        Ok(self.noted(self.predict_unnoted(call, caller, facts).await?))
+    }
+
+    /// A reason that says when the Organization's SCPs and RCPs could not be read.
+    fn noted(&self, mut reason: Reason) -> Reason {
+        if let Some(why) = self.organization.unreadable() {
+            reason.text = format!("{} (SCPs and RCPs may apply and cannot be read: {why})", reason.text);
+        }
+        reason
+    }
+
+    async fn predict_unnoted(&self, call: &Call, caller: &str, facts: &SessionFacts) -> Result<Reason, String> {
         let (action, resource, governed_by, keys) = match call.authorization(&self.partition) {
             Authorization::Request { action, resource, governed_by, keys } => (action, resource, governed_by, keys),
             Authorization::WebIdentity { role_arn, issuer, claims } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
@@ -242,7 +254,7 @@ impl Predictor {
         let owner = account_in(resource).or_else(|| caller.account().map(str::to_string));
         self.organization_caps(&mut set, &mut context, caller.account(), owner.as_deref()).await?;
         let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: None, context };
-        Ok(policy::evaluate(&request, &set).reason)
+        Ok(self.noted(policy::evaluate(&request, &set).reason))
     }
 
     /// For an S3 put or get S3 encrypts with a KMS key: the key's refusal of

@@ -4,8 +4,8 @@
 //! OU, the account), each level read once per stage. An account the
 //! Organization does not list is outside it: nothing caps it. Where the
 //! harness may not read the Organization, or does not reach its management
-//! account, its policies are left out: on AWS a step whose answer then
-//! differs from the prediction says so.
+//! account, its policies are left out, and every prediction says that SCPs
+//! and RCPs may apply and cannot be read.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,6 +41,8 @@ pub struct OrganizationReader {
     found: Mutex<Option<Result<Option<Found>, String>>>,
     /// Each account's membership (None: outside the Organization).
     members: Mutex<HashMap<String, Result<Option<Membership>, String>>>,
+    /// Why the Organization's policies could not be read, when they could not.
+    unreadable: Mutex<Option<String>>,
 }
 
 impl OrganizationReader {
@@ -60,6 +62,15 @@ impl OrganizationReader {
         read
     }
 
+    /// Why the Organization's SCPs and RCPs are left out of the predictions, if they are.
+    pub fn unreadable(&self) -> Option<String> {
+        self.unreadable.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn note(&self, why: String) {
+        *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
     async fn found(&self, describe: &[(&str, &aws_sdk_organizations::Client)]) -> Result<Option<Found>, String> {
         if let Some(found) = self.found.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return found;
@@ -75,8 +86,11 @@ impl OrganizationReader {
                     break;
                 }
                 Err(err) if call_error(&err).code() == "AWSOrganizationsNotInUseException" => continue,
-                // Not allowed to look: as if there were none (on AWS a disagreement's warning says so).
-                Err(err) if matches!(call_error(&err).code(), "AccessDenied" | "AccessDeniedException") => continue,
+                // Not allowed to look: predicted without them, and every prediction says so.
+                Err(err) if matches!(call_error(&err).code(), "AccessDenied" | "AccessDeniedException") => {
+                    self.note("organizations:DescribeOrganization is refused to the harness".into());
+                    continue;
+                }
                 Err(err) => {
                     found = Err(format!("organizations:DescribeOrganization: {}", call_error(&err).code()));
                     break;
@@ -90,8 +104,11 @@ impl OrganizationReader {
     async fn read(&self, account: &str, describe: &[(&str, &aws_sdk_organizations::Client)]) -> Result<Option<Membership>, String> {
         let Some(found) = self.found(describe).await? else { return Ok(None) };
         // Only the management account reads the Organization's policies: without it they cannot be
-        // read, and are left out (on AWS a disagreement's warning says so).
-        let Some((_, client)) = describe.iter().find(|(id, _)| *id == found.management) else { return Ok(None) };
+        // read, and are left out (every prediction says so).
+        let Some((_, client)) = describe.iter().find(|(id, _)| *id == found.management) else {
+            self.note(format!("its management account {} is not one the harness reaches", found.management));
+            return Ok(None);
+        };
         // The account's ancestors, itself first: an account the Organization does not list is outside it.
         let mut chain = vec![(account.to_string(), "ACCOUNT".to_string())];
         loop {
