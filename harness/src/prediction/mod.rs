@@ -231,7 +231,7 @@ impl Predictor {
             Governing::Key(key) => set.resource = Some(self.key_policy(key).await?),
         }
         let resource_owner = resource_account.clone().or_else(|| account_in(&resource)).or_else(|| caller.account().map(str::to_string));
-        self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await?;
+        self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await;
         let request = Request { caller, action: action.into(), resource, resource_account, context };
         let evaluation = policy::evaluate(&request, &set);
         if let (Governing::Bucket(_), Decision::Allow, Some(owner)) = (&governed_by, evaluation.decision, &resource_owner)
@@ -252,7 +252,7 @@ impl Predictor {
         let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
         // What does not exist yet is made in the caller's account.
         let owner = account_in(resource).or_else(|| caller.account().map(str::to_string));
-        self.organization_caps(&mut set, &mut context, caller.account(), owner.as_deref()).await?;
+        self.organization_caps(&mut set, &mut context, caller.account(), owner.as_deref()).await;
         let request = Request { caller, action: action.into(), resource: resource.into(), resource_account: None, context };
         Ok(self.noted(policy::evaluate(&request, &set).reason))
     }
@@ -267,7 +267,7 @@ impl Predictor {
             context.insert(&key, values);
         }
         let key_account = account_in(&via.key_arn);
-        self.organization_caps(&mut set, &mut context, request.caller.account(), key_account.as_deref()).await?;
+        self.organization_caps(&mut set, &mut context, request.caller.account(), key_account.as_deref()).await;
         let kms = Request { caller: request.caller.clone(), action: via.action.into(), resource: via.key_arn, resource_account: None, context };
         let evaluation = policy::evaluate(&kms, &set);
         Ok((evaluation.decision != Decision::Allow).then_some(evaluation.reason))
@@ -275,10 +275,10 @@ impl Predictor {
 
     /// The Organization's part: the SCPs over the caller's account, the RCPs
     /// over the resource's, and the keys the Organization puts in the request.
-    async fn organization_caps(&self, set: &mut PolicySet, context: &mut Context, caller: Option<&str>, resource: Option<&str>) -> Result<(), String> {
+    async fn organization_caps(&self, set: &mut PolicySet, context: &mut Context, caller: Option<&str>, resource: Option<&str>) {
         let describe: Vec<(&str, &aws_sdk_organizations::Client)> = self.accounts.iter().map(|a| (a.id.as_str(), &a.organizations)).collect();
         if let Some(account) = caller
-            && let Some(member) = self.organization.membership(account, &describe).await?
+            && let Some(member) = self.organization.membership(account, &describe).await
         {
             context.insert("aws:PrincipalOrgID", vec![member.organization.clone()]);
             context.insert("aws:PrincipalOrgPaths", vec![member.path.clone()]);
@@ -286,14 +286,13 @@ impl Predictor {
             set.scps = member.scps;
         }
         if let Some(account) = resource
-            && let Some(member) = self.organization.membership(account, &describe).await?
+            && let Some(member) = self.organization.membership(account, &describe).await
         {
             context.insert("aws:ResourceOrgID", vec![member.organization.clone()]);
             context.insert("aws:ResourceOrgPaths", vec![member.path.clone()]);
             set.management_account = Some(member.management.clone());
             set.rcps = member.rcps;
         }
-        Ok(())
     }
 
     /// Who the caller is, the policies that speak for it (its own, its

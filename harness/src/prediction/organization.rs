@@ -37,10 +37,10 @@ struct Found {
 /// Reads the Organization through the management account's client, caching what it read.
 #[derive(Default)]
 pub struct OrganizationReader {
-    /// None until looked up; then the Organization, or None for none.
-    found: Mutex<Option<Result<Option<Found>, String>>>,
-    /// Each account's membership (None: outside the Organization).
-    members: Mutex<HashMap<String, Result<Option<Membership>, String>>>,
+    /// None until looked up; then the Organization, or None for none (or none readable).
+    found: Mutex<Option<Option<Found>>>,
+    /// Each account's membership (None: outside the Organization, or not readable).
+    members: Mutex<HashMap<String, Option<Membership>>>,
     /// Why the Organization's policies could not be read, when they could not.
     unreadable: Mutex<Option<String>>,
 }
@@ -53,11 +53,15 @@ impl OrganizationReader {
         &self,
         account: &str,
         describe: &[(&str, &aws_sdk_organizations::Client)],
-    ) -> Result<Option<Membership>, String> {
+    ) -> Option<Membership> {
         if let Some(known) = self.members.lock().unwrap_or_else(|p| p.into_inner()).get(account) {
             return known.clone();
         }
-        let read = self.read(account, describe).await;
+        // What cannot be read is left out, and every prediction says so.
+        let read = self.read(account, describe).await.unwrap_or_else(|why| {
+            self.note(why);
+            None
+        });
         self.members.lock().unwrap_or_else(|p| p.into_inner()).insert(account.to_string(), read.clone());
         read
     }
@@ -71,30 +75,30 @@ impl OrganizationReader {
         *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
-    async fn found(&self, describe: &[(&str, &aws_sdk_organizations::Client)]) -> Result<Option<Found>, String> {
+    async fn found(&self, describe: &[(&str, &aws_sdk_organizations::Client)]) -> Option<Found> {
         if let Some(found) = self.found.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return found;
         }
-        let mut found = Ok(None);
+        let mut found = None;
         for (_, client) in describe {
             match client.describe_organization().send().await {
                 Ok(answer) => {
                     let organization = answer.organization();
                     let id = organization.and_then(|o| o.id()).unwrap_or_default().to_string();
                     let management = organization.and_then(|o| o.master_account_id()).unwrap_or_default().to_string();
-                    found = Ok(Some(Found { id, management }));
+                    found = Some(Found { id, management });
                     break;
                 }
-                Err(err) if call_error(&err).code() == "AWSOrganizationsNotInUseException" => continue,
-                // Not allowed to look: predicted without them, and every prediction says so.
-                Err(err) if matches!(call_error(&err).code(), "AccessDenied" | "AccessDeniedException") => {
-                    self.note("organizations:DescribeOrganization is refused to the harness".into());
-                    continue;
-                }
-                Err(err) => {
-                    found = Err(format!("organizations:DescribeOrganization: {}", call_error(&err).code()));
-                    break;
-                }
+                Err(err) => match call_error(&err).code() {
+                    "AWSOrganizationsNotInUseException" => continue,
+                    // A target without the Organizations service (an emulator's community edition) has no Organization.
+                    "InternalFailure" | "NotImplemented" | "UnknownOperationException" | "InvalidAction" => continue,
+                    // Not allowed to look, or an answer it cannot use: predicted without them, and every prediction says so.
+                    code => {
+                        self.note(format!("organizations:DescribeOrganization answers {code}"));
+                        continue;
+                    }
+                },
             }
         }
         *self.found.lock().unwrap_or_else(|p| p.into_inner()) = Some(found.clone());
@@ -102,7 +106,7 @@ impl OrganizationReader {
     }
 
     async fn read(&self, account: &str, describe: &[(&str, &aws_sdk_organizations::Client)]) -> Result<Option<Membership>, String> {
-        let Some(found) = self.found(describe).await? else { return Ok(None) };
+        let Some(found) = self.found(describe).await else { return Ok(None) };
         // Only the management account reads the Organization's policies: without it they cannot be
         // read, and are left out (every prediction says so).
         let Some((_, client)) = describe.iter().find(|(id, _)| *id == found.management) else {
