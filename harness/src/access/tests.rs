@@ -273,8 +273,8 @@ fn an_account_trust_under_a_condition_opens_a_path_from_the_account_with_that_co
 /// How each line of the intended config is walked: a role's session starts
 /// its own paths, entering each role in order and ending on the bucket's
 /// actions (puts first, on a key its objects pattern admits); a start no
-/// principal can be (any principal of the account, a provider's user) and a
-/// path under conditions are not walked, each saying why.
+/// principal can be (any principal of the account) and a path under
+/// conditions are not walked, each saying why; a provider's user is, by a token.
 #[test]
 fn each_line_says_how_it_is_walked_or_why_not() {
     let state = json!({"version": 4, "resources": intended()});
@@ -291,8 +291,21 @@ fn each_line_says_how_it_is_walked_or_why_not() {
     let writer = walk_of("aws_iam_role.writer -> aws_s3_bucket.data").unwrap();
     assert_eq!((writer.roles.len(), writer.actions.as_slice()), (0, ["s3:PutObject"].as_slice()));
     assert!(walk_of("any principal of account self").unwrap_err().contains("any principal of an account"));
-    let deploy = walk_of("users of aws_iam_openid_connect_provider.github -> aws_iam_role.deploy").unwrap_err();
-    assert!(deploy.contains("identity provider") || deploy.contains("conditions"), "{deploy}");
+    // A provider's user is walked with a token whose claims meet the trust (its audience, its sub).
+    let deploy = walk_of("users of aws_iam_openid_connect_provider.github -> aws_iam_role.deploy").unwrap();
+    let claims = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let expected = claims(&[("aud", "sts.amazonaws.com"), ("sub", "repo:acme/app:ref:refs/heads/main")]);
+    assert_eq!(deploy.walker, Walker::WebIdentity { issuer: "token.actions.githubusercontent.com".into(), claims: expected });
+    assert_eq!((deploy.roles.len(), deploy.actions.as_slice()), (1, ["s3:ListBucket"].as_slice()));
+    // A `sub` pattern is met with its wildcard filled: a token of the whole organisation's.
+    let mut all = intended();
+    all.extend(org_wide_sub().0);
+    let state = json!({"version": 4, "resources": all});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let lines = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    let org = lines.iter().find(|l| l.text.starts_with("users of aws_iam_openid_connect_provider.github -> aws_iam_role.org")).unwrap().walk.clone().unwrap();
+    assert!(matches!(&org.walker, Walker::WebIdentity { claims, .. } if claims["sub"] == "repo:acme/harness-access-walk"), "{:?}", org.walker);
 }
 
 /// A trust that asks for an external ID is walked with it; one that asks

@@ -16,6 +16,10 @@ pub enum Walker {
     RoleSession { account: String, role: String },
     /// This IAM user (its ARN), by its access key.
     User { arn: String },
+    /// A user of this OIDC provider, by a token the harness mints with these
+    /// claims (an emulator accepts it): the walk's first role is entered with
+    /// AssumeRoleWithWebIdentity.
+    WebIdentity { issuer: String, claims: std::collections::BTreeMap<String, String> },
 }
 
 /// One path as calls: AssumeRole into each role, then each action on the bucket.
@@ -85,13 +89,23 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
         }
         Start::User(index) => Walker::User { arn: inventory.users[*index].arn.clone() },
         Start::Account(_) => return Err("its start is any principal of an account: none of the scenario's acts as it".into()),
-        Start::Provider(_) => return Err("its start is an identity provider's user: the harness mints tokens only for a step's claims".into()),
+        Start::Provider(arn) => web_identity(arn, path, inventory)?,
         Start::Anonymous => return Err("its start is an unsigned request: anonymous walks are not made yet".into()),
     };
     if path.reach.as_ref().is_some_and(|r| !r.opened.conditions.is_empty()) {
         return Err("it holds only under conditions on what the caller carries, which the walk cannot change".into());
     }
-    let roles = path.hops.iter().map(|h| hop(&inventory.roles[h.role].arn, &h.opened.conditions)).collect::<Result<_, _>>()?;
+    // A web identity's first role is entered by its token: its conditions are the token's claims.
+    let by_token = matches!(walker, Walker::WebIdentity { .. });
+    let roles = path
+        .hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match i == 0 && by_token {
+            true => Ok(WalkedHop { arn: inventory.roles[h.role].arn.clone(), external_id: None, session_name: None }),
+            false => hop(&inventory.roles[h.role].arn, &h.opened.conditions),
+        })
+        .collect::<Result<_, _>>()?;
     let bucket = match &path.reach {
         None => None,
         Some(reach) => {
@@ -113,6 +127,36 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
         _ => 2,
     });
     Ok(Walk { walker, roles, bucket, actions })
+}
+
+/// A user of OIDC provider `arn` walking `path`: a token whose claims meet
+/// the first trust's conditions on `<issuer>:<claim>` (an exact value, or a
+/// pattern with its wildcards filled), its audience one the provider lists.
+fn web_identity(arn: &str, path: &Path, inventory: &Inventory) -> Result<Walker, String> {
+    let provider = inventory.providers.iter().find(|p| p.arn == arn).ok_or("its start is a provider no state of the scenario holds")?;
+    let super::inventory::ProviderKind::Oidc { issuer, audiences } = &provider.kind else {
+        return Err("its start is a SAML provider's user: the harness issues no SAML assertions yet".into());
+    };
+    let first = path.hops.first().ok_or("it enters no role")?;
+    let mut claims = std::collections::BTreeMap::new();
+    let prefix = format!("{}:", issuer.to_ascii_lowercase());
+    for condition in &first.opened.conditions {
+        let claim = condition.key.to_ascii_lowercase().strip_prefix(&prefix).map(str::to_string);
+        let value = match (condition.operator.as_str(), condition.values.as_slice()) {
+            ("StringEquals", [value]) => Some(value.clone()),
+            ("StringLike", [value]) => object_key(value),
+            _ => None,
+        };
+        match (claim, value) {
+            (Some(claim), Some(value)) => claims.insert(claim, value),
+            _ => return Err(format!("it holds only under a condition the walk's token does not meet ({condition})")),
+        };
+    }
+    if !claims.contains_key("aud") {
+        claims.insert("aud".into(), audiences.first().cloned().ok_or("its provider lists no audience")?);
+    }
+    claims.entry("sub".into()).or_insert_with(|| "harness-access-walk".into());
+    Ok(Walker::WebIdentity { issuer: issuer.clone(), claims })
 }
 
 /// Entering a role as its trust's conditions ask: an external ID or a

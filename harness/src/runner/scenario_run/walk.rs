@@ -1,7 +1,8 @@
 //! Walking the access analysis's paths on the target: a path whose start
 //! is one of the scenario's principals (the workload's role session, a
-//! saved session, a user) is made call by call, as a step is: AssumeRole
-//! into each role, then each bucket action. A get reads the object the walk
+//! saved session, a user, a token issuer the scenario plays) is made call by
+//! call, as a step is: AssumeRoleWithWebIdentity into the first role with a
+//! token that meets its trust, AssumeRole into each role, then each bucket action. A get reads the object the walk
 //! put, or one the bucket owner's admin put for it; the walk's object is
 //! removed by that admin. A path the target refuses is said as such: the
 //! evaluator says AWS allows it.
@@ -50,15 +51,31 @@ impl ScenarioRun<'_> {
         if !self.caps.identity_policies || (!walk.roles.is_empty() && !self.caps.trust_policies) {
             return Proof::predicted("the target does not enforce identity and trust policies: a walk it allows proves nothing");
         }
+        if matches!(walk.walker, Walker::WebIdentity { .. }) && !self.caps.web_identity {
+            return Proof::predicted("the target does not check web identity tokens: a walk it allows proves nothing");
+        }
         let Some(mut principal) = self.walker(&walk.walker) else {
             let who = match &walk.walker {
                 Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
                 Walker::User { arn } => arn.clone(),
+                Walker::WebIdentity { issuer, .. } => format!("a token issuer of {issuer} (the harness mints tokens only where the scenario plays the provider)"),
             };
             return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {who}"));
         };
         let (mut latency, mut calls) = (Duration::ZERO, 0);
-        for hop in &walk.roles {
+        let mut roles = walk.roles.iter();
+        if let Walker::WebIdentity { issuer, claims } = &walk.walker {
+            let Some(first) = roles.next() else { return Proof::predicted("it enters no role") };
+            let call = Call::Sts(Sts::AssumeRoleWithWebIdentity { role_arn: first.arn.clone(), session_name: WALK_SESSION.into(), save_as: None, issuer: issuer.clone(), claims: claims.clone() });
+            let done = match self.walk_call(&call, &principal).await {
+                Ok(done) => done,
+                Err(stopped) => return stopped.into_proof(),
+            };
+            (latency, calls) = (latency + done.latency, calls + 1);
+            let Some(session) = &done.session else { return Proof::predicted(format!("AssumeRoleWithWebIdentity of {} returned no session to walk on with", first.arn)) };
+            principal = Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await));
+        }
+        for hop in roles {
             let role_arn = &hop.arn;
             let session = SessionParams { external_id: hop.external_id.clone(), ..SessionParams::default() };
             let session_name = hop.session_name.clone().unwrap_or_else(|| WALK_SESSION.to_string());
@@ -143,14 +160,16 @@ impl ScenarioRun<'_> {
     /// The scenario's principal a walk starts as: acting here with the SDK
     /// (an instance's own CLI is not walked with), carrying nothing that narrows it.
     fn walker(&self, walker: &Walker) -> Option<Principal> {
-        let is_it = |arn: &str| match walker {
-            Walker::RoleSession { account, role } => arn.contains(&format!(":sts::{account}:assumed-role/{role}/")),
-            Walker::User { arn: user } => arn == user,
+        let is_it = |known: &super::Known| match walker {
+            Walker::RoleSession { account, role } => known.arn.contains(&format!(":sts::{account}:assumed-role/{role}/")),
+            Walker::User { arn: user } => known.arn == *user,
+            // The provider's token issuer: its calls carry the token, no credentials.
+            Walker::WebIdentity { issuer, .. } => known.issuer.as_deref() == Some(issuer.as_str()),
         };
         self.principals
             .values()
             .filter(|known| known.facts == SessionFacts::default() && matches!(known.principal, Principal::Sdk(_)))
-            .find(|known| is_it(&known.arn))
+            .find(|known| is_it(known))
             .map(|known| known.principal.clone())
     }
 
