@@ -2,8 +2,9 @@
 //! its policies name (its roles' sessions, its users, "any principal of an
 //! account" a trust or bucket policy delegates to, the users of an identity
 //! provider, anonymous callers), every role each may assume, every bucket
-//! action and every KMS key action each may take; then the transitive closure, a role reached
-//! reaching what it reaches. Each path keeps the conditions and the
+//! action and every KMS key action each may take (within the SCPs and RCPs
+//! of the state's Organization); then the transitive closure, a role
+//! reached reaching what it reaches. Each path keeps the conditions and the
 //! statements of each hop.
 
 use std::collections::{BTreeSet, VecDeque};
