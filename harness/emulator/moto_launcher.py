@@ -242,13 +242,18 @@ def _resource_policy(request, resource):
         parsed = _parsed(f"the bucket policy of {bucket_name}", document, iam_policy.BUCKET) if document else None
         return parsed, True, owner[1]
     if resource.split(":")[2:3] == ["kms"] and ":key/" in resource:
-        parts = resource.split(":")
-        try:
-            key = kms_backends[parts[4]][parts[3]].keys[resource.split(":key/", 1)[1]]
-        except Exception:
-            return None, False, parts[4]
-        return _parsed(f"the key policy of {key.id}", key.policy, iam_policy.BUCKET), True, parts[4]
+        return _key_policy(resource)
     return None, True, None
+
+
+def _key_policy(key_arn):
+    """(the key's policy, does the key exist, its account) for a key's ARN."""
+    parts = key_arn.split(":")
+    try:
+        key = kms_backends[parts[4]][parts[3]].keys[key_arn.split(":key/", 1)[1]]
+    except Exception:
+        return None, False, parts[4]
+    return _parsed(f"the key policy of {key.id}", key.policy, iam_policy.BUCKET), True, parts[4]
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +300,7 @@ KmsResponse._determine_resource = _kms_resource
 # Stock moto stores the key id and never asks KMS.
 
 def sse_kms_call(request, resource):
-    """(the KMS action, the key's ARN, its region, the extra context) S3 would make for this request, or None."""
+    """(the KMS action, the key's ARN, the extra context) S3 would make for this request, or None."""
     action = request._action.lower()
     if action not in ("s3:putobject", "s3:getobject") or not resource.startswith("arn:aws:s3:::"):
         return None
@@ -333,7 +338,7 @@ def sse_kms_call(request, resource):
     arn = f"arn:aws:s3:::{bucket_name}" if bucket_key else resource
     context = {"kms:ViaService": f"s3.{region}.amazonaws.com", "aws:ViaAWSService": "true",
                "kms:EncryptionContext:aws:s3:arn": arn, "kms:EncryptionContextKeys": ["aws:s3:arn"]}
-    return kms_action, key_arn, region, context
+    return kms_action, key_arn, context
 
 
 # How AWS words a denial's reason in its AccessDenied message.
@@ -485,22 +490,27 @@ def _organization_of(account_id):
     return (backend, account) if account else (None, None)
 
 
+def _ancestors(backend, account):
+    """The OUs above the account, the root first."""
+    chain, parent = [], account.parent_id
+    while parent:
+        node = next((ou for ou in backend.ou if ou.id == parent), None)
+        if node is None:
+            break
+        chain.insert(0, node)
+        parent = node.parent_id if node.type != "ROOT" else None
+    return chain
+
+
 def _levels(backend, account, policy_type):
     """The policies of `policy_type` attached at each level above the account, the root first
     (none where the type is not enabled at the root: then it caps nothing)."""
     root = next(ou for ou in backend.ou if ou.id == backend.org.root_id)
     if not any(t["Type"] == policy_type and t["Status"] == "ENABLED" for t in root.policy_types):
         return []
-    chain, parent = [account], account.parent_id
-    while parent:
-        node = next((ou for ou in backend.ou if ou.id == parent), None)
-        if node is None:
-            break
-        chain.insert(0, node)
-        parent = getattr(node, "parent_id", None) if node.id != root.id else None
     kind = iam_policy.SCP if policy_type == "SERVICE_CONTROL_POLICY" else iam_policy.RCP
     levels = []
-    for node in chain:
+    for node in _ancestors(backend, account) + [account]:
         target = {"ROOT": f"the organization's root {node.id}", "ACCOUNT": f"account {node.id}"}.get(node.type, f"OU {node.id}")
         policies = [_parsed(f"the {kind.upper()} {p.name}", p.content, kind) for p in node.attached_policies if p.type == policy_type]
         levels.append((target, policies))
@@ -508,13 +518,8 @@ def _levels(backend, account, policy_type):
 
 
 def _org_path(backend, account):
-    path, parent = [account.parent_id], None
-    node = next((ou for ou in backend.ou if ou.id == account.parent_id), None)
-    while node is not None and node.type != "ROOT":
-        parent = node.parent_id
-        path.insert(0, parent)
-        node = next((ou for ou in backend.ou if ou.id == parent), None)
-    return f"{backend.org.id}/" + "".join(f"{p}/" for p in path)
+    """aws:PrincipalOrgPaths' value: o-.../r-.../ou-.../"""
+    return f"{backend.org.id}/" + "".join(f"{node.id}/" for node in _ancestors(backend, account))
 
 
 def organization_policies(caller_account, resource_account, context):
@@ -534,13 +539,6 @@ def organization_policies(caller_account, resource_account, context):
         context.setdefault("aws:ResourceOrgPaths", [_org_path(backend, account)])
         rcps = _levels(backend, account, "RESOURCE_CONTROL_POLICY")
     return scps, rcps, management
-
-
-class _KmsView:
-    """A request seen as the KMS call S3 makes for it (for `_resource_policy`)."""
-
-    def __init__(self, request, action):
-        self._action, self.account_id = action, request.account_id
 
 
 def check_action_permitted(self, resource):
@@ -572,8 +570,8 @@ def check_action_permitted(self, resource):
     via_s3 = sse_kms_call(self, resource) if decision == "allow" else None
     if via_s3 is not None:
         # The key S3 uses on the caller's behalf must let the caller use it too.
-        kms_action, key_arn, _, extra = via_s3
-        key_policy, key_exists, key_account = _resource_policy(_KmsView(self, kms_action), key_arn)
+        kms_action, key_arn, extra = via_s3
+        key_policy, key_exists, key_account = _key_policy(key_arn)
         key_context = dict(context, **extra)
         scps, rcps, management = organization_policies(caller.account, key_account, key_context)
         key_policies = (identity, key_policy, policies[2], policies[3], key_exists, key_account, scps, rcps, management)

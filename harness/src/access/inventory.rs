@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::policy::{DocumentKind, Policy};
+use crate::policy::{DocumentKind, OrgLevel, Policy};
 
 /// How the accounts of a state are named: a resource's account is in its
 /// ARN, a bucket's is its provider's (an alias names a scenario account).
@@ -113,31 +113,20 @@ pub struct Key {
 pub struct Organization {
     pub id: String,
     pub management: String,
-    pub root: String,
     /// Every account in it, the management account included.
     pub accounts: BTreeSet<String>,
-    enabled: Vec<DocumentKind>,
-    /// Each root or account id's attached policies, of either kind.
-    attached: BTreeMap<String, Vec<(DocumentKind, Policy)>>,
+    /// Each member's levels of SCPs, then of RCPs, the root first (worked out once: every request of the analysis asks).
+    levels: BTreeMap<String, [Vec<OrgLevel>; 2]>,
 }
 
 impl Organization {
     /// The levels of `kind` (SCPs or RCPs) above `account`, the root first; none outside the Organization.
-    pub fn levels(&self, account: &str, kind: DocumentKind) -> Vec<crate::policy::OrgLevel> {
-        if !self.accounts.contains(account) || !self.enabled.contains(&kind) {
-            return Vec::new();
-        }
-        let default = match kind {
-            DocumentKind::Scp => r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-            _ => r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+    pub fn levels(&self, account: &str, kind: DocumentKind) -> Vec<OrgLevel> {
+        let [scps, rcps] = match self.levels.get(account) {
+            Some(levels) => levels,
+            None => return Vec::new(),
         };
-        let name = if kind == DocumentKind::Scp { "FullAWSAccess" } else { "RCPFullAWSAccess" };
-        let level = |target: &str, label: String| {
-            let mut policies = vec![Policy::parse(name, default, kind).expect("AWS's own policy parses")];
-            policies.extend(self.attached.get(target).into_iter().flatten().filter(|(k, _)| *k == kind).map(|(_, p)| p.clone()));
-            crate::policy::OrgLevel { target: label, policies }
-        };
-        vec![level(&self.root, format!("the organization's root {}", self.root)), level(account, format!("account {account}"))]
+        if kind == DocumentKind::Scp { scps.clone() } else { rcps.clone() }
     }
 }
 
@@ -418,14 +407,30 @@ fn read_organization(all: &[Instance<'_>]) -> Result<Option<Organization>, Inven
         "RESOURCE_CONTROL_POLICY" => Some(DocumentKind::Rcp),
         _ => None,
     };
-    let enabled = org.texts("enabled_policy_types").iter().filter_map(|t| kind_of(t)).collect();
+    let enabled: Vec<DocumentKind> = org.texts("enabled_policy_types").iter().filter_map(|t| kind_of(t)).collect();
     let mut attached: BTreeMap<String, Vec<(DocumentKind, Policy)>> = BTreeMap::new();
     for attachment in of("aws_organizations_policy_attachment") {
         let Some(policy) = of("aws_organizations_policy").find(|p| p.text("id") == attachment.text("policy_id")) else { continue };
         let Some(kind) = kind_of(policy.text("type")) else { continue };
         attached.entry(attachment.text("target_id").to_string()).or_default().push((kind, policy.policy("content", "", kind)?));
     }
-    Ok(Some(Organization { id: org.text("id").to_string(), management, root: root.to_string(), accounts, enabled, attached }))
+    let levels_of = |account: &str, kind: DocumentKind| -> Vec<OrgLevel> {
+        if !enabled.contains(&kind) {
+            return Vec::new();
+        }
+        let (name, default) = match kind {
+            DocumentKind::Scp => ("FullAWSAccess", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#),
+            _ => ("RCPFullAWSAccess", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#),
+        };
+        let level = |target: &str, label: String| {
+            let mut policies = vec![Policy::parse(name, default, kind).expect("AWS's own policy parses")];
+            policies.extend(attached.get(target).into_iter().flatten().filter(|(k, _)| *k == kind).map(|(_, p)| p.clone()));
+            OrgLevel { target: label, policies }
+        };
+        vec![level(root, format!("the organization's root {root}")), level(account, format!("account {account}"))]
+    };
+    let levels = accounts.iter().map(|a| (a.clone(), [levels_of(a, DocumentKind::Scp), levels_of(a, DocumentKind::Rcp)])).collect();
+    Ok(Some(Organization { id: org.text("id").to_string(), management, accounts, levels }))
 }
 
 /// The groups a user is in, by either membership resource.

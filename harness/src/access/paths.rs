@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::edge::{self, Opened};
 use super::inventory::{Inventory, ProviderKind};
 use crate::policy::{self, Caller, Context, DocumentKind, Effect, Matcher, Policy, PolicySet, PrincipalMatch, Request, resource_grant};
+use crate::service::s3::{kms_action_via_s3, kms_keys_via_s3};
 
 /// The S3 actions the analysis asks about, each on the bucket or on its objects.
 pub const BUCKET_ACTIONS: [(&str, bool); 3] = [("s3:ListBucket", false), ("s3:GetObject", true), ("s3:PutObject", true)];
@@ -275,11 +276,7 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
 /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html):
 /// the path holds where both are allowed, with the conditions of both.
 fn through_the_key(inventory: &Inventory, bucket: &super::inventory::Bucket, acting: &Acting, request: &Request, mut opened: Opened) -> Option<Opened> {
-    let kms_action = match request.action.as_str() {
-        "s3:GetObject" => "kms:Decrypt",
-        "s3:PutObject" => "kms:GenerateDataKey",
-        _ => return Some(opened),
-    };
+    let Some(kms_action) = kms_action_via_s3(&request.action) else { return Some(opened) };
     let Some((written, bucket_key)) = &bucket.sse_kms else { return Some(opened) };
     // A key no state holds (AWS's own aws/s3 key, or another config's) is not the analysis's to judge.
     let Some(key) = inventory.keys.iter().find(|k| k.arn == *written || k.arn.ends_with(&format!("/{written}"))) else { return Some(opened) };
@@ -287,12 +284,10 @@ fn through_the_key(inventory: &Inventory, bucket: &super::inventory::Bucket, act
     set.resource = Some(key.policy.clone());
     resource_in_organization(inventory, &key.account, &mut set);
     let mut context = request.context.clone();
-    let region = key.arn.split(':').nth(3).unwrap_or_default();
-    let arn = if *bucket_key { bucket.arn.clone() } else { request.resource.clone() };
-    context.insert("kms:ViaService", vec![format!("s3.{region}.amazonaws.com")]);
-    context.insert("aws:ViaAWSService", vec!["true".into()]);
-    context.insert("kms:EncryptionContext:aws:s3:arn", vec![arn]);
-    context.insert("kms:EncryptionContextKeys", vec!["aws:s3:arn".into()]);
+    let arn = if *bucket_key { &bucket.arn } else { &request.resource };
+    for (name, values) in kms_keys_via_s3(&key.arn, arn) {
+        context.insert(&name, values);
+    }
     let kms = Request { caller: request.caller.clone(), action: kms_action.into(), resource: key.arn.clone(), resource_account: None, context };
     let through = edge::decide(&kms, &set)?;
     opened.conditions.extend(through.conditions);

@@ -253,11 +253,15 @@ struct Evaluator<'a> {
     who: String,
     /// `s3:ListBucket on arn:aws:s3:::b`.
     what: String,
+    /// The levels of SCPs over the caller and of RCPs over the resource that cap this request (empty where none does).
+    scps: &'a [OrgLevel],
+    rcps: &'a [OrgLevel],
 }
 
 impl<'a> Evaluator<'a> {
     fn new(request: &'a Request, policies: &'a PolicySet) -> Self {
         let kind = request.resource_kind();
+        let management = policies.management_account.as_deref();
         Self {
             request,
             policies,
@@ -270,6 +274,12 @@ impl<'a> Evaluator<'a> {
             },
             who: short(&request.caller),
             what: format!("{} on {}", request.action, request.resource),
+            scps: if organization::scps_apply(&request.caller, management) { &policies.scps } else { &[] },
+            // Most requests carry no RCPs: their resource's account is not worked out for nothing.
+            rcps: match policies.rcps.is_empty() || !organization::rcps_apply(&request.caller, &request.action, request.resource_account().as_deref(), management) {
+                true => &[],
+                false => &policies.rcps,
+            },
         }
     }
 
@@ -314,21 +324,10 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// The levels of SCPs and of RCPs that cap this request (empty where none does).
-    fn organization_levels(&self) -> (&'a [OrgLevel], &'a [OrgLevel]) {
-        let (policies, request) = (self.policies, self.request);
-        let management = policies.management_account.as_deref();
-        let scps = if organization::scps_apply(&request.caller, management) { policies.scps.as_slice() } else { &[] };
-        let resource_account = request.resource_account();
-        let rcps = if organization::rcps_apply(&request.caller, &request.action, resource_account.as_deref(), management) { policies.rcps.as_slice() } else { &[] };
-        (scps, rcps)
-    }
-
     /// After the denies, the organization's caps: every level of RCPs over the
     /// resource, then every level of SCPs over the caller, must allow.
     fn organization_caps(&self) -> Option<Evaluation> {
-        let (scps, rcps) = self.organization_levels();
-        let typed = [(PolicyType::Rcp, "RCP", rcps), (PolicyType::Scp, "SCP", scps)];
+        let typed = [(PolicyType::Rcp, "RCP", self.rcps), (PolicyType::Scp, "SCP", self.scps)];
         typed.into_iter().find_map(|(policy_type, kind, levels)| {
             let level = levels.iter().find(|level| self.find(&level.policies, Effect::Allow).is_none())?;
             let policies: Vec<&Policy> = level.policies.iter().collect();
@@ -340,10 +339,9 @@ impl<'a> Evaluator<'a> {
     /// First, an explicit Deny anywhere decides.
     fn explicit_deny(&self) -> Option<Evaluation> {
         let policies = self.policies;
-        let (scps, rcps) = self.organization_levels();
         let typed: [(PolicyType, Vec<&Policy>); 6] = [
-            (PolicyType::Rcp, rcps.iter().flat_map(|l| &l.policies).collect()),
-            (PolicyType::Scp, scps.iter().flat_map(|l| &l.policies).collect()),
+            (PolicyType::Rcp, self.rcps.iter().flat_map(|l| &l.policies).collect()),
+            (PolicyType::Scp, self.scps.iter().flat_map(|l| &l.policies).collect()),
             (PolicyType::Identity, policies.identity.iter().collect()),
             (self.resource_type, policies.resource.iter().collect()),
             (PolicyType::Boundary, policies.boundary.iter().collect()),

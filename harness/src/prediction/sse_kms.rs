@@ -9,6 +9,7 @@
 
 use super::{AccountClients, Predictor};
 use crate::sdk::call_error;
+use crate::service::s3::{kms_action_via_s3, kms_keys_via_s3};
 
 /// The KMS request S3 makes on the caller's behalf.
 pub(super) struct ViaS3 {
@@ -23,20 +24,19 @@ impl Predictor {
     /// in a bucket of `owner`: None where it makes none (no SSE-KMS, or AWS's own aws/s3 key).
     pub(super) async fn via_s3(&self, action: &str, resource: &str, owner: &str) -> Result<Option<ViaS3>, String> {
         let (bucket, key) = resource.trim_start_matches("arn:aws:s3:::").split_once('/').unwrap_or_default();
-        if key.is_empty() || !matches!(action, "s3:PutObject" | "s3:GetObject") {
-            return Ok(None);
-        }
+        let Some(kms_action) = kms_action_via_s3(action).filter(|_| !key.is_empty()) else { return Ok(None) };
         let Ok(clients) = self.clients(owner) else { return Ok(None) };
-        let (kms_action, key_id, bucket_key) = match action {
+        // A put uses the bucket's default key; a get the key its object was encrypted under.
+        let (key_id, bucket_key) = match action {
             "s3:PutObject" => match default_key(clients, bucket).await? {
-                Some((key_id, bucket_key)) => ("kms:GenerateDataKey", key_id, bucket_key),
+                Some(default) => default,
                 None => return Ok(None),
             },
             _ => {
                 let head = clients.s3.head_object().bucket(bucket).key(key).send().await;
                 let Ok(head) = head else { return Ok(None) };
                 match (head.server_side_encryption().map(|e| e.as_str()), head.ssekms_key_id()) {
-                    (Some("aws:kms"), Some(key_id)) => ("kms:Decrypt", key_id.to_string(), head.bucket_key_enabled().unwrap_or(false)),
+                    (Some("aws:kms"), Some(key_id)) => (key_id.to_string(), head.bucket_key_enabled().unwrap_or(false)),
                     _ => return Ok(None),
                 }
             }
@@ -48,14 +48,8 @@ impl Predictor {
             return Ok(None);
         }
         let key_arn = metadata.and_then(|m| m.arn()).unwrap_or(&key_id).to_string();
-        let region = key_arn.split(':').nth(3).unwrap_or_default();
         let arn = if bucket_key { format!("arn:aws:s3:::{bucket}") } else { resource.to_string() };
-        let keys = vec![
-            ("kms:ViaService".to_string(), vec![format!("s3.{region}.amazonaws.com")]),
-            ("aws:ViaAWSService".to_string(), vec!["true".to_string()]),
-            ("kms:EncryptionContext:aws:s3:arn".to_string(), vec![arn]),
-            ("kms:EncryptionContextKeys".to_string(), vec!["aws:s3:arn".to_string()]),
-        ];
+        let keys = kms_keys_via_s3(&key_arn, &arn);
         Ok(Some(ViaS3 { action: kms_action, key_arn, keys }))
     }
 }

@@ -10,6 +10,30 @@ pub enum S3<T> {
     GetObject { bucket: T, key: T, expect_body: Option<String> },
 }
 
+/// The KMS action S3 makes as the caller for a put or a get of an object
+/// encrypted with a KMS key (SSE-KMS): a data key for a put, a decrypt for a
+/// get (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+pub fn kms_action_via_s3(s3_action: &str) -> Option<&'static str> {
+    match s3_action {
+        "s3:PutObject" => Some("kms:GenerateDataKey"),
+        "s3:GetObject" => Some("kms:Decrypt"),
+        _ => None,
+    }
+}
+
+/// The keys that KMS request carries beyond the caller's: the service that
+/// calls KMS (in the key's region), and `s3_arn` (the object's ARN, the
+/// bucket's with an S3 Bucket Key) as the `aws:s3:arn` encryption context.
+pub fn kms_keys_via_s3(key_arn: &str, s3_arn: &str) -> Vec<(String, Vec<String>)> {
+    let region = key_arn.split(':').nth(3).unwrap_or_default();
+    vec![
+        ("kms:ViaService".to_string(), vec![format!("s3.{region}.amazonaws.com")]),
+        ("aws:ViaAWSService".to_string(), vec!["true".to_string()]),
+        ("kms:EncryptionContext:aws:s3:arn".to_string(), vec![s3_arn.to_string()]),
+        ("kms:EncryptionContextKeys".to_string(), vec!["aws:s3:arn".to_string()]),
+    ]
+}
+
 impl<T> Named for S3<T> {
     fn name(&self) -> &'static str {
         match self {

@@ -3,22 +3,22 @@
 
 use aws_config::SdkConfig;
 
-use super::{Backend, Target, TargetError, endpoint, moto};
+use super::{Backend, Target, TargetError, moto};
 use crate::identity::{self, InstanceRoleError, SessionCredentials};
 use crate::sdk::call_error;
 
 impl Target {
     /// The credentials EC2 would serve to `instance_id` for its profile's role.
     pub async fn instance_credentials(&self, instance_id: &str) -> Result<SessionCredentials, TargetError> {
+        // The launcher plays EC2 (embedded, run by the user, or in a container the harness started).
+        if let Some(http) = self.launcher() {
+            let url = self.endpoint.url.as_deref().unwrap_or_default();
+            return moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await;
+        }
         match &self.backend {
-            Backend::Moto(server) => server.instance_credentials(instance_id, &self.endpoint.region).await,
-            // The launcher, run by the user or in a container the harness started.
-            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, .. } => {
-                let url = self.endpoint.url.as_deref().unwrap_or_default();
-                moto::launcher_instance_credentials(http, url, instance_id, &self.endpoint.region).await
-            }
-            Backend::Endpoint { .. } | Backend::Container { .. } => self.assume_instance_role(&self.admin_config().await, instance_id).await,
             Backend::Aws => Err(TargetError::InstanceCredentials(format!("on AWS the credentials of {instance_id} stay on it; its steps run there (SSM Run Command)"))),
+            // Another emulator: the admin assumes the role (refused where trust is enforced).
+            _ => self.assume_instance_role(&self.admin_config().await, instance_id).await,
         }
     }
 

@@ -89,6 +89,17 @@ impl Target {
         Target { description, endpoint, admin, profile, backend, accounts, organization_turn: tokio::sync::Mutex::new(()) }
     }
 
+    /// The HTTP client of the harness's launcher, where the target is one (the
+    /// embedded emulator, or the launcher run by the user or in a container):
+    /// its own endpoints play EC2's instance credentials and the Organization.
+    fn launcher(&self) -> Option<&reqwest::Client> {
+        match &self.backend {
+            Backend::Moto(server) => Some(server.http()),
+            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, .. } => Some(http),
+            Backend::Endpoint { .. } | Backend::Container { .. } | Backend::Aws => None,
+        }
+    }
+
     /// Start the embedded, IAM-enforcing moto target.
     pub async fn start_moto(options: &moto::MotoOptions, reason: impl Into<String>) -> Result<Self, TargetError> {
         let started = std::time::Instant::now();

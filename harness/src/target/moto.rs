@@ -237,11 +237,6 @@ impl MotoServer {
         &self.http
     }
 
-    /// What EC2 hands an instance: a session of its profile's role.
-    pub async fn instance_credentials(&self, instance_id: &str, region: &str) -> Result<SessionCredentials, TargetError> {
-        launcher_instance_credentials(&self.http, &self.endpoint, instance_id, region).await
-    }
-
     /// Ask the launcher's process group to stop (SIGTERM), without waiting.
     pub fn signal_stop(&self) {
         if let Some(pgid) = self.pgid {

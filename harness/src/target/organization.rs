@@ -5,7 +5,7 @@
 //! and its SCPs and RCPs cap them. On AWS the Organization is what it is:
 //! nothing is declared there.
 
-use super::{Backend, Target, TargetError, endpoint};
+use super::{Target, TargetError};
 
 impl Target {
     /// One scenario with an Organization at a time: an account holds one
@@ -16,19 +16,12 @@ impl Target {
 
     /// Whether this target plays a declared Organization (the harness's launcher does).
     pub fn plays_organizations(&self) -> bool {
-        matches!(
-            self.backend,
-            Backend::Moto(_) | Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, .. } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, .. }
-        )
+        self.launcher().is_some()
     }
 
     /// Tell the launcher the Organization `management` will create holds `members`.
     pub async fn declare_organization(&self, management: &str, members: &[String]) -> Result<(), TargetError> {
-        let http = match &self.backend {
-            Backend::Moto(server) => server.http(),
-            Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, .. } => http,
-            _ => return Ok(()),
-        };
+        let Some(http) = self.launcher() else { return Ok(()) };
         let url = format!("{}/_harness/organization", self.endpoint.url.as_deref().unwrap_or_default().trim_end_matches('/'));
         let response = http
             .post(url)
