@@ -183,6 +183,8 @@ def _request_context(request, entity):
         "aws:SecureTransport": "true",
         "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "aws:EpochTime": str(int(now)),
+        # The region of the signature's scope: the region the request is sent to.
+        "aws:RequestedRegion": request._region,
     }
     data = request._data or {}
     if "ExternalId" in data:
@@ -205,9 +207,15 @@ def _request_context(request, entity):
     for key in ("prefix", "delimiter", "max-keys"):
         if key in query:
             context[f"s3:{key}"] = query[key][0]
-    for tag in getattr(entity, "tags", {}).values() if isinstance(getattr(entity, "tags", None), dict) else []:
-        if isinstance(tag, dict) and "Key" in tag:
-            context[f"aws:PrincipalTag/{tag['Key']}"] = tag.get("Value", "")
+    if request._service == "s3":
+        # How the request was signed (amazon-s3-policy-keys.html): a header or a presigned URL.
+        authorization = (request._headers or {}).get("Authorization", "")
+        if authorization.startswith("AWS4-HMAC-SHA256"):
+            context.update({"s3:authType": "REST-HEADER", "s3:signatureversion": "AWS4-HMAC-SHA256"})
+        elif "X-Amz-Signature" in query:
+            context.update({"s3:authType": "REST-QUERY-STRING", "s3:signatureversion": "AWS4-HMAC-SHA256"})
+    for key, value in _tags(entity).items():
+        context[f"aws:PrincipalTag/{key}"] = value
     # A session's own tags override its role's tags of the same key.
     session = _session_of(request._access_key)
     for key, value in session.get("tags", {}).items():
@@ -215,7 +223,23 @@ def _request_context(request, entity):
     # "After a source identity is set, it is present in requests for any AWS action taken during the role session."
     if session.get("source_identity"):
         context["aws:SourceIdentity"] = session["source_identity"]
+    # An instance role's session (its credentials delivered over IMDSv2) and a web identity's session.
+    context.update(session.get("instance_keys", {}))
+    if session.get("federated_provider"):
+        context["aws:FederatedProvider"] = session["federated_provider"]
     return context
+
+
+def _tags(entity):
+    """A user's or role's tags, {key: value} (moto keeps them as a list of Key/Value dicts)."""
+    tags = getattr(entity, "tags", None) or []
+    entries = tags.values() if isinstance(tags, dict) else tags
+    return {t["Key"]: t.get("Value", "") for t in entries if isinstance(t, dict) and "Key" in t}
+
+
+def _role_tags(role):
+    """A role's tags as aws:ResourceTag/* of an AssumeRole asking for it."""
+    return {f"aws:ResourceTag/{key}": value for key, value in _tags(role).items()}
 
 
 def _resource_policy(request, resource):
@@ -556,6 +580,8 @@ def check_action_permitted(self, resource):
                 for i, p in enumerate(self._access_key.collect_policies())]
     resource_policy, exists, account = _resource_policy(self, resource)
     context = _request_context(self, entity)
+    if iam_policy.is_trust_action(self._action.lower()) and exists:
+        context.update(_role_tags(iam_backends[account][PARTITION].get_role_by_arn(resource)))
     scps, rcps, management = organization_policies(caller.account, account or caller.account, context)
     policies = (identity, resource_policy, _boundary(entity, backend), _session_policies(self._access_key), exists, account,
                 scps, rcps, management)
@@ -760,14 +786,19 @@ def web_identity_response(original):
             role = iam.get_role_by_arn(role_arn)
             trust, exists = _parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST), True
         except Exception:
-            trust, exists = None, False
-        context = {"aws:SecureTransport": "true"}
+            role, trust, exists = None, None, False
+        context = {"aws:SecureTransport": "true", "aws:FederatedProvider": provider.arn, "aws:RequestedRegion": self.region}
+        context.update(_role_tags(role) if role else {})
         context.update({f"{issuer}:{k}": str(v) for k, v in claims.items() if isinstance(v, (str, int))})
         caller = iam_policy.Caller.parse(provider.arn)
         decision, _ = iam_policy.evaluate(caller, "sts:AssumeRoleWithWebIdentity", role_arn, context, (), trust, None, [], exists, account)
         if decision != "allow":
             raise STSClientError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
-        return original(self)
+        result = original(self)
+        # Its session's calls carry aws:FederatedProvider: the provider that authenticated it.
+        with _SESSIONS_LOCK:
+            SESSIONS[result.result["Credentials"].access_key_id] = {"federated_provider": provider.arn}
+        return result
     return patched
 
 
@@ -964,6 +995,16 @@ def instance_session(account, region, instance_id, duration=900):
         duration=duration,
         external_id=None,
     )
+    # The keys of an instance role's session (reference_policies_condition-keys.html): the
+    # instance, its credentials' delivery (the harness serves IMDSv2 only), its VPC and address.
+    instance = ec2_backends[account][region].get_instance(instance_id)
+    keys = {"ec2:SourceInstanceARN": f"arn:aws:ec2:{region}:{account}:instance/{instance_id}", "ec2:RoleDelivery": "2.0"}
+    if instance.vpc_id:
+        keys["aws:Ec2InstanceSourceVpc"] = instance.vpc_id
+    if instance.private_ip:
+        keys["aws:Ec2InstanceSourcePrivateIPv4"] = instance.private_ip
+    with _SESSIONS_LOCK:
+        SESSIONS[session.access_key_id] = {"instance_keys": keys}
     return role, session
 
 

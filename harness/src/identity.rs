@@ -250,6 +250,17 @@ pub async fn instance_role(admin: &SdkConfig, instance_id: &str) -> Result<Insta
     })
 }
 
+/// Where an instance sits: its VPC and private address (the keys its role's
+/// session carries); None where the describe fails or the instance has none.
+pub async fn instance_network(admin: &SdkConfig, instance_id: &str) -> (Option<String>, Option<String>) {
+    let described = aws_sdk_ec2::Client::new(admin).describe_instances().instance_ids(instance_id).send().await;
+    let instance = described.ok().and_then(|d| d.reservations().iter().flat_map(|r| r.instances()).find(|i| i.instance_id() == Some(instance_id)).cloned());
+    match instance {
+        Some(i) => (i.vpc_id().map(str::to_string), i.private_ip_address().map(str::to_string)),
+        None => (None, None),
+    }
+}
+
 /// A principal backed by a session returned by an AssumeRole step.
 pub async fn session_config(endpoint: &Endpoint, session: &SessionCredentials) -> SdkConfig {
     sdk::config_with(endpoint, SharedCredentialsProvider::new(session.to_sdk("AssumeRole"))).await

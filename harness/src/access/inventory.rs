@@ -141,6 +141,11 @@ pub struct Inventory {
     pub keys: Vec<Key>,
     /// The Organization over the accounts, when a state holds one.
     pub organization: Option<Organization>,
+    /// The region the configs put their buckets in: `aws:RequestedRegion` of the requests analysed.
+    pub region: Option<String>,
+    /// What names an EC2 instance in a policy (its id, its private address) and
+    /// what the snapshot calls it instead (its Terraform address).
+    pub instance_names: Vec<(String, String)>,
     /// What it could not see: a managed policy the state does not hold
     /// (an AWS-managed one), said as a sentence.
     pub unseen: Vec<String>,
@@ -293,6 +298,11 @@ impl Inventory {
             inventory.keys.push(Key { address: key.address.clone(), arn: key.text("arn").to_string(), account: account_of_arn(key.text("arn")), policy });
         }
         inventory.organization = read_organization(&all)?;
+        inventory.region = of("aws_s3_bucket").map(|b| b.text("region")).find(|r| !r.is_empty()).map(str::to_string);
+        for instance in of("aws_instance") {
+            inventory.instance_names.push((instance.text("id").to_string(), instance.address.clone()));
+            inventory.instance_names.push((instance.text("private_ip").to_string(), format!("{}.private_ip", instance.address)));
+        }
         Ok(inventory)
     }
 

@@ -190,6 +190,12 @@ fn actors(inventory: &Inventory) -> Vec<Acting> {
     // Last: `analyse` reads its edges as what anyone may do.
     let set = PolicySet { resource_exists: true, ..PolicySet::default() };
     acting.push(Acting { start: Start::Anonymous, caller: Caller::Anonymous, set, context: Context::signed([]), assume: None, delegated_only: false });
+    // Every request is made in the region the configs use (a Deny on any other region spares it).
+    for (one, region) in acting.iter_mut().zip(std::iter::repeat(&inventory.region)) {
+        if let Some(region) = region {
+            one.context.insert("aws:RequestedRegion", vec![region.clone()]);
+        }
+    }
     acting
 }
 
@@ -391,13 +397,14 @@ fn closure(edges: &[Edges], opaque: &[bool], index: usize, acting: &Acting) -> V
     }
     while let Some(chain) = queue.pop_front() {
         let role = chain.last().expect("a chain has a hop").role;
-        for reach in &edges[role].reaches {
+        // A session AssumeRole made is no instance's: what only an instance's session carries is out of its reach.
+        for reach in edges[role].reaches.iter().filter(|r| !needs_an_instance(&r.opened)) {
             paths.push(Path { start: acting.start.clone(), hops: chain.clone(), reach: Some(reach.clone()) });
         }
         if opaque[role] {
             paths.push(Path { start: acting.start.clone(), hops: chain.clone(), reach: None });
         }
-        for hop in &edges[role].hops {
+        for hop in edges[role].hops.iter().filter(|h| !needs_an_instance(&h.opened)) {
             if visited.insert(hop.role) {
                 let mut longer = chain.clone();
                 longer.push(hop.clone());
@@ -406,4 +413,12 @@ fn closure(edges: &[Edges], opaque: &[bool], index: usize, acting: &Acting) -> V
         }
     }
     paths
+}
+
+/// Whether a hop holds only for a session EC2 delivered to an instance: the
+/// keys only such a session carries
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2instancesourcevpc).
+fn needs_an_instance(opened: &Opened) -> bool {
+    const INSTANCE_KEYS: [&str; 4] = ["ec2:sourceinstancearn", "ec2:roledelivery", "aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4"];
+    opened.conditions.iter().any(|c| INSTANCE_KEYS.contains(&c.key.to_ascii_lowercase().as_str()))
 }

@@ -43,6 +43,9 @@ impl Namer {
         for key in &inventory.keys {
             replacements.push((key.arn.clone(), key.address.clone()));
         }
+        for (value, name) in inventory.instance_names.iter().filter(|(value, _)| !value.is_empty()) {
+            replacements.push((value.clone(), name.clone()));
+        }
         let ids = std::iter::once(accounts.default.clone()).chain(accounts.by_alias.values().cloned());
         for id in ids.filter(|id| !id.is_empty()) {
             replacements.push((id.clone(), accounts.name(&id)));

@@ -442,3 +442,31 @@ fn a_bucket_encrypted_with_a_key_is_reached_for_its_objects_only_where_the_key_a
     plain.retain(|r| r["type"] != "aws_s3_bucket_server_side_encryption_configuration");
     assert!(lines(&plain).contains("aws_iam_role.reader -> aws_s3_bucket.data: s3:GetObject, s3:ListBucket"), "without the key the get is open");
 }
+
+/// Keys only an instance's session carries: the role's own path holds under
+/// them, a session AssumeRole made cannot meet them. The region every
+/// request is made in is the buckets': a Deny on any other region spares it,
+/// and the instance's id is named by its address, as in the snapshot.
+#[test]
+fn instance_keys_bind_the_instance_and_the_region_deny_spares_the_home_region() {
+    let instance_only = json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data",
+        "Condition": {"StringEquals": {"ec2:SourceInstanceARN": format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0abc")}}}]);
+    let home_only = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"},
+        {"Effect": "Deny", "NotAction": "sts:GetCallerIdentity", "Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}}]);
+    let state = vec![
+        resource("aws_s3_bucket", "data", json!({"bucket": "data", "arn": "arn:aws:s3:::data", "region": "us-east-1"})),
+        resource("aws_instance", "host", json!({"id": "i-0abc"})),
+        role("workload", root_trust()),
+        role_policy("workload", instance_only),
+        role("reader", root_trust()),
+        role_policy("reader", home_only),
+    ];
+    let found = lines(&state);
+    let own = "aws_iam_role.workload -> aws_s3_bucket.data: s3:ListBucket [ec2:SourceInstanceARN StringEquals arn:aws:ec2:us-east-1:self:instance/aws_instance.host]";
+    assert!(found.contains(own), "{found:#?}");
+    assert!(!found.iter().any(|l| l.contains("-> aws_iam_role.workload -> aws_s3_bucket.data")), "a chain cannot carry the instance's keys: {found:#?}");
+    assert!(found.contains("aws_iam_role.reader -> aws_s3_bucket.data: s3:GetObject"), "{found:#?}");
+    // Without the region (no bucket says it), the Deny's StringNotEquals on an absent key closes the path.
+    let without_region: Vec<Value> = state.iter().map(|r| if r["type"] == "aws_s3_bucket" { bucket("data") } else { r.clone() }).collect();
+    assert!(!lines(&without_region).iter().any(|l| l.starts_with("aws_iam_role.reader ->")));
+}

@@ -167,7 +167,7 @@ mod tests {
     }
 
     fn list() -> Call {
-        Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec!["hello".into()] })
+        Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec!["hello".into()], prefix: None, delimiter: None })
     }
 
     #[test]
@@ -257,7 +257,7 @@ mod tests {
                 .unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
-        let no_keys = Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec![] });
+        let no_keys = Call::S3(S3::ListBucket { bucket: "b".into(), expect_keys: vec![], prefix: None, delimiter: None });
         let as_role1 = Script::render(&no_keys, &ws(), None).unwrap();
         let denied = as_role1.read(&no_keys, &run(&as_role1));
         assert!(matches!(denied.observed, Observed::Denied { ref code, .. } if code == "AccessDenied"), "{denied:?}");

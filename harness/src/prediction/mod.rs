@@ -63,6 +63,33 @@ pub struct SessionFacts {
     pub policy_arns: Vec<String>,
     /// The source identity set for the session or the one it was chained from: `aws:SourceIdentity`.
     pub source_identity: Option<String>,
+    /// The instance EC2 delivered this session's credentials to (not passed down a chain).
+    pub instance: Option<InstanceSource>,
+    /// The identity provider whose token made this session: `aws:FederatedProvider`.
+    pub federated_provider: Option<String>,
+}
+
+/// The instance an instance role's session was delivered to, as its keys name it
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2instancesourcevpc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSource {
+    /// `ec2:SourceInstanceARN`.
+    pub arn: String,
+    /// `aws:Ec2InstanceSourceVpc`.
+    pub vpc: Option<String>,
+    /// `aws:Ec2InstanceSourcePrivateIPv4`.
+    pub private_ip: Option<String>,
+}
+
+impl InstanceSource {
+    /// The keys of every request the instance's session signs. Its credentials
+    /// come over IMDSv2 (the harness serves no other): `ec2:RoleDelivery` 2.0.
+    pub fn keys(&self) -> Vec<(&'static str, String)> {
+        let mut keys = vec![("ec2:SourceInstanceARN", self.arn.clone()), ("ec2:RoleDelivery", "2.0".to_string())];
+        keys.extend(self.vpc.clone().map(|vpc| ("aws:Ec2InstanceSourceVpc", vpc)));
+        keys.extend(self.private_ip.clone().map(|ip| ("aws:Ec2InstanceSourcePrivateIPv4", ip)));
+        keys
+    }
 }
 
 impl SessionFacts {
@@ -79,7 +106,12 @@ impl SessionFacts {
         tags.extend(params.tags.clone());
         transitive.extend(params.transitive_tag_keys.iter().cloned());
         let source_identity = self.source_identity.clone().or_else(|| params.source_identity.clone());
-        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone(), source_identity }
+        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone(), source_identity, ..SessionFacts::default() }
+    }
+
+    /// The session a token of `provider` makes (AssumeRoleWithWebIdentity).
+    pub fn federated(provider: &str) -> SessionFacts {
+        SessionFacts { federated_provider: Some(provider.to_string()), ..SessionFacts::default() }
     }
 }
 
@@ -106,6 +138,8 @@ pub struct Predictor {
     /// Each account's clients; the first is the default (the scenario's first account, else the admin's).
     accounts: Vec<AccountClients>,
     partition: String,
+    /// The region every call is made in: `aws:RequestedRegion`.
+    region: String,
     roles: Mutex<HashMap<RoleKey, Read<Option<RoleSnapshot>>>>,
     /// A bucket's policy, and the account that owns it.
     buckets: Mutex<HashMap<String, Read<(Bucket, String)>>>,
@@ -123,6 +157,7 @@ type RoleKey = (String, String);
 /// One account, read as its admin.
 struct AccountClients {
     id: String,
+    region: String,
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
@@ -133,6 +168,7 @@ impl AccountClients {
     fn new(config: &SdkConfig, id: &str) -> Self {
         Self {
             id: id.to_string(),
+            region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
             iam: aws_sdk_iam::Client::new(config),
             s3: sdk::s3_client(config),
             kms: aws_sdk_kms::Client::new(config),
@@ -158,8 +194,10 @@ fn parse(name: String, document: &str, kind: DocumentKind) -> Result<Policy, Str
 impl Predictor {
     /// Reading `accounts` (id, the SDK as its admin), the first the default.
     pub fn new<'a>(accounts: impl IntoIterator<Item = (&'a str, &'a SdkConfig)>, partition: &str) -> Self {
+        let accounts: Vec<AccountClients> = accounts.into_iter().map(|(id, config)| AccountClients::new(config, id)).collect();
         Self {
-            accounts: accounts.into_iter().map(|(id, config)| AccountClients::new(config, id)).collect(),
+            region: accounts.first().map(|a| a.region.clone()).unwrap_or_else(|| "us-east-1".into()),
+            accounts,
             partition: partition.to_string(),
             roles: Mutex::default(),
             buckets: Mutex::default(),
@@ -219,7 +257,10 @@ impl Predictor {
         // A role's account is in its ARN; a bucket's is its owner's.
         let mut resource_account = None;
         match &governed_by {
-            Governing::Role { arn, .. } => target = self.target_role(arn, &mut set).await?,
+            Governing::Role { arn, .. } => {
+                target = self.target_role(arn, &mut set).await?;
+                insert_role_tags(&mut context, target.as_ref());
+            }
             Governing::Bucket(bucket) => {
                 let (found, owner) = self.bucket(bucket).await?;
                 resource_account = Some(owner);
@@ -316,6 +357,13 @@ impl Predictor {
         if let Some(identity) = &facts.source_identity {
             context.insert("aws:SourceIdentity", vec![identity.clone()]);
         }
+        for (key, value) in facts.instance.iter().flat_map(InstanceSource::keys) {
+            context.insert(key, vec![value]);
+        }
+        if let Some(provider) = &facts.federated_provider {
+            context.insert("aws:FederatedProvider", vec![provider.clone()]);
+        }
+        context.insert("aws:RequestedRegion", vec![self.region.clone()]);
         // Every request carries the time it is made (the launcher fills the same keys).
         let now = std::time::SystemTime::now();
         context.insert("aws:CurrentTime", vec![crate::timestamp::format_timestamp(now)]);
@@ -340,11 +388,14 @@ impl Predictor {
         }
         let caller = Caller::parse(provider_arn).ok_or_else(|| format!("{provider_arn} is not a provider the evaluator knows"))?;
         let mut set = PolicySet { resource_exists: true, ..PolicySet::default() };
-        self.target_role(role_arn, &mut set).await?;
+        let role = self.target_role(role_arn, &mut set).await?;
         let mut context = Context::signed([]);
         for (claim, value) in claims {
             context.insert(&format!("{issuer}:{claim}"), vec![value.clone()]);
         }
+        insert_role_tags(&mut context, role.as_ref());
+        context.insert("aws:FederatedProvider", vec![provider_arn.to_string()]);
+        context.insert("aws:RequestedRegion", vec![self.region.clone()]);
         let request = Request { caller, action: "sts:AssumeRoleWithWebIdentity".into(), resource: role_arn.to_string(), resource_account: None, context };
         Ok(policy::evaluate(&request, &set).reason)
     }
@@ -533,6 +584,14 @@ impl Predictor {
     }
 }
 
+/// The tags of the role an AssumeRole asks for: `aws:ResourceTag/*` of the request
+/// (the role resource of STS's service authorization reference lists the key).
+fn insert_role_tags(context: &mut Context, role: Option<&RoleSnapshot>) {
+    for (key, value) in role.map(|r| r.tags.as_slice()).unwrap_or_default() {
+        context.insert(&format!("aws:ResourceTag/{key}"), vec![value.clone()]);
+    }
+}
+
 fn reason(decision: Decision, text: String) -> Reason {
     Reason { decision, policy_type: None, policy: None, statement: None, explicit: false, text, condition: None }
 }
@@ -577,6 +636,28 @@ mod tests {
         let chained = set.assumed(&params(&[], &[]));
         assert_eq!(chained.source_identity.as_deref(), Some("alice@example.com"));
         assert_eq!(SessionFacts::default().assumed(&params(&[], &[])).source_identity, None);
+    }
+
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
+    // the instance keys go with "EC2 instance role credentials", aws:FederatedProvider with a
+    // session from a federated identity; neither passes to a session AssumeRole makes from it.
+    #[test]
+    fn an_instance_session_carries_its_instance_and_a_chained_one_does_not() {
+        let instance = InstanceSource { arn: "arn:aws:ec2:us-east-1:111111111111:instance/i-1".into(), vpc: Some("vpc-1".into()), private_ip: Some("10.0.0.5".into()) };
+        let keys = instance.keys();
+        for (key, value) in [
+            ("ec2:SourceInstanceARN", "arn:aws:ec2:us-east-1:111111111111:instance/i-1"),
+            ("ec2:RoleDelivery", "2.0"),
+            ("aws:Ec2InstanceSourceVpc", "vpc-1"),
+            ("aws:Ec2InstanceSourcePrivateIPv4", "10.0.0.5"),
+        ] {
+            assert!(keys.contains(&(key, value.to_string())), "{key}: {keys:?}");
+        }
+        let on_instance = SessionFacts { instance: Some(instance), ..SessionFacts::default() };
+        assert_eq!(on_instance.assumed(&params(&[], &[])).instance, None);
+        let federated = SessionFacts::federated("arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com");
+        assert_eq!(federated.federated_provider.as_deref(), Some("arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"));
+        assert_eq!(federated.assumed(&params(&[], &[])).federated_provider, None);
     }
 
     #[test]

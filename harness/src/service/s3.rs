@@ -5,7 +5,8 @@ use crate::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum S3<T> {
-    ListBucket { bucket: T, expect_keys: Vec<String> },
+    /// `prefix` and `delimiter` go with the request when given (`s3:prefix`, `s3:delimiter`).
+    ListBucket { bucket: T, expect_keys: Vec<String>, prefix: Option<String>, delimiter: Option<String> },
     PutObject { bucket: T, key: T, body: String },
     GetObject { bucket: T, key: T, expect_body: Option<String> },
 }
@@ -47,11 +48,16 @@ impl<T> Named for S3<T> {
 impl Written for S3<Template> {
     type Made = S3<String>;
     const ACTIONS: &'static [(&'static str, &'static [&'static str])] =
-        &[("s3:ListBucket", &["bucket", "expect_keys"]), ("s3:PutObject", &["bucket", "key", "body"]), ("s3:GetObject", &["bucket", "key", "expect_body"])];
+        &[("s3:ListBucket", &["bucket", "expect_keys", "prefix", "delimiter"]), ("s3:PutObject", &["bucket", "key", "body"]), ("s3:GetObject", &["bucket", "key", "expect_body"])];
 
     fn parse(fields: &StepFields<'_>) -> Result<Self, FieldError> {
         Ok(match fields.action() {
-            "s3:ListBucket" => S3::ListBucket { bucket: fields.need("bucket")?, expect_keys: fields.texts("expect_keys")?.unwrap_or_default() },
+            "s3:ListBucket" => S3::ListBucket {
+                bucket: fields.need("bucket")?,
+                expect_keys: fields.texts("expect_keys")?.unwrap_or_default(),
+                prefix: fields.text("prefix")?,
+                delimiter: fields.text("delimiter")?,
+            },
             "s3:PutObject" => S3::PutObject { bucket: fields.need("bucket")?, key: fields.need("key")?, body: fields.text("body")?.unwrap_or_default() },
             _ => S3::GetObject { bucket: fields.need("bucket")?, key: fields.need("key")?, expect_body: fields.text("expect_body")? },
         })
@@ -67,7 +73,9 @@ impl Written for S3<Template> {
     fn render(&self, with: &Rendering<'_>) -> Result<S3<String>, String> {
         let r = |t: &Template| t.render(with.outputs);
         Ok(match self {
-            S3::ListBucket { bucket, expect_keys } => S3::ListBucket { bucket: r(bucket)?, expect_keys: expect_keys.clone() },
+            S3::ListBucket { bucket, expect_keys, prefix, delimiter } => {
+                S3::ListBucket { bucket: r(bucket)?, expect_keys: expect_keys.clone(), prefix: prefix.clone(), delimiter: delimiter.clone() }
+            }
             S3::PutObject { bucket, key, body } => S3::PutObject { bucket: r(bucket)?, key: r(key)?, body: body.clone() },
             S3::GetObject { bucket, key, expect_body } => S3::GetObject { bucket: r(bucket)?, key: r(key)?, expect_body: expect_body.clone() },
         })
@@ -88,6 +96,31 @@ mod made {
     use crate::shell::quote;
 
     impl S3<String> {
+        /// The keys of what this request sends, the same from the SDK and the CLI: a
+        /// header-signed SigV4 request, and a list's prefix and delimiter when it sends them
+        /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html).
+        fn request_keys(&self) -> Vec<(String, Vec<String>)> {
+            let mut keys = vec![("s3:authType".to_string(), vec!["REST-HEADER".to_string()]), ("s3:signatureversion".to_string(), vec!["AWS4-HMAC-SHA256".to_string()])];
+            if let S3::ListBucket { prefix, delimiter, .. } = self {
+                keys.extend(prefix.iter().map(|p| ("s3:prefix".to_string(), vec![p.clone()])));
+                keys.extend(delimiter.iter().map(|d| ("s3:delimiter".to_string(), vec![d.clone()])));
+            }
+            keys
+        }
+
+        /// The CLI's ListObjects with what this list sends.
+        fn list_objects(&self) -> String {
+            let mut cli = format!("aws s3api list-objects --bucket {}", quote(self.bucket()));
+            if let S3::ListBucket { prefix, delimiter, .. } = self {
+                for (flag, value) in [("--prefix", prefix), ("--delimiter", delimiter)] {
+                    if let Some(value) = value {
+                        cli.push_str(&format!(" {flag} {}", quote(value)));
+                    }
+                }
+            }
+            cli
+        }
+
         fn bucket(&self) -> &str {
             match self {
                 S3::ListBucket { bucket, .. } | S3::PutObject { bucket, .. } | S3::GetObject { bucket, .. } => bucket,
@@ -111,7 +144,9 @@ mod made {
 
         fn cli(&self) -> String {
             match self {
-                S3::ListBucket { bucket, .. } => format!("aws s3 ls s3://{bucket}"),
+                // As the blog types it; its delimiter is the CLI's, not the request the harness sends.
+                S3::ListBucket { bucket, prefix: None, delimiter: None, .. } => format!("aws s3 ls s3://{bucket}"),
+                S3::ListBucket { .. } => self.list_objects(),
                 S3::PutObject { bucket, key, .. } => format!("aws s3 cp ./{key} s3://{bucket}/{key}"),
                 S3::GetObject { bucket, key, .. } => format!("aws s3 cp s3://{bucket}/{key} -"),
             }
@@ -122,7 +157,7 @@ mod made {
                 S3::ListBucket { bucket, .. } => format!("arn:{partition}:s3:::{bucket}"),
                 S3::PutObject { bucket, key, .. } | S3::GetObject { bucket, key, .. } => format!("arn:{partition}:s3:::{bucket}/{key}"),
             };
-            Authorization::Request { action: self.name(), resource, governed_by: Governing::Bucket(self.bucket()), keys: Vec::new() }
+            Authorization::Request { action: self.name(), resource, governed_by: Governing::Bucket(self.bucket()), keys: self.request_keys() }
         }
 
         async fn perform(&self, config: &SdkConfig) -> Performed {
@@ -130,7 +165,7 @@ mod made {
             let client = sdk::s3_client(config);
             let failed = |err| outcome::failed(self.operation(), err, start.elapsed());
             match self {
-                S3::ListBucket { bucket, expect_keys } => match client.list_objects().bucket(bucket).send().await {
+                S3::ListBucket { bucket, expect_keys, prefix, delimiter } => match client.list_objects().bucket(bucket).set_prefix(prefix.clone()).set_delimiter(delimiter.clone()).send().await {
                     Ok(out) => {
                         let objects: Vec<Listed> = out
                             .contents()
@@ -161,7 +196,7 @@ mod made {
 
         fn on_instance(&self) -> Result<InstanceCommand, &'static str> {
             Ok(match self {
-                S3::ListBucket { bucket, .. } => InstanceCommand::printing(format!("aws s3api list-objects --bucket {} --output json", quote(bucket))),
+                S3::ListBucket { .. } => InstanceCommand::printing(format!("{} --output json", self.list_objects())),
                 S3::PutObject { bucket, key, body } => InstanceCommand {
                     prepare: format!("printf '%s' {} >\"body.$$\"", quote(body)),
                     ..InstanceCommand::printing(format!("aws s3api put-object --bucket {} --key {} --body \"body.$$\" --output json", quote(bucket), quote(key)))

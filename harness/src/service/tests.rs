@@ -48,7 +48,7 @@ fn a_field_of_another_action_is_named_as_such() {
     let Err(ParseError::Field(err)) = parse("s3:ListBucket", &["bucket", "external_id"]) else { panic!("accepted") };
     assert_eq!(err.message, "`external_id` is a field of sts:AssumeRole, not of s3:ListBucket");
     let Err(ParseError::Field(err)) = parse("s3:ListBucket", &["bucket", "buckets"]) else { panic!("accepted") };
-    assert_eq!(err.message, "unknown field `buckets` of s3:ListBucket; its fields: bucket, expect_keys");
+    assert_eq!(err.message, "unknown field `buckets` of s3:ListBucket; its fields: bucket, expect_keys, prefix, delimiter");
     assert_eq!(parse("s3:ListBuckets", &[]), Err(ParseError::UnknownAction));
 }
 

@@ -13,7 +13,7 @@ use crate::naming::ADMIN_PRINCIPAL;
 use crate::on_instance::{Shell, overlay, script::Workspace, ssm::Ssm};
 use crate::outcome::{self, Performed};
 use crate::phase::Phase;
-use crate::prediction::{Predictor, SessionFacts};
+use crate::prediction::{InstanceSource, Predictor, SessionFacts};
 use crate::scenario::{Expectation, PrincipalSource, SessionParams, Stage, Template};
 use crate::service::{Call, ec2::Ec2, sts::Sts};
 use crate::secret::Secret;
@@ -41,8 +41,9 @@ impl ScenarioRun<'_> {
                     let Some((instance_id, role_name)) = self.look_up_instance(admin, stage, name, instance, role.as_ref(), outputs).await? else { continue };
                     // The instance's session, as EC2 names it: assumed-role/<role>/<instance id>.
                     let arn = predictor.session_arn(&role_name, &instance_id);
+                    let facts = SessionFacts { instance: Some(self.instance_source(admin, &instance_id, &arn).await), ..SessionFacts::default() };
                     let principal = self.workload(admin, &instance_id, role_name, &mut imds_servers).await?;
-                    Known { principal, arn, facts: SessionFacts::default(), issuer: None }
+                    Known { principal, arn, facts, issuer: None }
                 }
                 PrincipalSource::User { access_key_id, secret_access_key } => {
                     let Some(known) = self.look_up_user(predictor, stage, name, (access_key_id, secret_access_key), outputs).await? else { continue };
@@ -63,6 +64,15 @@ impl ScenarioRun<'_> {
             self.principals.insert(name.clone(), known);
         }
         Ok(imds_servers)
+    }
+
+    /// The instance as its role session's keys name it (in the account of its session's ARN).
+    async fn instance_source(&self, admin: &SdkConfig, instance_id: &str, session_arn: &str) -> InstanceSource {
+        let target = &self.runner.target;
+        let (vpc, private_ip) = identity::instance_network(admin, instance_id).await;
+        let account = session_arn.split(':').nth(4).unwrap_or_default();
+        let arn = format!("arn:{}:ec2:{}:{account}:instance/{instance_id}", target.admin.partition(), target.endpoint.region);
+        InstanceSource { arn, vpc, private_ip }
     }
 
     /// The workload of an instance: its profile's credentials over a local
@@ -150,7 +160,12 @@ impl ScenarioRun<'_> {
     /// the harness is used by the harness; one made on the instance stays there.
     pub(super) async fn save_session(&mut self, acting: &str, save_as: &str, asked: (&str, &str, &SessionParams<String>), performed: &Performed) {
         let (role_arn, session_name, params) = asked;
-        let facts = self.principals.get(acting).map(|k| k.facts.assumed(params)).unwrap_or_default();
+        let facts = match self.principals.get(acting) {
+            // A token's session names the provider that issued it.
+            Some(Known { issuer: Some(_), arn, .. }) => SessionFacts::federated(arn),
+            Some(known) => known.facts.assumed(params),
+            None => SessionFacts::default(),
+        };
         let saved = match (&performed.session, &performed.session_on_instance, self.principals.get(acting).map(|k| &k.principal)) {
             (Some(session), _, _) => Some(Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await))),
             (None, Some(file), Some(Principal::OnInstance(shell))) => Some(Principal::OnInstance(shell.with_session(file.clone()))),

@@ -112,7 +112,7 @@ impl ScenarioRun<'_> {
             let call = Call::S3(match *action {
                 "s3:PutObject" => S3::PutObject { bucket: bucket.name.clone(), key: key.clone(), body: WALK_BODY.into() },
                 "s3:GetObject" => S3::GetObject { bucket: bucket.name.clone(), key: key.clone(), expect_body: None },
-                _ => S3::ListBucket { bucket: bucket.name.clone(), expect_keys: Vec::new() },
+                _ => S3::ListBucket { bucket: bucket.name.clone(), expect_keys: Vec::new(), prefix: None, delimiter: None },
             });
             match self.walk_call(&call, principal).await {
                 Ok(done) => result = result.map(|(spent, made)| (spent + done.latency, made + 1)),

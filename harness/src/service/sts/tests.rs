@@ -20,7 +20,7 @@ fn reason(policy_type: PolicyType) -> Reason {
 fn assume_role_needs_trust_enforcement_to_verify_a_denial() {
     let identity_only = Capabilities { identity_policies: true, ..Capabilities::default() };
     assert!(assume(SessionParams::default()).denial_verifiable(&identity_only, None).is_err());
-    let list = Call::S3(crate::service::s3::S3::ListBucket { bucket: "b".into(), expect_keys: vec![] });
+    let list = Call::S3(crate::service::s3::S3::ListBucket { bucket: "b".into(), expect_keys: vec![], prefix: None, delimiter: None });
     assert!(list.denial_verifiable(&identity_only, None).is_ok());
 }
 
