@@ -1,7 +1,7 @@
 //! Mutation testing of the scenarios: a catalogue of IAM mistakes, each one
 //! text replacement in one config, and where the shipped scenario must
-//! catch it (a named step that must not pass, or an apply that must fail
-//! with the error AWS gives). A mutant that survives is a check the
+//! catch it (a named step that must not pass, or must fail on its reason
+//! alone, or an apply that must fail with the error AWS gives). A mutant that survives is a check the
 //! scenarios lack. The unmutated scenarios run in the same batch and must
 //! pass, or no kill means anything.
 
@@ -40,6 +40,10 @@ pub enum MutantError {
 pub enum KilledAt {
     /// This step of the scenario must not pass.
     Step(String),
+    /// This step must still be denied, and fail on its reason: the mutant
+    /// moved the denial's cause (another statement, another value in a
+    /// condition), which only its `denied_by` catches.
+    Reason(String),
     /// The apply must fail with this error code (what AWS answers).
     Apply(String),
     /// The access analysis must find a path the scenario's snapshot does not
@@ -51,7 +55,7 @@ impl KilledAt {
     /// The step that must not pass, when it is a step.
     pub fn step(&self) -> Option<&str> {
         match self {
-            KilledAt::Step(step) => Some(step),
+            KilledAt::Step(step) | KilledAt::Reason(step) => Some(step),
             KilledAt::Apply(_) | KilledAt::Access(_) => None,
         }
     }
@@ -160,6 +164,13 @@ pub fn fate(mutant: &Mutant, report: &ScenarioReport) -> Fate {
             _ if report.passed => Fate::Survived,
             _ => elsewhere(),
         },
+        KilledAt::Reason(name) => match report.steps.iter().find(|s| s.name.starts_with(name.as_str())) {
+            Some(step) if step.verdict == Verdict::Fail && step.observed == step.expected.to_string() && step.denied_by.is_some() => {
+                Fate::Killed(format!("step `{name}`: still denied, FAIL on its reason: {}", step.why.as_deref().unwrap_or_default()))
+            }
+            _ if report.passed => Fate::Survived,
+            _ => elsewhere(),
+        },
         KilledAt::Access(start) => match report.access.as_ref().and_then(|a| a.diff.as_ref()).and_then(|d| d.added.iter().find(|l| l.starts_with(start.as_str()))) {
             Some(line) => Fate::Killed(format!("access: new path {line}")),
             None if report.passed => Fate::Survived,
@@ -200,6 +211,23 @@ mod tests {
         let mut held = report.clone();
         (held.access, held.passed) = (None, true);
         assert_eq!(fate(&caught, &held), Fate::Survived);
+    }
+
+    /// A reason kill is a step still denied as expected that fails only on its
+    /// `denied_by`; a step that was allowed instead was killed elsewhere.
+    #[test]
+    fn a_reason_kill_is_a_denial_that_fails_on_its_statement() {
+        let mut report = crate::report::fixture::sample().scenarios.remove(0);
+        let index = report.steps.iter().position(|s| s.expected == crate::scenario::Expectation::Denied).expect("a denied step");
+        let name = report.steps[index].name.clone();
+        let caught = Mutant { killed_at: KilledAt::Reason(name.clone()), ..mutant("C") };
+        let step = &mut report.steps[index];
+        (step.verdict, step.observed, step.why) = (Verdict::Fail, "denied".into(), Some("denied because trust as expected, but by statement 1".into()));
+        step.denied_by = Some(crate::policy::DeniedBy::NoStatement);
+        report.passed = false;
+        assert!(matches!(fate(&caught, &report), Fate::Killed(how) if how.contains("still denied, FAIL on its reason: denied because trust")), "{:?}", fate(&caught, &report));
+        report.steps[index].observed = "allowed".into();
+        assert!(matches!(fate(&caught, &report), Fate::KilledElsewhere(_)));
     }
 
     #[test]

@@ -28,7 +28,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Because, Decision, Reason};
+use crate::policy::{Because, Decision, DeniedBy, Reason};
 use crate::scenario::Expectation;
 use crate::outcome::{Observed, Performed};
 use crate::target_facts::Ground;
@@ -60,6 +60,8 @@ pub struct Evidence<'a> {
     pub expect: Expectation,
     /// For an expected denial: the reason the scenario asserts.
     pub because: Option<Because>,
+    /// For an expected denial: the statement the scenario says it comes from.
+    pub denied_by: Option<&'a DeniedBy>,
     /// For an expected error: its code.
     pub error_code: Option<&'a str>,
     pub performed: &'a Performed,
@@ -127,7 +129,7 @@ pub fn decide(evidence: &Evidence<'_>) -> Judgement {
                 judgement(Verdict::Unverified, Some(seen))
             }
             _ if matches!(observed, Observed::Allowed) => judgement(Verdict::Fail, Some("expected AccessDenied, the call was allowed".into())),
-            _ => denial_reason(evidence.because, evidence.predicted),
+            _ => denial_reason(evidence.because, evidence.denied_by, evidence.predicted),
         },
     };
     result.warning = warning;
@@ -148,11 +150,17 @@ fn expected_error(evidence: &Evidence<'_>, observed: &Observed) -> Judgement {
     }
 }
 
-/// An observed denial passes when the scenario asserts no reason, or the predicted one.
-fn denial_reason(because: Option<Because>, predicted: Option<&Reason>) -> Judgement {
+/// An observed denial passes when the scenario asserts no reason, or the
+/// predicted one: its side (`because`) and its statement (`denied_by`), exactly.
+fn denial_reason(because: Option<Because>, denied_by: Option<&DeniedBy>, predicted: Option<&Reason>) -> Judgement {
     let Some(wanted) = because else { return judgement(Verdict::Pass, None) };
     match predicted.and_then(Reason::because) {
-        Some(_) if predicted.is_some_and(|p| p.is_because(wanted)) => judgement(Verdict::Pass, None),
+        Some(_) if predicted.is_some_and(|p| p.is_because(wanted)) => match (denied_by, predicted.map(Reason::denied_by)) {
+            (Some(expected), Some(actual)) if *expected != actual => {
+                judgement(Verdict::Fail, Some(format!("denied because {wanted} as expected, but by {actual}; the scenario expects {expected}")))
+            }
+            _ => judgement(Verdict::Pass, None),
+        },
         Some(actual) => judgement(Verdict::Fail, Some(format!("denied because {actual}, the scenario expects because {wanted}: {}", predicted.map(|p| p.text.as_str()).unwrap_or_default()))),
         None => judgement(Verdict::Fail, Some(format!("denied, but no prediction says why, so `because = \"{wanted}\"` cannot be checked"))),
     }
@@ -179,7 +187,7 @@ mod tests {
     }
 
     fn evidence<'a>(expect: Expectation, performed: &'a Performed, predicted: Option<&'a Reason>) -> Evidence<'a> {
-        Evidence { expect, because: None, error_code: None, performed, enforced: Ok(()), predicted, ground: Ground::Emulator }
+        Evidence { expect, because: None, denied_by: None, error_code: None, performed, enforced: Ok(()), predicted, ground: Ground::Emulator }
     }
 
     #[test]
@@ -202,6 +210,29 @@ mod tests {
         assert!(judged.reason.unwrap().starts_with("SignatureDoesNotMatch"));
         let done = performed(Observed::Allowed);
         assert_eq!(decide(&evidence(Expectation::Denied, &done, None)).verdict, Verdict::Fail);
+    }
+
+    /// A denial for the side the scenario names, but from another statement or
+    /// condition value, fails: the scenario's claim about why is wrong.
+    #[test]
+    fn a_denial_from_another_statement_than_denied_by_fails() {
+        use crate::policy::ConditionMiss;
+        let done = performed(denied("AccessDenied"));
+        let miss = |expected: &str| ConditionMiss { key: "sts:ExternalId".into(), operator: "StringEquals".into(), expected: vec![expected.into()], actual: None };
+        let predicted = Reason { policy: Some("partner's trust policy".into()), statement: Some("0".into()), condition: Some(miss("Unique-1234")), ..reason(Decision::Deny, PolicyType::Trust) };
+        let claim = |expected: &str| DeniedBy::Statement { policy: "partner's trust policy".into(), statement: "0".into(), condition: Some(miss(expected)) };
+        let judge = |claimed: &DeniedBy| {
+            let mut evidence = evidence(Expectation::Denied, &done, Some(&predicted));
+            evidence.because = Some(Because::Trust);
+            evidence.denied_by = Some(claimed);
+            decide(&evidence)
+        };
+        assert_eq!(judge(&claim("Unique-1234")).verdict, Verdict::Pass);
+        let judged = judge(&claim("Unique-9999"));
+        assert_eq!(judged.verdict, Verdict::Fail);
+        let why = judged.reason.unwrap();
+        assert!(why.contains("sts:ExternalId StringEquals Unique-1234; the request has no sts:ExternalId; the scenario expects"), "{why}");
+        assert_eq!(judge(&DeniedBy::NoStatement).verdict, Verdict::Fail);
     }
 
     #[test]
@@ -301,7 +332,7 @@ mod tests {
     #[test]
     fn an_expected_error_passes_only_as_its_code_where_the_target_checks_it() {
         let expect_validation = |done: &Performed, enforced, ground| {
-            decide(&Evidence { expect: Expectation::Error, because: None, error_code: Some("ValidationError"), performed: done, enforced, predicted: None, ground })
+            decide(&Evidence { expect: Expectation::Error, because: None, denied_by: None, error_code: Some("ValidationError"), performed: done, enforced, predicted: None, ground })
         };
         let refused = performed(error("ValidationError"));
         assert_eq!(expect_validation(&refused, Ok(()), Ground::Emulator).verdict, Verdict::Pass);
@@ -321,7 +352,7 @@ mod tests {
     fn a_refusal_the_evaluator_predicts_diverges_from_an_enforcing_emulator_that_allows() {
         let invalid = Reason { decision: Decision::Invalid, policy_type: None, policy: None, statement: None, explicit: false, text: "ValidationError: t".into(), condition: None };
         let done = performed(Observed::Allowed);
-        let judged = decide(&Evidence { expect: Expectation::Error, because: None, error_code: Some("ValidationError"), performed: &done, enforced: Ok(()), predicted: Some(&invalid), ground: Ground::Emulator });
+        let judged = decide(&Evidence { expect: Expectation::Error, because: None, denied_by: None, error_code: Some("ValidationError"), performed: &done, enforced: Ok(()), predicted: Some(&invalid), ground: Ground::Emulator });
         assert_eq!(judged.verdict, Verdict::Diverged);
     }
 }

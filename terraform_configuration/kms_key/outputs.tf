@@ -19,3 +19,8 @@ output "consumer_role_arn" {
 output "key_arn" {
   value = aws_kms_key.data.arn
 }
+
+output "key_id" {
+  description = "The key's id: what names its policy in a denial's reason."
+  value       = aws_kms_key.data.key_id
+}

@@ -34,3 +34,7 @@ output "operator_secret_access_key" {
   value     = aws_iam_access_key.operator.secret
   sensitive = true
 }
+
+output "instance_private_ip" {
+  value = aws_instance.workload.private_ip
+}

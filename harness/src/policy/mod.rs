@@ -30,4 +30,4 @@ pub use matching::{action_matches, arn_like};
 pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, allowing_statements, evaluate, is_trust_action, resource_grant};
 pub use principal::{Caller, PrincipalElement, PrincipalMatch};
 pub use organization::OrgLevel;
-pub use reason::{Because, ConditionMiss, Decision, PolicyType, Reason};
+pub use reason::{Because, ConditionMiss, Decision, DeniedBy, PolicyType, Reason};

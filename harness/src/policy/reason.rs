@@ -164,7 +164,42 @@ impl fmt::Display for ConditionMiss {
     }
 }
 
+/// Which statement denied a request: what a scenario asserts with
+/// `denied_by`, and what a reason says, compared exactly. `T` is the policy's
+/// name as written (a template in a scenario).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeniedBy<T = String> {
+    /// No statement came near: the side `because` names grants nothing.
+    NoStatement,
+    /// This statement of this policy: a Deny that matched, or an Allow that
+    /// would have, but for `condition`.
+    Statement { policy: T, statement: String, condition: Option<ConditionMiss> },
+}
+
+impl fmt::Display for DeniedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeniedBy::NoStatement => f.write_str("no statement"),
+            DeniedBy::Statement { policy, statement, condition: None } => write!(f, "statement {statement} of {policy}"),
+            DeniedBy::Statement { policy, statement, condition: Some(miss) } => write!(f, "statement {statement} of {policy}, only if {miss}"),
+        }
+    }
+}
+
 impl Reason {
+    /// The statement that decided this denial, as a scenario's `denied_by` names it.
+    pub fn denied_by(&self) -> DeniedBy {
+        match (&self.policy, &self.statement) {
+            (None, None) => DeniedBy::NoStatement,
+            (policy, statement) => DeniedBy::Statement {
+                policy: policy.clone().unwrap_or_default(),
+                statement: statement.clone().unwrap_or_default(),
+                condition: self.condition.clone(),
+            },
+        }
+    }
+
     /// Whether a scenario's `because = wanted` describes this denial: its
     /// reason, or for an Organization's policy the policy's kind whether it
     /// denied explicitly or allowed nothing at a level (an SCP's Deny is both

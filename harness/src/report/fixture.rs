@@ -195,6 +195,7 @@ fn denied_list(name: &str, stage: Option<String>, verdict: Verdict) -> StepRepor
         detail: String::new(),
         why: None,
         because: None,
+        denied_by: None,
         predicted: Some(Decision::Deny),
         reason: Some(Reason {
             decision: Decision::Deny,
@@ -231,6 +232,7 @@ fn allowed(name: &str, stage: Option<String>, action: &str) -> StepReport {
         detail: String::new(),
         why: None,
         because: None,
+        denied_by: None,
         predicted: Some(Decision::Allow),
         reason: Some(Reason {
             decision: Decision::Allow,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
-use crate::policy::{Because, Decision, Reason};
+use crate::policy::{Because, Decision, DeniedBy, Reason};
 use crate::scenario::Expectation;
 use crate::verdict::Verdict;
 use crate::target_facts::{Capabilities, TargetDescription};
@@ -214,6 +214,9 @@ pub struct StepReport {
     /// The reason the scenario asserts for an expected denial.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub because: Option<Because>,
+    /// For an expected denial: the statement the scenario says it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<DeniedBy>,
     pub observed: String,
     pub error_code: Option<String>,
     pub verdict: Verdict,

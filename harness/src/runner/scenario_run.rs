@@ -19,10 +19,10 @@ use crate::naming::{HARNESS_TAG_KEY, HARNESS_TAG_VALUE, RUN_TAG, SCENARIO_TAG};
 use crate::on_instance::overlay::Overlay;
 use crate::outcome::{Observed, Performed};
 use crate::phase::Phase;
-use crate::policy::{self, Because};
+use crate::policy::{self, Because, DeniedBy};
 use crate::prediction::{Predictor, SessionFacts};
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
-use crate::scenario::{Expectation, Scenario, Stage, Step};
+use crate::scenario::{Expectation, NAME_PREFIX, Scenario, Stage, Step, Template, denied_by};
 use crate::service::{Call, Rendering};
 use crate::steps::{self, Principal};
 use crate::target_facts::Capabilities;
@@ -63,6 +63,8 @@ struct StepInput<'a> {
     acted: Acted<'a>,
     expect: Expectation,
     because: Option<Because>,
+    /// The statement an expected denial must come from.
+    denied_by: Option<DeniedBy>,
     error_code: Option<String>,
     /// The principal the step makes available (an AssumeRole's `save_as`, an instance's role).
     yields: Option<String>,
@@ -271,6 +273,7 @@ impl<'r> ScenarioRun<'r> {
     async fn run_step(&mut self, step: &Step, stage: &Stage, outputs: &BTreeMap<String, String>, predictor: &Predictor) -> Result<(), String> {
         let issuer = self.principals.get(&step.principal).and_then(|k| k.issuer.as_deref());
         let call = step.action.render(&Rendering { outputs, issuer }).map_err(unknown_output)?;
+        let denied_by = self.denied_by(step.denied_by.as_ref(), outputs)?;
         let (predicted, performed) = match self.principals.get(&step.principal) {
             Some(known) => (
                 predictor.predict(&call, &known.arn, &known.facts).await,
@@ -294,6 +297,7 @@ impl<'r> ScenarioRun<'r> {
             acted: Acted::Call(&call),
             expect: step.expect,
             because: step.because,
+            denied_by,
             error_code: step.error_code.clone(),
             yields: step.action.save_as().map(str::to_string),
         };
@@ -302,6 +306,16 @@ impl<'r> ScenarioRun<'r> {
             self.save_session(&step.principal, session.save_as, (session.role_arn, session.session_name, &session.params), &performed).await;
         }
         Ok(())
+    }
+
+    /// A `denied_by` named with the run's values (the outputs and `${name_prefix}`).
+    fn denied_by(&self, written: Option<&DeniedBy<Template>>, outputs: &BTreeMap<String, String>) -> Result<Option<DeniedBy>, String> {
+        let Some(written) = written else { return Ok(None) };
+        let mut values = outputs.clone();
+        if let Some(vars) = &self.vars {
+            values.entry(NAME_PREFIX.to_string()).or_insert_with(|| vars.name_prefix.clone());
+        }
+        denied_by::render(written, &values).map(Some).map_err(unknown_output)
     }
 
     /// Judge a performed step against its prediction and the target's
@@ -320,6 +334,7 @@ impl<'r> ScenarioRun<'r> {
         let judged = verdict::decide(&Evidence {
             expect: input.expect,
             because: input.because,
+            denied_by: input.denied_by.as_ref(),
             error_code: input.error_code.as_deref(),
             performed,
             enforced,
@@ -340,6 +355,7 @@ impl<'r> ScenarioRun<'r> {
             expected: input.expect,
             expected_error_code: input.error_code.clone(),
             because: input.because,
+            denied_by: input.denied_by.clone(),
             observed: performed.observed.label().into(),
             error_code: performed.observed.error_code().map(str::to_string),
             verdict: judged.verdict,

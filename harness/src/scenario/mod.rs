@@ -33,6 +33,7 @@
 //! # ...
 //! ```
 
+pub mod denied_by;
 mod discovery;
 mod model;
 mod parse;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{ScenarioError, did_you_mean};
 use crate::accounts::Accounts;
-use crate::policy::Because;
+use crate::policy::{Because, DeniedBy};
 pub use crate::service::Action;
 pub use crate::service::sts::SessionParams;
 pub use crate::template::{Template, references};
@@ -67,8 +67,19 @@ pub struct Step {
     pub expect: Expectation,
     /// For an expected denial: the reason it must be denied for (`because = "trust"`).
     pub because: Option<Because>,
+    /// For an expected denial: the statement it must come from, exactly (`denied_by`).
+    pub denied_by: Option<DeniedBy<Template>>,
     /// For expect = "error": the code the call must fail with.
     pub error_code: Option<String>,
+}
+
+/// The run's name prefix (every config's `name_prefix` variable): a value
+/// `${name_prefix}` gives every template besides the outputs.
+pub const NAME_PREFIX: &str = "name_prefix";
+
+/// The templates a `denied_by` writes.
+fn denied_by_templates(denied_by: Option<&DeniedBy<Template>>) -> Vec<Template> {
+    denied_by.map(super::denied_by::templates).unwrap_or_default()
 }
 
 /// One config applied (in place over the previous stage's state) and the
@@ -98,6 +109,8 @@ pub struct StageApply {
     pub refused: bool,
     /// For a refused apply: the reason the policy evaluator must give.
     pub because: Option<Because>,
+    /// For a refused apply: the statement the refusal must come from.
+    pub denied_by: Option<DeniedBy<Template>>,
 }
 
 impl Stage {
@@ -175,10 +188,11 @@ impl Scenario {
             }
             // Principals are looked up again at every stage.
             let principal_templates = self.principals.values().flat_map(PrincipalSource::templates);
-            let step_templates = stage.steps.iter().flat_map(|step| step.action.templates());
-            for template in principal_templates.chain(step_templates) {
+            let step_templates = stage.steps.iter().flat_map(|step| step.action.templates().into_iter().cloned().chain(denied_by_templates(step.denied_by.as_ref())));
+            let step_templates = step_templates.chain(denied_by_templates(stage.apply.denied_by.as_ref()));
+            for template in principal_templates.cloned().chain(step_templates) {
                 for reference in template.references() {
-                    if !outputs.contains(reference) {
+                    if !outputs.contains(reference) && reference != NAME_PREFIX {
                         return Err(ScenarioError::Invalid {
                             path: self.path.clone(),
                             line: template.line,

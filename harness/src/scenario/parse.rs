@@ -8,9 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::*;
-use super::{FORMAT, ScenarioError, did_you_mean};
+use super::{FORMAT, ScenarioError, denied_by, did_you_mean};
 use crate::accounts::{Accounts, AccountsError};
-use crate::policy::Because;
+use crate::policy::{Because, DeniedBy};
 use crate::service::sts::ASSUME_ROLE_WITH_WEB_IDENTITY;
 use crate::service::{FieldError, ParseError, StepFields};
 
@@ -57,6 +57,7 @@ struct RawStage {
     apply_as: Option<Spanned<String>>,
     expect_apply: Option<Spanned<String>>,
     because: Option<Spanned<String>>,
+    denied_by: Option<Spanned<toml::Value>>,
     #[serde(default)]
     variables: BTreeMap<String, String>,
     #[serde(default)]
@@ -83,6 +84,7 @@ struct RawStep {
     action: Spanned<String>,
     expect: Expectation,
     because: Option<Spanned<String>>,
+    denied_by: Option<Spanned<toml::Value>>,
     error_code: Option<Spanned<String>>,
     fields: BTreeMap<String, Spanned<toml::Value>>,
 }
@@ -104,9 +106,10 @@ impl TryFrom<BTreeMap<String, Spanned<toml::Value>>> for RawStep {
         let action = text("action")?.ok_or("missing field `action`")?;
         let because = text("because")?;
         let error_code = text("error_code")?;
+        let denied_by = fields.remove("denied_by");
         let expect = fields.remove("expect").ok_or("missing field `expect`")?.into_inner();
         let expect = Expectation::deserialize(expect).map_err(|e| format!("expect: {}", e.message()))?;
-        Ok(RawStep { name, principal, action, expect, because, error_code, fields })
+        Ok(RawStep { name, principal, action, expect, because, denied_by, error_code, fields })
     }
 }
 
@@ -149,7 +152,8 @@ fn parse_stage_apply(source: &Source<'_>, stage: &RawStage, index: usize, known:
             source.error(because.span().start, format!("unknown reason `{}` in because; one of: {}", because.get_ref(), Because::ALL.map(Because::name).join(", ")))
         })?),
     };
-    Ok(StageApply { as_principal: Some(principal.get_ref().clone()), refused, because })
+    let denied_by = parse_denied_by(source, stage.denied_by.as_ref(), stage.because.is_some())?;
+    Ok(StageApply { as_principal: Some(principal.get_ref().clone()), refused, because, denied_by })
 }
 
 /// `because` names the reason of an expected denial, one of the evaluator's.
@@ -162,6 +166,16 @@ fn parse_because(source: &Source<'_>, step: &RawStep) -> Result<Option<Because>,
         return Err(source.error(because.span().start, "`because` goes with expect = \"denied\""));
     }
     Ok(Some(parsed))
+}
+
+/// `denied_by` names the statement an expected denial comes from; it goes with `because`.
+fn parse_denied_by(source: &Source<'_>, denied_by: Option<&Spanned<toml::Value>>, because: bool) -> Result<Option<DeniedBy<Template>>, ScenarioError> {
+    let Some(value) = denied_by else { return Ok(None) };
+    if !because {
+        return Err(source.error(value.span().start, "`denied_by` goes with `because` (the side that denies) and expect = \"denied\""));
+    }
+    let template = |text: &str, offset: usize| source.template_at(text, offset);
+    denied_by::parse(value, &template).map(Some).map_err(|invalid| source.error(invalid.offset, invalid.message))
 }
 
 /// Turns byte offsets into 1-based line and column.
@@ -401,8 +415,9 @@ fn parse_steps(
         }
         let name = raw_step.name.clone().unwrap_or_else(|| format!("{principal} {}", action.name()));
         let because = parse_because(source, raw_step)?;
+        let denied_by = parse_denied_by(source, raw_step.denied_by.as_ref(), raw_step.because.is_some())?;
         let error_code = parse_error_code(source, raw_step, spanned.span().start)?;
-        steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because, error_code });
+        steps.push(Step { name, principal: principal.clone(), action, expect: raw_step.expect, because, denied_by, error_code });
     }
     Ok(steps)
 }

@@ -50,6 +50,34 @@ fn error_of(text: &str) -> String {
 }
 
 #[test]
+fn denied_by_names_a_statement_and_its_condition_or_no_statement() {
+    use crate::policy::{ConditionMiss, DeniedBy};
+    let denied = |by: &str| GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", &format!("expect = \"denied\"\nbecause = \"identity\"\ndenied_by = {by}"));
+    let written = r#"{ policy = "${name_prefix}-role2's inline policy", statement = "ListOwn", key = "s3:prefix", operator = "StringEquals", expected = "home/", request = "absent" }"#;
+    let scenario = parse(&denied(written)).unwrap();
+    let Some(DeniedBy::Statement { policy, statement, condition }) = &scenario.steps().nth(1).unwrap().denied_by else { panic!("a statement") };
+    assert_eq!((policy.text.as_str(), statement.as_str()), ("${name_prefix}-role2's inline policy", "ListOwn"));
+    assert_eq!(condition, &Some(ConditionMiss { key: "s3:prefix".into(), operator: "StringEquals".into(), expected: vec!["home/".into()], actual: None }));
+    let values = parse(&denied(&written.replace("request = \"absent\"", "request = [\"a\", \"b\"]"))).unwrap();
+    let Some(DeniedBy::Statement { condition: Some(miss), .. }) = &values.steps().nth(1).unwrap().denied_by else { panic!("a condition") };
+    assert_eq!(miss.actual, Some(vec!["a".to_string(), "b".to_string()]));
+    assert_eq!(parse(&denied("\"no statement\"")).unwrap().steps().nth(1).unwrap().denied_by, Some(DeniedBy::NoStatement));
+    for (wrong, says) in [
+        ("\"nothing\"", "`denied_by` is \"no statement\" or a table"),
+        (r#"{ policy = "p" }"#, "denied_by names a statement: it needs `statement`"),
+        (r#"{ policy = "p", statement = "0", operator = "StringEquals" }"#, "`operator`, `expected` and `request` go with `key`"),
+        (r#"{ policy = "p", statement = "0", key = "k", operator = "StringEquals", expected = "v" }"#, "denied_by's `request` is the request's values"),
+        (r#"{ policy = "p", statement = "0", sid = "x" }"#, "unknown field `sid` of denied_by"),
+    ] {
+        let err = error_of(&denied(wrong));
+        assert!(err.starts_with("scenarios/demo.toml:"), "{err}");
+        assert!(err.contains(says), "{wrong}: {err}");
+    }
+    let without_because = denied("\"no statement\"").replace("because = \"identity\"\n", "");
+    assert!(error_of(&without_because).contains("`denied_by` goes with `because`"));
+}
+
+#[test]
 fn because_names_one_of_the_evaluators_reasons_for_a_denial() {
     let denied = GOOD.replace("expect_keys = [\"hello\"]\nexpect = \"allowed\"", "expect = \"denied\"\nbecause = \"trust\"");
     let scenario = parse(&denied).unwrap();
@@ -212,7 +240,7 @@ fn applied_as(extra: &str) -> String {
 fn a_stage_may_be_applied_as_a_principal_and_expect_a_refusal() {
     let scenario = parse(&applied_as("expect_apply = \"denied\"\nbecause = \"trust\"\n")).unwrap();
     let stage = &scenario.stages[2];
-    assert_eq!(stage.apply, StageApply { as_principal: Some("role1".into()), refused: true, because: Some(Because::Trust) });
+    assert_eq!(stage.apply, StageApply { as_principal: Some("role1".into()), refused: true, because: Some(Because::Trust), denied_by: None });
     assert_eq!(stage.variables["external_id"], "none");
     assert_eq!(stage.refusal_step_name().as_deref(), Some("as role1: the apply as role1 is refused"));
     assert_eq!(scenario.config_label(), "problem_demo -> solution_demo -> as role1");
@@ -383,4 +411,27 @@ fn templates_render_and_reject_malformed_references() {
     let values: BTreeMap<String, String> = [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())].into();
     assert_eq!(t.render(&values).unwrap(), "arn:1/x/2");
     assert!(error_of(&GOOD.replace("${bucket_name}", "${bucket name}")).contains("malformed output reference"));
+}
+
+/// Every denial the shipped scenarios expect says its side and its statement
+/// (`because` and `denied_by`), a refused apply's too: a config change that
+/// keeps a denial but moves its cause then fails the step.
+#[test]
+fn every_shipped_denial_names_its_statement() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut denials = 0;
+    for path in discovery::discover(&root.join("scenarios")).unwrap() {
+        let scenario = Scenario::load(&path, &root.join("terraform_configuration"), None).unwrap();
+        for stage in &scenario.stages {
+            if stage.apply.refused {
+                denials += 1;
+                assert!(stage.apply.because.is_some() && stage.apply.denied_by.is_some(), "{}: a refused apply of {} without because and denied_by", path.display(), stage.config.display());
+            }
+            for step in stage.steps.iter().filter(|s| s.expect == Expectation::Denied) {
+                denials += 1;
+                assert!(step.because.is_some() && step.denied_by.is_some(), "{}: `{}` without because and denied_by", path.display(), step.name);
+            }
+        }
+    }
+    assert!(denials >= 52, "the shipped scenarios expect {denials} denials: fewer than they did");
 }

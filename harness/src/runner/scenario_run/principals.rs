@@ -112,6 +112,7 @@ impl ScenarioRun<'_> {
             acted: Acted::Call(&call),
             expect: Expectation::Allowed,
             because: None,
+            denied_by: None,
             error_code: None,
             yields: None,
         };
@@ -145,6 +146,7 @@ impl ScenarioRun<'_> {
             acted: Acted::Call(&call),
             expect: Expectation::Allowed,
             because: None,
+            denied_by: None,
             error_code: None,
             yields: Some(name.to_string()),
         };

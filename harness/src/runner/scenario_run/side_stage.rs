@@ -85,6 +85,12 @@ impl ScenarioRun<'_> {
             Observed::Allowed => "terraform applied everything".into(),
         };
         let action = refused.as_ref().map_or_else(|| "terraform:Apply".to_string(), |r| r.action.clone());
+        // The outputs of the chain so far: what the stage's templates may name.
+        let denied_by = self.denied_by(stage.apply.denied_by.as_ref(), &self.outputs.clone()).unwrap_or_else(|why| {
+            // An output of the refused stage itself: it was never applied, so the step cannot pass.
+            performed.observed = Observed::Error { code: "UnknownOutput".into(), message: format!("denied_by: {why}") };
+            None
+        });
         let input = StepInput {
             name: stage.refusal_step_name().unwrap_or_default(),
             stage: self.stage_name(stage),
@@ -92,6 +98,7 @@ impl ScenarioRun<'_> {
             acted: Acted::Apply { action, resource: refused.and_then(|r| r.resource), command: format!("terraform apply (as {principal})") },
             expect: Expectation::Denied,
             because: stage.apply.because,
+            denied_by,
             error_code: None,
             yields: None,
         };
