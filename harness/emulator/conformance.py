@@ -46,7 +46,8 @@ def launcher_answer(policies, case):
     caller = iam_policy.Caller.parse(case["caller"])
     decision, reason = iam_policy.evaluate(
         caller, case["action"], case["resource"], case.get("context", {}), identity, resource, boundary, session,
-        case.get("resource_exists", True), case.get("resource_account"), scps, rcps, case.get("management_account"))
+        case.get("resource_exists", True), case.get("resource_account"), scps, rcps, case.get("management_account"),
+        case.get("restrict_public", False))
     return f"deny:{reason['because']}" if decision == "deny" else decision
 
 

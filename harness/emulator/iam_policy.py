@@ -29,13 +29,15 @@ class Malformed(Exception):
 # ---------------------------------------------------------------------------
 
 class Caller:
-    """kind: user | session | root | service | federated."""
+    """kind: user | session | root | service | federated | anonymous (an unsigned request: "*")."""
 
     def __init__(self, kind, arn, account=None, name=None, role=None, partition="aws"):
         self.kind, self.arn, self.account, self.name, self.role, self.partition = kind, arn, account, name, role, partition
 
     @staticmethod
     def parse(text):
+        if text == "*":
+            return Caller("anonymous", "*")
         if not text.startswith("arn:"):
             return Caller("service", text) if text.endswith(".amazonaws.com") else None
         parts = text.split(":", 5)
@@ -64,9 +66,11 @@ class Caller:
 
     def principal_type(self):
         return {"user": "User", "session": "AssumedRole", "root": "Account", "service": "Service",
-                "federated": "WebIdentityUser"}[self.kind]
+                "federated": "WebIdentityUser", "anonymous": "Anonymous"}[self.kind]
 
     def short(self):
+        if self.kind == "anonymous":
+            return "an anonymous caller"
         if self.kind in ("user", "session"):
             return self.arn.split(":", 5)[5]
         return self.arn
@@ -594,10 +598,48 @@ def organization_levels(caller, action, resource_account, scps, rcps, management
     return (list(scps) if scps_apply else []), (list(rcps) if rcps_apply else [])
 
 
+# ---------------------------------------------------------------------------
+# Block Public Access: when S3 calls a bucket policy public
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html)
+# ---------------------------------------------------------------------------
+
+_LIMITING_KEYS = {"aws:sourceip", "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceowner",
+                  "aws:sourceaccount", "aws:principalorgid", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                  "aws:userid"}
+
+
+def _limits(operator, key, values):
+    """A condition that holds only for fixed values of a key S3 counts as limiting."""
+    key = key.lower()
+    negated = "Not" in operator or operator.endswith("IfExists") or operator.startswith("ForAllValues:") or operator == "Null"
+    fixed = bool(values) and all(v and "*" not in v and "?" not in v and "${" not in v for v in values)
+    every_address = any(v.endswith("/0") for v in values)
+    role_pattern = key == "aws:userid" and any(v.endswith(":*") for v in values)
+    return key in _LIMITING_KEYS and not negated and not role_pattern and (fixed or key == "aws:sourceip") and not every_address
+
+
+def public_statement(policy):
+    """The first Allow to everyone (Principal "*", AWS "*", or NotPrincipal) that no fixed limiting key narrows."""
+    for statement in policy.statements:
+        if statement.effect != "Allow":
+            continue
+        everyone = statement.not_principal is not None or (
+            statement.principal is not None and (statement.principal.everyone or ("everyone",) in statement.principal.aws))
+        if everyone and not any(_limits(*condition) for condition in statement.conditions):
+            return statement
+    return None
+
+
+def is_public(policy):
+    return public_statement(policy) is not None
+
+
 def evaluate(caller, action, resource, context=None, identity=(), resource_policy=None, boundary=None,
-             session=(), resource_exists=True, resource_account=None, scps=(), rcps=(), management_account=None):
+             session=(), resource_exists=True, resource_account=None, scps=(), rcps=(), management_account=None,
+             restrict_public=False):
     """Decide as AWS would. Returns (decision, reason). scps and rcps: (target, [policies]) per level
-    of the organization above the caller's and the resource's account, its root first."""
+    of the organization above the caller's and the resource's account, its root first. restrict_public:
+    Block Public Access's RestrictPublicBuckets over the bucket (its own or its account's)."""
     if resource_account is None:
         parts = resource.split(":")
         resource_account = parts[4] if len(parts) > 4 and parts[4] else caller.account
@@ -674,8 +716,19 @@ def evaluate(caller, action, resource, context=None, identity=(), resource_polic
             text = (f"no statement of {resource_name or 'the key policy (there is none)'} allows {who} {action}, "
                     f"nor enables the IAM policies of {account}, without which they have no effect")
         return no_allow(resource_type, text)
-    if caller.kind in ("service", "federated"):
-        return allowed_by("trust", resource_hit)
+    # RestrictPublicBuckets: a public bucket policy grants only its owner's account and AWS services.
+    outside = caller.kind == "anonymous" or (caller.kind != "service" and not same_account)
+    public = public_statement(resource_policy) if kind == "bucket" and restrict_public and resource_policy and outside else None
+    if public is not None:
+        return decide("deny", "public-access-block", (resource_policy, public), False,
+                      f"Block Public Access (RestrictPublicBuckets) limits {resource_name}, public by its statement "
+                      f"{public.sid}, to its owner's account and AWS services: it grants {who} nothing")
+    if caller.kind in ("service", "federated", "anonymous"):
+        # Named by the resource policy, or nothing allows it.
+        if resource_hit is None:
+            named = resource_name or "a resource policy (there is none)"
+            return no_allow(resource_type, f"no statement of {named} allows {who} {what}")
+        return allowed_by(resource_type, resource_hit)
     if not same_account:
         if how == NONE:
             named = resource_name or "a resource policy (there is none)"

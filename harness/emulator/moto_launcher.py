@@ -72,6 +72,7 @@ from moto.iam.access_control import AssumedRoleAccessKey, IAMRequest, IAMRequest
 from moto.iam.exceptions import MalformedPolicyDocument  # noqa: E402
 from moto.s3.exceptions import MissingBucket, S3ClientError  # noqa: E402
 from moto.s3.models import S3Backend, s3_backends  # noqa: E402
+from moto.s3control.models import s3control_backends  # noqa: E402
 from moto.ec2 import ec2_backends  # noqa: E402
 from moto.core.utils import utcnow  # noqa: E402
 from moto.organizations.models import FakeAccount, OrganizationsBackend, organizations_backends  # noqa: E402
@@ -584,7 +585,7 @@ def check_action_permitted(self, resource):
         context.update(_role_tags(iam_backends[account][PARTITION].get_role_by_arn(resource)))
     scps, rcps, management = organization_policies(caller.account, account or caller.account, context)
     policies = (identity, resource_policy, _boundary(entity, backend), _session_policies(self._access_key), exists, account,
-                scps, rcps, management)
+                scps, rcps, management, _restricts_public(resource))
     action, decision, reason = self._action, *iam_policy.evaluate(caller, self._action, resource, context, *policies)
     # Passing tags needs sts:TagSession, a source identity sts:SetSourceIdentity (trust and caller alike).
     for extra in _assume_role_extras(self) if decision == "allow" else ():
@@ -875,6 +876,68 @@ IAMBackend.create_policy_version = _refusing(IAMBackend.create_policy_version, _
 _put_bucket_policy = S3Backend.put_bucket_policy
 
 
+# ---------------------------------------------------------------------------
+# S3 Block Public Access and anonymous requests, as S3 applies them
+# ---------------------------------------------------------------------------
+# Stock moto keeps the settings and applies none of them, and fails an
+# unsigned request. Here a bucket's and its account's settings combine to
+# the most restrictive: BlockPublicPolicy refuses a public policy at
+# PutBucketPolicy, RestrictPublicBuckets limits a public policy to its
+# owner's account and AWS services at request time; an unsigned request is
+# the anonymous principal, which gets only what a policy grants everyone
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
+
+def _public_access_setting(bucket_name, setting):
+    """A Block Public Access setting over a bucket: its own or its account's, whichever is on."""
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return False
+    bucket = s3_backends[owner[1]][owner[0]].buckets.get(bucket_name)
+    own = getattr(getattr(bucket, "public_access_block", None), setting, False)
+    account = getattr(s3control_backends[owner[1]][PARTITION].public_access_block, setting, False)
+    return bool(own) or bool(account)
+
+
+def _restricts_public(resource):
+    """RestrictPublicBuckets over the bucket a resource ARN names."""
+    if not resource.startswith("arn:aws:s3:::"):
+        return False
+    return _public_access_setting(resource[len("arn:aws:s3:::"):].split("/", 1)[0], "restrict_public_buckets")
+
+
+def _signed(response):
+    headers = response.headers or {}
+    return "Authorization" in headers or "X-Amz-Credential" in (response.querystring or {})
+
+
+def _anonymous_s3(original):
+    def patched(self, bucket_name=None, key_name=None):
+        if _signed(self):
+            return original(self, bucket_name, key_name)
+        resource = f"arn:aws:s3:::{bucket_name or '*'}" + (f"/{key_name}" if key_name else "")
+        action = f"s3:{self.data.get('Action') or 'ListBucket'}"
+        policy, exists, account = _resource_policy(_AnonymousRequest(action), resource)
+        context = {"aws:SecureTransport": "true", "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "aws:EpochTime": str(int(time.time())), "aws:RequestedRegion": self.region}
+        decision, _ = iam_policy.evaluate(iam_policy.Caller.parse("*"), action, resource, context, (), policy, None, (),
+                                          exists, account, restrict_public=_restricts_public(resource))
+        if decision == "no-such-bucket":
+            raise MissingBucket(bucket_name)
+        if decision != "allow":
+            raise S3ClientError("AccessDenied", "Access Denied")
+    return patched
+
+
+class _AnonymousRequest:
+    """What _resource_policy reads of a request: its action."""
+    def __init__(self, action):
+        self._action = action
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _anonymous_s3(
+    ActionAuthenticatorMixin._authenticate_and_authorize_s3_action)
+
+
 def put_bucket_policy(self, bucket_name, policy):
     document = policy.decode() if isinstance(policy, bytes) else policy
     try:
@@ -884,6 +947,10 @@ def put_bucket_policy(self, bucket_name, policy):
     missing = _missing_principals(parsed)
     if missing:
         raise S3ClientError("MalformedPolicy", "Invalid principal in policy")
+    if _public_access_setting(bucket_name, "block_public_policy") and iam_policy.is_public(parsed):
+        raise S3ClientError("AccessDenied", f"User is not authorized to perform: s3:PutBucketPolicy on resource: "
+                                            f"arn:aws:s3:::{bucket_name} because public policies are blocked by the "
+                                            f"BlockPublicPolicy block public access setting.")
     return _put_bucket_policy(self, bucket_name, policy)
 
 

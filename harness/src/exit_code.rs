@@ -43,5 +43,8 @@ pub const ACCESS_CHANGED: i32 = 16;
 /// On a real account, a config would create or attach an Organization's
 /// policies and `--allow-organization-changes` does not name its scenario.
 pub const ORGANIZATION_CHANGE: i32 = 17;
+/// On a real account, a config would change the account's own S3 Block
+/// Public Access, which the harness never does.
+pub const ACCOUNT_SETTING_CHANGE: i32 = 18;
 /// Interrupted by Ctrl-C (cleanup was still attempted).
 pub const INTERRUPTED: i32 = 130;

@@ -115,6 +115,12 @@ impl RootModule {
     }
 
     /// A resource it manages that changes an AWS Organization's guardrails, if any.
+    /// The resource that changes an account's own S3 Block Public Access, if the config manages it.
+    pub fn account_public_access_resource(&self) -> Option<&'static str> {
+        const CHANGING: &str = "aws_s3_account_public_access_block";
+        self.resource_types.contains(CHANGING).then_some(CHANGING)
+    }
+
     pub fn organization_resource(&self) -> Option<&'static str> {
         const CHANGING: [&str; 3] = ["aws_organizations_organization", "aws_organizations_policy", "aws_organizations_policy_attachment"];
         CHANGING.into_iter().find(|kind| self.resource_types.contains(*kind))

@@ -75,6 +75,10 @@ pub struct Capabilities {
     /// An Organization's SCPs and RCPs cap requests (absent from older reports: not enforced).
     #[serde(default)]
     pub organization_policies: bool,
+    /// S3 Block Public Access (RestrictPublicBuckets) limits a public bucket policy
+    /// (absent from older reports: not applied).
+    #[serde(default)]
+    pub public_access_block: bool,
 }
 
 impl Capabilities {
@@ -91,6 +95,7 @@ impl Capabilities {
             web_identity: self.web_identity && other.web_identity,
             key_policies: self.key_policies && other.key_policies,
             organization_policies: self.organization_policies && other.organization_policies,
+            public_access_block: self.public_access_block && other.public_access_block,
         }
     }
 
@@ -106,6 +111,7 @@ impl Capabilities {
         web_identity: true,
         key_policies: true,
         organization_policies: true,
+        public_access_block: true,
     };
 }
 

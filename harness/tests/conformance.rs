@@ -49,6 +49,9 @@ struct Case {
     #[serde(default)]
     rcps: Vec<Vec<String>>,
     management_account: Option<String>,
+    /// Block Public Access's RestrictPublicBuckets over the bucket.
+    #[serde(default)]
+    restrict_public: bool,
     #[serde(default)]
     context: BTreeMap<String, Values>,
     resource_account: Option<String>,
@@ -150,6 +153,7 @@ fn build(file: &CorpusFile, case: &Case) -> Result<Result<(Request, PolicySet), 
         }
     }
     set.management_account = case.management_account.clone();
+    set.restrict_public = case.restrict_public;
     let caller = Caller::parse(&case.caller).ok_or_else(|| Failed::from(format!("caller {} is not an ARN the evaluator knows", case.caller)))?;
     let mut context = policy::Context::default();
     for (key, values) in &case.context {

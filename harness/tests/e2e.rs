@@ -132,14 +132,14 @@ fn expected_steps(scenario: &Scenario) -> Vec<(String, Option<String>, StepName)
         .flat_map(|stage| {
             let stage_name = chain.then(|| stage.label());
             let config = stage_name.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
-            // A token issuer has no lookup: its first step is the exchange.
+            // A token issuer has no lookup (its first step is the exchange), nor has anyone.
             let lookups: Vec<_> = scenario
                 .principals
                 .iter()
                 .filter_map(|(p, source)| match source {
                     PrincipalSource::Instance { .. } => Some((format!("{config}{p} instance profile"), stage_name.clone(), StepName::Lookup(format!("{p} is the role of instance ")))),
                     PrincipalSource::User { .. } => Some((format!("{config}{p} user"), stage_name.clone(), StepName::Exact(format!("{p} is the IAM user of its access key")))),
-                    PrincipalSource::TokenIssuer { .. } => None,
+                    PrincipalSource::TokenIssuer { .. } | PrincipalSource::Anonymous => None,
                 })
                 .collect();
             let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();

@@ -247,12 +247,13 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
     let mut reaches = Vec::new();
     let bucket_grants = bucket_statements(&acting.set.identity);
     for (index, bucket) in inventory.buckets.iter().enumerate() {
-        let public_closed = acting.caller == Caller::Anonymous && bucket.restrict_public == Some(true);
-        if public_closed || matches!(acting.caller, Caller::Federated(_)) || !might_reach(bucket, &bucket_grants, acting) {
+        if matches!(acting.caller, Caller::Federated(_)) || !might_reach(bucket, &bucket_grants, acting) {
             continue;
         }
         let mut set = acting.set.clone();
         set.resource = bucket.policy.clone();
+        // RestrictPublicBuckets: the evaluator keeps a public policy to the owner's account and AWS services.
+        set.restrict_public = bucket.restrict_public == Some(true);
         resource_in_organization(inventory, &bucket.account, &mut set);
         for (action, on_objects) in BUCKET_ACTIONS {
             let objects: Vec<Option<String>> = if on_objects { patterns[index].iter().cloned().map(Some).collect() } else { vec![None] };

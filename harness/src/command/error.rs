@@ -42,6 +42,9 @@ pub enum CommandError {
     /// On a real account, a config would change the Organization's policies and no flag names its scenario.
     #[error("[{scenario}] {config} manages {resource}, which changes the real Organization's guardrails; run it on an emulator, or pass --allow-organization-changes {scenario} to let it")]
     OrganizationChange { scenario: String, config: String, resource: String },
+    /// On a real account, a config would change the account's own Block Public Access.
+    #[error("[{scenario}] {config} manages aws_s3_account_public_access_block, which changes the whole account's S3 Block Public Access; the harness never changes it on a real account: run the scenario on an emulator, or set the bucket's own aws_s3_bucket_public_access_block instead")]
+    AccountSettingChange { scenario: String, config: String },
     #[error(transparent)]
     Lease(#[from] LeaseError),
     /// `run --keep` ended with no emulator left to keep.
@@ -107,6 +110,7 @@ impl CommandError {
             CommandError::SandboxAccountUnused { .. } => exit_code::ACCOUNT_UNMAPPED,
             CommandError::AliasWithoutAccount { .. } => exit_code::ALIAS_WITHOUT_ACCOUNT,
             CommandError::OrganizationChange { .. } => exit_code::ORGANIZATION_CHANGE,
+            CommandError::AccountSettingChange { .. } => exit_code::ACCOUNT_SETTING_CHANGE,
             CommandError::Lease(err) => err.exit_code(),
             CommandError::KeptTargetGone | CommandError::Sweep(_) => exit_code::TARGET,
             CommandError::Merge(err) => err.exit_code(),
@@ -156,6 +160,7 @@ mod tests {
             (CommandError::SandboxAccountUnused { name: "n".into(), known: "k".into() }, exit_code::ACCOUNT_UNMAPPED),
             (CommandError::AliasWithoutAccount { scenario: "s".into(), config: "c".into(), alias: "a".into(), accounts: "d".into() }, exit_code::ALIAS_WITHOUT_ACCOUNT),
             (CommandError::OrganizationChange { scenario: "s".into(), config: "c".into(), resource: "r".into() }, exit_code::ORGANIZATION_CHANGE),
+            (CommandError::AccountSettingChange { scenario: "s".into(), config: "c".into() }, exit_code::ACCOUNT_SETTING_CHANGE),
             (CommandError::Lease(LeaseError::NoLease("d".into())), LeaseError::NoLease("d".into()).exit_code()),
             (CommandError::KeptTargetGone, exit_code::TARGET),
             (CommandError::Merge(MergeError::Overlap { name: "s".into() }), MergeError::Overlap { name: "s".into() }.exit_code()),

@@ -146,6 +146,9 @@ impl Invocation {
             let flags: Vec<String> = missing.iter().map(|n| format!("--sandbox-account {n}=ID")).collect();
             return Ok(Some(format!("it acts in accounts {}, which have no sandbox id here; pass {} to run it", missing.join(", "), flags.join(" "))));
         }
+        if account_setting_change(scenario).is_some() {
+            return Ok(Some("its config manages aws_s3_account_public_access_block, the whole account's S3 Block Public Access, which the harness never changes on a real account".into()));
+        }
         let allowed = self.args.allow_organization_changes.contains(&scenario.name);
         Ok(organization_change(scenario).filter(|_| !allowed).map(|(_, resource)| {
             format!("its config manages {resource}, which changes the real Organization's guardrails; pass --allow-organization-changes {} to run it", scenario.name)
@@ -160,6 +163,14 @@ impl Invocation {
         reporters.finish(&result)?;
         Ok(result.exit_code(cancel.is_cancelled()))
     }
+}
+
+/// The first config of `scenario` that changes its account's own S3 Block Public Access.
+fn account_setting_change(scenario: &Scenario) -> Option<String> {
+    scenario.stages.iter().find_map(|stage| {
+        let module = terraform::read_module(&stage.config).ok()?;
+        module.account_public_access_resource().map(|_| stage.config.display().to_string())
+    })
 }
 
 /// The first config of `scenario` that changes an AWS Organization's guardrails, and the resource that does.

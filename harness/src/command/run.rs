@@ -202,10 +202,16 @@ pub fn check_accounts(scenarios: &[Scenario], invocation: &Invocation) -> Result
 }
 
 /// On a real account a config that would create or attach an Organization's
-/// policies runs only where `--allow-organization-changes` names its scenario.
+/// policies runs only where `--allow-organization-changes` names its scenario;
+/// one that changes the account's own Block Public Access never runs.
 pub fn check_organization_changes(scenarios: &[Scenario], invocation: &Invocation) -> Result<(), CommandError> {
     if invocation.kind != TargetKind::Aws {
         return Ok(());
+    }
+    for scenario in scenarios {
+        if let Some(config) = super::account_setting_change(scenario) {
+            return Err(CommandError::AccountSettingChange { scenario: scenario.name.clone(), config });
+        }
     }
     for scenario in scenarios.iter().filter(|s| !invocation.args.allow_organization_changes.contains(&s.name)) {
         if let Some((config, resource)) = super::organization_change(scenario) {
@@ -277,6 +283,20 @@ mod tests {
         assert!(refused.to_string().contains("manages aws_organizations_organization") && refused.to_string().ends_with("--allow-organization-changes organization_guardrails to let it"), "{refused}");
         check_organization_changes(std::slice::from_ref(&scenario), &aws(&["--allow-organization-changes", "organization_guardrails"])).unwrap();
         // On an emulator the Organization is the emulator's own.
+        check_organization_changes(&[scenario], &Invocation::resolve(&run_args(&["--target", "moto"]).target).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn on_a_real_account_a_config_that_changes_the_accounts_block_public_access_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("open_account")).unwrap();
+        std::fs::write(dir.path().join("open_account/main.tf"), "resource \"aws_s3_account_public_access_block\" \"this\" {\n  restrict_public_buckets = false\n}\n").unwrap();
+        let text = "config = \"open_account\"\n\n[principals.anyone]\nanonymous = true\n\n[[steps]]\nas = \"anyone\"\naction = \"s3:ListBucket\"\nbucket = \"b\"\nexpect = \"denied\"\n";
+        let scenario = Scenario::parse(&dir.path().join("open.toml"), text, dir.path(), None).unwrap();
+        let aws = |extra: &[&str]| Invocation::resolve(&run_args(&[&["--target", "aws", "--sandbox-account", "123456789012"], extra].concat()).target).unwrap();
+        let refused = check_organization_changes(std::slice::from_ref(&scenario), &aws(&["--allow-organization-changes", "open"])).unwrap_err();
+        assert_eq!(refused.exit_code(), exit_code::ACCOUNT_SETTING_CHANGE);
+        assert!(refused.to_string().contains("the harness never changes it on a real account"), "{refused}");
         check_organization_changes(&[scenario], &Invocation::resolve(&run_args(&["--target", "moto"]).target).unwrap()).unwrap();
     }
 

@@ -14,7 +14,7 @@ use super::document::{Effect, Matcher, Policy, Statement};
 use super::organization::{self, OrgLevel};
 use super::principal::{Caller, PrincipalMatch};
 use super::reason::{ConditionMiss, Decision, PolicyType, Reason};
-use super::{condition, matching};
+use super::{condition, matching, public};
 
 /// What is asked: who, what, on which resource, with which context.
 #[derive(Debug, Clone)]
@@ -130,6 +130,10 @@ pub struct PolicySet {
     pub rcps: Vec<OrgLevel>,
     /// The organization's management account, which neither caps.
     pub management_account: Option<String>,
+    /// S3 Block Public Access's RestrictPublicBuckets over the bucket (its own
+    /// setting or its account's): a public bucket policy grants only the
+    /// bucket owner's account and AWS services.
+    pub restrict_public: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +380,9 @@ impl<'a> Evaluator<'a> {
             };
             return self.no_allow_of(self.resource_type, &policies, text);
         }
+        if let Some(blocked) = self.public_access_blocked() {
+            return blocked;
+        }
         if matches!(request.caller, Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous) {
             // A service, a federated user or an anonymous caller is named by the resource policy, or nothing allows it.
             if resource.is_none() {
@@ -429,6 +436,25 @@ impl<'a> Evaluator<'a> {
             None => format!("the account root user may {}", self.what),
         };
         self.decide(Decision::Allow, Some(policy_type), hit.map(|(p, s, _)| (p, s)), false, text)
+    }
+
+    /// RestrictPublicBuckets over a bucket whose policy is public: "only AWS
+    /// service principals and authorized users within the bucket owner's
+    /// account" keep what it grants
+    /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
+    fn public_access_blocked(&self) -> Option<Evaluation> {
+        let policy = self.policies.resource.as_ref().filter(|_| self.kind == ResourceKind::Bucket && self.policies.restrict_public)?;
+        let outside = match &self.request.caller {
+            Caller::Anonymous => true,
+            Caller::Service(_) => false,
+            caller => caller.account() != self.request.resource_account().as_deref(),
+        };
+        let statement = public::public_statement(policy).filter(|_| outside)?;
+        let text = format!(
+            "Block Public Access (RestrictPublicBuckets) limits {}, public by its statement {}, to its owner's account and AWS services: it grants {} nothing",
+            policy.name, statement.id, self.who
+        );
+        Some(self.decide(Decision::Deny, Some(PolicyType::PublicAccessBlock), Some((policy, statement)), false, text))
     }
 
     fn same_account(&self) -> bool {

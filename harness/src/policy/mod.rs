@@ -19,6 +19,7 @@ mod evaluate;
 mod matching;
 pub mod organization;
 mod principal;
+pub mod public;
 mod reason;
 pub mod session;
 

@@ -28,6 +28,9 @@ pub enum Caller {
 impl Caller {
     /// A caller from its ARN (or a service's name, `ec2.amazonaws.com`).
     pub fn parse(text: &str) -> Option<Caller> {
+        if text == "*" {
+            return Some(Caller::Anonymous);
+        }
         if !text.starts_with("arn:") {
             return text.ends_with(".amazonaws.com").then(|| Caller::Service(text.to_string()));
         }
@@ -211,6 +214,11 @@ impl PrincipalElement {
             AwsPrincipal::Account(account) => Some(account.as_str()),
             _ => None,
         })
+    }
+
+    /// Whether it names everyone: `"*"` or `{"AWS": "*"}`.
+    pub fn names_everyone(&self) -> bool {
+        self.everyone || self.aws.contains(&AwsPrincipal::Everyone)
     }
 
     /// The identity providers it names (`Federated`).

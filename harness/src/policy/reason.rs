@@ -45,6 +45,9 @@ pub enum PolicyType {
     Scp,
     /// An Organizations resource control policy: caps the resources of member accounts.
     Rcp,
+    /// S3 Block Public Access (RestrictPublicBuckets): a public bucket policy
+    /// grants only its owner's account and AWS services.
+    PublicAccessBlock,
 }
 
 impl fmt::Display for PolicyType {
@@ -58,6 +61,7 @@ impl fmt::Display for PolicyType {
             PolicyType::KeyPolicy => "key-policy",
             PolicyType::Scp => "scp",
             PolicyType::Rcp => "rcp",
+            PolicyType::PublicAccessBlock => "public-access-block",
         })
     }
 }
@@ -84,10 +88,12 @@ pub enum Because {
     Scp,
     /// An RCP over the resource's account refused it: its Deny, or no Allow at one level.
     Rcp,
+    /// Block Public Access kept a public bucket policy from granting the caller.
+    PublicAccessBlock,
 }
 
 impl Because {
-    pub const ALL: [Because; 9] = [
+    pub const ALL: [Because; 10] = [
         Because::ExplicitDeny,
         Because::Identity,
         Because::Trust,
@@ -97,6 +103,7 @@ impl Because {
         Because::KeyPolicy,
         Because::Scp,
         Because::Rcp,
+        Because::PublicAccessBlock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -110,6 +117,7 @@ impl Because {
             Because::KeyPolicy => "key-policy",
             Because::Scp => "scp",
             Because::Rcp => "rcp",
+            Because::PublicAccessBlock => "public-access-block",
         }
     }
 
@@ -233,6 +241,7 @@ impl Reason {
             PolicyType::KeyPolicy => Because::KeyPolicy,
             PolicyType::Scp => Because::Scp,
             PolicyType::Rcp => Because::Rcp,
+            PolicyType::PublicAccessBlock => Because::PublicAccessBlock,
         })
     }
 }

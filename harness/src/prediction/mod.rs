@@ -128,8 +128,9 @@ struct Principal {
 enum Bucket {
     /// It exists nowhere (S3 answers NoSuchBucket).
     Missing,
-    /// It exists, with its policy if it has one.
-    Exists(Option<Policy>),
+    /// It exists, with its policy if it has one, and whether Block Public
+    /// Access's RestrictPublicBuckets is on for it.
+    Exists { policy: Option<Policy>, restrict_public: bool },
 }
 
 /// Reads policies from the target as the admin, each role, bucket and key once
@@ -265,7 +266,7 @@ impl Predictor {
                 let (found, owner) = self.bucket(bucket).await?;
                 resource_account = Some(owner);
                 match found {
-                    Bucket::Exists(policy) => set.resource = policy,
+                    Bucket::Exists { policy, restrict_public } => (set.resource, set.restrict_public) = (policy, restrict_public),
                     Bucket::Missing => set.resource_exists = false,
                 }
             }
@@ -419,7 +420,9 @@ impl Predictor {
                 Ok(Principal { identity: own.identity, boundary: own.boundary, tags: own.tags })
             }
             Caller::User { name, .. } => self.read_user(account, name).await,
-            _ => Err("only role sessions and users are predicted".into()),
+            // Anyone: no policy of its own; only what a resource policy grants everyone.
+            Caller::Anonymous => Ok(Principal { identity: Vec::new(), boundary: None, tags: Vec::new() }),
+            _ => Err("only role sessions, users and anonymous callers are predicted".into()),
         }
     }
 
@@ -541,15 +544,17 @@ impl Predictor {
         };
         // Owned by none of the accounts: it exists nowhere the scenario reaches.
         let Some(owner) = owner else { return Ok((Bucket::Missing, self.default_account().id.clone())) };
-        let found = match owner.s3.get_bucket_policy().bucket(bucket).send().await {
-            Ok(out) => parse(format!("the bucket policy of {bucket}"), out.policy().unwrap_or("{}"), DocumentKind::Bucket).map(|p| Bucket::Exists(Some(p))),
+        let policy = match owner.s3.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => parse(format!("the bucket policy of {bucket}"), out.policy().unwrap_or("{}"), DocumentKind::Bucket)?,
             Err(err) => match call_error(&err).code() {
-                "NoSuchBucketPolicy" => Ok(Bucket::Exists(None)),
-                "NoSuchBucket" => Ok(Bucket::Missing),
-                code => Err(format!("cannot read the bucket policy of {bucket}: s3:GetBucketPolicy: {code}")),
+                "NoSuchBucketPolicy" => return Ok((Bucket::Exists { policy: None, restrict_public: false }, owner.id.clone())),
+                "NoSuchBucket" => return Ok((Bucket::Missing, owner.id.clone())),
+                code => return Err(format!("cannot read the bucket policy of {bucket}: s3:GetBucketPolicy: {code}")),
             },
         };
-        Ok((found?, owner.id.clone()))
+        // Block Public Access matters only to a public policy: only then is it read.
+        let restrict_public = policy::public::is_public(&policy) && restricts_public(owner, bucket).await?;
+        Ok((Bucket::Exists { policy: Some(policy), restrict_public }, owner.id.clone()))
     }
 
     /// A KMS key's policy, read once per stage.
@@ -581,6 +586,17 @@ impl Predictor {
             }
         }
         Ok(None)
+    }
+}
+
+/// The bucket's own RestrictPublicBuckets. Its account's setting is not
+/// read (S3 Control's API): where only the account restricts, the emulator's
+/// denial and the prediction disagree, and the step shows it.
+async fn restricts_public(owner: &AccountClients, bucket: &str) -> Result<bool, String> {
+    match owner.s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(out) => Ok(out.public_access_block_configuration().and_then(|c| c.restrict_public_buckets()).unwrap_or(false)),
+        Err(err) if call_error(&err).code() == "NoSuchPublicAccessBlockConfiguration" => Ok(false),
+        Err(err) => Err(format!("cannot read the Block Public Access of {bucket}: s3:GetBucketPublicAccessBlock: {}", call_error(&err).code())),
     }
 }
 

@@ -47,6 +47,8 @@ pub enum PrincipalSource {
     /// whose tokens the harness issues: it only exchanges them
     /// (sts:AssumeRoleWithWebIdentity).
     TokenIssuer { issuer: Template },
+    /// Anyone: unsigned requests, which get only what a policy grants everyone (`"*"`).
+    Anonymous,
 }
 
 impl PrincipalSource {
@@ -55,6 +57,7 @@ impl PrincipalSource {
             PrincipalSource::Instance { instance, role } => std::iter::once(instance).chain(role).collect(),
             PrincipalSource::User { access_key_id, secret_access_key } => vec![access_key_id, secret_access_key],
             PrincipalSource::TokenIssuer { issuer } => vec![issuer],
+            PrincipalSource::Anonymous => Vec::new(),
         }
     }
 }

@@ -67,6 +67,8 @@ struct RawStage {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPrincipal {
+    #[serde(default)]
+    anonymous: bool,
     oidc_provider: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
     role: Option<Spanned<String>>,
@@ -352,9 +354,15 @@ fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> Pa
 }
 
 /// An instance (`instance`, optionally `role`), a user (`access_key_id` and
-/// `secret_access_key`) or a token issuer (`oidc_provider`).
+/// `secret_access_key`), a token issuer (`oidc_provider`) or anyone (`anonymous = true`).
 fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>) -> Result<PrincipalSource, ScenarioError> {
     let raw = spec.get_ref();
+    if raw.anonymous {
+        if raw.oidc_provider.is_some() || raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
+            return Err(source.error(spec.span().start, format!("principal `{name}` is anonymous: it has no credentials, `anonymous = true` alone")));
+        }
+        return Ok(PrincipalSource::Anonymous);
+    }
     if let Some(issuer) = &raw.oidc_provider {
         if raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
             return Err(source.error(spec.span().start, format!("principal `{name}` is an OIDC provider: `oidc_provider` alone")));
@@ -372,7 +380,7 @@ fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>
         _ => Err(source.error(
             spec.span().start,
             format!(
-                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) or an OIDC provider (`oidc_provider`)"
+                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) or an OIDC provider (`oidc_provider`), or anyone (`anonymous = true`)"
             ),
         )),
     }

@@ -104,6 +104,7 @@ mod made {
             Some(PolicyType::Scp | PolicyType::Rcp) if !caps.organization_policies => Err("the target does not enforce an Organization's SCPs and RCPs"),
             // An S3 call refused by the KMS key S3 would use for it (SSE-KMS).
             Some(PolicyType::KeyPolicy) if !caps.key_policies => Err("the target does not enforce KMS key policies"),
+            Some(PolicyType::PublicAccessBlock) if !caps.public_access_block => Err("the target does not apply S3 Block Public Access"),
             _ => Ok(()),
         }
     }

@@ -82,6 +82,9 @@ impl Written for S3<Template> {
     }
 }
 
+#[cfg(not(fuzzing))]
+pub use made::probe;
+
 // What makes the calls: left out of the fuzz build (cfg fuzzing), which reads scenarios without the SDK.
 #[cfg(not(fuzzing))]
 mod made {
@@ -91,7 +94,7 @@ mod made {
 
     use super::S3;
     use crate::outcome::{self, Listed, Performed};
-    use crate::sdk::{self, call_error};
+    use crate::sdk::{self, call_error, is_access_denied};
     use crate::service::{Authorization, Governing, InstanceCommand, Made, Named};
     use crate::shell::quote;
 
@@ -225,6 +228,40 @@ mod made {
                 S3::PutObject { bucket, key, body } => outcome::uploaded(bucket, key, body.len(), elapsed),
                 S3::GetObject { expect_body, .. } => outcome::downloaded(expect_body.as_deref(), stdout.to_string(), elapsed),
             }
+        }
+    }
+
+    /// Whether the target applies Block Public Access: a bucket whose policy
+    /// grants everyone a read must serve an unsigned read, then refuse it
+    /// once the bucket restricts public buckets. Everything made is deleted.
+    pub async fn probe(admin: &SdkConfig, endpoint: &crate::sdk::Endpoint, bucket: &str) -> Result<bool, String> {
+        let client = sdk::s3_client(admin);
+        let failed = |what: &str, code: &str| format!("block public access probe: {what} failed: {code}");
+        client.create_bucket().bucket(bucket).send().await.map_err(|e| failed("CreateBucket", call_error(&e).code()))?;
+        let result = probe_bucket(&client, endpoint, bucket).await;
+        let _ = client.delete_object().bucket(bucket).key("probe").send().await;
+        let _ = client.delete_bucket_policy().bucket(bucket).send().await;
+        let _ = client.delete_public_access_block().bucket(bucket).send().await;
+        let _ = client.delete_bucket().bucket(bucket).send().await;
+        result
+    }
+
+    async fn probe_bucket(client: &aws_sdk_s3::Client, endpoint: &crate::sdk::Endpoint, bucket: &str) -> Result<bool, String> {
+        use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+        let failed = |what: &str, code: &str| format!("block public access probe: {what} failed: {code}");
+        client.put_object().bucket(bucket).key("probe").body(b"probe".to_vec().into()).send().await.map_err(|e| failed("PutObject", call_error(&e).code()))?;
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+        client.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await.map_err(|e| failed("PutBucketPolicy", call_error(&e).code()))?;
+        let anyone = sdk::s3_client(&sdk::anonymous_config(endpoint).await);
+        if let Err(err) = anyone.get_object().bucket(bucket).key("probe").send().await {
+            return Err(failed("an unsigned read of a public object", call_error(&err).code()));
+        }
+        let restrict = PublicAccessBlockConfiguration::builder().restrict_public_buckets(true).build();
+        client.put_public_access_block().bucket(bucket).public_access_block_configuration(restrict).send().await.map_err(|e| failed("PutPublicAccessBlock", call_error(&e).code()))?;
+        match anyone.get_object().bucket(bucket).key("probe").send().await {
+            Ok(_) => Ok(false),
+            Err(err) if is_access_denied(call_error(&err).code()) => Ok(true),
+            Err(err) => Err(failed("the unsigned read once restricted", call_error(&err).code())),
         }
     }
 }

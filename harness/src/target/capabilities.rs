@@ -20,6 +20,9 @@
 //!   checked if a token with another `sub` is refused and one with it is not.
 //! - key_policies: a KMS key whose policy lets the admin manage it but not
 //!   encrypt; enforced if the admin's Encrypt is refused (`service::kms::probe`).
+//! - public_access_block: a bucket whose policy grants everyone a read; applied
+//!   if an unsigned read passes, then is refused once the bucket restricts
+//!   public buckets (`service::s3::probe`).
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -59,7 +62,14 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
     let caps = probes.role_rules(account_id, prefix).await;
     let web_identity = probes.web_identity(prefix).await;
     let key_policies = probes.key_policies(admin, prefix).await;
-    (Capabilities { identity_policies, web_identity, key_policies, ..caps }, probes.notes)
+    let public_access_block = match crate::service::s3::probe(admin, endpoint, &format!("{prefix}-bpa")).await {
+        Ok(applied) => applied,
+        Err(note) => {
+            probes.note(note);
+            false
+        }
+    };
+    (Capabilities { identity_policies, web_identity, key_policies, public_access_block, ..caps }, probes.notes)
 }
 
 /// The admin's clients, and what the probes saw when they could not decide.

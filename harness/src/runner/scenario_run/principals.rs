@@ -49,6 +49,13 @@ impl ScenarioRun<'_> {
                     let Some(known) = self.look_up_user(predictor, stage, name, (access_key_id, secret_access_key), outputs).await? else { continue };
                     known
                 }
+                // Unsigned calls: the anonymous principal, "*".
+                PrincipalSource::Anonymous => Known {
+                    principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
+                    arn: "*".into(),
+                    facts: SessionFacts::default(),
+                    issuer: None,
+                },
                 // Its calls carry a token, no credentials; it is the provider of the account.
                 PrincipalSource::TokenIssuer { issuer } => {
                     let issuer = issuer.render(outputs).map_err(unknown_output)?.trim_start_matches("https://").to_string();
