@@ -29,7 +29,8 @@ class Malformed(Exception):
 # ---------------------------------------------------------------------------
 
 class Caller:
-    """kind: user | session | root | service | federated | anonymous (an unsigned request: "*")."""
+    """kind: user | session | root | service | federated | anonymous (an unsigned request: "*") |
+    federated-user (an IAM user's GetFederationToken session)."""
 
     def __init__(self, kind, arn, account=None, name=None, role=None, partition="aws"):
         self.kind, self.arn, self.account, self.name, self.role, self.partition = kind, arn, account, name, role, partition
@@ -52,6 +53,8 @@ class Caller:
             return Caller("user", text, account, name=resource.rsplit("/", 1)[-1], partition=partition)
         if service == "iam" and (resource.startswith("oidc-provider/") or resource.startswith("saml-provider/")):
             return Caller("federated", text)
+        if service == "sts" and resource.startswith("federated-user/") and resource.split("/", 1)[1]:
+            return Caller("federated-user", text, account, name=resource.split("/", 1)[1], partition=partition)
         if service == "sts" and resource.startswith("assumed-role/"):
             pieces = resource.split("/", 2)
             if len(pieces) != 3:
@@ -66,12 +69,12 @@ class Caller:
 
     def principal_type(self):
         return {"user": "User", "session": "AssumedRole", "root": "Account", "service": "Service",
-                "federated": "WebIdentityUser", "anonymous": "Anonymous"}[self.kind]
+                "federated": "WebIdentityUser", "anonymous": "Anonymous", "federated-user": "FederatedUser"}[self.kind]
 
     def short(self):
         if self.kind == "anonymous":
             return "an anonymous caller"
-        if self.kind in ("user", "session"):
+        if self.kind in ("user", "session", "federated-user"):
             return self.arn.split(":", 5)[5]
         return self.arn
 
@@ -101,20 +104,22 @@ def _parse_aws_principal(text):
         return ("role", account, name)
     if service == "sts" and resource.startswith("assumed-role/") and resource.count("/") == 2:
         return ("session", text)
+    if service == "sts" and resource.startswith("federated-user/") and name:
+        return ("session", text)
     return None
 
 
 def _aws_matches(entry, caller):
     kind = entry[0]
     if kind == "everyone":
-        return DIRECT if caller.kind in ("user", "session", "root") else NONE
+        return DIRECT if caller.kind in ("user", "session", "root", "federated-user", "anonymous") else NONE
     if kind == "account":
         return ACCOUNT if caller.account == entry[1] else NONE
     if kind == "user" and caller.kind == "user":
         return DIRECT if (caller.account, caller.name) == entry[1:] else NONE
     if kind == "role" and caller.kind == "session":
         return ROLE if (caller.account, caller.role) == entry[1:] else NONE
-    if kind == "session" and caller.kind == "session":
+    if kind == "session" and caller.kind in ("session", "federated-user"):
         return DIRECT if caller.arn == entry[1] else NONE
     return NONE
 
@@ -168,7 +173,7 @@ class PrincipalElement:
         if self.everyone:
             return True
         levels = [_aws_matches(e, caller) for e in self.aws]
-        if caller.kind in ("user", "session"):
+        if caller.kind in ("user", "session", "federated-user"):
             return ACCOUNT in levels and any(level >= ROLE for level in levels)
         if caller.kind == "root":
             return ACCOUNT in levels
@@ -510,12 +515,12 @@ def full_context(caller, context, resource_account=None, kind=None):
         full.setdefault("aws:principalaccount", [caller.account])
     if caller.kind == "user":
         full.setdefault("aws:username", [caller.name])
-    signed_by_credentials = caller.kind in ("user", "session", "root")
+    signed_by_credentials = caller.kind in ("user", "session", "root", "federated-user")
     if signed_by_credentials or caller.kind == "service":
         full.setdefault("aws:principalisawsservice", ["true" if caller.kind == "service" else "false"])
     if signed_by_credentials:
         full.setdefault("aws:viaawsservice", ["false"])
-    if caller.kind == "session":
+    if caller.kind in ("session", "federated-user"):
         full.setdefault("aws:multifactorauthpresent", ["false"])
     if resource_account:
         full.setdefault("aws:resourceaccount", [resource_account])
@@ -592,7 +597,7 @@ def organization_levels(caller, action, resource_account, scps, rcps, management
     evaluation pages): members only, never the management account nor a service-linked role;
     RCPs only for the services AWS lists."""
     member = caller.account is not None and caller.account != management_account
-    scps_apply = member and caller.kind in ("user", "session", "root") and not _service_linked(caller)
+    scps_apply = member and caller.kind in ("user", "session", "root", "federated-user") and not _service_linked(caller)
     rcps_apply = (resource_account is not None and resource_account != management_account
                   and action.split(":")[0].lower() in RCP_SERVICES and not _service_linked(caller))
     return (list(scps) if scps_apply else []), (list(rcps) if rcps_apply else [])

@@ -68,7 +68,12 @@ import moto  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam import iam_backends  # noqa: E402
 from moto.core.exceptions import AccessDeniedError, JsonRESTError, _RESTError  # noqa: E402
-from moto.iam.access_control import AssumedRoleAccessKey, IAMRequest, IAMRequestBase, S3IAMRequest  # noqa: E402
+from moto.iam import access_control  # noqa: E402
+from moto.iam.access_control import (  # noqa: E402
+    AssumedRoleAccessKey, CreateAccessKeyFailure, IAMRequest, IAMRequestBase, IAMUserAccessKey, S3IAMRequest)
+from moto.iam.utils import generate_access_key_id_from_account_id, random_alphanumeric  # noqa: E402
+from moto.sts.utils import random_session_token  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
 from moto.iam.exceptions import MalformedPolicyDocument  # noqa: E402
 from moto.s3.exceptions import MissingBucket, S3ClientError  # noqa: E402
 from moto.s3.models import S3Backend, s3_backends  # noqa: E402
@@ -148,6 +153,8 @@ def _principal_of(access_key):
 
 def _session_policies(access_key):
     """The inline session policy and the managed ones passed as PolicyArns."""
+    if isinstance(access_key, FederatedUserAccessKey):
+        return access_key.session_policies()
     if not isinstance(access_key, AssumedRoleAccessKey):
         return []
     policies = []
@@ -817,6 +824,92 @@ def _unsigned_web_identity(original):
 
 ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _unsigned_web_identity(
     ActionAuthenticatorMixin._authenticate_and_authorize_normal_action)
+
+
+# ---------------------------------------------------------------------------
+# GetFederationToken, as STS issues it
+# ---------------------------------------------------------------------------
+# Stock moto answers every call with the same example credentials, which it
+# never registers, and ignores the session policy. Here only an IAM user's
+# long-term key may call it; its credentials are minted and registered; the
+# session is arn:aws:sts::ACCOUNT:federated-user/NAME, whose permissions are
+# its user's identity policies narrowed by the session policies passed (none
+# passed: none), besides what a resource policy grants its ARN
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#api_getfederationtoken).
+
+FEDERATED = {}
+
+
+class FederatedUserAccessKey(IAMUserAccessKey):
+    """A federated user's session key: its user's policies, its own ARN, its session policies."""
+
+    def __init__(self, account_id, partition, access_key_id, headers):
+        with _SESSIONS_LOCK:
+            record = FEDERATED.get(access_key_id)
+        if record is None:
+            raise CreateAccessKeyFailure(reason="InvalidId")
+        self.account_id, self.partition = record["account"], partition
+        self._owner_user_name, self._access_key_id = record["user"], access_key_id
+        self._secret_access_key, self._session_token = record["secret"], record["token"]
+        self._record = record
+        if headers.get("X-Amz-Security-Token") != self._session_token:
+            raise CreateAccessKeyFailure(reason="InvalidToken")
+
+    @property
+    def arn(self):
+        return f"arn:{self.partition}:sts::{self.account_id}:federated-user/{self._record['name']}"
+
+    def create_credentials(self):
+        return Credentials(self._access_key_id, self._secret_access_key, self._session_token)
+
+    def session_policies(self):
+        record, policies = self._record, []
+        if record["policy"]:
+            policies.append(_parsed("the session policy", record["policy"], iam_policy.IDENTITY))
+        for arn in record["policy_arns"]:
+            try:
+                policies.append(_parsed(f"the session policy {arn}", _document(self.backend.get_policy(arn)), iam_policy.IDENTITY))
+            except Exception:
+                policies.append(iam_policy.Policy(f"the session policy {arn}", []))
+        # None passed: the session has no permissions of its own.
+        return policies or [iam_policy.Policy("no session policy (GetFederationToken was called without one)", [])]
+
+
+def create_access_key(account_id, partition, access_key_id, headers):
+    if access_key_id in FEDERATED:
+        return FederatedUserAccessKey(account_id, partition, access_key_id, headers)
+    return _create_access_key(account_id, partition, access_key_id, headers)
+
+
+_create_access_key = access_control.create_access_key
+access_control.create_access_key = create_access_key
+
+
+def get_federation_token(original):
+    def patched(self):
+        caller_key = self.get_access_key() or ""
+        # Only an IAM user's long-term key may call it (a session's keys start with ASIA).
+        if not caller_key.startswith("AKIA"):
+            raise STSClientError("AccessDenied", "Cannot call GetFederationToken with session credentials")
+        user = next((u for u in iam_backends[self.current_account][PARTITION].list_users("/", None, None)
+                     if any(k.access_key_id == caller_key for k in u.access_keys)), None)
+        if user is None:
+            raise STSClientError("AccessDenied", "GetFederationToken needs an IAM user's access key")
+        result = original(self)
+        name = _param(self.querystring, "Name")
+        key = generate_access_key_id_from_account_id(self.current_account, "ASIA")
+        record = {"account": self.current_account, "user": user.name, "name": name, "secret": random_alphanumeric(40),
+                  "token": random_session_token(), "policy": _param(self.querystring, "Policy"),
+                  "policy_arns": _members(self.querystring, "PolicyArns", "arn")}
+        with _SESSIONS_LOCK:
+            FEDERATED[key] = record
+        credentials = result.result["Credentials"]
+        credentials.update({"AccessKeyId": key, "SecretAccessKey": record["secret"], "SessionToken": record["token"]})
+        return result
+    return patched
+
+
+STSResponse.get_federation_token = get_federation_token(STSResponse.get_federation_token)
 
 
 # ---------------------------------------------------------------------------

@@ -89,14 +89,14 @@ impl Request {
         // aws:PrincipalIsAWSService and aws:ViaAWSService are in every request signed with AWS
         // credentials (a call the principal makes itself is not via a service), aws:ResourceAccount
         // in most, aws:MultiFactorAuthPresent only with temporary credentials (a role session, no MFA).
-        let signed_by_credentials = matches!(self.caller, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. });
+        let signed_by_credentials = matches!(self.caller, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. } | Caller::FederatedUser { .. });
         if signed_by_credentials || matches!(self.caller, Caller::Service(_)) {
             context.insert_default("aws:PrincipalIsAWSService", matches!(self.caller, Caller::Service(_)).to_string());
         }
         if signed_by_credentials {
             context.insert_default("aws:ViaAWSService", "false".into());
         }
-        if let Caller::RoleSession { .. } = self.caller {
+        if let Caller::RoleSession { .. } | Caller::FederatedUser { .. } = self.caller {
             context.insert_default("aws:MultiFactorAuthPresent", "false".into());
         }
         if let Some(account) = self.resource_account() {
@@ -210,7 +210,7 @@ fn applies_but_for_conditions(statement: &Statement, request: &Request, context:
 
 fn short(caller: &Caller) -> String {
     match caller {
-        Caller::User { arn, .. } | Caller::RoleSession { arn, .. } => arn.splitn(6, ':').nth(5).unwrap_or(arn).to_string(),
+        Caller::User { arn, .. } | Caller::RoleSession { arn, .. } | Caller::FederatedUser { arn, .. } => arn.splitn(6, ':').nth(5).unwrap_or(arn).to_string(),
         Caller::Anonymous => "an anonymous caller".into(),
         other => other.arn(),
     }

@@ -39,7 +39,7 @@ fn service_linked(caller: &Caller) -> bool {
 /// principal (a user, a role's session, the root user) of a member account.
 pub fn scps_apply(caller: &Caller, management_account: Option<&str>) -> bool {
     let member = caller.account().is_some_and(|account| Some(account) != management_account);
-    member && matches!(caller, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. }) && !service_linked(caller)
+    member && matches!(caller, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. } | Caller::FederatedUser { .. }) && !service_linked(caller)
 }
 
 /// Whether the RCPs over the resource's account cap this request: a listed

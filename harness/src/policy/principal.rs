@@ -14,6 +14,8 @@ pub enum Caller {
     User { partition: String, account: String, name: String, arn: String },
     /// A session of a role: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
     RoleSession { partition: String, account: String, role: String, session: String, arn: String },
+    /// An IAM user's GetFederationToken session: `arn:aws:sts::ACCOUNT:federated-user/NAME`.
+    FederatedUser { partition: String, account: String, name: String, arn: String },
     /// The account's root user.
     Root { partition: String, account: String },
     /// An AWS service acting for the account (EC2 assuming an instance profile's role).
@@ -49,6 +51,10 @@ impl Caller {
             ("iam", provider) if provider.starts_with("oidc-provider/") || provider.starts_with("saml-provider/") => {
                 Some(Caller::Federated(text.to_string()))
             }
+            ("sts", federated) if federated.starts_with("federated-user/") => {
+                let name = federated.split_once('/').map(|(_, n)| n.to_string()).filter(|n| !n.is_empty())?;
+                Some(Caller::FederatedUser { partition, account, name, arn: text.to_string() })
+            }
             ("sts", session) if session.starts_with("assumed-role/") => {
                 let mut parts = session.splitn(3, '/').skip(1);
                 let (role, session) = (parts.next()?.to_string(), parts.next()?.to_string());
@@ -60,14 +66,14 @@ impl Caller {
 
     pub fn account(&self) -> Option<&str> {
         match self {
-            Caller::User { account, .. } | Caller::RoleSession { account, .. } | Caller::Root { account, .. } => Some(account),
+            Caller::User { account, .. } | Caller::RoleSession { account, .. } | Caller::Root { account, .. } | Caller::FederatedUser { account, .. } => Some(account),
             Caller::Service(_) | Caller::Federated(_) | Caller::Anonymous => None,
         }
     }
 
     pub fn arn(&self) -> String {
         match self {
-            Caller::User { arn, .. } | Caller::RoleSession { arn, .. } => arn.clone(),
+            Caller::User { arn, .. } | Caller::RoleSession { arn, .. } | Caller::FederatedUser { arn, .. } => arn.clone(),
             Caller::Root { partition, account } => format!("arn:{partition}:iam::{account}:root"),
             Caller::Service(name) | Caller::Federated(name) => name.clone(),
             Caller::Anonymous => "*".into(),
@@ -87,6 +93,7 @@ impl Caller {
         match self {
             Caller::User { .. } => "User",
             Caller::RoleSession { .. } => "AssumedRole",
+            Caller::FederatedUser { .. } => "FederatedUser",
             Caller::Root { .. } => "Account",
             Caller::Service(_) => "Service",
             Caller::Federated(_) => "WebIdentityUser",
@@ -142,6 +149,7 @@ impl AwsPrincipal {
             ("iam", r) if r.starts_with("user/") => Some(AwsPrincipal::User { account, name: name()? }),
             ("iam", r) if r.starts_with("role/") => Some(AwsPrincipal::Role { account, name: name()? }),
             ("sts", r) if r.starts_with("assumed-role/") && r.split('/').count() == 3 => Some(AwsPrincipal::Session(text.to_string())),
+            ("sts", r) if r.starts_with("federated-user/") && name().is_some() => Some(AwsPrincipal::Session(text.to_string())),
             _ => None,
         }
     }
@@ -149,11 +157,11 @@ impl AwsPrincipal {
     fn matches(&self, caller: &Caller) -> PrincipalMatch {
         let hit = |yes: bool, how: PrincipalMatch| if yes { how } else { PrincipalMatch::None };
         match (self, caller) {
-            (AwsPrincipal::Everyone, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. } | Caller::Anonymous) => PrincipalMatch::Direct,
+            (AwsPrincipal::Everyone, Caller::User { .. } | Caller::RoleSession { .. } | Caller::Root { .. } | Caller::FederatedUser { .. } | Caller::Anonymous) => PrincipalMatch::Direct,
             (AwsPrincipal::Account(a), c) => hit(c.account() == Some(a.as_str()), PrincipalMatch::Account),
             (AwsPrincipal::User { account, name }, Caller::User { account: ca, name: cn, .. }) => hit(account == ca && name == cn, PrincipalMatch::Direct),
             (AwsPrincipal::Role { account, name }, Caller::RoleSession { account: ca, role, .. }) => hit(account == ca && name == role, PrincipalMatch::Role),
-            (AwsPrincipal::Session(arn), Caller::RoleSession { arn: ca, .. }) => hit(arn == ca, PrincipalMatch::Direct),
+            (AwsPrincipal::Session(arn), Caller::RoleSession { arn: ca, .. } | Caller::FederatedUser { arn: ca, .. }) => hit(arn == ca, PrincipalMatch::Direct),
             _ => PrincipalMatch::None,
         }
     }
@@ -202,7 +210,7 @@ impl PrincipalElement {
         let lists_account = || self.aws.iter().any(|p| p.matches(caller) == PrincipalMatch::Account);
         match caller {
             _ if self.everyone => true,
-            Caller::User { .. } | Caller::RoleSession { .. } => lists_account() && self.aws.iter().any(|p| p.matches(caller) >= PrincipalMatch::Role),
+            Caller::User { .. } | Caller::RoleSession { .. } | Caller::FederatedUser { .. } => lists_account() && self.aws.iter().any(|p| p.matches(caller) >= PrincipalMatch::Role),
             Caller::Root { .. } => lists_account(),
             _ => self.matches(caller) != PrincipalMatch::None,
         }

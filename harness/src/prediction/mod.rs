@@ -25,9 +25,10 @@
 //! account that owns it (the one whose `s3:ListBuckets` lists it).
 
 mod organization;
+mod session;
 mod sse_kms;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use aws_config::SdkConfig;
 use tokio::sync::Mutex;
@@ -37,6 +38,7 @@ use crate::sdk::{self, call_error};
 use crate::service::sts::SessionParams;
 use crate::service::{Authorization, Call, Governing};
 use organization::OrganizationReader;
+pub use session::{InstanceSource, SessionFacts};
 
 /// A role as the evaluator needs it.
 #[derive(Debug, Clone)]
@@ -47,72 +49,6 @@ struct RoleSnapshot {
     tags: Vec<(String, String)>,
     /// MaxSessionDuration, in seconds.
     max_session: i32,
-}
-
-/// What a principal carries besides its role or user: how the evaluator
-/// sees its calls.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionFacts {
-    /// Session tags (and incoming transitive ones): `aws:PrincipalTag/*`, over the role's own.
-    pub tags: BTreeMap<String, String>,
-    /// Tag keys that pass on to a session this one assumes.
-    pub transitive_tag_keys: BTreeSet<String>,
-    /// The inline session policy (JSON).
-    pub policy: Option<String>,
-    /// Managed policies passed as session policies.
-    pub policy_arns: Vec<String>,
-    /// The source identity set for the session or the one it was chained from: `aws:SourceIdentity`.
-    pub source_identity: Option<String>,
-    /// The instance EC2 delivered this session's credentials to (not passed down a chain).
-    pub instance: Option<InstanceSource>,
-    /// The identity provider whose token made this session: `aws:FederatedProvider`.
-    pub federated_provider: Option<String>,
-}
-
-/// The instance an instance role's session was delivered to, as its keys name it
-/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2instancesourcevpc).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceSource {
-    /// `ec2:SourceInstanceARN`.
-    pub arn: String,
-    /// `aws:Ec2InstanceSourceVpc`.
-    pub vpc: Option<String>,
-    /// `aws:Ec2InstanceSourcePrivateIPv4`.
-    pub private_ip: Option<String>,
-}
-
-impl InstanceSource {
-    /// The keys of every request the instance's session signs. Its credentials
-    /// come over IMDSv2 (the harness serves no other): `ec2:RoleDelivery` 2.0.
-    pub fn keys(&self) -> Vec<(&'static str, String)> {
-        let mut keys = vec![("ec2:SourceInstanceARN", self.arn.clone()), ("ec2:RoleDelivery", "2.0".to_string())];
-        keys.extend(self.vpc.clone().map(|vpc| ("aws:Ec2InstanceSourceVpc", vpc)));
-        keys.extend(self.private_ip.clone().map(|ip| ("aws:Ec2InstanceSourcePrivateIPv4", ip)));
-        keys
-    }
-}
-
-impl SessionFacts {
-    /// The session an AssumeRole with `params` makes for a caller carrying
-    /// these facts: the caller's transitive tags, then the request's tags
-    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html:
-    /// "Transitive tags persist during role chaining"), and its session policies.
-    /// A source identity once set stays
-    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html:
-    /// "The value that is set persists when a role is used to assume another role").
-    pub fn assumed(&self, params: &SessionParams<String>) -> SessionFacts {
-        let mut tags: BTreeMap<String, String> = self.tags.iter().filter(|(k, _)| self.transitive_tag_keys.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let mut transitive: BTreeSet<String> = tags.keys().cloned().collect();
-        tags.extend(params.tags.clone());
-        transitive.extend(params.transitive_tag_keys.iter().cloned());
-        let source_identity = self.source_identity.clone().or_else(|| params.source_identity.clone());
-        SessionFacts { tags, transitive_tag_keys: transitive, policy: params.policy.clone(), policy_arns: params.policy_arns.clone(), source_identity, ..SessionFacts::default() }
-    }
-
-    /// The session a token of `provider` makes (AssumeRoleWithWebIdentity).
-    pub fn federated(provider: &str) -> SessionFacts {
-        SessionFacts { federated_provider: Some(provider.to_string()), ..SessionFacts::default() }
-    }
 }
 
 /// Who makes a call, as the evaluator sees them.
@@ -254,6 +190,9 @@ impl Predictor {
         for (key, values) in keys {
             context.insert(&key, values);
         }
+        if let Governing::Federation(name) = &governed_by {
+            return Ok(self.federation(caller, set, context, name));
+        }
         let mut target = None;
         // A role's account is in its ARN; a bucket's is its owner's.
         let mut resource_account = None;
@@ -271,6 +210,7 @@ impl Predictor {
                 }
             }
             Governing::Key(key) => set.resource = Some(self.key_policy(key).await?),
+            Governing::Federation(_) => {}
         }
         let resource_owner = resource_account.clone().or_else(|| account_in(&resource)).or_else(|| caller.account().map(str::to_string));
         self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await;
@@ -315,6 +255,17 @@ impl Predictor {
         Ok((evaluation.decision != Decision::Allow).then_some(evaluation.reason))
     }
 
+    /// GetFederationToken: only an IAM user's long-term key may call it, as its
+    /// identity policies allow, on `arn:...:sts::<account>:federated-user/<name>`.
+    fn federation(&self, caller: Caller, set: PolicySet, context: Context, name: &str) -> Reason {
+        let Caller::User { account, .. } = &caller else {
+            return reason(Decision::Deny, format!("GetFederationToken needs an IAM user's long-term key: {} cannot call it", caller.arn()));
+        };
+        let resource = format!("arn:{}:sts::{account}:federated-user/{name}", self.partition);
+        let request = Request { caller, action: "sts:GetFederationToken".into(), resource, resource_account: None, context };
+        policy::evaluate(&request, &set).reason
+    }
+
     /// The Organization's part: the SCPs over the caller's account, the RCPs
     /// over the resource's, and the keys the Organization puts in the request.
     async fn organization_caps(&self, set: &mut PolicySet, context: &mut Context, caller: Option<&str>, resource: Option<&str>) {
@@ -341,13 +292,22 @@ impl Predictor {
     /// boundary, its session's) and the request context its session carries.
     async fn caller_policies(&self, caller: &str, facts: &SessionFacts) -> Result<(Caller, PolicySet, Context), String> {
         let caller = Caller::parse(caller).ok_or_else(|| format!("{caller} is not a principal the evaluator knows"))?;
-        let own = self.principal(&caller).await?;
+        let own = match (&caller, &facts.federated_from) {
+            // A federated user's session holds its IAM user's policies, narrowed by its session's.
+            (Caller::FederatedUser { account, .. }, Some(user)) => self.read_user(self.clients(account)?, user).await?,
+            (Caller::FederatedUser { arn, .. }, None) => return Err(format!("the IAM user behind {arn} is not known")),
+            _ => self.principal(&caller).await?,
+        };
         let mut session = Vec::new();
         if let Some(policy) = &facts.policy {
             session.push(Policy::parse("the session policy", policy, DocumentKind::Identity).map_err(|e| format!("the session policy: {e}"))?);
         }
         for arn in &facts.policy_arns {
             session.push(self.managed(arn, &format!("the session policy {arn}")).await?);
+        }
+        if facts.federated_from.is_some() && session.is_empty() {
+            // "If you do not pass a session policy, the federated user session has no permissions."
+            session.push(Policy { name: "no session policy (GetFederationToken was called without one)".into(), statements: Vec::new() });
         }
         let set = PolicySet { identity: own.identity, boundary: own.boundary, session, resource_exists: true, ..PolicySet::default() };
         // Session tags override the role's tags of the same key.
@@ -640,50 +600,6 @@ mod tests {
             transitive_tag_keys: transitive.iter().map(|k| k.to_string()).collect(),
             ..SessionParams::default()
         }
-    }
-
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: "Transitive tags
-    // persist during role chaining"; other session tags do not pass to the next session.
-    #[test]
-    fn a_source_identity_once_set_stays_down_the_chain() {
-        let mut first = params(&[], &[]);
-        first.source_identity = Some("alice@example.com".into());
-        let set = SessionFacts::default().assumed(&first);
-        let chained = set.assumed(&params(&[], &[]));
-        assert_eq!(chained.source_identity.as_deref(), Some("alice@example.com"));
-        assert_eq!(SessionFacts::default().assumed(&params(&[], &[])).source_identity, None);
-    }
-
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
-    // the instance keys go with "EC2 instance role credentials", aws:FederatedProvider with a
-    // session from a federated identity; neither passes to a session AssumeRole makes from it.
-    #[test]
-    fn an_instance_session_carries_its_instance_and_a_chained_one_does_not() {
-        let instance = InstanceSource { arn: "arn:aws:ec2:us-east-1:111111111111:instance/i-1".into(), vpc: Some("vpc-1".into()), private_ip: Some("10.0.0.5".into()) };
-        let keys = instance.keys();
-        for (key, value) in [
-            ("ec2:SourceInstanceARN", "arn:aws:ec2:us-east-1:111111111111:instance/i-1"),
-            ("ec2:RoleDelivery", "2.0"),
-            ("aws:Ec2InstanceSourceVpc", "vpc-1"),
-            ("aws:Ec2InstanceSourcePrivateIPv4", "10.0.0.5"),
-        ] {
-            assert!(keys.contains(&(key, value.to_string())), "{key}: {keys:?}");
-        }
-        let on_instance = SessionFacts { instance: Some(instance), ..SessionFacts::default() };
-        assert_eq!(on_instance.assumed(&params(&[], &[])).instance, None);
-        let federated = SessionFacts::federated("arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com");
-        assert_eq!(federated.federated_provider.as_deref(), Some("arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"));
-        assert_eq!(federated.assumed(&params(&[], &[])).federated_provider, None);
-    }
-
-    #[test]
-    fn transitive_tags_pass_to_the_next_session_and_the_others_do_not() {
-        let first = SessionFacts::default().assumed(&params(&[("team", "data"), ("run", "1")], &["team"]));
-        let second = first.assumed(&params(&[("stage", "deploy")], &[]));
-        assert_eq!(second.tags.get("team").map(String::as_str), Some("data"));
-        assert!(!second.tags.contains_key("run"), "{second:?}");
-        assert_eq!(second.tags.get("stage").map(String::as_str), Some("deploy"));
-        assert!(second.transitive_tag_keys.contains("team"), "a transitive tag stays transitive down the chain");
     }
 
     fn trust(actions: &str) -> PolicySet {

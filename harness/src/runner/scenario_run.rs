@@ -303,7 +303,7 @@ impl<'r> ScenarioRun<'r> {
         };
         self.record_step(&input, &performed, predicted);
         if let Some(session) = call.new_session() {
-            self.save_session(&step.principal, session.save_as, (session.role_arn, session.session_name, &session.params), &performed).await;
+            self.save_session(&step.principal, session.save_as, (session.role_arn, session.session_name, &session.params), &performed, session.federated).await;
         }
         Ok(())
     }

@@ -84,6 +84,11 @@ impl<'a> StepFields<'a> {
         self.template(name)?.ok_or_else(|| FieldError { offset: self.step_start, message: format!("a `{}` step needs `{name}`", self.action) })
     }
 
+    /// A plain string field the step must have.
+    pub fn need_text(&self, name: &str) -> Result<String, FieldError> {
+        self.text(name)?.ok_or_else(|| FieldError { offset: self.step_start, message: format!("a `{}` step needs `{name}`", self.action) })
+    }
+
     /// A list of templates (`policy_arns = ["${arn}"]`).
     pub fn templates(&self, name: &str) -> Result<Vec<Template>, FieldError> {
         let Some(texts) = self.texts(name)? else { return Ok(Vec::new()) };

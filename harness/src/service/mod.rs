@@ -133,6 +133,8 @@ pub enum Governing<'a> {
     Bucket(&'a str),
     /// A KMS key (its ARN): its key policy.
     Key(&'a str),
+    /// GetFederationToken's federated user (its name): the caller's own policies alone.
+    Federation(&'a str),
 }
 
 /// A call as an `aws` command in the instance script. The script's files,
@@ -165,6 +167,8 @@ pub struct NewSession<'a> {
     pub role_arn: &'a str,
     pub session_name: &'a str,
     pub params: Cow<'a, SessionParams<String>>,
+    /// A GetFederationToken session (`federated-user/<session_name>`), not a role's.
+    pub federated: bool,
 }
 
 /// The registry: one line per service generates [`Action`] and its dispatch.

@@ -1,5 +1,6 @@
 //! AWS STS: assume a role (with its session parameters), exchange a web
-//! identity token for a role's session, and ask who the caller is.
+//! identity token for a role's session, make an IAM user's federated-user
+//! session (GetFederationToken), and ask who the caller is.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use crate::template::Template;
 pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 pub const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 const GET_CALLER_IDENTITY: &str = "sts:GetCallerIdentity";
+pub const GET_FEDERATION_TOKEN: &str = "sts:GetFederationToken";
 
 /// AssumeRole's session parameters, as a scenario names them.
 const SESSION_FIELDS: [&str; 7] = ["external_id", "duration_seconds", "tags", "transitive_tag_keys", "source_identity", "policy", "policy_arns"];
@@ -22,6 +24,11 @@ pub enum Sts<T> {
     /// a session; `issuer` is the acting OIDC principal's, set when rendered.
     AssumeRoleWithWebIdentity { role_arn: T, session_name: String, save_as: Option<String>, issuer: String, claims: BTreeMap<String, String> },
     GetCallerIdentity { expect_arn: Option<T> },
+    /// As an IAM user (its long-term key): a session `federated-user/<name>`
+    /// (`federated_user` in a scenario),
+    /// narrowed by the session's `policy` and `policy_arns` (none: it has no
+    /// permissions of its own); `duration_seconds` as GetFederationToken takes it.
+    GetFederationToken { name: String, save_as: Option<String>, session: SessionParams<T> },
 }
 
 impl Sts<String> {
@@ -171,12 +178,13 @@ impl<T> Named for Sts<T> {
             Sts::AssumeRole { .. } => ASSUME_ROLE,
             Sts::AssumeRoleWithWebIdentity { .. } => ASSUME_ROLE_WITH_WEB_IDENTITY,
             Sts::GetCallerIdentity { .. } => GET_CALLER_IDENTITY,
+            Sts::GetFederationToken { .. } => GET_FEDERATION_TOKEN,
         }
     }
 
     fn save_as(&self) -> Option<&str> {
         match self {
-            Sts::AssumeRole { save_as, .. } | Sts::AssumeRoleWithWebIdentity { save_as, .. } => save_as.as_deref(),
+            Sts::AssumeRole { save_as, .. } | Sts::AssumeRoleWithWebIdentity { save_as, .. } | Sts::GetFederationToken { save_as, .. } => save_as.as_deref(),
             Sts::GetCallerIdentity { .. } => None,
         }
     }
@@ -191,6 +199,7 @@ impl Written for Sts<Template> {
         (ASSUME_ROLE, &ASSUME_ROLE_FIELDS),
         (ASSUME_ROLE_WITH_WEB_IDENTITY, &["role_arn", "session_name", "save_as", "claims"]),
         (GET_CALLER_IDENTITY, &["expect_arn"]),
+        (GET_FEDERATION_TOKEN, &["federated_user", "save_as", "policy", "policy_arns", "duration_seconds"]),
     ];
 
     fn parse(fields: &StepFields<'_>) -> Result<Self, FieldError> {
@@ -204,6 +213,8 @@ impl Written for Sts<Template> {
                 issuer: String::new(),
                 claims: fields.table("claims")?.unwrap_or_default(),
             },
+            // The API's Name; `name` is the step's own.
+            GET_FEDERATION_TOKEN => Sts::GetFederationToken { name: fields.need_text("federated_user")?, save_as: fields.save_as()?, session: SessionParams::parse(fields)? },
             _ => Sts::GetCallerIdentity { expect_arn: fields.template("expect_arn")? },
         })
     }
@@ -213,6 +224,7 @@ impl Written for Sts<Template> {
             Sts::AssumeRole { role_arn, session, .. } => std::iter::once(role_arn).chain(&session.external_id).chain(&session.policy_arns).collect(),
             Sts::AssumeRoleWithWebIdentity { role_arn, .. } => vec![role_arn],
             Sts::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
+            Sts::GetFederationToken { session, .. } => session.policy_arns.iter().collect(),
         }
     }
 
@@ -232,6 +244,7 @@ impl Written for Sts<Template> {
                 claims: claims.clone(),
             },
             Sts::GetCallerIdentity { expect_arn } => Sts::GetCallerIdentity { expect_arn: expect_arn.as_ref().map(|t| t.render(with.outputs)).transpose()? },
+            Sts::GetFederationToken { name, save_as, session } => Sts::GetFederationToken { name: name.clone(), save_as: save_as.clone(), session: session.render(with.outputs)? },
         })
     }
 }
@@ -273,6 +286,7 @@ mod made {
                 Sts::AssumeRole { .. } => "AssumeRole",
                 Sts::AssumeRoleWithWebIdentity { .. } => "AssumeRoleWithWebIdentity",
                 Sts::GetCallerIdentity { .. } => "GetCallerIdentity",
+                Sts::GetFederationToken { .. } => "GetFederationToken",
             }
         }
 
@@ -281,6 +295,7 @@ mod made {
             match self {
                 Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string()),
                 Sts::GetCallerIdentity { .. } => None,
+                Sts::GetFederationToken { name, .. } => Some(format!("federated-user/{name}")),
             }
         }
 
@@ -297,6 +312,7 @@ mod made {
                     )
                 }
                 Sts::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
+                Sts::GetFederationToken { name, session, .. } => format!("aws sts get-federation-token --name {name}{}", session.cli_flags(word)),
             }
         }
 
@@ -310,6 +326,9 @@ mod made {
                 },
                 Sts::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => Authorization::WebIdentity { role_arn, issuer, claims },
                 Sts::GetCallerIdentity { .. } => Authorization::NoneNeeded("sts:GetCallerIdentity needs no permission"),
+                Sts::GetFederationToken { name, .. } => {
+                    Authorization::Request { action: super::GET_FEDERATION_TOKEN, resource: name.clone(), governed_by: Governing::Federation(name), keys: Vec::new() }
+                }
             }
         }
 
@@ -338,7 +357,7 @@ mod made {
                 Sts::AssumeRoleWithWebIdentity { .. } => {
                     if caps.web_identity { Ok(()) } else { Err("the target does not check web identity tokens against trust policies") }
                 }
-                Sts::GetCallerIdentity { .. } => identity_rules_enforced(caps, predicted),
+                Sts::GetCallerIdentity { .. } | Sts::GetFederationToken { .. } => identity_rules_enforced(caps, predicted),
             }
         }
 
@@ -358,6 +377,7 @@ mod made {
                         Err(err) => failed(call_error(&err)),
                     }
                 }
+                Sts::GetFederationToken { name, session, .. } => super::federation::perform(&client, name, session, start).await,
                 Sts::GetCallerIdentity { expect_arn } => match client.get_caller_identity().send().await {
                     Ok(out) => outcome::caller(
                         expect_arn.as_deref(),
@@ -390,6 +410,7 @@ mod made {
                 }
                 Sts::GetCallerIdentity { .. } => Ok(InstanceCommand::printing("aws sts get-caller-identity --output json".to_string())),
                 Sts::AssumeRoleWithWebIdentity { .. } => Err("a web identity token is exchanged by the harness, not on the instance"),
+                Sts::GetFederationToken { .. } => Err("GetFederationToken needs an IAM user's long-term key; an instance holds a role's session"),
             }
         }
 
@@ -406,7 +427,7 @@ mod made {
                     let session = Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
                     outcome::assumed_session(role_arn, session_name, &session, elapsed)
                 }
-                Sts::AssumeRoleWithWebIdentity { .. } => {
+                Sts::AssumeRoleWithWebIdentity { .. } | Sts::GetFederationToken { .. } => {
                     let mut done = Performed::new(Observed::Allowed, elapsed);
                     done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
                     done
@@ -416,9 +437,12 @@ mod made {
 
         fn new_session(&self) -> Option<NewSession<'_>> {
             match self {
-                Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session) }),
+                Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session), federated: false }),
                 Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as: Some(save_as), .. } => {
-                    Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()) })
+                    Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()), federated: false })
+                }
+                Sts::GetFederationToken { name, save_as: Some(save_as), session } => {
+                    Some(NewSession { save_as, role_arn: "", session_name: name, params: Cow::Borrowed(session), federated: true })
                 }
                 _ => None,
             }
@@ -467,5 +491,7 @@ mod made {
     }
 }
 
+#[cfg(not(fuzzing))]
+mod federation;
 #[cfg(test)]
 mod tests;

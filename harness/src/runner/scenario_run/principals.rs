@@ -167,20 +167,24 @@ impl ScenarioRun<'_> {
     /// Keep an AssumeRole (or web identity) step's session as principal `save_as`, only when it
     /// passed its checks (a session of the role asked for). A session made by
     /// the harness is used by the harness; one made on the instance stays there.
-    pub(super) async fn save_session(&mut self, acting: &str, save_as: &str, asked: (&str, &str, &SessionParams<String>), performed: &Performed) {
+    pub(super) async fn save_session(&mut self, acting: &str, save_as: &str, asked: (&str, &str, &SessionParams<String>), performed: &Performed, federated: bool) {
         let (role_arn, session_name, params) = asked;
         let facts = match self.principals.get(acting) {
+            // A federated user's session: its IAM user's policies, narrowed by its own.
+            Some(Known { arn, .. }) if federated => SessionFacts::federated_user(arn.rsplit('/').next().unwrap_or_default(), params),
             // A token's session names the provider that issued it.
             Some(Known { issuer: Some(_), arn, .. }) => SessionFacts::federated(arn),
             Some(known) => known.facts.assumed(params),
             None => SessionFacts::default(),
         };
+        // A federated user's ARN is what STS answered (checked to end in federated-user/<name>).
+        let expected = if federated { performed.caller_arn.clone() } else { outcome::expected_session_arn(role_arn, session_name) };
         let saved = match (&performed.session, &performed.session_on_instance, self.principals.get(acting).map(|k| &k.principal)) {
             (Some(session), _, _) => Some(Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await))),
             (None, Some(file), Some(Principal::OnInstance(shell))) => Some(Principal::OnInstance(shell.with_session(file.clone()))),
             _ => None,
         };
-        match (saved, outcome::expected_session_arn(role_arn, session_name)) {
+        match (saved, expected) {
             (Some(principal), Some(arn)) if performed.mismatch.is_none() => {
                 self.principals.insert(save_as.to_string(), Known { principal, arn, facts, issuer: None });
             }

@@ -91,3 +91,20 @@ fn the_cli_text_quotes_what_a_shell_would_split() {
     let tagged = SessionParams { external_id: Some("a b".to_string()), tags: [("team".to_string(), "data".to_string())].into(), ..SessionParams::default() };
     assert_eq!(tagged.cli_flags(word), " --external-id 'a b' --tags Key=team,Value=data");
 }
+
+/// GetFederationToken: the session it saves is a federated user's (not a
+/// role's), its CLI line names the session policy, and a denial it meets
+/// depends on the identity rules the prediction names.
+#[test]
+fn a_federation_token_step_makes_a_federated_users_session() {
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#.to_string();
+    let step = Sts::GetFederationToken { name: "contractor".into(), save_as: Some("contractor".into()), session: SessionParams { policy: Some(policy), ..SessionParams::default() } };
+    let call = Call::Sts(step);
+    let session = call.new_session().expect("a session to save");
+    assert!(session.federated && session.session_name == "contractor" && session.role_arn.is_empty());
+    assert!(call.cli().starts_with("aws sts get-federation-token --name contractor --policy "), "{}", call.cli());
+    assert_eq!(call.resource().as_deref(), Some("federated-user/contractor"));
+    let session_rules = Capabilities { identity_policies: true, ..Capabilities::default() };
+    assert_eq!(call.denial_verifiable(&session_rules, Some(&reason(PolicyType::Session))), Err("the target does not apply session policies"));
+    assert!(call.on_instance().is_err(), "an instance holds a role's session, which cannot call it");
+}
