@@ -460,12 +460,31 @@ def declare_organization(request):
         DECLARED_MEMBERS[management] = members
         # A run declares the Organization afresh: one an earlier run's config left in the account
         # (the emulator's end is its cleanup) gives way, with its members.
-        backend = organizations_backends[management][PARTITION]
-        if backend.org is not None:
-            for account in backend.accounts:
-                organizations_backends.master_accounts.pop(account.id, None)
-            backend._reset()
+        _retire(management)
     return _json(200, {"management": management, "members": members})
+
+
+def _retire(management):
+    """The management account's Organization gone, its members free again (under _ORGANIZATION_LOCK)."""
+    backend = organizations_backends[management][PARTITION]
+    if backend.org is not None:
+        for account in backend.accounts:
+            organizations_backends.master_accounts.pop(account.id, None)
+        backend._reset()
+
+
+def retire_organization(request):
+    """DELETE /_harness/organization: the scenario that declared it has ended. Its SCPs and RCPs
+    are account-wide state: left behind (a destroy that detached nothing, an emulator kept for
+    the next scenario), they would cap the next scenario's accounts."""
+    try:
+        management = json.loads(request.get_data() or b"{}")["management"]
+    except (ValueError, KeyError, TypeError):
+        return _json(400, {"Code": "BadRequest", "Message": "JSON body with management required"})
+    with _ORGANIZATION_LOCK:
+        DECLARED_MEMBERS.pop(management, None)
+        _retire(management)
+    return _json(200, {"management": management, "retired": True})
 
 
 def _join(backend, account_id):
@@ -1318,6 +1337,8 @@ class HarnessApp:
                                    "identity_policies_enforced": True})
         elif path == "/_harness/organization" and request.method == "POST":
             response = declare_organization(request)
+        elif path == "/_harness/organization" and request.method == "DELETE":
+            response = retire_organization(request)
         elif path == "/_harness/ec2/instance-credentials" and request.method == "POST":
             response = instance_credentials(request)
         else:

@@ -632,6 +632,31 @@ fn launchers_started_at_once_each_serve_on_their_own_port() {
     });
 }
 
+/// An Organization the launcher was told of goes when its scenario ends: its
+/// SCPs and RCPs are account-wide, and left behind they would cap the next
+/// scenario's accounts on the same emulator.
+#[test]
+fn a_retired_organization_is_gone_from_the_emulator() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let server = MotoServer::start(&MotoOptions::default()).await.expect("the launcher starts");
+        let config = admin_config(&server.endpoint, &server.admin_access_key_id, server.admin_secret.expose()).await;
+        let account = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.unwrap().account().unwrap().to_string();
+        let url = format!("{}/_harness/organization", server.endpoint.trim_end_matches('/'));
+        let http = reqwest::Client::new();
+        let declared = http.post(&url).json(&serde_json::json!({"management": account, "members": []})).send().await.unwrap();
+        assert!(declared.status().is_success(), "{}", declared.text().await.unwrap_or_default());
+        let organizations = aws_sdk_organizations::Client::new(&config);
+        organizations.create_organization().send().await.expect("the management account creates its Organization");
+        assert!(organizations.describe_organization().send().await.is_ok(), "the Organization is there");
+        let retired = http.delete(&url).json(&serde_json::json!({"management": account})).send().await.unwrap();
+        assert!(retired.status().is_success(), "{}", retired.text().await.unwrap_or_default());
+        let gone = organizations.describe_organization().send().await.expect_err("no Organization once retired");
+        assert_eq!(sdk::call_error(&gone).code(), "AWSOrganizationsNotInUseException");
+        server.stop().await;
+    });
+}
+
 #[test]
 fn two_shards_run_every_scenario_once_and_merge_into_the_whole_runs_report() {
     let emulator = Emulator::start();

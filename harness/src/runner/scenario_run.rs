@@ -120,10 +120,7 @@ impl<'r> ScenarioRun<'r> {
     /// the target: the cleanup runs whatever happens in the stages.
     pub(super) async fn run(mut self) -> ScenarioReport {
         let target = Arc::clone(&self.runner.target);
-        let _turn = match self.scenario.organization {
-            Some(_) => Some(target.organization_turn().await),
-            None => None,
-        };
+        let _turn = target.turn(self.scenario.organization.is_some()).await;
         // A kept scenario's resources keep their names: the same prefix.
         let prefix = self.kept.as_ref().map(|k| k.prefix.clone()).unwrap_or_else(|| name_prefix(&self.scenario.name, &self.runner.run_id));
         (self.events)(Event::ScenarioStarted { scenario: &self.scenario.name, prefix: &prefix });
@@ -137,6 +134,7 @@ impl<'r> ScenarioRun<'r> {
                 self.report.cleanup = self.clean_up(copy, prefix).await;
             }
         }
+        self.retire_organization().await;
         self.finish()
     }
 

@@ -79,14 +79,14 @@ pub struct Target {
     /// How a scenario's accounts are reached from the admin's.
     accounts: AccountReach,
     /// Held by the scenario whose Organization the target holds now.
-    organization_turn: tokio::sync::Mutex<()>,
+    organization_turn: tokio::sync::RwLock<()>,
 }
 
 impl Target {
     /// A started target, its profile worked out from its backend.
     fn assemble(description: TargetDescription, endpoint: Endpoint, admin: Admin, backend: Backend, accounts: AccountReach) -> Self {
         let profile = Profile::of(&backend);
-        Target { description, endpoint, admin, profile, backend, accounts, organization_turn: tokio::sync::Mutex::new(()) }
+        Target { description, endpoint, admin, profile, backend, accounts, organization_turn: tokio::sync::RwLock::new(()) }
     }
 
     /// The HTTP client of the harness's launcher, where the target is one (the

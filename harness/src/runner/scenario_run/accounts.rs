@@ -36,6 +36,21 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
+    /// The scenario's Organization retired on the target once it has ended (a
+    /// kept scenario's stays for its next run). One that cannot be fails the
+    /// scenario: the next scenario's accounts would be under its guardrails.
+    pub(super) async fn retire_organization(&mut self) {
+        let Some(organization) = &self.scenario.organization else { return };
+        if self.runner.options.keep {
+            return;
+        }
+        let Some(management) = self.accounts.iter().find(|a| a.account.name == organization.management) else { return };
+        if let Err(err) = self.runner.target.retire_organization(&management.account.id).await {
+            let message = format!("the Organization of {} could not be retired on the target, and would cap the next scenario's accounts: {err}", management.account.id);
+            self.report.error.get_or_insert(ScenarioStop { phase: Phase::Destroy, message });
+        }
+    }
+
     /// Each account's name and the id that plays it here.
     pub(super) fn account_ids(&self) -> Accounts {
         Accounts::new(self.accounts.iter().map(|a| (a.account.name.clone(), a.account.id.clone()))).unwrap_or_default()
