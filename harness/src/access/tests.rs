@@ -470,3 +470,18 @@ fn instance_keys_bind_the_instance_and_the_region_deny_spares_the_home_region() 
     let without_region: Vec<Value> = state.iter().map(|r| if r["type"] == "aws_s3_bucket" { bucket("data") } else { r.clone() }).collect();
     assert!(!lines(&without_region).iter().any(|l| l.starts_with("aws_iam_role.reader ->")));
 }
+
+/// What a bucket policy grants everyone is a path of anyone, walked with an
+/// unsigned request; the bucket's RestrictPublicBuckets closes it.
+#[test]
+fn a_public_read_is_anyones_path_walked_unsigned() {
+    let public = document(json!([{"Sid": "Share", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}]));
+    let mut state = vec![bucket("data"), resource("aws_s3_bucket_policy", "data", json!({"bucket": "data", "policy": public}))];
+    let inventory = Inventory::from_states(&[json!({"version": 4, "resources": state.clone()})], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    let line = found.iter().find(|l| l.text == "anonymous -> aws_s3_bucket.data: s3:GetObject").unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(line.walk.as_ref().unwrap().walker, Walker::Anonymous);
+    state.push(resource("aws_s3_bucket_public_access_block", "data", json!({"bucket": "data", "restrict_public_buckets": true})));
+    assert!(!lines(&state).iter().any(|l| l.starts_with("anonymous")), "{:#?}", lines(&state));
+}

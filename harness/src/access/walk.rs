@@ -20,6 +20,8 @@ pub enum Walker {
     /// claims (an emulator accepts it): the walk's first role is entered with
     /// AssumeRoleWithWebIdentity.
     WebIdentity { issuer: String, claims: std::collections::BTreeMap<String, String> },
+    /// Anyone: unsigned requests, which need no principal of the scenario.
+    Anonymous,
 }
 
 /// One path as calls: AssumeRole into each role, then each action on the bucket.
@@ -90,7 +92,7 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
         Start::User(index) => Walker::User { arn: inventory.users[*index].arn.clone() },
         Start::Account(_) => return Err("its start is any principal of an account: none of the scenario's acts as it".into()),
         Start::Provider(arn) => web_identity(arn, path, inventory)?,
-        Start::Anonymous => return Err("its start is an unsigned request: anonymous walks are not made yet".into()),
+        Start::Anonymous => Walker::Anonymous,
     };
     if path.reach.as_ref().is_some_and(|r| !r.opened.conditions.is_empty()) {
         return Err("it holds only under conditions on what the caller carries, which the walk cannot change".into());

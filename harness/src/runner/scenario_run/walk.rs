@@ -54,11 +54,20 @@ impl ScenarioRun<'_> {
         if matches!(walk.walker, Walker::WebIdentity { .. }) && !self.caps.web_identity {
             return Proof::predicted("the target does not check web identity tokens: a walk it allows proves nothing");
         }
-        let Some(mut principal) = self.walker(&walk.walker) else {
+        // The probe's unsigned read proves the target judges unsigned requests at all.
+        if matches!(walk.walker, Walker::Anonymous) && !self.caps.public_access_block {
+            return Proof::predicted("the target does not judge unsigned requests by their bucket's policy: a walk it allows proves nothing");
+        }
+        let anyone = match walk.walker {
+            Walker::Anonymous => Some(Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await))),
+            _ => None,
+        };
+        let Some(mut principal) = anyone.or_else(|| self.walker(&walk.walker)) else {
             let who = match &walk.walker {
                 Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
                 Walker::User { arn } => arn.clone(),
                 Walker::WebIdentity { issuer, .. } => format!("a token issuer of {issuer} (the harness mints tokens only where the scenario plays the provider)"),
+                Walker::Anonymous => "anyone".into(),
             };
             return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {who}"));
         };
@@ -165,6 +174,7 @@ impl ScenarioRun<'_> {
             Walker::User { arn: user } => known.arn == *user,
             // The provider's token issuer: its calls carry the token, no credentials.
             Walker::WebIdentity { issuer, .. } => known.issuer.as_deref() == Some(issuer.as_str()),
+            Walker::Anonymous => known.arn == "*",
         };
         self.principals
             .values()
