@@ -6,7 +6,8 @@
 //! the scenario.
 //!
 //! What it sees: IAM roles (trust, inline, attached and boundary policies,
-//! tags), users and their groups, OIDC and SAML providers, buckets and
+//! tags), users and their groups (and the federated users a resource policy
+//! names, as the users allowed to make them), OIDC and SAML providers, buckets and
 //! their policies and Block Public Access, KMS keys and their key
 //! policies, an Organization's SCPs and RCPs on its root and accounts, as
 //! the configs' state holds them; the actions

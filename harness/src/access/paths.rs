@@ -41,6 +41,9 @@ pub enum Start {
     Provider(String),
     /// An unsigned request.
     Anonymous,
+    /// A federated user a resource policy names (its ARN), as the inventory's
+    /// users allowed `sts:GetFederationToken` may make it (their indices).
+    FederatedUser { arn: String, minted_by: Vec<usize> },
 }
 
 /// Entering a role.
@@ -187,6 +190,7 @@ fn actors(inventory: &Inventory) -> Vec<Acting> {
         let set = PolicySet { resource_exists: true, ..PolicySet::default() };
         acting.push(Acting { start: Start::Provider(arn.clone()), caller: Caller::Federated(arn), set, context: Context::signed([]), assume: Some(assume), delegated_only: false });
     }
+    acting.extend(federated_users(inventory));
     // Last: `analyse` reads its edges as what anyone may do.
     let set = PolicySet { resource_exists: true, ..PolicySet::default() };
     acting.push(Acting { start: Start::Anonymous, caller: Caller::Anonymous, set, context: Context::signed([]), assume: None, delegated_only: false });
@@ -197,6 +201,36 @@ fn actors(inventory: &Inventory) -> Vec<Acting> {
         }
     }
     acting
+}
+
+/// Each federated user a bucket or key policy names, where a user of the
+/// inventory may make it: a policy naming its ARN grants its session directly,
+/// whatever session policy the user passes; it has nothing else of its own
+/// (its session policy is the user's to pass: not in any state), and calls no STS.
+fn federated_users(inventory: &Inventory) -> Vec<Acting> {
+    let policies = inventory.buckets.iter().filter_map(|b| b.policy.as_ref()).chain(inventory.keys.iter().map(|k| &k.policy));
+    let named: BTreeSet<String> = policies.flat_map(|p| &p.statements).filter_map(|s| s.principal.as_ref()).flat_map(|p| p.federated_users().map(str::to_string).collect::<Vec<_>>()).collect();
+    let nothing = Policy { name: "the session policy its user passes (unknown: none counted)".into(), statements: Vec::new() };
+    named
+        .into_iter()
+        .filter_map(|arn| {
+            let caller = Caller::parse(&arn)?;
+            let minted_by: Vec<usize> = inventory.users.iter().enumerate().filter(|(_, user)| may_federate(user, &arn)).map(|(i, _)| i).collect();
+            if minted_by.is_empty() {
+                return None;
+            }
+            let set = PolicySet { session: vec![nothing.clone()], resource_exists: true, ..PolicySet::default() };
+            Some(Acting { start: Start::FederatedUser { arn, minted_by }, caller, set, context: Context::signed([]), assume: None, delegated_only: false })
+        })
+        .collect()
+}
+
+/// Whether `user`'s own policies let it call GetFederationToken for the federated user `arn`.
+fn may_federate(user: &super::inventory::User, arn: &str) -> bool {
+    let caller = Caller::User { partition: String::new(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
+    let set = PolicySet { identity: user.identity.clone(), boundary: user.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+    let request = Request { caller, action: "sts:GetFederationToken".into(), resource: arn.to_string(), resource_account: None, context: Context::signed(&user.tags) };
+    edge::decide(&request, &set).is_some()
 }
 
 /// Every account a trust, bucket or key policy names.

@@ -80,6 +80,10 @@ impl Namer {
                 None => format!("users of {}", self.text(arn)),
             },
             Start::Anonymous => "anonymous".into(),
+            Start::FederatedUser { arn, minted_by } => {
+                let users: Vec<String> = minted_by.iter().map(|i| self.address(&inventory.users[*i].address, &inventory.users[*i].account)).collect();
+                format!("{} as {}", users.join(" or "), self.text(arn.rsplit(':').next().unwrap_or(arn)))
+            }
         }
     }
 

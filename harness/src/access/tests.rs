@@ -485,3 +485,23 @@ fn a_public_read_is_anyones_path_walked_unsigned() {
     state.push(resource("aws_s3_bucket_public_access_block", "data", json!({"bucket": "data", "restrict_public_buckets": true})));
     assert!(!lines(&state).iter().any(|l| l.starts_with("anonymous")), "{:#?}", lines(&state));
 }
+
+/// A bucket policy naming a federated user grants its session directly: a
+/// path of every user allowed sts:GetFederationToken, and of no other.
+#[test]
+fn a_federated_user_a_bucket_names_is_a_path_of_the_users_that_may_make_it() {
+    let auditor = format!("arn:aws:sts::{ACCOUNT}:federated-user/auditor");
+    let policy = document(json!([{"Sid": "Auditor", "Effect": "Allow", "Principal": {"AWS": auditor}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}]));
+    let user = |name: &str, statements: Value| {
+        vec![
+            resource("aws_iam_user", name, json!({"name": name, "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"), "permissions_boundary": ""})),
+            resource("aws_iam_user_policy", name, json!({"name": format!("{name}-policy"), "user": name, "policy": document(statements)})),
+        ]
+    };
+    let mut state = vec![bucket("data"), resource("aws_s3_bucket_policy", "data", json!({"bucket": "data", "policy": policy}))];
+    state.extend(user("broker", json!([{"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}])));
+    state.extend(user("clerk", json!([{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}])));
+    let found = lines(&state);
+    assert!(found.contains("aws_iam_user.broker as federated-user/auditor -> aws_s3_bucket.data: s3:GetObject"), "{found:#?}");
+    assert!(!found.iter().any(|l| l.contains("clerk")), "a user that may not federate makes no federated user: {found:#?}");
+}

@@ -93,6 +93,7 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
         Start::Account(_) => return Err("its start is any principal of an account: none of the scenario's acts as it".into()),
         Start::Provider(arn) => web_identity(arn, path, inventory)?,
         Start::Anonymous => Walker::Anonymous,
+        Start::FederatedUser { .. } => return Err("its start is a federated user: walks are not made as one yet".into()),
     };
     if path.reach.as_ref().is_some_and(|r| !r.opened.conditions.is_empty()) {
         return Err("it holds only under conditions on what the caller carries, which the walk cannot change".into());

@@ -229,6 +229,14 @@ impl PrincipalElement {
         self.everyone || self.aws.contains(&AwsPrincipal::Everyone)
     }
 
+    /// The federated users it names (`arn:...:sts::A:federated-user/NAME`).
+    pub fn federated_users(&self) -> impl Iterator<Item = &str> {
+        self.aws.iter().filter_map(|p| match p {
+            AwsPrincipal::Session(arn) if arn.contains(":federated-user/") => Some(arn.as_str()),
+            _ => None,
+        })
+    }
+
     /// The identity providers it names (`Federated`).
     pub fn federated(&self) -> &[String] {
         &self.federated
