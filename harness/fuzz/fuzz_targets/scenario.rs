@@ -29,7 +29,7 @@ mod service;
 #[allow(dead_code)]
 mod reason;
 mod policy {
-    pub use super::reason::Because;
+    pub use super::reason::{Because, ConditionMiss, DeniedBy};
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -51,6 +51,12 @@ fuzz_target!(|data: &[u8]| {
             scenario::PrincipalSource::TokenIssuer { issuer } => {
                 let _ = issuer.render(&values);
             }
+            scenario::PrincipalSource::Anonymous => {}
+        }
+    }
+    for step in parsed.stages.iter().flat_map(|stage| &stage.steps) {
+        if let Some(denied_by) = &step.denied_by {
+            let _ = scenario::denied_by::render(denied_by, &values);
         }
     }
     for stage in &parsed.stages {
