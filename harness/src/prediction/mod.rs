@@ -594,14 +594,6 @@ fn assume_role_checks(mut request: Request, set: &PolicySet, params: &SessionPar
 mod tests {
     use super::*;
 
-    fn params(tags: &[(&str, &str)], transitive: &[&str]) -> SessionParams<String> {
-        SessionParams {
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            transitive_tag_keys: transitive.iter().map(|k| k.to_string()).collect(),
-            ..SessionParams::default()
-        }
-    }
-
     fn trust(actions: &str) -> PolicySet {
         let document = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:user/app"}},"Action":{actions}}}]}}"#);
         PolicySet { resource: Some(Policy::parse("the role's trust policy", &document, DocumentKind::Trust).unwrap()), resource_exists: true, ..PolicySet::default() }
@@ -614,7 +606,7 @@ mod tests {
 
     #[test]
     fn tags_need_tag_session_and_a_source_identity_set_source_identity() {
-        let tagged = params(&[("team", "data")], &[]);
+        let tagged = SessionParams { tags: [("team".to_string(), "data".to_string())].into(), ..SessionParams::default() };
         let refused = assume_role_checks(request(), &trust(r#""sts:AssumeRole""#), &tagged, None).unwrap();
         assert_eq!((refused.decision, refused.because()), (Decision::Deny, Some(crate::policy::Because::Trust)));
         assert_eq!(assume_role_checks(request(), &trust(r#"["sts:AssumeRole","sts:TagSession"]"#), &tagged, None), None);
