@@ -857,6 +857,8 @@ ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _unsigned_w
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#api_getfederationtoken).
 
 FEDERATED = {}
+# Where a minted session's secrets are recorded for the harness to redact (set by record_secrets).
+_record_federation_secrets = None
 
 
 class FederatedUserAccessKey(IAMUserAccessKey):
@@ -922,6 +924,8 @@ def get_federation_token(original):
                   "policy_arns": _members(self.querystring, "PolicyArns", "arn")}
         with _SESSIONS_LOCK:
             FEDERATED[key] = record
+        if _record_federation_secrets is not None:
+            _record_federation_secrets(record["secret"], record["token"])
         credentials = result.result["Credentials"]
         credentials.update({"AccessKeyId": key, "SecretAccessKey": record["secret"], "SessionToken": record["token"]})
         return result
@@ -1370,6 +1374,9 @@ def record_secrets(path):
 
     STSBackend.assume_role = recording_assume_role
     IAMBackend.create_access_key = recording_create_access_key
+    # A federated user's session is minted here, not by moto's backend: recorded as it is made.
+    global _record_federation_secrets
+    _record_federation_secrets = append
 
 
 def watch_parent(parent_pid):
