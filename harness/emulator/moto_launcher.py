@@ -157,12 +157,15 @@ def _session_policies(access_key):
         return access_key.session_policies()
     if not isinstance(access_key, AssumedRoleAccessKey):
         return []
-    policies = []
-    for session in sts_backends[access_key.account_id][access_key.partition].assumed_roles:
-        if session.access_key_id == access_key._access_key_id and session.policy:
-            policies.append(_parsed("the session policy", session.policy, iam_policy.IDENTITY))
-    backend = access_key.backend
-    for arn in _session_of(access_key).get("policy_arns", []):
+    inline = next((session.policy for session in sts_backends[access_key.account_id][access_key.partition].assumed_roles
+                   if session.access_key_id == access_key._access_key_id and session.policy), None)
+    return _passed_policies(access_key.backend, inline, _session_of(access_key).get("policy_arns", []))
+
+
+def _passed_policies(backend, inline, arns):
+    """The session policies a session was made with: the inline one (JSON) and the managed ones by ARN."""
+    policies = [_parsed("the session policy", inline, iam_policy.IDENTITY)] if inline else []
+    for arn in arns:
         try:
             policies.append(_parsed(f"the session policy {arn}", _document(backend.get_policy(arn)), iam_policy.IDENTITY))
         except Exception:
@@ -186,14 +189,8 @@ def _request_context(request, entity):
     reached over loopback HTTP but stands for AWS's HTTPS endpoints, so
     aws:SecureTransport is true; aws:SourceIp is left out (AWS would see the
     caller's public address, which loopback cannot tell)."""
-    now = time.time()
-    context = {
-        "aws:SecureTransport": "true",
-        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-        "aws:EpochTime": str(int(now)),
-        # The region of the signature's scope: the region the request is sent to.
-        "aws:RequestedRegion": request._region,
-    }
+    # The region of the signature's scope: the region the request is sent to.
+    context = _base_context(request._region)
     data = request._data or {}
     if "ExternalId" in data:
         context["sts:ExternalId"] = _param(data, "ExternalId")
@@ -238,6 +235,17 @@ def _request_context(request, entity):
     return context
 
 
+def _base_context(region):
+    """The keys every request carries, signed or not: over HTTPS, its time, the region it is sent to."""
+    now = time.time()
+    return {
+        "aws:SecureTransport": "true",
+        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "aws:EpochTime": str(int(now)),
+        "aws:RequestedRegion": region,
+    }
+
+
 def _tags(entity):
     """A user's or role's tags, {key: value} (moto keeps them as a list of Key/Value dicts)."""
     tags = getattr(entity, "tags", None) or []
@@ -262,20 +270,25 @@ def _resource_policy(request, resource):
             return None, False, account
         return _parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST), True, account
     if resource.startswith("arn:aws:s3:::") and action != "s3:createbucket":
-        bucket_name = resource[len("arn:aws:s3:::"):].split("/", 1)[0]
-        if not bucket_name or bucket_name == "*":
-            return None, True, None
-        owner = s3_backends.bucket_accounts.get(bucket_name)
-        if owner is None:
-            return None, False, None
-        bucket = s3_backends[owner[1]][owner[0]].buckets.get(bucket_name)
-        policy = getattr(bucket, "policy", None)
-        document = policy.decode() if isinstance(policy, bytes) else policy
-        parsed = _parsed(f"the bucket policy of {bucket_name}", document, iam_policy.BUCKET) if document else None
-        return parsed, True, owner[1]
+        return _bucket_policy(resource)
     if resource.split(":")[2:3] == ["kms"] and ":key/" in resource:
         return _key_policy(resource)
     return None, True, None
+
+
+def _bucket_policy(resource):
+    """(the bucket's policy, does the bucket exist, its owner's account) for a bucket's or object's ARN."""
+    bucket_name = resource[len("arn:aws:s3:::"):].split("/", 1)[0]
+    if not bucket_name or bucket_name == "*":
+        return None, True, None
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return None, False, None
+    bucket = s3_backends[owner[1]][owner[0]].buckets.get(bucket_name)
+    policy = getattr(bucket, "policy", None)
+    document = policy.decode() if isinstance(policy, bytes) else policy
+    parsed = _parsed(f"the bucket policy of {bucket_name}", document, iam_policy.BUCKET) if document else None
+    return parsed, True, owner[1]
 
 
 def _key_policy(key_arn):
@@ -884,14 +897,7 @@ class FederatedUserAccessKey(IAMUserAccessKey):
         return Credentials(self._access_key_id, self._secret_access_key, self._session_token)
 
     def session_policies(self):
-        record, policies = self._record, []
-        if record["policy"]:
-            policies.append(_parsed("the session policy", record["policy"], iam_policy.IDENTITY))
-        for arn in record["policy_arns"]:
-            try:
-                policies.append(_parsed(f"the session policy {arn}", _document(self.backend.get_policy(arn)), iam_policy.IDENTITY))
-            except Exception:
-                policies.append(iam_policy.Policy(f"the session policy {arn}", []))
+        policies = _passed_policies(self.backend, self._record["policy"], self._record["policy_arns"])
         # None passed: the session has no permissions of its own.
         return policies or [iam_policy.Policy("no session policy (GetFederationToken was called without one)", [])]
 
@@ -912,8 +918,7 @@ def get_federation_token(original):
         # Only an IAM user's long-term key may call it (a session's keys start with ASIA).
         if not caller_key.startswith("AKIA"):
             raise STSClientError("AccessDenied", "Cannot call GetFederationToken with session credentials")
-        user = next((u for u in iam_backends[self.current_account][PARTITION].list_users("/", None, None)
-                     if any(k.access_key_id == caller_key for k in u.access_keys)), None)
+        user = iam_backends[self.current_account][PARTITION].get_user_from_access_key_id(caller_key)
         if user is None:
             raise STSClientError("AccessDenied", "GetFederationToken needs an IAM user's access key")
         result = original(self)
@@ -1032,22 +1037,14 @@ def _anonymous_s3(original):
             return original(self, bucket_name, key_name)
         resource = f"arn:aws:s3:::{bucket_name or '*'}" + (f"/{key_name}" if key_name else "")
         action = f"s3:{self.data.get('Action') or 'ListBucket'}"
-        policy, exists, account = _resource_policy(_AnonymousRequest(action), resource)
-        context = {"aws:SecureTransport": "true", "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "aws:EpochTime": str(int(time.time())), "aws:RequestedRegion": self.region}
-        decision, _ = iam_policy.evaluate(iam_policy.Caller.parse("*"), action, resource, context, (), policy, None, (),
+        policy, exists, account = _bucket_policy(resource)
+        decision, _ = iam_policy.evaluate(iam_policy.Caller.parse("*"), action, resource, _base_context(self.region), (), policy, None, (),
                                           exists, account, restrict_public=_restricts_public(resource))
         if decision == "no-such-bucket":
             raise MissingBucket(bucket_name)
         if decision != "allow":
             raise S3ClientError("AccessDenied", "Access Denied")
     return patched
-
-
-class _AnonymousRequest:
-    """What _resource_policy reads of a request: its action."""
-    def __init__(self, action):
-        self._action = action
 
 
 ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _anonymous_s3(

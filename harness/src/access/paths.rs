@@ -164,8 +164,7 @@ fn actors(inventory: &Inventory) -> Vec<Acting> {
         acting.push(Acting { start: Start::Role(index), caller, set, context: Context::signed(&role.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
     }
     for (index, user) in inventory.users.iter().enumerate() {
-        let caller = Caller::User { partition: partition.clone(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
-        let set = PolicySet { identity: user.identity.clone(), boundary: user.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+        let (caller, set) = user_caller(inventory, user);
         acting.push(Acting { start: Start::User(index), caller, set, context: Context::signed(&user.tags), assume: Some("sts:AssumeRole"), delegated_only: false });
     }
     // A principal of an account nobody wrote down: it holds whatever grant its account delegates to.
@@ -215,7 +214,7 @@ fn federated_users(inventory: &Inventory) -> Vec<Acting> {
         .into_iter()
         .filter_map(|arn| {
             let caller = Caller::parse(&arn)?;
-            let minted_by: Vec<usize> = inventory.users.iter().enumerate().filter(|(_, user)| may_federate(user, &arn)).map(|(i, _)| i).collect();
+            let minted_by: Vec<usize> = inventory.users.iter().enumerate().filter(|(_, user)| may_federate(inventory, user, &arn)).map(|(i, _)| i).collect();
             if minted_by.is_empty() {
                 return None;
             }
@@ -225,10 +224,16 @@ fn federated_users(inventory: &Inventory) -> Vec<Acting> {
         .collect()
 }
 
-/// Whether `user`'s own policies let it call GetFederationToken for the federated user `arn`.
-fn may_federate(user: &super::inventory::User, arn: &str) -> bool {
-    let caller = Caller::User { partition: String::new(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
+/// A user of the inventory as the evaluator sees its calls: who it is, and its own policies.
+fn user_caller(inventory: &Inventory, user: &super::inventory::User) -> (Caller, PolicySet) {
+    let caller = Caller::User { partition: inventory.partition.clone(), account: user.account.clone(), name: user.name.clone(), arn: user.arn.clone() };
     let set = PolicySet { identity: user.identity.clone(), boundary: user.boundary.clone(), resource_exists: true, ..PolicySet::default() };
+    (caller, set)
+}
+
+/// Whether `user`'s own policies let it call GetFederationToken for the federated user `arn`.
+fn may_federate(inventory: &Inventory, user: &super::inventory::User, arn: &str) -> bool {
+    let (caller, set) = user_caller(inventory, user);
     let request = Request { caller, action: "sts:GetFederationToken".into(), resource: arn.to_string(), resource_account: None, context: Context::signed(&user.tags) };
     edge::decide(&request, &set).is_some()
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{CommandError, exit_code};
 
 use crate::accounts::SandboxAccounts;
+use crate::root_module::RootModule;
 use crate::cli::{ReportFiles, TargetArgs, TargetKind};
 use crate::report::RunReport;
 use crate::reporter::{Reporter, Reporters, graph::Graph, html::Html, json::Json, junit::JUnit};
@@ -167,17 +168,19 @@ impl Invocation {
 
 /// The first config of `scenario` that changes its account's own S3 Block Public Access.
 fn account_setting_change(scenario: &Scenario) -> Option<String> {
-    scenario.stages.iter().find_map(|stage| {
-        let module = terraform::read_module(&stage.config).ok()?;
-        module.account_public_access_resource().map(|_| stage.config.display().to_string())
-    })
+    first_managing(scenario, RootModule::account_public_access_resource).map(|(config, _)| config)
 }
 
 /// The first config of `scenario` that changes an AWS Organization's guardrails, and the resource that does.
 fn organization_change(scenario: &Scenario) -> Option<(String, &'static str)> {
+    first_managing(scenario, RootModule::organization_resource)
+}
+
+/// The first config of `scenario` whose module manages what `resource` finds, and that resource.
+fn first_managing(scenario: &Scenario, resource: fn(&RootModule) -> Option<&'static str>) -> Option<(String, &'static str)> {
     scenario.stages.iter().find_map(|stage| {
         let module = terraform::read_module(&stage.config).ok()?;
-        module.organization_resource().map(|resource| (stage.config.display().to_string(), resource))
+        resource(&module).map(|found| (stage.config.display().to_string(), found))
     })
 }
 

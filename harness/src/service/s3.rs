@@ -236,7 +236,6 @@ mod made {
     /// once the bucket restricts public buckets. Everything made is deleted.
     pub async fn probe(admin: &SdkConfig, endpoint: &crate::sdk::Endpoint, bucket: &str) -> Result<bool, String> {
         let client = sdk::s3_client(admin);
-        let failed = |what: &str, code: &str| format!("block public access probe: {what} failed: {code}");
         client.create_bucket().bucket(bucket).send().await.map_err(|e| failed("CreateBucket", call_error(&e).code()))?;
         let result = probe_bucket(&client, endpoint, bucket).await;
         let _ = client.delete_object().bucket(bucket).key("probe").send().await;
@@ -246,9 +245,12 @@ mod made {
         result
     }
 
+    fn failed(what: &str, code: &str) -> String {
+        format!("block public access probe: {what} failed: {code}")
+    }
+
     async fn probe_bucket(client: &aws_sdk_s3::Client, endpoint: &crate::sdk::Endpoint, bucket: &str) -> Result<bool, String> {
         use aws_sdk_s3::types::PublicAccessBlockConfiguration;
-        let failed = |what: &str, code: &str| format!("block public access probe: {what} failed: {code}");
         client.put_object().bucket(bucket).key("probe").body(b"probe".to_vec().into()).send().await.map_err(|e| failed("PutObject", call_error(&e).code()))?;
         let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
         client.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await.map_err(|e| failed("PutBucketPolicy", call_error(&e).code()))?;

@@ -86,7 +86,7 @@ impl ScenarioRun<'_> {
         };
         let action = refused.as_ref().map_or_else(|| "terraform:Apply".to_string(), |r| r.action.clone());
         // The outputs of the chain so far: what the stage's templates may name.
-        let denied_by = self.denied_by(stage.apply.denied_by.as_ref(), &self.outputs.clone()).unwrap_or_else(|why| {
+        let denied_by = self.denied_by(stage.apply.denied_by.as_ref(), &self.outputs).unwrap_or_else(|why| {
             // An output of the refused stage itself: it was never applied, so the step cannot pass.
             performed.observed = Observed::Error { code: "UnknownOutput".into(), message: format!("denied_by: {why}") };
             None
