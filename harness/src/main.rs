@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         _ => "harness=debug,info",
     };
     tracing_subscriber::fmt().with_env_filter(log_filter(filter)).with_writer(std::io::stderr).init();
+    // A harness killed outright left its folders: whatever starts next removes them.
+    harness::scratch::remove_orphans();
     let result = dispatch(cli.command);
     if let Err(err) = &result {
         eprintln!("error: {}", harness::sdk::error_chain(err));

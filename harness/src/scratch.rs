@@ -1,7 +1,9 @@
 //! The harness's temporary folders (working copies, the emulator's files):
 //! each is removed when its owner drops it, and all of them at once by a hard
 //! stop (a second Ctrl-C), which leaves the process without running any
-//! destructor.
+//! destructor. A harness killed outright (SIGKILL) runs nothing at all: each
+//! folder names its process in an owner file, and the next harness to start
+//! removes the folders whose process is gone.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,13 @@ struct Folders {
 pub struct Registry(Mutex<Folders>);
 
 static RUN: Registry = Registry::new();
+
+/// The file in a folder that names the process it belongs to. A folder that
+/// outlives its run on purpose (kept for a cleanup, handed to a lease) loses it.
+const OWNER_FILE: &str = ".harness-owner";
+
+/// Every folder the harness makes starts with this.
+const PREFIX: &str = "harness-";
 
 /// A temporary folder named `<prefix><random>` in the system's temporary folder.
 pub struct Scratch {
@@ -59,6 +68,7 @@ impl Registry {
             return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "the harness is stopping"));
         }
         let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+        std::fs::write(dir.path().join(OWNER_FILE), this_process())?;
         folders.paths.insert(dir.path().to_path_buf());
         Ok(Scratch { dir: Some(dir), registry: self })
     }
@@ -70,6 +80,7 @@ impl Registry {
         for path in std::mem::take(&mut folders.paths) {
             let is_spared = spared.iter().any(|s| s.starts_with(&path) || path.starts_with(s));
             if is_spared || std::fs::remove_dir_all(&path).is_err() {
+                disown(&path);
                 left.push(path);
             }
         }
@@ -86,7 +97,9 @@ impl Scratch {
     /// cleanup still needs): it stays this run's, so a hard stop still
     /// removes it unless it spares it.
     pub fn keep(mut self) -> PathBuf {
-        self.dir.take().expect("a scratch folder is kept once").keep()
+        let path = self.dir.take().expect("a scratch folder is kept once").keep();
+        disown(&path);
+        path
     }
 
     /// Hand the folder over to what outlives the run (a kept emulator's
@@ -115,6 +128,47 @@ impl Drop for Scratch {
     }
 }
 
+/// A process as its owner file names it: its id and its start time (in
+/// clock ticks since boot), so a later process given the same id is not taken for it.
+fn process_line(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses; the start time is field 22.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let start = rest.split_whitespace().nth(19)?;
+    Some(format!("{pid} {start}"))
+}
+
+fn this_process() -> String {
+    process_line(std::process::id()).unwrap_or_else(|| std::process::id().to_string())
+}
+
+/// The folder outlives its run on purpose: no later start may take it for a leftover.
+fn disown(path: &Path) {
+    let _ = std::fs::remove_file(path.join(OWNER_FILE));
+}
+
+/// Remove the folders in the system's temporary folder whose harness process
+/// is gone (it was killed before it could remove them). Called as a command starts.
+pub fn remove_orphans() {
+    remove_orphans_in(&std::env::temp_dir());
+}
+
+fn remove_orphans_in(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(PREFIX) {
+            continue;
+        }
+        let Ok(owner) = std::fs::read_to_string(path.join(OWNER_FILE)) else { continue };
+        let pid = owner.split_whitespace().next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| process_line(pid).as_deref() != Some(owner.trim())) {
+            tracing::info!("removing {}, left by harness process {}, which is gone", path.display(), owner.trim());
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +187,7 @@ mod tests {
         assert!(!path.exists() && run.folders().paths.is_empty());
         let kept = run.folder("harness-test-").unwrap().keep();
         assert!(kept.is_dir() && run.folders().paths.contains(&kept), "a kept folder is still the run's");
+        assert!(!kept.join(OWNER_FILE).exists(), "a kept folder would be removed by the next start once the run ends");
         let handed = run.folder("harness-test-").unwrap().hand_over();
         assert!(handed.is_dir() && !run.folders().paths.contains(&handed));
         assert_eq!(run.remove_all(&[]), Vec::<PathBuf>::new());
@@ -151,6 +206,32 @@ mod tests {
         assert!(path.is_dir(), "the working copy a printed destroy command needs was removed");
         assert!(run.folder("harness-test-").is_err(), "no folder is made once a hard stop began");
         std::fs::remove_dir_all(path).unwrap();
+    }
+
+    #[test]
+    fn a_start_removes_the_folders_of_gone_processes_only() {
+        let base = tempfile::tempdir().unwrap();
+        let folder = |name: &str, owner: Option<&str>| {
+            let path = base.path().join(name);
+            std::fs::create_dir(&path).unwrap();
+            std::fs::write(path.join("terraform.tfstate"), "{}").unwrap();
+            if let Some(owner) = owner {
+                std::fs::write(path.join(OWNER_FILE), owner).unwrap();
+            }
+            path
+        };
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let orphan = folder("harness-tf-orphan", Some(&format!("{gone_pid} 1")));
+        // Our own id with another start time: the process that made it is gone and its id reused.
+        let reused = folder("harness-moto-reused", Some(&format!("{} 1", std::process::id())));
+        let live = folder("harness-tf-live", Some(&this_process()));
+        let kept = folder("harness-tf-kept", None);
+        let foreign = folder("other-tool", Some(&format!("{gone_pid} 1")));
+        remove_orphans_in(base.path());
+        assert!(!orphan.exists() && !reused.exists(), "the folders of gone processes are still there");
+        assert!(live.is_dir() && kept.is_dir() && foreign.is_dir(), "a live run's, a kept or a foreign folder was removed");
     }
 
     // The hard stop ends the process the moment it returns, so an owner's

@@ -94,18 +94,29 @@ fn ctrl_c_while_the_container_starts_leaves_nothing() -> Result<(), Failed> {
     check(left.is_empty(), || format!("containers left: {left:?}"))
 }
 
+/// SIGKILL runs no cleanup at all: the next harness to start removes the
+/// container and the working copy the killed one left.
 fn a_killed_harnesss_container_is_removed_by_the_next_start() -> Result<(), Failed> {
-    let run = Run::spawn(harness(&["run", "-s", "problem_demo", "--target", "moto-container"]));
+    let marked = Marked::new();
+    let mut cmd = harness(&["run", "-s", "problem_demo", "--target", "moto-container"]);
+    marked.apply(&mut cmd);
+    let run = Run::spawn(cmd);
     run.wait_for("[problem_demo] init done");
     let pid = run.pid();
     run.kill();
     let orphans = left_by(pid)?;
     check(!orphans.is_empty(), || "SIGKILL left no container: the test proves nothing".into())?;
+    let folders = marked.folders();
+    check(folders.iter().any(|f| f.contains("harness-tf-")), || format!("SIGKILL left no working copy: the test proves nothing ({folders:?})"))?;
     // Any start of a container target looks for orphans first; sweep is the quickest.
-    let sweep = harness(&["sweep", "--target", "moto-container", "--older-than", "0s"]).output()?;
+    let mut sweep = harness(&["sweep", "--target", "moto-container", "--older-than", "0s"]);
+    marked.apply(&mut sweep);
+    let sweep = sweep.output()?;
     check(sweep.status.success(), || String::from_utf8_lossy(&sweep.stderr).into_owned())?;
     let left = left_by(pid)?;
-    check(left.is_empty(), || format!("the orphans {left:?} are still there"))
+    check(left.is_empty(), || format!("the orphans {left:?} are still there"))?;
+    let folders = marked.folders();
+    check(folders.is_empty(), || format!("the killed run's folders {folders:?} are still there"))
 }
 
 

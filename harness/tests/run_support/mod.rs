@@ -159,6 +159,12 @@ impl Marked {
         });
     }
 
+    /// The folders in the run's temporary folder now.
+    pub fn folders(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(self.tmp.path()).unwrap().filter_map(Result::ok);
+        entries.map(|e| e.path().display().to_string()).collect()
+    }
+
     /// What the run left: marked processes still running (after a short
     /// poll, for the kernel to finish what was killed), and entries of its
     /// temporary folder that `output` does not name.
@@ -168,10 +174,9 @@ impl Marked {
             std::thread::sleep(Duration::from_millis(50));
         }
         let mut left: Vec<String> = self.processes().into_iter().map(|(pid, name)| format!("process {pid} ({name})")).collect();
-        for entry in std::fs::read_dir(self.tmp.path()).unwrap().filter_map(Result::ok) {
-            let path = entry.path();
-            if !output.contains(&path.display().to_string()) {
-                left.push(format!("unnamed folder {}", path.display()));
+        for path in self.folders() {
+            if !output.contains(&path) {
+                left.push(format!("unnamed folder {path}"));
             }
         }
         left
