@@ -24,7 +24,9 @@ MIRROR=${HARNESS_DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit } /^deb / { pri
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 MOTO_VERSION=$(sed -n 's/^moto\[server\]==//p' harness/emulator/requirements.txt)
 LOCALSTACK_VERSION=$(sed -n 's/^localstack-core\[runtime\]==//p' harness/emulator/localstack-requirements.txt)
-MOTO_IMAGE=harness-local/moto:$MOTO_VERSION
+# The tag names the requirements too: an image built before a pin changed (signxml for SAML) is not reused.
+MOTO_PINS=$(sha256sum harness/emulator/requirements.txt | cut -c1-8)
+MOTO_IMAGE=harness-local/moto:$MOTO_VERSION-$MOTO_PINS
 LOCALSTACK_IMAGE=harness-local/localstack-community:$LOCALSTACK_VERSION
 
 log() { echo "containers: $*" >&2; }

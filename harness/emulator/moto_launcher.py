@@ -97,6 +97,7 @@ from moto.sts.models import STSBackend  # noqa: E402
 from moto.sts.exceptions import STSClientError, STSValidationError  # noqa: E402
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
 from moto.sts.responses import TokenResponse as STSResponse  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
@@ -845,17 +846,83 @@ def web_identity_response(original):
 STSResponse.assume_role_with_web_identity = web_identity_response(STSResponse.assume_role_with_web_identity)
 
 
-def _unsigned_web_identity(original):
-    """AssumeRoleWithWebIdentity carries a token, not a signature."""
+def _unsigned_exchanges(original):
+    """AssumeRoleWithWebIdentity carries a token, AssumeRoleWithSAML an assertion: neither a signature."""
     def patched(self, resource="*"):
-        if self._get_action() == "AssumeRoleWithWebIdentity":
+        if self._get_action() in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
             return None
         return original(self, resource)
     return patched
 
 
-ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _unsigned_web_identity(
+ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _unsigned_exchanges(
     ActionAuthenticatorMixin._authenticate_and_authorize_normal_action)
+
+
+# ---------------------------------------------------------------------------
+# AssumeRoleWithSAML, as STS checks it
+# ---------------------------------------------------------------------------
+# Stock moto checks nothing: it takes the first Role attribute's role,
+# whatever the signature, the issuer, the expiry, the provider or the trust.
+# Here (saml_sp.py, with signxml) the response must be signed by a
+# certificate of the provider's metadata, come from its entity id and not be
+# expired; the Role attribute must pair the role asked for with the provider
+# named; then the role's trust decides for the provider's users, with the
+# SAML:* keys (SAML:aud is the Recipient) and, for PrincipalTag:* attributes,
+# sts:TagSession (id_roles_providers_create_saml_assertions.html).
+
+def _saml_facts(role_arn, provider_arn, encoded):
+    """The verified assertion's facts and the provider, or the STS error."""
+    import saml_sp  # signxml: only a SAML call needs it
+    account = provider_arn.split(":")[4] if provider_arn.count(":") >= 5 else DEFAULT_ACCOUNT_ID
+    provider = next((p for p in iam_backends[account][PARTITION].saml_providers.values() if p.arn == provider_arn), None)
+    try:
+        if provider is None:
+            raise saml_sp.Refusal("InvalidIdentityToken", "Specified provider doesn't exist")
+        facts = saml_sp.read(encoded, provider.saml_metadata_document or "")
+        if (role_arn, provider_arn) not in saml_sp.role_pairs(facts):
+            raise saml_sp.Refusal("AccessDenied", "Not authorized to perform sts:AssumeRoleWithSAML")
+        return facts, saml_sp.session_name(facts), saml_sp.session_tags(facts), saml_sp.context_keys(facts)
+    except saml_sp.Refusal as refusal:
+        raise STSClientError(refusal.code, refusal.message)
+
+
+def saml_response(original):
+    def patched(self):
+        role_arn, provider_arn = self._get_param("RoleArn") or "", self._get_param("PrincipalArn") or ""
+        facts, session_name, tags, keys = _saml_facts(role_arn, provider_arn, self._get_param("SAMLAssertion") or "")
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else DEFAULT_ACCOUNT_ID
+        iam = iam_backends[account][PARTITION]
+        try:
+            role = iam.get_role_by_arn(role_arn)
+            trust, exists = _parsed(f"{role.name}'s trust policy", role.assume_role_policy_document, iam_policy.TRUST), True
+        except Exception:
+            role, trust, exists = None, None, False
+        context = _base_context(self.region)
+        context.update(keys, **{"aws:FederatedProvider": provider_arn})
+        context.update(_role_tags(role) if role else {})
+        context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
+        if tags:
+            context["aws:TagKeys"] = list(tags)
+        caller = iam_policy.Caller.parse(provider_arn)
+        for action in ["sts:AssumeRoleWithSAML"] + (["sts:TagSession"] if tags else []):
+            decision, _ = iam_policy.evaluate(caller, action, role_arn, context, (), trust, None, [], exists, account)
+            if decision != "allow":
+                raise STSClientError("AccessDenied", f"Not authorized to perform {action}")
+        credentials = self.backend.assume_role(region_name=self.region, role_session_name=session_name, role_arn=role_arn,
+                                               policy=None, duration=DEFAULT_SECONDS, external_id=None)
+        with _SESSIONS_LOCK:
+            SESSIONS[credentials.access_key_id] = {"tags": tags, "federated_provider": provider_arn}
+        return ActionResult({
+            "Credentials": credentials,
+            "AssumedRoleUser": {"AssumedRoleId": credentials.user_id, "Arn": credentials.arn},
+            "Subject": facts["subject"], "SubjectType": facts["subject_type"], "Issuer": facts["issuer"],
+            "Audience": facts["recipient"], "NameQualifier": "",
+        })
+    return patched
+
+
+STSResponse.assume_role_with_saml = saml_response(STSResponse.assume_role_with_saml)
 
 
 # ---------------------------------------------------------------------------

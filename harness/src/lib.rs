@@ -33,6 +33,7 @@ pub mod report;
 pub mod root_module;
 pub mod reporter;
 pub mod runner;
+pub mod saml_idp;
 pub mod scenario;
 pub mod scratch;
 pub mod sdk;

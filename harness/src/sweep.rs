@@ -20,6 +20,7 @@ pub enum Kind {
     Role,
     User,
     OidcProvider,
+    SamlProvider,
     Bucket,
 }
 
@@ -123,8 +124,9 @@ pub async fn find(admin: &SdkConfig, older_than: Duration) -> Result<Vec<Leftove
     Ok(found)
 }
 
-/// The harness's users (the probes' by name, the scenarios' by tag) and
-/// OIDC providers (a scenario's by tag, a probe's by its issuer's domain).
+/// The harness's users (the probes' by name, the scenarios' by tag), OIDC
+/// providers (a scenario's by tag, a probe's by its issuer's domain) and SAML
+/// providers (a scenario's by tag, a probe's by name).
 async fn users_and_providers(iam: &aws_sdk_iam::Client, keep: &impl Fn(Option<&aws_smithy_types::DateTime>) -> Option<u64>) -> Result<Vec<Leftover>, SweepError> {
     let mut found = Vec::new();
     let users = iam.list_users().send().await.map_err(|e| listing("users")(error_code(&e)))?;
@@ -142,6 +144,16 @@ async fn users_and_providers(iam: &aws_sdk_iam::Client, keep: &impl Fn(Option<&a
         let ours = provider.url().is_some_and(|u| u.ends_with(PROBE_ISSUER_DOMAIN)) || tagged(provider.tags().iter().map(|t| (t.key(), t.value())));
         if let (true, Some(age_s)) = (ours, keep(provider.create_date())) {
             found.push(Leftover { kind: Kind::OidcProvider, name: arn.into(), age_s, run: None });
+        }
+    }
+
+    let providers = iam.list_saml_providers().send().await.map_err(|e| listing("SAML providers")(error_code(&e)))?;
+    for provider in providers.saml_provider_list() {
+        let Some(arn) = provider.arn() else { continue };
+        let name = arn.rsplit('/').next().unwrap_or_default();
+        let tags = iam.list_saml_provider_tags().saml_provider_arn(arn).send().await.map(|out| tagged(out.tags().iter().map(|t| (t.key(), t.value())))).unwrap_or(false);
+        if let (true, Some(age_s)) = (name.starts_with(PROBE_PREFIX) || tags, keep(provider.create_date())) {
+            found.push(Leftover { kind: Kind::SamlProvider, name: arn.into(), age_s, run: None });
         }
     }
 
@@ -188,6 +200,9 @@ pub async fn delete(admin: &SdkConfig, leftover: &Leftover) -> Result<(), String
         Kind::User => delete_user(&iam, &leftover.name).await?,
         Kind::OidcProvider => {
             iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&leftover.name).send().await.map_err(|e| error_code(&e))?;
+        }
+        Kind::SamlProvider => {
+            iam.delete_saml_provider().saml_provider_arn(&leftover.name).send().await.map_err(|e| error_code(&e))?;
         }
         Kind::Bucket => {
             let s3 = sdk::s3_client(admin);

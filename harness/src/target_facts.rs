@@ -79,6 +79,10 @@ pub struct Capabilities {
     /// (absent from older reports: not applied).
     #[serde(default)]
     pub public_access_block: bool,
+    /// AssumeRoleWithSAML checks the response's signature against the provider
+    /// and the role's trust (absent from older reports: not checked).
+    #[serde(default)]
+    pub saml: bool,
 }
 
 impl Capabilities {
@@ -96,6 +100,7 @@ impl Capabilities {
             key_policies: self.key_policies && other.key_policies,
             organization_policies: self.organization_policies && other.organization_policies,
             public_access_block: self.public_access_block && other.public_access_block,
+            saml: self.saml && other.saml,
         }
     }
 
@@ -112,6 +117,7 @@ impl Capabilities {
         key_policies: true,
         organization_policies: true,
         public_access_block: true,
+        saml: true,
     };
 }
 

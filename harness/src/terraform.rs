@@ -183,6 +183,10 @@ pub struct RunVariables {
     /// A stage's own values for variables its config declares (`variables = {...}`).
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
+    /// The metadata of the harness's SAML identity provider, for a config's
+    /// `aws_iam_saml_provider` (a scenario with a `saml_provider` principal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_metadata: Option<String>,
 }
 
 /// Working copies that exist right now (folder -> destroy command), so an

@@ -90,7 +90,7 @@ fn observed_decision(observed: &Observed) -> Option<Decision> {
         Observed::Allowed => Some(Decision::Allow),
         Observed::Denied { .. } => Some(Decision::Deny),
         Observed::Error { code, .. } if code == "NoSuchBucket" => Some(Decision::NoSuchBucket),
-        Observed::Error { code, .. } if code == "ValidationError" || code == "InvalidIdentityToken" => Some(Decision::Invalid),
+        Observed::Error { code, .. } if ["ValidationError", "InvalidIdentityToken", "ExpiredTokenException"].contains(&code.as_str()) => Some(Decision::Invalid),
         Observed::Error { .. } => None,
     }
 }

@@ -139,7 +139,7 @@ fn expected_steps(scenario: &Scenario) -> Vec<(String, Option<String>, StepName)
                 .filter_map(|(p, source)| match source {
                     PrincipalSource::Instance { .. } => Some((format!("{config}{p} instance profile"), stage_name.clone(), StepName::Lookup(format!("{p} is the role of instance ")))),
                     PrincipalSource::User { .. } => Some((format!("{config}{p} user"), stage_name.clone(), StepName::Exact(format!("{p} is the IAM user of its access key")))),
-                    PrincipalSource::TokenIssuer { .. } | PrincipalSource::Anonymous => None,
+                    PrincipalSource::TokenIssuer { .. } | PrincipalSource::SamlProvider { .. } | PrincipalSource::Anonymous => None,
                 })
                 .collect();
             let steps: Vec<_> = stage.steps.iter().map(|s| (s.name.clone(), stage_name.clone(), StepName::Exact(s.name.clone()))).collect();

@@ -97,13 +97,17 @@ impl Namer {
 
     /// A path's places, each with what the request must meet to get there:
     /// its start, each role entered (by AssumeRole, or with a web identity
-    /// from a provider), its bucket (the conditions of the bucket's actions go
+    /// or a SAML response from a provider), its bucket (the conditions of the bucket's actions go
     /// at the line's end).
     fn places(&self, path: &Path, inventory: &Inventory) -> Vec<Place> {
         let mut places = vec![Place { name: self.start(&path.start, inventory), via: String::new(), conditions: String::new() }];
         for (i, hop) in path.hops.iter().enumerate() {
             let role = &inventory.roles[hop.role];
-            let via = if i == 0 && matches!(path.start, Start::Provider(_)) { "sts:AssumeRoleWithWebIdentity" } else { "sts:AssumeRole" };
+            let via = match &path.start {
+                Start::Provider(arn) if i == 0 && arn.contains(":saml-provider/") => "sts:AssumeRoleWithSAML",
+                Start::Provider(_) if i == 0 => "sts:AssumeRoleWithWebIdentity",
+                _ => "sts:AssumeRole",
+            };
             places.push(Place { name: self.address(&role.address, &role.account), via: via.into(), conditions: self.conditions(&hop.opened.conditions) });
         }
         let name = match path.reach.as_ref().map(|r| (r, r.target)) {

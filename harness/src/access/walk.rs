@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::edge::Condition;
+use crate::service::sts::saml::{self, Assertion, Form};
 use super::inventory::Inventory;
 use super::paths::{Path, Start, Target};
 
@@ -20,6 +21,10 @@ pub enum Walker {
     /// claims (an emulator accepts it): the walk's first role is entered with
     /// AssumeRoleWithWebIdentity.
     WebIdentity { issuer: String, claims: std::collections::BTreeMap<String, String> },
+    /// A user of this SAML provider (its ARN), by a response the scenario's
+    /// identity provider signs with this assertion: the walk's first role is
+    /// entered with AssumeRoleWithSAML.
+    Saml { provider: String, assertion: Assertion },
     /// Anyone: unsigned requests, which need no principal of the scenario.
     Anonymous,
 }
@@ -91,15 +96,15 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
         }
         Start::User(index) => Walker::User { arn: inventory.users[*index].arn.clone() },
         Start::Account(_) => return Err("its start is any principal of an account: none of the scenario's acts as it".into()),
-        Start::Provider(arn) => web_identity(arn, path, inventory)?,
+        Start::Provider(arn) => provider_user(arn, path, inventory)?,
         Start::Anonymous => Walker::Anonymous,
         Start::FederatedUser { .. } => return Err("its start is a federated user: walks are not made as one yet".into()),
     };
     if path.reach.as_ref().is_some_and(|r| !r.opened.conditions.is_empty()) {
         return Err("it holds only under conditions on what the caller carries, which the walk cannot change".into());
     }
-    // A web identity's first role is entered by its token: its conditions are the token's claims.
-    let by_token = matches!(walker, Walker::WebIdentity { .. });
+    // A provider's user enters the first role with what the provider issued: its conditions are its claims.
+    let by_token = matches!(walker, Walker::WebIdentity { .. } | Walker::Saml { .. });
     let roles = path
         .hops
         .iter()
@@ -132,24 +137,53 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
     Ok(Walk { walker, roles, bucket, actions })
 }
 
-/// A user of OIDC provider `arn` walking `path`: a token whose claims meet
+/// A user of provider `arn` walking `path`: an OIDC provider's by a token, a SAML provider's by a response.
+fn provider_user(arn: &str, path: &Path, inventory: &Inventory) -> Result<Walker, String> {
+    let provider = inventory.providers.iter().find(|p| p.arn == arn).ok_or("its start is a provider no state of the scenario holds")?;
+    let first = path.hops.first().ok_or("it enters no role")?;
+    match &provider.kind {
+        super::inventory::ProviderKind::Oidc { issuer, audiences } => web_identity(issuer, audiences, &first.opened.conditions),
+        _ => saml_user(arn, &first.opened.conditions),
+    }
+}
+
+/// A condition's one value a request can carry: an exact value, or a pattern with its wildcards filled.
+fn one_value(condition: &Condition) -> Option<String> {
+    match (condition.operator.as_str(), condition.values.as_slice()) {
+        ("StringEquals" | "ForAnyValue:StringEquals", [value]) => Some(value.clone()),
+        ("StringLike" | "ForAnyValue:StringLike", [value]) => object_key(value),
+        _ => None,
+    }
+}
+
+/// A SAML provider's user: a signed response whose recipient, subject and
+/// attributes meet the first trust's SAML:* conditions.
+fn saml_user(arn: &str, conditions: &[Condition]) -> Result<Walker, String> {
+    let mut assertion = Assertion { subject: "harness-access-walk".into(), recipient: saml::RECIPIENT.into(), attributes: Default::default(), form: Form::Signed };
+    for condition in conditions {
+        let unmet = || format!("it holds only under a condition the walk's SAML response does not meet ({condition})");
+        let value = one_value(condition).ok_or_else(unmet)?;
+        match condition.key.to_ascii_lowercase().as_str() {
+            "saml:aud" => assertion.recipient = value,
+            "saml:sub" => assertion.subject = value,
+            key => {
+                let name = saml::attribute_of(key).ok_or_else(unmet)?;
+                assertion.attributes.insert(name, value);
+            }
+        }
+    }
+    Ok(Walker::Saml { provider: arn.to_string(), assertion })
+}
+
+/// A user of OIDC provider `issuer` walking a path: a token whose claims meet
 /// the first trust's conditions on `<issuer>:<claim>` (an exact value, or a
 /// pattern with its wildcards filled), its audience one the provider lists.
-fn web_identity(arn: &str, path: &Path, inventory: &Inventory) -> Result<Walker, String> {
-    let provider = inventory.providers.iter().find(|p| p.arn == arn).ok_or("its start is a provider no state of the scenario holds")?;
-    let super::inventory::ProviderKind::Oidc { issuer, audiences } = &provider.kind else {
-        return Err("its start is a SAML provider's user: the harness issues no SAML assertions yet".into());
-    };
-    let first = path.hops.first().ok_or("it enters no role")?;
+fn web_identity(issuer: &str, audiences: &[String], conditions: &[Condition]) -> Result<Walker, String> {
     let mut claims = std::collections::BTreeMap::new();
     let prefix = format!("{}:", issuer.to_ascii_lowercase());
-    for condition in &first.opened.conditions {
+    for condition in conditions {
         let claim = condition.key.to_ascii_lowercase().strip_prefix(&prefix).map(str::to_string);
-        let value = match (condition.operator.as_str(), condition.values.as_slice()) {
-            ("StringEquals", [value]) => Some(value.clone()),
-            ("StringLike", [value]) => object_key(value),
-            _ => None,
-        };
+        let value = one_value(condition).filter(|_| !condition.operator.starts_with("ForAnyValue:"));
         match (claim, value) {
             (Some(claim), Some(value)) => claims.insert(claim, value),
             _ => return Err(format!("it holds only under a condition the walk's token does not meet ({condition})")),
@@ -159,7 +193,7 @@ fn web_identity(arn: &str, path: &Path, inventory: &Inventory) -> Result<Walker,
         claims.insert("aud".into(), audiences.first().cloned().ok_or("its provider lists no audience")?);
     }
     claims.entry("sub".into()).or_insert_with(|| "harness-access-walk".into());
-    Ok(Walker::WebIdentity { issuer: issuer.clone(), claims })
+    Ok(Walker::WebIdentity { issuer: issuer.to_string(), claims })
 }
 
 /// Entering a role as its trust's conditions ask: an external ID or a

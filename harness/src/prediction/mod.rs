@@ -24,6 +24,7 @@
 //! admin: a role or user in the account its ARN names, a bucket in the
 //! account that owns it (the one whose `s3:ListBuckets` lists it).
 
+mod federation;
 mod organization;
 mod session;
 mod sse_kms;
@@ -183,6 +184,7 @@ impl Predictor {
         let (action, resource, governed_by, keys) = match call.authorization(&self.partition) {
             Authorization::Request { action, resource, governed_by, keys } => (action, resource, governed_by, keys),
             Authorization::WebIdentity { role_arn, issuer, claims } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
+            Authorization::Saml { role_arn, provider_arn, assertion, signed } => return self.predict_saml(role_arn, provider_arn, assertion, signed).await,
             Authorization::NoneNeeded(why) => return Ok(reason(Decision::Allow, why.into())),
             Authorization::Harness(why) => return Err(why.into()),
         };
@@ -330,35 +332,6 @@ impl Predictor {
         context.insert("aws:CurrentTime", vec![crate::timestamp::format_timestamp(now)]);
         context.insert("aws:EpochTime", vec![now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default().to_string()]);
         Ok((caller, set, context))
-    }
-
-    /// A token of `issuer` with `claims` exchanged for a session of `role_arn`,
-    /// as STS does it: the provider must exist in the account and list the
-    /// token's audience (else InvalidIdentityToken), then the role's trust
-    /// must allow the provider's users, its conditions on `<issuer>:<claim>`
-    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).
-    async fn predict_web_identity(&self, provider_arn: &str, role_arn: &str, issuer: &str, claims: &BTreeMap<String, String>) -> Result<Reason, String> {
-        let invalid = |why: String| Ok(reason(Decision::Invalid, format!("InvalidIdentityToken: {why}")));
-        let provider = match self.account_of(provider_arn)?.iam.get_open_id_connect_provider().open_id_connect_provider_arn(provider_arn).send().await {
-            Ok(provider) => provider,
-            Err(err) if call_error(&err).code() == "NoSuchEntity" => return invalid(format!("No OpenIDConnect provider found in your account for https://{issuer}")),
-            Err(err) => return Err(format!("cannot read the OIDC provider {provider_arn}: iam:GetOpenIDConnectProvider: {}", call_error(&err).code())),
-        };
-        if !claims.get("aud").is_some_and(|aud| provider.client_id_list().iter().any(|id| id == aud)) {
-            return invalid("Incorrect token audience".into());
-        }
-        let caller = Caller::parse(provider_arn).ok_or_else(|| format!("{provider_arn} is not a provider the evaluator knows"))?;
-        let mut set = PolicySet { resource_exists: true, ..PolicySet::default() };
-        let role = self.target_role(role_arn, &mut set).await?;
-        let mut context = Context::signed([]);
-        for (claim, value) in claims {
-            context.insert(&format!("{issuer}:{claim}"), vec![value.clone()]);
-        }
-        insert_role_tags(&mut context, role.as_ref());
-        context.insert("aws:FederatedProvider", vec![provider_arn.to_string()]);
-        context.insert("aws:RequestedRegion", vec![self.region.clone()]);
-        let request = Request { caller, action: "sts:AssumeRoleWithWebIdentity".into(), resource: role_arn.to_string(), resource_account: None, context };
-        Ok(policy::evaluate(&request, &set).reason)
     }
 
     /// The role an AssumeRole asks for: its trust policy into `set`; None when it does not exist.

@@ -22,8 +22,9 @@ use crate::phase::Phase;
 use crate::policy::{self, Because, DeniedBy};
 use crate::prediction::{Predictor, SessionFacts};
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
-use crate::scenario::{Expectation, NAME_PREFIX, Scenario, Stage, Step, Template, denied_by};
-use crate::service::{Call, Rendering};
+use crate::scenario::{Expectation, NAME_PREFIX, PrincipalSource, Scenario, Stage, Step, Template, denied_by};
+use crate::saml_idp::IdentityProvider;
+use crate::service::{Call, Rendering, SamlRendering};
 use crate::steps::{self, Principal};
 use crate::target_facts::Capabilities;
 use crate::target::ReachedAccount;
@@ -44,8 +45,16 @@ struct Known {
     principal: Principal,
     arn: String,
     facts: SessionFacts,
-    /// A token issuer's issuer (its calls exchange tokens it issues).
-    issuer: Option<String>,
+    /// A provider principal: what it exchanges for sessions.
+    provider: Option<Provider>,
+}
+
+/// A provider principal's kind: it exchanges what it issues.
+enum Provider {
+    /// An OIDC provider's issuer: its tokens.
+    Oidc(String),
+    /// A SAML provider: the responses the run's identity provider signs.
+    Saml,
 }
 
 /// What a step did: a call, or a stage's apply as one of the principals.
@@ -95,6 +104,8 @@ pub(super) struct ScenarioRun<'r> {
     side_copies: Vec<WorkingCopy>,
     /// The scenario's accounts as the harness reaches them (empty: the target admin's own).
     accounts: Vec<ReachedAccount>,
+    /// The identity provider of the scenario's SAML provider principals, if it has any.
+    saml_idp: Option<IdentityProvider>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -113,7 +124,7 @@ impl<'r> ScenarioRun<'r> {
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new() }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new(), saml_idp: None }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -143,6 +154,10 @@ impl<'r> ScenarioRun<'r> {
         let runner = self.runner;
         let config_error = |err: &dyn std::fmt::Display| ScenarioStop { phase: Phase::Config, message: err.to_string() };
         self.scenario.check_outputs(terraform::declared_outputs).map_err(|e| config_error(&e))?;
+        if self.scenario.principals.values().any(|p| matches!(p, PrincipalSource::SamlProvider { .. })) {
+            let python = crate::target::moto::find_python(None);
+            self.saml_idp = Some(IdentityProvider::start(&python, &prefix).map_err(|e| config_error(&crate::sdk::error_chain(&e)))?);
+        }
         self.vars = Some(RunVariables {
             name_prefix: prefix,
             region: runner.target.endpoint.region.clone(),
@@ -152,6 +167,7 @@ impl<'r> ScenarioRun<'r> {
                 (SCENARIO_TAG.to_string(), self.scenario.name.clone()),
             ]),
             extra: BTreeMap::new(),
+            saml_metadata: self.saml_idp.as_ref().map(|idp| idp.metadata.clone()),
         });
         self.reach_accounts().await?;
         let vars = self.vars_for(&self.scenario.stages[0]);
@@ -269,8 +285,16 @@ impl<'r> ScenarioRun<'r> {
     /// One step: predicted, performed as its principal, judged, reported; an
     /// AssumeRole step's session is saved under its `save_as` name.
     async fn run_step(&mut self, step: &Step, stage: &Stage, outputs: &BTreeMap<String, String>, predictor: &Predictor) -> Result<(), String> {
-        let issuer = self.principals.get(&step.principal).and_then(|k| k.issuer.as_deref());
-        let call = step.action.render(&Rendering { outputs, issuer }).map_err(unknown_output)?;
+        let known = self.principals.get(&step.principal);
+        let issuer = known.and_then(|k| match &k.provider {
+            Some(Provider::Oidc(issuer)) => Some(issuer.as_str()),
+            _ => None,
+        });
+        let saml = match (known, &self.saml_idp) {
+            (Some(Known { provider: Some(Provider::Saml), arn, .. }), Some(idp)) => Some(SamlRendering { provider_arn: arn, signer: idp }),
+            _ => None,
+        };
+        let call = step.action.render(&Rendering { outputs, issuer, saml }).map_err(unknown_output)?;
         let denied_by = self.denied_by(step.denied_by.as_ref(), outputs)?;
         let (predicted, performed) = match self.principals.get(&step.principal) {
             Some(known) => (

@@ -47,6 +47,9 @@ pub enum PrincipalSource {
     /// whose tokens the harness issues: it only exchanges them
     /// (sts:AssumeRoleWithWebIdentity).
     TokenIssuer { issuer: Template },
+    /// A SAML 2.0 identity provider (its IAM provider's ARN) whose responses
+    /// the harness signs: it only exchanges them (sts:AssumeRoleWithSAML).
+    SamlProvider { provider: Template },
     /// Anyone: unsigned requests, which get only what a policy grants everyone (`"*"`).
     Anonymous,
 }
@@ -57,6 +60,7 @@ impl PrincipalSource {
             PrincipalSource::Instance { instance, role } => std::iter::once(instance).chain(role).collect(),
             PrincipalSource::User { access_key_id, secret_access_key } => vec![access_key_id, secret_access_key],
             PrincipalSource::TokenIssuer { issuer } => vec![issuer],
+            PrincipalSource::SamlProvider { provider } => vec![provider],
             PrincipalSource::Anonymous => Vec::new(),
         }
     }

@@ -11,7 +11,7 @@ use super::model::*;
 use super::{FORMAT, ScenarioError, denied_by, did_you_mean};
 use crate::accounts::{Accounts, AccountsError};
 use crate::policy::{Because, DeniedBy};
-use crate::service::sts::ASSUME_ROLE_WITH_WEB_IDENTITY;
+use crate::service::sts::{ASSUME_ROLE_WITH_SAML, ASSUME_ROLE_WITH_WEB_IDENTITY};
 use crate::service::{FieldError, ParseError, StepFields};
 
 // ---- the file as written ---------------------------------------------------
@@ -70,6 +70,7 @@ struct RawPrincipal {
     #[serde(default)]
     anonymous: bool,
     oidc_provider: Option<Spanned<String>>,
+    saml_provider: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
     role: Option<Spanned<String>>,
     access_key_id: Option<Spanned<String>>,
@@ -269,7 +270,7 @@ impl Scenario {
         // A principal is known once declared, or once an earlier step saved it
         // (sessions stay usable across stages).
         let mut known: BTreeSet<String> = principals.keys().cloned().collect();
-        let issuers: BTreeSet<String> = principals.iter().filter(|(_, p)| matches!(p, PrincipalSource::TokenIssuer { .. })).map(|(n, _)| n.clone()).collect();
+        let exchangers = exchangers(&principals);
         let mut stages = Vec::new();
         for (index, (config, raw_steps, stage_start, raw_stage)) in raw_stages.into_iter().enumerate() {
             let apply = match raw_stage {
@@ -282,7 +283,7 @@ impl Scenario {
             if apply.refused && !raw_steps.is_empty() {
                 return Err(source.error(raw_steps[0].span().start, "a stage whose apply is refused has nothing to step through: the refusal is its step"));
             }
-            let steps = parse_steps(&source, raw_steps, &mut known, &issuers)?;
+            let steps = parse_steps(&source, raw_steps, &mut known, &exchangers)?;
             let config = match config_override {
                 Some(dir) => dir.to_path_buf(),
                 None => resolve_config(path, configs_root, config.get_ref()),
@@ -353,10 +354,30 @@ fn resolve_config(scenario_path: &Path, configs_root: &Path, config: &str) -> Pa
     }
 }
 
+/// The provider principals, each with the one action it makes: a provider
+/// only exchanges what it issues.
+fn exchangers(principals: &BTreeMap<String, PrincipalSource>) -> BTreeMap<String, &'static str> {
+    principals
+        .iter()
+        .filter_map(|(name, p)| match p {
+            PrincipalSource::TokenIssuer { .. } => Some((name.clone(), ASSUME_ROLE_WITH_WEB_IDENTITY)),
+            PrincipalSource::SamlProvider { .. } => Some((name.clone(), ASSUME_ROLE_WITH_SAML)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// An instance (`instance`, optionally `role`), a user (`access_key_id` and
-/// `secret_access_key`), a token issuer (`oidc_provider`) or anyone (`anonymous = true`).
+/// `secret_access_key`), a token issuer (`oidc_provider`), a SAML identity
+/// provider (`saml_provider`) or anyone (`anonymous = true`).
 fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>) -> Result<PrincipalSource, ScenarioError> {
     let raw = spec.get_ref();
+    if let Some(provider) = &raw.saml_provider {
+        if raw.anonymous || raw.oidc_provider.is_some() || raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
+            return Err(source.error(spec.span().start, format!("principal `{name}` is a SAML provider: `saml_provider` alone")));
+        }
+        return Ok(PrincipalSource::SamlProvider { provider: source.template(provider)? });
+    }
     if raw.anonymous {
         if raw.oidc_provider.is_some() || raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
             return Err(source.error(spec.span().start, format!("principal `{name}` is anonymous: it has no credentials, `anonymous = true` alone")));
@@ -380,7 +401,7 @@ fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>
         _ => Err(source.error(
             spec.span().start,
             format!(
-                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) or an OIDC provider (`oidc_provider`), or anyone (`anonymous = true`)"
+                "principal `{name}` is an instance (`instance`, optionally `role`), a user (`access_key_id` and `secret_access_key`, from outputs) an OIDC provider (`oidc_provider`), a SAML provider (`saml_provider`), or anyone (`anonymous = true`)"
             ),
         )),
     }
@@ -392,19 +413,24 @@ fn parse_steps(
     source: &Source<'_>,
     raw_steps: &[Spanned<RawStep>],
     known: &mut BTreeSet<String>,
-    issuers: &BTreeSet<String>,
+    exchangers: &BTreeMap<String, &'static str>,
 ) -> Result<Vec<Step>, ScenarioError> {
     let mut steps = Vec::new();
     for spanned in raw_steps {
         let raw_step = spanned.get_ref();
         let principal = raw_step.principal.get_ref();
-        let web_identity = raw_step.action.get_ref() == ASSUME_ROLE_WITH_WEB_IDENTITY;
-        if web_identity != issuers.contains(principal) {
-            let message = if web_identity {
-                format!("sts:AssumeRoleWithWebIdentity is made with a token: `as` names an OIDC provider principal (`oidc_provider`), not `{principal}`")
-            } else {
-                format!("`{principal}` is an OIDC provider: it only exchanges tokens (sts:AssumeRoleWithWebIdentity)")
-            };
+        let action = raw_step.action.get_ref().as_str();
+        let message = match exchangers.get(principal) {
+            Some(only) if action != *only => Some(format!("`{principal}` is a provider: it only exchanges what it issues ({only})")),
+            None if action == ASSUME_ROLE_WITH_WEB_IDENTITY => {
+                Some(format!("sts:AssumeRoleWithWebIdentity is made with a token: `as` names an OIDC provider principal (`oidc_provider`), not `{principal}`"))
+            }
+            None if action == ASSUME_ROLE_WITH_SAML => {
+                Some(format!("sts:AssumeRoleWithSAML is made with a SAML response: `as` names a SAML provider principal (`saml_provider`), not `{principal}`"))
+            }
+            _ => None,
+        };
+        if let Some(message) = message {
             return Err(source.error(raw_step.principal.span().start, message));
         }
         if !known.contains(principal) {

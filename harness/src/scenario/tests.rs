@@ -435,3 +435,22 @@ fn every_shipped_denial_names_its_statement() {
     }
     assert!(denials >= 52, "the shipped scenarios expect {denials} denials: fewer than they did");
 }
+
+#[test]
+fn a_saml_provider_only_exchanges_the_responses_its_identity_provider_signs() {
+    let scenario = |principal: &str, action: &str, extra: &str| {
+        format!("config = \"solution_demo\"\n[principals.corp]\n{principal}\n[[steps]]\nas = \"corp\"\naction = \"{action}\"\n{extra}\nexpect = \"allowed\"\n")
+    };
+    let saml = "role_arn = \"${role2_arn}\"\nattributes = { eduPersonAffiliation = \"engineering\" }\nassertion = \"expired\"\nsave_as = \"s\"";
+    let parsed = parse(&scenario("saml_provider = \"${provider_arn}\"", "sts:AssumeRoleWithSAML", saml)).unwrap();
+    assert!(matches!(parsed.principals["corp"], PrincipalSource::SamlProvider { .. }));
+    let wrong = |principal: &str, action: &str, extra: &str| parse(&scenario(principal, action, extra)).unwrap_err().to_string();
+    let err = wrong("saml_provider = \"${provider_arn}\"", "s3:ListBucket", "bucket = \"${bucket_name}\"");
+    assert!(err.contains("`corp` is a provider: it only exchanges what it issues (sts:AssumeRoleWithSAML)"), "{err}");
+    let err = wrong("instance = \"${instance_id}\"", "sts:AssumeRoleWithSAML", saml);
+    assert!(err.contains("sts:AssumeRoleWithSAML is made with a SAML response: `as` names a SAML provider principal (`saml_provider`)"), "{err}");
+    let err = wrong("saml_provider = \"${provider_arn}\"\ninstance = \"${instance_id}\"", "sts:AssumeRoleWithSAML", saml);
+    assert!(err.contains("principal `corp` is a SAML provider: `saml_provider` alone"), "{err}");
+    let err = wrong("saml_provider = \"${provider_arn}\"", "sts:AssumeRoleWithSAML", "role_arn = \"${role2_arn}\"\nsave_as = \"s\"\nassertion = \"forged\"");
+    assert!(err.contains("unknown assertion `forged`; one of: signed, unsigned, tampered, expired"), "{err}");
+}

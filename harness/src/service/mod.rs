@@ -45,10 +45,18 @@ pub trait Written: Sized {
 }
 
 /// What a rendering knows besides the action: the applied config's outputs
-/// and, for a token exchange, the issuer of the acting OIDC principal.
+/// and, for a token exchange, the issuer of the acting OIDC principal; for
+/// a SAML exchange, the acting SAML provider and the identity provider that signs.
 pub struct Rendering<'a> {
     pub outputs: &'a BTreeMap<String, String>,
     pub issuer: Option<&'a str>,
+    pub saml: Option<SamlRendering<'a>>,
+}
+
+/// The acting SAML provider principal's ARN and the run's identity provider.
+pub struct SamlRendering<'a> {
+    pub provider_arn: &'a str,
+    pub signer: &'a dyn sts::saml::AssertionSigner,
 }
 
 /// What makes the calls: left out of the fuzz build (cfg fuzzing), which
@@ -122,6 +130,9 @@ pub enum Authorization<'a> {
     Request { action: &'static str, resource: String, governed_by: Governing<'a>, keys: Vec<(String, Vec<String>)> },
     /// A token exchanged for a session: STS checks the provider, then the trust.
     WebIdentity { role_arn: &'a str, issuer: &'a str, claims: &'a BTreeMap<String, String> },
+    /// A SAML response exchanged for a session: STS checks the response
+    /// against the provider, the role and provider pair, then the trust.
+    Saml { role_arn: &'a str, provider_arn: &'a str, assertion: &'a sts::saml::Assertion, signed: &'a sts::saml::SignedResponse },
 }
 
 /// The resource of a request whose own policy the predictor reads.

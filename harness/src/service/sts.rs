@@ -1,11 +1,13 @@
 //! AWS STS: assume a role (with its session parameters), exchange a web
-//! identity token for a role's session, make an IAM user's federated-user
-//! session (GetFederationToken), and ask who the caller is.
+//! identity token or a SAML response for a role's session, make an IAM
+//! user's federated-user session (GetFederationToken), and ask who the caller is.
 
 use std::collections::BTreeMap;
 
 use super::{FieldError, Named, Rendering, StepFields, Written};
 use crate::template::Template;
+pub use saml::ASSUME_ROLE_WITH_SAML;
+use saml::{Assertion, AssertionRequest, SignedResponse};
 
 pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 pub const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
@@ -23,6 +25,10 @@ pub enum Sts<T> {
     /// As a token issuer principal: a token with these claims, exchanged for
     /// a session; `issuer` is the acting OIDC principal's, set when rendered.
     AssumeRoleWithWebIdentity { role_arn: T, session_name: String, save_as: Option<String>, issuer: String, claims: BTreeMap<String, String> },
+    /// As a SAML provider principal: a response its identity provider (the
+    /// harness) signs, exchanged for a session; `principal_arn` is the acting
+    /// provider's unless the step names another; `signed` is set when rendered.
+    AssumeRoleWithSaml { role_arn: T, principal_arn: Option<T>, session_name: String, save_as: Option<String>, assertion: Assertion, signed: Option<SignedResponse> },
     GetCallerIdentity { expect_arn: Option<T> },
     /// As an IAM user (its long-term key): a session `federated-user/<name>`
     /// (`federated_user` in a scenario),
@@ -177,6 +183,7 @@ impl<T> Named for Sts<T> {
         match self {
             Sts::AssumeRole { .. } => ASSUME_ROLE,
             Sts::AssumeRoleWithWebIdentity { .. } => ASSUME_ROLE_WITH_WEB_IDENTITY,
+            Sts::AssumeRoleWithSaml { .. } => ASSUME_ROLE_WITH_SAML,
             Sts::GetCallerIdentity { .. } => GET_CALLER_IDENTITY,
             Sts::GetFederationToken { .. } => GET_FEDERATION_TOKEN,
         }
@@ -184,11 +191,17 @@ impl<T> Named for Sts<T> {
 
     fn save_as(&self) -> Option<&str> {
         match self {
-            Sts::AssumeRole { save_as, .. } | Sts::AssumeRoleWithWebIdentity { save_as, .. } | Sts::GetFederationToken { save_as, .. } => save_as.as_deref(),
+            Sts::AssumeRole { save_as, .. }
+            | Sts::AssumeRoleWithWebIdentity { save_as, .. }
+            | Sts::AssumeRoleWithSaml { save_as, .. }
+            | Sts::GetFederationToken { save_as, .. } => save_as.as_deref(),
             Sts::GetCallerIdentity { .. } => None,
         }
     }
 }
+
+const SAML_FIELDS: [&str; 8] =
+    ["role_arn", "principal_arn", "session_name", "save_as", Assertion::FIELDS[0], Assertion::FIELDS[1], Assertion::FIELDS[2], Assertion::FIELDS[3]];
 
 const ASSUME_ROLE_FIELDS: [&str; 10] =
     ["role_arn", "session_name", "save_as", SESSION_FIELDS[0], SESSION_FIELDS[1], SESSION_FIELDS[2], SESSION_FIELDS[3], SESSION_FIELDS[4], SESSION_FIELDS[5], SESSION_FIELDS[6]];
@@ -198,6 +211,7 @@ impl Written for Sts<Template> {
     const ACTIONS: &'static [(&'static str, &'static [&'static str])] = &[
         (ASSUME_ROLE, &ASSUME_ROLE_FIELDS),
         (ASSUME_ROLE_WITH_WEB_IDENTITY, &["role_arn", "session_name", "save_as", "claims"]),
+        (ASSUME_ROLE_WITH_SAML, &SAML_FIELDS),
         (GET_CALLER_IDENTITY, &["expect_arn"]),
         (GET_FEDERATION_TOKEN, &["federated_user", "save_as", "policy", "policy_arns", "duration_seconds"]),
     ];
@@ -213,6 +227,14 @@ impl Written for Sts<Template> {
                 issuer: String::new(),
                 claims: fields.table("claims")?.unwrap_or_default(),
             },
+            ASSUME_ROLE_WITH_SAML => Sts::AssumeRoleWithSaml {
+                role_arn: fields.need("role_arn")?,
+                principal_arn: fields.template("principal_arn")?,
+                session_name: session_name()?,
+                save_as: fields.save_as()?,
+                assertion: Assertion::parse(fields)?,
+                signed: None,
+            },
             // The API's Name; `name` is the step's own.
             GET_FEDERATION_TOKEN => Sts::GetFederationToken { name: fields.need_text("federated_user")?, save_as: fields.save_as()?, session: SessionParams::parse(fields)? },
             _ => Sts::GetCallerIdentity { expect_arn: fields.template("expect_arn")? },
@@ -223,6 +245,7 @@ impl Written for Sts<Template> {
         match self {
             Sts::AssumeRole { role_arn, session, .. } => std::iter::once(role_arn).chain(&session.external_id).chain(&session.policy_arns).collect(),
             Sts::AssumeRoleWithWebIdentity { role_arn, .. } => vec![role_arn],
+            Sts::AssumeRoleWithSaml { role_arn, principal_arn, .. } => std::iter::once(role_arn).chain(principal_arn).collect(),
             Sts::GetCallerIdentity { expect_arn } => expect_arn.iter().collect(),
             Sts::GetFederationToken { session, .. } => session.policy_arns.iter().collect(),
         }
@@ -243,6 +266,26 @@ impl Written for Sts<Template> {
                 issuer: with.issuer.unwrap_or_default().to_string(),
                 claims: claims.clone(),
             },
+            Sts::AssumeRoleWithSaml { role_arn, principal_arn, session_name, save_as, assertion, .. } => {
+                let role_arn = role_arn.render(with.outputs)?;
+                let saml = with.saml.as_ref().ok_or("sts:AssumeRoleWithSAML is made as a saml_provider principal (its identity provider signs)")?;
+                let provider = principal_arn.as_ref().map(|t| t.render(with.outputs)).transpose()?.unwrap_or_else(|| saml.provider_arn.to_string());
+                let request = AssertionRequest {
+                    recipient: &assertion.recipient,
+                    subject: &assertion.subject,
+                    attributes: assertion.all_attributes(&role_arn, &provider, session_name),
+                    form: assertion.form,
+                };
+                let signed = saml.signer.sign(&request).map_err(|why| format!("the SAML identity provider could not sign: {why}"))?;
+                Sts::AssumeRoleWithSaml {
+                    role_arn,
+                    principal_arn: Some(provider),
+                    session_name: session_name.clone(),
+                    save_as: save_as.clone(),
+                    assertion: assertion.clone(),
+                    signed: Some(signed),
+                }
+            }
             Sts::GetCallerIdentity { expect_arn } => Sts::GetCallerIdentity { expect_arn: expect_arn.as_ref().map(|t| t.render(with.outputs)).transpose()? },
             Sts::GetFederationToken { name, save_as, session } => Sts::GetFederationToken { name: name.clone(), save_as: save_as.clone(), session: session.render(with.outputs)? },
         })
@@ -285,6 +328,7 @@ mod made {
             match self {
                 Sts::AssumeRole { .. } => "AssumeRole",
                 Sts::AssumeRoleWithWebIdentity { .. } => "AssumeRoleWithWebIdentity",
+                Sts::AssumeRoleWithSaml { .. } => "AssumeRoleWithSAML",
                 Sts::GetCallerIdentity { .. } => "GetCallerIdentity",
                 Sts::GetFederationToken { .. } => "GetFederationToken",
             }
@@ -293,7 +337,9 @@ mod made {
         /// The role, by its name.
         fn resource(&self) -> Option<String> {
             match self {
-                Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } => Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string()),
+                Sts::AssumeRole { role_arn, .. } | Sts::AssumeRoleWithWebIdentity { role_arn, .. } | Sts::AssumeRoleWithSaml { role_arn, .. } => {
+                    Some(role_arn.rsplit('/').next().unwrap_or(role_arn).to_string())
+                }
                 Sts::GetCallerIdentity { .. } => None,
                 Sts::GetFederationToken { name, .. } => Some(format!("federated-user/{name}")),
             }
@@ -311,6 +357,17 @@ mod made {
                         claims.join(", ")
                     )
                 }
+                Sts::AssumeRoleWithSaml { role_arn, principal_arn, assertion, .. } => {
+                    let attributes: Vec<String> = assertion.attributes.iter().map(|(k, v)| format!("{}={v}", k.trim_start_matches(super::saml::AWS_ATTRIBUTES))).collect();
+                    format!(
+                        "aws sts assume-role-with-saml --role-arn {role_arn} --principal-arn {} --saml-assertion \"$SAML\"   # SAML: a {} response of the harness's identity provider for {} to {}{}",
+                        principal_arn.as_deref().unwrap_or_default(),
+                        assertion.form.as_str(),
+                        assertion.subject,
+                        assertion.recipient,
+                        if attributes.is_empty() { String::new() } else { format!(", {}", attributes.join(", ")) }
+                    )
+                }
                 Sts::GetCallerIdentity { .. } => "aws sts get-caller-identity".to_string(),
                 Sts::GetFederationToken { name, session, .. } => format!("aws sts get-federation-token --name {name}{}", session.cli_flags(word)),
             }
@@ -325,6 +382,8 @@ mod made {
                     keys: session.request_keys(session_name),
                 },
                 Sts::AssumeRoleWithWebIdentity { role_arn, issuer, claims, .. } => Authorization::WebIdentity { role_arn, issuer, claims },
+                Sts::AssumeRoleWithSaml { role_arn, principal_arn: Some(provider_arn), assertion, signed: Some(signed), .. } => Authorization::Saml { role_arn, provider_arn, assertion, signed },
+                Sts::AssumeRoleWithSaml { .. } => Authorization::Harness("an unrendered SAML step"),
                 Sts::GetCallerIdentity { .. } => Authorization::NoneNeeded("sts:GetCallerIdentity needs no permission"),
                 Sts::GetFederationToken { name, .. } => {
                     Authorization::Request { action: super::GET_FEDERATION_TOKEN, resource: name.clone(), governed_by: Governing::Federation(name), keys: Vec::new() }
@@ -357,6 +416,9 @@ mod made {
                 Sts::AssumeRoleWithWebIdentity { .. } => {
                     if caps.web_identity { Ok(()) } else { Err("the target does not check web identity tokens against trust policies") }
                 }
+                Sts::AssumeRoleWithSaml { .. } => {
+                    if caps.saml { Ok(()) } else { Err("the target does not check SAML responses (their signature) and trust policies") }
+                }
                 Sts::GetCallerIdentity { .. } | Sts::GetFederationToken { .. } => identity_rules_enforced(caps, predicted),
             }
         }
@@ -373,6 +435,14 @@ mod made {
                 Sts::AssumeRoleWithWebIdentity { role_arn, session_name, issuer, claims, .. } => {
                     let token = crate::web_token::issue(issuer, claims);
                     match client.assume_role_with_web_identity().role_arn(role_arn).role_session_name(session_name).web_identity_token(token).send().await {
+                        Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
+                        Err(err) => failed(call_error(&err)),
+                    }
+                }
+                Sts::AssumeRoleWithSaml { role_arn, principal_arn, session_name, signed, .. } => {
+                    let encoded = signed.as_ref().map(|s| s.encoded.clone()).unwrap_or_default();
+                    let request = client.assume_role_with_saml().role_arn(role_arn).set_principal_arn(principal_arn.clone()).saml_assertion(encoded);
+                    match request.send().await {
                         Ok(out) => assumed(role_arn, session_name, out.credentials(), out.assumed_role_user().map(|u| u.arn()), start.elapsed()),
                         Err(err) => failed(call_error(&err)),
                     }
@@ -410,6 +480,7 @@ mod made {
                 }
                 Sts::GetCallerIdentity { .. } => Ok(InstanceCommand::printing("aws sts get-caller-identity --output json".to_string())),
                 Sts::AssumeRoleWithWebIdentity { .. } => Err("a web identity token is exchanged by the harness, not on the instance"),
+                Sts::AssumeRoleWithSaml { .. } => Err("a SAML response is exchanged by the harness, not on the instance"),
                 Sts::GetFederationToken { .. } => Err("GetFederationToken needs an IAM user's long-term key; an instance holds a role's session"),
             }
         }
@@ -427,7 +498,7 @@ mod made {
                     let session = Session { access_key_id: field(0), has_token: field(3) == "token", expiration: cli_timestamp(field(1)), assumed_arn: field(2) };
                     outcome::assumed_session(role_arn, session_name, &session, elapsed)
                 }
-                Sts::AssumeRoleWithWebIdentity { .. } | Sts::GetFederationToken { .. } => {
+                Sts::AssumeRoleWithWebIdentity { .. } | Sts::AssumeRoleWithSaml { .. } | Sts::GetFederationToken { .. } => {
                     let mut done = Performed::new(Observed::Allowed, elapsed);
                     done.mismatch = Some("this call is the harness's, it does not run on the instance".into());
                     done
@@ -440,6 +511,11 @@ mod made {
                 Sts::AssumeRole { role_arn, session_name, save_as: Some(save_as), session } => Some(NewSession { save_as, role_arn, session_name, params: Cow::Borrowed(session), federated: false }),
                 Sts::AssumeRoleWithWebIdentity { role_arn, session_name, save_as: Some(save_as), .. } => {
                     Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(SessionParams::default()), federated: false })
+                }
+                // Its PrincipalTag attributes are the session's tags.
+                Sts::AssumeRoleWithSaml { role_arn, session_name, save_as: Some(save_as), assertion, .. } => {
+                    let params = SessionParams { tags: assertion.session_tags(), ..SessionParams::default() };
+                    Some(NewSession { save_as, role_arn, session_name, params: Cow::Owned(params), federated: false })
                 }
                 Sts::GetFederationToken { name, save_as: Some(save_as), session } => {
                     Some(NewSession { save_as, role_arn: "", session_name: name, params: Cow::Borrowed(session), federated: true })
@@ -493,5 +569,6 @@ mod made {
 
 #[cfg(not(fuzzing))]
 mod federation;
+pub mod saml;
 #[cfg(test)]
 mod tests;

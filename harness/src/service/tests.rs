@@ -8,10 +8,11 @@ use super::*;
 fn sample(field: &str) -> Value {
     match field {
         "duration_seconds" => Value::Integer(3600),
-        "tags" | "claims" | "encryption_context" => Value::Table([("team".to_string(), Value::String("data".into()))].into_iter().collect()),
+        "tags" | "claims" | "encryption_context" | "attributes" => Value::Table([("team".to_string(), Value::String("data".into()))].into_iter().collect()),
         "transitive_tag_keys" => Value::Array(vec![Value::String("team".into())]),
         "expect_keys" | "policy_arns" => Value::Array(vec![Value::String("x".into())]),
         "policy" => Value::String(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+        "assertion" => Value::String("tampered".into()),
         _ => Value::String("${out}".into()),
     }
 }
@@ -27,6 +28,15 @@ fn parse_with(action: &str, fields: &[&str], wrong: Option<&str>) -> Result<Acti
     Action::parse(&StepFields::new(action, 0, &values, true, &template))
 }
 
+/// Signs nothing: what a rendering needs of an identity provider.
+struct NoSigner;
+
+impl sts::saml::AssertionSigner for NoSigner {
+    fn sign(&self, request: &sts::saml::AssertionRequest<'_>) -> Result<sts::saml::SignedResponse, String> {
+        Ok(sts::saml::SignedResponse { encoded: format!("{:?}", request.form), issuer: "https://idp".into(), certificate: String::new() })
+    }
+}
+
 /// Every field an action declares is one its service reads: written all
 /// together they parse and render; any one of them of the wrong type is refused.
 #[test]
@@ -35,7 +45,8 @@ fn every_declared_field_is_read_by_its_service() {
     for (action, fields) in Action::written() {
         let parsed = parse(action, fields).unwrap_or_else(|err| panic!("{action} with all its fields: {err:?}"));
         assert_eq!(parsed.name(), action);
-        parsed.render(&Rendering { outputs: &outputs, issuer: Some("issuer") }).unwrap();
+        let saml = Some(SamlRendering { provider_arn: "arn:aws:iam::1:saml-provider/p", signer: &NoSigner });
+        parsed.render(&Rendering { outputs: &outputs, issuer: Some("issuer"), saml }).unwrap();
         for field in fields {
             let Err(ParseError::Field(err)) = parse_with(action, fields, Some(field)) else { panic!("{action} ignores `{field}`") };
             assert!(err.message.contains(&format!("`{field}` must be")), "{action}: {}", err.message);

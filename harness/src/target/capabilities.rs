@@ -18,6 +18,9 @@
 //!   assumes B (which A's own policy allows); applied if refused.
 //! - web_identity: a role trusting a probe OIDC provider for one `sub`:
 //!   checked if a token with another `sub` is refused and one with it is not.
+//! - saml: a role trusting a probe SAML provider; checked if an unsigned
+//!   response naming it is refused with InvalidIdentityToken (a target that
+//!   checks signatures; the scenarios' own steps show it accepts signed ones).
 //! - key_policies: a KMS key whose policy lets the admin manage it but not
 //!   encrypt; enforced if the admin's Encrypt is refused (`service::kms::probe`).
 //! - public_access_block: a bucket whose policy grants everyone a read; applied
@@ -61,6 +64,7 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
     let identity_policies = probes.identity_policies(&format!("{prefix}-user")).await;
     let caps = probes.role_rules(account_id, prefix).await;
     let web_identity = probes.web_identity(prefix).await;
+    let saml = probes.saml(prefix).await;
     let key_policies = probes.key_policies(admin, prefix).await;
     let public_access_block = match crate::service::s3::probe(admin, endpoint, &format!("{prefix}-bpa")).await {
         Ok(applied) => applied,
@@ -69,7 +73,7 @@ pub async fn probe(admin: &SdkConfig, endpoint: &Endpoint, account_id: &str, pre
             false
         }
     };
-    (Capabilities { identity_policies, web_identity, key_policies, public_access_block, ..caps }, probes.notes)
+    (Capabilities { identity_policies, web_identity, key_policies, public_access_block, saml, ..caps }, probes.notes)
 }
 
 /// The admin's clients, and what the probes saw when they could not decide.
@@ -231,6 +235,50 @@ impl Probes<'_> {
         checked
     }
 
+    /// A probe SAML provider and a role trusting it: an unsigned response
+    /// naming both must be refused as STS refuses it (InvalidIdentityToken).
+    async fn saml(&mut self, prefix: &str) -> bool {
+        let entity = format!("https://{prefix}{PROBE_ISSUER_DOMAIN}");
+        // Attributes apart by newlines: moto's signature check misreads a form body's %20.
+        let metadata = format!(
+            "<md:EntityDescriptor\nxmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"\nentityID=\"{entity}\"><md:IDPSSODescriptor\nprotocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:SingleSignOnService\nBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"\nLocation=\"{entity}/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>"
+        );
+        let provider = match self.iam.create_saml_provider().name(format!("{prefix}-saml")).saml_metadata_document(metadata).tags(harness_tag()).send().await {
+            Ok(out) => out.saml_provider_arn().unwrap_or_default().to_string(),
+            Err(err) => {
+                self.note(format!("SAML probe: CreateSAMLProvider failed: {}", call_error(&err).code()));
+                return false;
+            }
+        };
+        let trust = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithSAML"}}]}}"#);
+        let name = format!("{prefix}-saml");
+        let checked = match self.iam.create_role().role_name(&name).assume_role_policy_document(trust).tags(harness_tag()).send().await {
+            Ok(out) => {
+                let role = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+                let sts = aws_sdk_sts::Client::new(&sdk::anonymous_config(self.endpoint).await);
+                let unsigned = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, unsigned_saml_response(&entity, &role, &provider));
+                match sts.assume_role_with_saml().role_arn(&role).principal_arn(&provider).saml_assertion(unsigned).send().await {
+                    Err(err) if call_error(&err).code() == "InvalidIdentityToken" => true,
+                    Err(err) => {
+                        self.note(format!("an unsigned SAML response was refused with {}, not InvalidIdentityToken", call_error(&err).code()));
+                        false
+                    }
+                    Ok(_) => {
+                        self.note("an unsigned SAML response was accepted".into());
+                        false
+                    }
+                }
+            }
+            Err(err) => {
+                self.note(format!("SAML probe: CreateRole failed: {}", call_error(&err).code()));
+                false
+            }
+        };
+        let _ = self.iam.delete_role().role_name(&name).send().await;
+        let _ = self.iam.delete_saml_provider().saml_provider_arn(&provider).send().await;
+        checked
+    }
+
     /// Whether the admin's AssumeRole `request` is refused (AccessDenied or ValidationError, as AWS would).
     async fn refuses(&mut self, what: &str, request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder) -> bool {
         match request.send().await {
@@ -309,4 +357,19 @@ impl Probes<'_> {
             }
         }
     }
+}
+
+/// A SAML response with no signature, otherwise as STS wants it: what a
+/// target that checks signatures refuses.
+fn unsigned_saml_response(issuer: &str, role: &str, provider: &str) -> String {
+    let until = crate::timestamp::format_timestamp(std::time::SystemTime::now() + std::time::Duration::from_secs(300));
+    let attribute = |name: &str, value: &str| {
+        format!(r#"<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/{name}"><saml:AttributeValue>{value}</saml:AttributeValue></saml:Attribute>"#)
+    };
+    format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_probe" Version="2.0" IssueInstant="{until}"><saml:Issuer>{issuer}</saml:Issuer><saml:Assertion ID="_probe-assertion" Version="2.0" IssueInstant="{until}"><saml:Issuer>{issuer}</saml:Issuer><saml:Subject><saml:NameID>probe</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="{}"/></saml:SubjectConfirmation></saml:Subject><saml:AttributeStatement>{}{}</saml:AttributeStatement></saml:Assertion></samlp:Response>"#,
+        crate::service::sts::saml::RECIPIENT,
+        attribute("Role", &format!("{role},{provider}")),
+        attribute("RoleSessionName", "probe"),
+    )
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use super::{Acted, Known, ScenarioRun, StepInput, unknown_output};
+use super::{Acted, Known, Provider, ScenarioRun, StepInput, unknown_output};
 use crate::identity::{self, ImdsServer};
 use crate::naming::ADMIN_PRINCIPAL;
 use crate::on_instance::{Shell, overlay, script::Workspace, ssm::Ssm};
@@ -43,7 +43,7 @@ impl ScenarioRun<'_> {
                     let arn = predictor.session_arn(&role_name, &instance_id);
                     let facts = SessionFacts { instance: Some(self.instance_source(admin, &instance_id, &arn).await), ..SessionFacts::default() };
                     let principal = self.workload(admin, &instance_id, role_name, &mut imds_servers).await?;
-                    Known { principal, arn, facts, issuer: None }
+                    Known { principal, arn, facts, provider: None }
                 }
                 PrincipalSource::User { access_key_id, secret_access_key } => {
                     let Some(known) = self.look_up_user(predictor, stage, name, (access_key_id, secret_access_key), outputs).await? else { continue };
@@ -54,7 +54,14 @@ impl ScenarioRun<'_> {
                     principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
                     arn: "*".into(),
                     facts: SessionFacts::default(),
-                    issuer: None,
+                    provider: None,
+                },
+                // Its calls carry a SAML response, no credentials; it is the provider the config made.
+                PrincipalSource::SamlProvider { provider } => Known {
+                    principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
+                    arn: provider.render(outputs).map_err(unknown_output)?,
+                    facts: SessionFacts::default(),
+                    provider: Some(Provider::Saml),
                 },
                 // Its calls carry a token, no credentials; it is the provider of the account.
                 PrincipalSource::TokenIssuer { issuer } => {
@@ -64,7 +71,7 @@ impl ScenarioRun<'_> {
                         principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
                         arn: web_token::provider_arn(admin.partition(), &admin.account_id, &issuer),
                         facts: SessionFacts::default(),
-                        issuer: Some(issuer),
+                        provider: Some(Provider::Oidc(issuer)),
                     }
                 }
             };
@@ -126,7 +133,7 @@ impl ScenarioRun<'_> {
         let predicted = predictor.predict(&call, name, &SessionFacts::default()).await;
         let verdict = self.record_step(&lookup, &performed, predicted);
         Ok(match (verdict, performed.caller_arn) {
-            (Verdict::Pass, Some(arn)) => Some(Known { principal, arn, facts: SessionFacts::default(), issuer: None }),
+            (Verdict::Pass, Some(arn)) => Some(Known { principal, arn, facts: SessionFacts::default(), provider: None }),
             _ => None,
         })
     }
@@ -164,7 +171,7 @@ impl ScenarioRun<'_> {
         })
     }
 
-    /// Keep an AssumeRole (or web identity) step's session as principal `save_as`, only when it
+    /// Keep an AssumeRole (web identity, SAML) step's session as principal `save_as`, only when it
     /// passed its checks (a session of the role asked for). A session made by
     /// the harness is used by the harness; one made on the instance stays there.
     pub(super) async fn save_session(&mut self, acting: &str, save_as: &str, asked: (&str, &str, &SessionParams<String>), performed: &Performed, federated: bool) {
@@ -172,8 +179,9 @@ impl ScenarioRun<'_> {
         let facts = match self.principals.get(acting) {
             // A federated user's session: its IAM user's policies, narrowed by its own.
             Some(Known { arn, .. }) if federated => SessionFacts::federated_user(arn.rsplit('/').next().unwrap_or_default(), params),
-            // A token's session names the provider that issued it.
-            Some(Known { issuer: Some(_), arn, .. }) => SessionFacts::federated(arn),
+            // A token's or a SAML response's session names the provider that issued it, and carries
+            // the tags the response passed (PrincipalTag attributes).
+            Some(Known { provider: Some(_), arn, .. }) => SessionFacts { tags: params.tags.clone(), ..SessionFacts::federated(arn) },
             Some(known) => known.facts.assumed(params),
             None => SessionFacts::default(),
         };
@@ -186,7 +194,7 @@ impl ScenarioRun<'_> {
         };
         match (saved, expected) {
             (Some(principal), Some(arn)) if performed.mismatch.is_none() => {
-                self.principals.insert(save_as.to_string(), Known { principal, arn, facts, issuer: None });
+                self.principals.insert(save_as.to_string(), Known { principal, arn, facts, provider: None });
             }
             _ => {
                 self.principals.remove(save_as);

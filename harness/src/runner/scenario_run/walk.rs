@@ -1,8 +1,9 @@
 //! Walking the access analysis's paths on the target: a path whose start
 //! is one of the scenario's principals (the workload's role session, a
-//! saved session, a user, a token issuer the scenario plays) is made call by
-//! call, as a step is: AssumeRoleWithWebIdentity into the first role with a
-//! token that meets its trust, AssumeRole into each role, then each bucket action. A get reads the object the walk
+//! saved session, a user, a token issuer or a SAML provider the scenario
+//! plays) is made call by call, as a step is: AssumeRoleWithWebIdentity (or
+//! AssumeRoleWithSAML) into the first role with a token (a signed response)
+//! that meets its trust, AssumeRole into each role, then each bucket action. A get reads the object the walk
 //! put, or one the bucket owner's admin put for it; the walk's object is
 //! removed by that admin. A path the target refuses is said as such: the
 //! evaluator says AWS allows it.
@@ -19,6 +20,7 @@ use crate::outcome::{Observed, Performed};
 use crate::prediction::SessionFacts;
 use crate::scenario::Expectation;
 use crate::sdk::{self, call_error};
+use crate::service::sts::saml::{AssertionRequest, AssertionSigner};
 use crate::service::sts::{SessionParams, Sts};
 use crate::service::{Call, s3::S3};
 use crate::steps::{self, Principal};
@@ -46,17 +48,24 @@ impl ScenarioRun<'_> {
         }
     }
 
-    async fn walk(&self, walk: &Walk) -> Proof {
+    /// Why a walk the target allows would prove nothing there, if it would not.
+    fn unprovable(&self, walk: &Walk) -> Option<&'static str> {
         // On a target that lets everything through, an allowed call proves nothing.
         if !self.caps.identity_policies || (!walk.roles.is_empty() && !self.caps.trust_policies) {
-            return Proof::predicted("the target does not enforce identity and trust policies: a walk it allows proves nothing");
+            return Some("the target does not enforce identity and trust policies: a walk it allows proves nothing");
         }
-        if matches!(walk.walker, Walker::WebIdentity { .. }) && !self.caps.web_identity {
-            return Proof::predicted("the target does not check web identity tokens: a walk it allows proves nothing");
+        match walk.walker {
+            Walker::WebIdentity { .. } if !self.caps.web_identity => Some("the target does not check web identity tokens: a walk it allows proves nothing"),
+            Walker::Saml { .. } if !self.caps.saml => Some("the target does not check SAML responses: a walk it allows proves nothing"),
+            // The probe's unsigned read proves the target judges unsigned requests at all.
+            Walker::Anonymous if !self.caps.public_access_block => Some("the target does not judge unsigned requests by their bucket's policy: a walk it allows proves nothing"),
+            _ => None,
         }
-        // The probe's unsigned read proves the target judges unsigned requests at all.
-        if matches!(walk.walker, Walker::Anonymous) && !self.caps.public_access_block {
-            return Proof::predicted("the target does not judge unsigned requests by their bucket's policy: a walk it allows proves nothing");
+    }
+
+    async fn walk(&self, walk: &Walk) -> Proof {
+        if let Some(why) = self.unprovable(walk) {
+            return Proof::predicted(why);
         }
         let anyone = match walk.walker {
             Walker::Anonymous => Some(Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await))),
@@ -67,21 +76,25 @@ impl ScenarioRun<'_> {
                 Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
                 Walker::User { arn } => arn.clone(),
                 Walker::WebIdentity { issuer, .. } => format!("a token issuer of {issuer} (the harness mints tokens only where the scenario plays the provider)"),
+                Walker::Saml { provider, .. } => format!("the SAML provider {provider} (the harness signs responses only where the scenario plays it)"),
                 Walker::Anonymous => "anyone".into(),
             };
             return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {who}"));
         };
         let (mut latency, mut calls) = (Duration::ZERO, 0);
         let mut roles = walk.roles.iter();
-        if let Walker::WebIdentity { issuer, claims } = &walk.walker {
+        if matches!(walk.walker, Walker::WebIdentity { .. } | Walker::Saml { .. }) {
             let Some(first) = roles.next() else { return Proof::predicted("it enters no role") };
-            let call = Call::Sts(Sts::AssumeRoleWithWebIdentity { role_arn: first.arn.clone(), session_name: WALK_SESSION.into(), save_as: None, issuer: issuer.clone(), claims: claims.clone() });
+            let call = match self.exchange(&walk.walker, &first.arn) {
+                Ok(call) => call,
+                Err(why) => return Proof::predicted(why),
+            };
             let done = match self.walk_call(&call, &principal).await {
                 Ok(done) => done,
                 Err(stopped) => return stopped.into_proof(),
             };
             (latency, calls) = (latency + done.latency, calls + 1);
-            let Some(session) = &done.session else { return Proof::predicted(format!("AssumeRoleWithWebIdentity of {} returned no session to walk on with", first.arn)) };
+            let Some(session) = &done.session else { return Proof::predicted(format!("{} of {} returned no session to walk on with", call.name(), first.arn)) };
             principal = Principal::Sdk(Box::new(identity::session_config(&self.runner.target.endpoint, session).await));
         }
         for hop in roles {
@@ -104,6 +117,29 @@ impl ScenarioRun<'_> {
             }
         }
         Proof::Proven { calls, latency_ms: latency.as_secs_f64() * 1000.0 }
+    }
+
+    /// A provider's user entering its first role: with a token, or a response the run's identity provider signs.
+    fn exchange(&self, walker: &Walker, role_arn: &str) -> Result<Call, String> {
+        let session_name = WALK_SESSION.to_string();
+        Ok(Call::Sts(match walker {
+            Walker::WebIdentity { issuer, claims } => {
+                Sts::AssumeRoleWithWebIdentity { role_arn: role_arn.to_string(), session_name, save_as: None, issuer: issuer.clone(), claims: claims.clone() }
+            }
+            Walker::Saml { provider, assertion } => {
+                let idp = self.saml_idp.as_ref().ok_or("the scenario plays no SAML identity provider")?;
+                let request = AssertionRequest {
+                    recipient: &assertion.recipient,
+                    subject: &assertion.subject,
+                    attributes: assertion.all_attributes(role_arn, provider, &session_name),
+                    form: assertion.form,
+                };
+                let signed = idp.sign(&request).map_err(|why| format!("the SAML identity provider could not sign: {why}"))?;
+                let assertion = assertion.clone();
+                Sts::AssumeRoleWithSaml { role_arn: role_arn.to_string(), principal_arn: Some(provider.clone()), session_name, save_as: None, assertion, signed: Some(signed) }
+            }
+            _ => return Err("only a provider's user exchanges what it issued".into()),
+        }))
     }
 
     /// The bucket's actions, puts first; the object the walk used removed whatever happened.
@@ -173,7 +209,8 @@ impl ScenarioRun<'_> {
             Walker::RoleSession { account, role } => known.arn.contains(&format!(":sts::{account}:assumed-role/{role}/")),
             Walker::User { arn: user } => known.arn == *user,
             // The provider's token issuer: its calls carry the token, no credentials.
-            Walker::WebIdentity { issuer, .. } => known.issuer.as_deref() == Some(issuer.as_str()),
+            Walker::WebIdentity { issuer, .. } => matches!(&known.provider, Some(super::Provider::Oidc(own)) if own == issuer),
+            Walker::Saml { provider, .. } => matches!(known.provider, Some(super::Provider::Saml)) && known.arn == *provider,
             // Anyone needs no principal of the scenario: `walk` makes its unsigned config.
             Walker::Anonymous => false,
         };

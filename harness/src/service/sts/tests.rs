@@ -108,3 +108,30 @@ fn a_federation_token_step_makes_a_federated_users_session() {
     assert_eq!(call.denial_verifiable(&session_rules, Some(&reason(PolicyType::Session))), Err("the target does not apply session policies"));
     assert!(call.on_instance().is_err(), "an instance holds a role's session, which cannot call it");
 }
+
+fn saml_step(form: saml::Form) -> Call {
+    let assertion = saml::Assertion { subject: "alice".into(), recipient: saml::RECIPIENT.into(), attributes: [(saml::saml_name("PrincipalTag:team"), "platform".into())].into(), form };
+    let signed = saml::SignedResponse { encoded: "PHNhbWxwOlJlc3BvbnNlLz4=".into(), issuer: "https://idp".into(), certificate: "MIIC".into() };
+    let provider = "arn:aws:iam::1:saml-provider/corp".to_string();
+    Call::Sts(Sts::AssumeRoleWithSaml { role_arn: "arn:aws:iam::1:role/r".into(), principal_arn: Some(provider), session_name: "alice".into(), save_as: Some("s".into()), assertion, signed: Some(signed) })
+}
+
+/// A target that takes any SAML response (stock moto, LocalStack) proves no
+/// refusal of one: its steps are UNVERIFIED there.
+#[test]
+fn a_saml_refusal_is_evidence_only_where_the_target_checks_saml_responses() {
+    let step = saml_step(saml::Form::Tampered);
+    let without = Capabilities { saml: false, ..Capabilities::ENFORCED };
+    assert_eq!(step.denial_verifiable(&without, None), Err("the target does not check SAML responses (their signature) and trust policies"));
+    assert!(step.denial_verifiable(&Capabilities::ENFORCED, None).is_ok());
+}
+
+/// The response is a credential: the step's text never shows it; its session carries the PrincipalTag attributes as tags.
+#[test]
+fn a_saml_step_never_shows_its_response_and_its_session_carries_the_tags() {
+    let step = saml_step(saml::Form::Signed);
+    assert!(!step.cli().contains("PHNhbWxw") && !format!("{step:?}").contains("PHNhbWxw"), "{}", step.cli());
+    assert!(step.cli().starts_with("aws sts assume-role-with-saml --role-arn arn:aws:iam::1:role/r --principal-arn arn:aws:iam::1:saml-provider/corp --saml-assertion \"$SAML\""));
+    let session = step.new_session().unwrap();
+    assert_eq!(session.params.tags, [("team".to_string(), "platform".to_string())].into());
+}
