@@ -7,10 +7,12 @@ CARGO ?= cargo
 .PHONY: setup containers demo test unit e2e mutants fuzz bench lint lint-workflow workflow clean
 FUZZ_SECONDS ?= 60
 
-## setup: install what the embedded emulator needs (moto in .venv); check terraform
+## setup: install what the embedded emulator needs (moto, signxml in .venv); check terraform and PostgreSQL
 setup: $(VENV)/.installed
 	@command -v terraform >/dev/null || command -v tofu >/dev/null || \
 	  { echo "error: terraform not found on PATH; install Terraform >= 1.5 (or OpenTofu)" >&2; exit 3; }
+	@command -v psql >/dev/null && { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || \
+	  { echo "error: PostgreSQL not found; the RDS IAM auth scenarios need it (Debian: apt-get install postgresql-15)" >&2; exit 3; }
 
 $(VENV)/.installed: harness/emulator/requirements.txt
 	$(PYTHON) -m venv $(VENV)

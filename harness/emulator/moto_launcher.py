@@ -53,7 +53,9 @@ import argparse
 import base64
 import json
 import os
+import random
 import re
+import string
 import subprocess
 import sys
 import threading
@@ -98,6 +100,8 @@ from moto.sts.exceptions import STSClientError, STSValidationError  # noqa: E402
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
 from moto.sts.responses import TokenResponse as STSResponse  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
+from moto.rds import rds_backends  # noqa: E402
+from moto.rds.models import DBInstance  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
@@ -220,10 +224,17 @@ def _request_context(request, entity):
             context.update({"s3:authType": "REST-HEADER", "s3:signatureversion": "AWS4-HMAC-SHA256"})
         elif "X-Amz-Signature" in query:
             context.update({"s3:authType": "REST-QUERY-STRING", "s3:signatureversion": "AWS4-HMAC-SHA256"})
+    context.update(_principal_context(request._access_key, entity))
+    return context
+
+
+def _principal_context(access_key, entity):
+    """The keys the caller itself carries: its tags, its session's tags, source identity, instance and provider."""
+    context = {}
     for key, value in _tags(entity).items():
         context[f"aws:PrincipalTag/{key}"] = value
     # A session's own tags override its role's tags of the same key.
-    session = _session_of(request._access_key)
+    session = _session_of(access_key)
     for key, value in session.get("tags", {}).items():
         context[f"aws:PrincipalTag/{key}"] = value
     # "After a source identity is set, it is present in requests for any AWS action taken during the role session."
@@ -1387,6 +1398,81 @@ def send_command(self, **kwargs):
 SimpleSystemManagerBackend.send_command = send_command
 
 
+# ---------------------------------------------------------------------------
+# RDS IAM database authentication, as RDS checks a token
+# ---------------------------------------------------------------------------
+# moto has no database to connect to. The harness's auth front (PostgreSQL
+# behind it) asks here, POST /_harness/rds-db/authenticate {token, user},
+# whether RDS would let the token in as the user: rds_auth.py checks its
+# form, host and port (an instance of this emulator with IAM authentication
+# enabled), user, 15-minute expiry and signature against the caller's
+# secret; then rds-db:connect on the dbuser ARN is judged as any call is.
+# Each instance gets its own DbiResourceId (moto gives all the same one).
+
+def _own_resource_id(original):
+    def patched(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        # Letters and digits only, as RDS's are (moto's random_alphanumeric has + and /).
+        self.dbi_resource_id = "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
+    return patched
+
+
+DBInstance.__init__ = _own_resource_id(DBInstance.__init__)
+
+
+def _instance_at(host, port):
+    for account, regions in list(rds_backends.items()):
+        for region, backend in list(regions.items()):
+            for instance in list(backend.databases.values()):
+                if instance.address == host and int(instance.port) == port:
+                    return account, region, instance
+    return None
+
+
+def _authorize_key(access_key, action, resource, region):
+    """rds-db:connect (or any action without a resource policy) as the key's principal."""
+    caller = iam_policy.Caller.parse(access_key.arn)
+    entity = _principal_of(access_key)
+    identity = [_parsed(f"{getattr(entity, 'name', '?')}'s policy {i}", _document(p), iam_policy.IDENTITY)
+                for i, p in enumerate(access_key.collect_policies())]
+    context = dict(_base_context(region), **_principal_context(access_key, entity))
+    account = resource.split(":")[4]
+    scps, rcps, management = organization_policies(caller.account, account, context)
+    return iam_policy.evaluate(caller, action, resource, context, identity, None, _boundary(entity, access_key.backend),
+                               _session_policies(access_key), True, account, scps, rcps, management)
+
+
+def rds_db_authenticate(request):
+    import rds_auth
+    body = json.loads(request.get_data() or b"{}")
+    token, user = body.get("token", ""), body.get("user", "")
+    try:
+        host, port, _ = rds_auth.parse(token)
+        found = _instance_at(host, port)
+        if found is None:
+            raise rds_auth.Refused(f"no DB instance of this emulator is at {host}:{port}")
+        account, region, instance = found
+        if not instance.enable_iam_database_authentication:
+            raise rds_auth.Refused(f"IAM database authentication is not enabled on {instance.db_instance_identifier}")
+        keys = {}
+
+        def secret_of(access_key_id, session_token):
+            headers = {"X-Amz-Security-Token": session_token} if session_token else {}
+            try:
+                keys["key"] = create_access_key(account, PARTITION, access_key_id, headers)
+            except Exception:
+                return None
+            return keys["key"]._secret_access_key
+        rds_auth.check(token, host, port, user, region, secret_of)
+        resource = rds_auth.dbuser_arn(PARTITION, region, account, instance.dbi_resource_id, user)
+        decision, reason = _authorize_key(keys["key"], "rds-db:connect", resource, region)
+        if decision != "allow":
+            raise rds_auth.Refused(f"{keys['key'].arn} is not authorized to perform rds-db:connect on {resource}: {reason['text']}")
+    except rds_auth.Refused as refused:
+        return _json(200, {"allowed": False, "why": str(refused)})
+    return _json(200, {"allowed": True})
+
+
 class HarnessApp:
     """WSGI wrapper: /_harness/* is ours, everything else is moto."""
 
@@ -1409,6 +1495,8 @@ class HarnessApp:
             response = retire_organization(request)
         elif path == "/_harness/ec2/instance-credentials" and request.method == "POST":
             response = instance_credentials(request)
+        elif path == "/_harness/rds-db/authenticate" and request.method == "POST":
+            response = rds_db_authenticate(request)
         else:
             response = _json(404, {"Code": "NotFound", "Message": path})
         return response(environ, start_response)

@@ -11,6 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum Phase {
     /// Checking the scenario against its config and making the working copy.
     Config,
+    /// Starting what the scenario's steps need besides the target: the SAML
+    /// identity provider (its Python), the local PostgreSQL of RDS steps.
+    Tools,
     /// Reaching the accounts the scenario names (each through its access role).
     Accounts,
     /// terraform init of a working copy: the chain's (None), or a stage's own (`apply_as`).
@@ -61,6 +64,7 @@ impl fmt::Display for Phase {
         match self {
             Phase::Config => f.write_str("config"),
             Phase::Accounts => f.write_str("accounts"),
+            Phase::Tools => f.write_str("tools"),
             Phase::Init(stage) => staged(f, "init", stage),
             Phase::Apply(stage) => staged(f, "apply", stage),
             Phase::Outputs(stage) => staged(f, "outputs", stage),
@@ -89,6 +93,7 @@ impl Phase {
         Some(match (word, rest) {
             ("config", "") => Phase::Config,
             ("accounts", "") => Phase::Accounts,
+            ("tools", "") => Phase::Tools,
             ("init", stage) => Phase::Init(staged(stage)),
             ("destroy", "") => Phase::Destroy,
             ("access", "") => Phase::Access,
@@ -133,6 +138,7 @@ mod tests {
         let all = [
             Phase::Config,
             Phase::Accounts,
+            Phase::Tools,
             Phase::Init(None),
             Phase::Init(stage()),
             Phase::Apply(None),

@@ -83,6 +83,10 @@ pub struct Capabilities {
     /// and the role's trust (absent from older reports: not checked).
     #[serde(default)]
     pub saml: bool,
+    /// An RDS instance lets a connection in only with a valid IAM auth token
+    /// its principal may use (absent from older reports: not checked).
+    #[serde(default)]
+    pub rds_iam_auth: bool,
 }
 
 impl Capabilities {
@@ -101,6 +105,7 @@ impl Capabilities {
             organization_policies: self.organization_policies && other.organization_policies,
             public_access_block: self.public_access_block && other.public_access_block,
             saml: self.saml && other.saml,
+            rds_iam_auth: self.rds_iam_auth && other.rds_iam_auth,
         }
     }
 
@@ -118,6 +123,7 @@ impl Capabilities {
         organization_policies: true,
         public_access_block: true,
         saml: true,
+        rds_iam_auth: true,
     };
 }
 

@@ -495,6 +495,7 @@ fn provider_block(endpoint: Option<&str>, role: Option<&str>, region: &str, stan
     ec2 = "{endpoint}"
     kms = "{endpoint}"
     organizations = "{endpoint}"
+    rds = "{endpoint}"
   }}
 "#
         );

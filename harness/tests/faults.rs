@@ -273,6 +273,19 @@ fn apply_failing_halfway_shows_terraforms_error_and_leaves_nothing() {
 }
 
 #[test]
+fn an_rds_scenario_without_postgresql_stops_with_its_remedy_and_its_own_exit_code() {
+    // RDS steps need the local PostgreSQL: without it the scenario stops before any apply, never skipped in silence.
+    let emulator = Emulator::start();
+    let mut cmd = emulator.harness(&["-s", "rds_iam"]);
+    cmd.env(harness::target::database::BIN_VARIABLE, "/nonexistent-postgres-bin");
+    let done = Run::spawn(cmd).finish();
+    assert_eq!(done.status.code(), Some(exit_code::MISSING_TOOL), "{}", done.stderr);
+    assert!(done.stderr.contains("[rds_iam] FAILED: tools failed: PostgreSQL is not installed") && done.stderr.contains("(Debian: postgresql-15)"), "{}", done.stderr);
+    assert!(!done.stderr.contains("[rds_iam] apply"), "nothing is applied without the tool:\n{}", done.stderr);
+    emulator.assert_nothing_left();
+}
+
+#[test]
 fn a_later_stage_failing_to_apply_exits_as_an_apply_failure() {
     // The phase is "apply broken_apply", an apply all the same: exit 5, not 1.
     let emulator = Emulator::start();

@@ -29,7 +29,7 @@ mod service;
 #[allow(dead_code)]
 mod reason;
 mod policy {
-    pub use super::reason::{Because, ConditionMiss, DeniedBy};
+    pub use super::reason::{Because, ConditionMiss, DeniedBy, PolicyType};
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -104,6 +104,24 @@ pub struct Key {
     pub policy: Policy,
 }
 
+/// An RDS instance with IAM database authentication on: its database users
+/// are `rds-db:connect` resources, `arn:...:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub address: String,
+    pub account: String,
+    pub region: String,
+    /// Its DbiResourceId.
+    pub resource_id: String,
+}
+
+impl Database {
+    /// The ARN of its database user (or user pattern) `user`.
+    pub fn dbuser_arn(&self, partition: &str, user: &str) -> String {
+        format!("arn:{partition}:rds-db:{}:{}:dbuser:{}/{user}", self.region, self.account, self.resource_id)
+    }
+}
+
 /// The Organization a state holds (`aws_organizations_organization`), with
 /// the SCPs and RCPs its states attach: each level (its root, a member
 /// account) holds what the config attaches there and, for each policy type
@@ -139,6 +157,8 @@ pub struct Inventory {
     pub providers: Vec<Provider>,
     pub buckets: Vec<Bucket>,
     pub keys: Vec<Key>,
+    /// The RDS instances with IAM database authentication on.
+    pub databases: Vec<Database>,
     /// The Organization over the accounts, when a state holds one.
     pub organization: Option<Organization>,
     /// The region the configs put their buckets in: `aws:RequestedRegion` of the requests analysed.
@@ -296,6 +316,11 @@ impl Inventory {
                 None => key.policy("policy", "key policy", DocumentKind::Bucket)?,
             };
             inventory.keys.push(Key { address: key.address.clone(), arn: key.text("arn").to_string(), account: account_of_arn(key.text("arn")), policy });
+        }
+        for db in of("aws_db_instance").filter(|db| db.flag("iam_database_authentication_enabled") == Some(true)) {
+            let arn: Vec<&str> = db.text("arn").split(':').collect();
+            let (region, account) = (arn.get(3).copied().unwrap_or_default(), arn.get(4).copied().unwrap_or_default());
+            inventory.databases.push(Database { address: db.address.clone(), account: account.into(), region: region.into(), resource_id: db.text("resource_id").to_string() });
         }
         inventory.organization = read_organization(&all)?;
         inventory.region = of("aws_s3_bucket").map(|b| b.text("region")).find(|r| !r.is_empty()).map(str::to_string);

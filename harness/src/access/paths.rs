@@ -20,12 +20,16 @@ use crate::service::s3::{kms_action_via_s3, kms_keys_via_s3};
 pub const BUCKET_ACTIONS: [(&str, bool); 3] = [("s3:ListBucket", false), ("s3:GetObject", true), ("s3:PutObject", true)];
 /// The KMS actions the analysis asks about, on the key.
 pub const KEY_ACTIONS: [&str; 3] = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"];
+/// Connecting to an RDS instance as a database user, with an IAM auth token.
+pub const DB_CONNECT: &str = "rds-db:connect";
 
 /// What a path reaches: a bucket or a KMS key of the inventory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     Bucket(usize),
     Key(usize),
+    /// An RDS instance's database users (the reach's `objects` names which: a user or a pattern).
+    Database(usize),
 }
 
 /// Where a path begins.
@@ -58,7 +62,7 @@ pub struct Hop {
 pub struct Reach {
     pub target: Target,
     pub action: &'static str,
-    /// None: the bucket itself (s3:ListBucket).
+    /// None: the bucket itself (s3:ListBucket); for a database, the users (a name or a pattern).
     pub objects: Option<String>,
     pub opened: Opened,
 }
@@ -115,6 +119,7 @@ fn grants_unmodelled(policies: &[Policy]) -> bool {
             || action == "sts:getcalleridentity"
             || BUCKET_ACTIONS.iter().any(|(a, _)| a.eq_ignore_ascii_case(&action))
             || KEY_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(&action))
+            || action == DB_CONNECT
     };
     policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).any(|s| match &s.action {
         Matcher::Any(actions) => actions.iter().any(|a| !followed(a)),
@@ -314,6 +319,7 @@ fn edges_of(inventory: &Inventory, patterns: &[Vec<String>], acting: &Acting) ->
         }
     }
     reaches.extend(key_reaches(inventory, acting));
+    reaches.extend(database_reaches(inventory, acting));
     Edges { hops, reaches }
 }
 
@@ -362,6 +368,47 @@ fn key_reaches(inventory: &Inventory, acting: &Acting) -> Vec<Reach> {
             }
             if let Some(opened) = edge::decide(&request, &set) {
                 reaches.push(Reach { target: Target::Key(index), action, objects: None, opened });
+            }
+        }
+    }
+    reaches
+}
+
+/// The database users a principal may connect as: no resource policy takes
+/// part, so its own statements name them. Each user (or pattern) its Allow
+/// statements of rds-db:connect name under an instance is asked, the
+/// broadest first; one that holds covers the narrower ones.
+fn database_reaches(inventory: &Inventory, acting: &Acting) -> Vec<Reach> {
+    let mut reaches = Vec::new();
+    if matches!(acting.caller, Caller::Federated(_) | Caller::Anonymous) || acting.delegated_only {
+        return reaches;
+    }
+    let named: Vec<&str> = acting
+        .set
+        .identity
+        .iter()
+        .flat_map(|p| &p.statements)
+        .filter(|s| s.effect == Effect::Allow && matches!(&s.action, Matcher::Any(actions) if actions.iter().any(|a| policy::action_matches(a, DB_CONNECT))))
+        .flat_map(|s| match &s.resource {
+            Some(Matcher::Any(resources)) => resources.iter().map(String::as_str).collect::<Vec<_>>(),
+            _ => vec!["*"],
+        })
+        .collect();
+    for (index, db) in inventory.databases.iter().enumerate() {
+        let mut users: Vec<String> = named.iter().filter_map(|r| if *r == "*" { Some("*".to_string()) } else { r.split_once("dbuser:").and_then(|(_, rest)| rest.split_once('/')).map(|(_, user)| user.to_string()) }).collect();
+        users.sort_by_key(|u| (!u.contains('*'), u.clone()));
+        users.dedup();
+        let mut covered: Vec<String> = Vec::new();
+        for user in users {
+            if covered.iter().any(|c| policy::glob(c, &user)) {
+                continue;
+            }
+            let request = Request { caller: acting.caller.clone(), action: DB_CONNECT.into(), resource: db.dbuser_arn(&inventory.partition, &user), resource_account: Some(db.account.clone()), context: acting.context.clone() };
+            let mut set = acting.set.clone();
+            resource_in_organization(inventory, &db.account, &mut set);
+            if let Some(opened) = edge::decide(&request, &set) {
+                covered.push(user.clone());
+                reaches.push(Reach { target: Target::Database(index), action: DB_CONNECT, objects: Some(user), opened });
             }
         }
     }

@@ -121,6 +121,14 @@ impl Namer {
                 Some(format!("{}{objects}", self.address(&bucket.address, &bucket.account)))
             }
             Some((_, Target::Key(index))) => Some(self.address(&inventory.keys[index].address, &inventory.keys[index].account)),
+            Some((reach, Target::Database(index))) => {
+                let db = &inventory.databases[index];
+                let users = match reach.objects.as_deref() {
+                    None | Some("*") => "any user".to_string(),
+                    Some(user) => self.text(user),
+                };
+                Some(format!("{} as {users}", self.address(&db.address, &db.account)))
+            }
         };
         if let Some(name) = name {
             places.push(Place { name, via: String::new(), conditions: String::new() });

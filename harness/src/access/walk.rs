@@ -117,8 +117,10 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
     let bucket = match &path.reach {
         None => None,
         Some(reach) => {
-            let Target::Bucket(index) = reach.target else {
-                return Err("it ends at a KMS key: the harness walks roles and buckets, not key calls, yet".into());
+            let index = match reach.target {
+                Target::Bucket(index) => index,
+                Target::Key(_) => return Err("it ends at a KMS key: the harness walks roles and buckets, not key calls, yet".into()),
+                Target::Database(_) => return Err("it ends at a database user: the scenario's rds-db:connect steps connect, a walk does not".into()),
             };
             let key = match reach.objects.as_deref() {
                 None => None,

@@ -143,6 +143,12 @@ impl Invocation {
         if named {
             return Ok(None);
         }
+        if scenario.connects_to_databases() {
+            return Ok(Some(format!(
+                "its RDS instance takes minutes to create and must be reachable from here, with its database users made (GRANT rds_iam); run it by name (-s {}) to include it",
+                scenario.name
+            )));
+        }
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|n| format!("--sandbox-account {n}=ID")).collect();
             return Ok(Some(format!("it acts in accounts {}, which have no sandbox id here; pass {} to run it", missing.join(", "), flags.join(" "))));

@@ -27,7 +27,7 @@ pub use condition::ConditionEntry;
 pub use document::{Effect, Matcher, Policy, PolicyError, Statement};
 pub use element::DocumentKind;
 pub use context::Context;
-pub use matching::{action_matches, arn_like};
+pub use matching::{action_matches, arn_like, glob};
 pub use evaluate::{Evaluation, PolicySet, Request, ResourceKind, allowing_statements, evaluate, is_trust_action, resource_grant};
 pub use principal::{Caller, PrincipalElement, PrincipalMatch};
 pub use organization::OrgLevel;

@@ -48,6 +48,8 @@ pub enum PolicyType {
     /// S3 Block Public Access (RestrictPublicBuckets): a public bucket policy
     /// grants only its owner's account and AWS services.
     PublicAccessBlock,
+    /// An auth token's life: RDS refuses an IAM database authentication token 15 minutes after it was signed.
+    TokenExpiry,
 }
 
 impl fmt::Display for PolicyType {
@@ -62,6 +64,7 @@ impl fmt::Display for PolicyType {
             PolicyType::Scp => "scp",
             PolicyType::Rcp => "rcp",
             PolicyType::PublicAccessBlock => "public-access-block",
+            PolicyType::TokenExpiry => "token-expiry",
         })
     }
 }
@@ -90,10 +93,12 @@ pub enum Because {
     Rcp,
     /// Block Public Access kept a public bucket policy from granting the caller.
     PublicAccessBlock,
+    /// The auth token had expired (RDS: 15 minutes after its signing).
+    ExpiredToken,
 }
 
 impl Because {
-    pub const ALL: [Because; 10] = [
+    pub const ALL: [Because; 11] = [
         Because::ExplicitDeny,
         Because::Identity,
         Because::Trust,
@@ -104,6 +109,7 @@ impl Because {
         Because::Scp,
         Because::Rcp,
         Because::PublicAccessBlock,
+        Because::ExpiredToken,
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,6 +124,7 @@ impl Because {
             Because::Scp => "scp",
             Because::Rcp => "rcp",
             Because::PublicAccessBlock => "public-access-block",
+            Because::ExpiredToken => "expired-token",
         }
     }
 
@@ -242,6 +249,7 @@ impl Reason {
             PolicyType::Scp => Because::Scp,
             PolicyType::Rcp => Because::Rcp,
             PolicyType::PublicAccessBlock => Because::PublicAccessBlock,
+            PolicyType::TokenExpiry => Because::ExpiredToken,
         })
     }
 }

@@ -186,6 +186,7 @@ impl Predictor {
             Authorization::WebIdentity { role_arn, issuer, claims } => return self.predict_web_identity(caller, role_arn, issuer, claims).await,
             Authorization::Saml { role_arn, provider_arn, assertion, signed } => return self.predict_saml(role_arn, provider_arn, assertion, signed).await,
             Authorization::NoneNeeded(why) => return Ok(reason(Decision::Allow, why.into())),
+            Authorization::Refused { rule, why } => return Ok(Reason { policy_type: Some(rule), ..reason(Decision::Deny, why) }),
             Authorization::Harness(why) => return Err(why.into()),
         };
         let (caller, mut set, mut context) = self.caller_policies(caller, facts).await?;
@@ -212,7 +213,7 @@ impl Predictor {
                 }
             }
             Governing::Key(key) => set.resource = Some(self.key_policy(key).await?),
-            Governing::Federation(_) => {}
+            Governing::Federation(_) | Governing::CallerOnly => {}
         }
         let resource_owner = resource_account.clone().or_else(|| account_in(&resource)).or_else(|| caller.account().map(str::to_string));
         self.organization_caps(&mut set, &mut context, caller.account(), resource_owner.as_deref()).await;

@@ -41,7 +41,7 @@ pub struct RunReport {
 impl RunReport {
     /// The one mapping from a run's outcome to its exit code: a cleanup that
     /// kept state, then Ctrl-C, then success, then what stopped a scenario
-    /// (terraform init or apply of any stage: 5; a config: 8), else a step.
+    /// (terraform init or apply of any stage: 5; a tool a step needs: 3; a config: 8), else a step.
     pub fn exit_code(&self, interrupted: bool) -> i32 {
         use crate::exit_code::*;
         let stopped_in = |wanted: fn(&Phase) -> bool| self.scenarios.iter().any(|s| s.error.as_ref().is_some_and(|e| wanted(&e.phase)));
@@ -53,6 +53,8 @@ impl RunReport {
             SUCCESS
         } else if stopped_in(Phase::is_terraform_apply) {
             APPLY_FAILED
+        } else if stopped_in(|p| *p == Phase::Tools) {
+            MISSING_TOOL
         } else if stopped_in(|p| *p == Phase::Config) {
             CONFIG_MISSING
         } else if stopped_in(|p| *p == Phase::Accounts) {

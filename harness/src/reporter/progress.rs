@@ -53,7 +53,7 @@ pub fn line(event: &Event<'_>) -> String {
             format!(
                 "{}\ncapabilities: identity policies enforced: {}, trust policies enforced: {}, role ARN matches its sessions: {}\n  \
                  trust conditions checked: {}, sts:TagSession required: {}, session durations checked: {}, session policies applied: {}, \
-                 web identity tokens checked: {}, KMS key policies enforced: {}, SCPs and RCPs enforced: {}, S3 Block Public Access applied: {}, SAML responses checked: {}",
+                 web identity tokens checked: {}, KMS key policies enforced: {}, SCPs and RCPs enforced: {}, S3 Block Public Access applied: {}, SAML responses checked: {}, RDS IAM auth tokens checked: {}",
                 target_line(&target.description),
                 yes(c.identity_policies),
                 yes(c.trust_policies),
@@ -67,6 +67,7 @@ pub fn line(event: &Event<'_>) -> String {
                 yes(c.organization_policies),
                 yes(c.public_access_block),
                 yes(c.saml),
+                yes(c.rds_iam_auth),
             )
         }
         Event::ScenarioStarted { scenario, prefix } => format!("[{scenario}] start (resource prefix {prefix})"),

@@ -129,6 +129,10 @@ impl Runner {
                 if caps.organization_policies {
                     notes.0.push("SCPs and RCPs: the harness's launcher plays the scenario's Organization and enforces them (not probed: an account holds one Organization)".into());
                 }
+                caps.rds_iam_auth = self.target.plays_rds();
+                if caps.rds_iam_auth {
+                    notes.0.push("RDS IAM auth: a local PostgreSQL stands for each RDS instance, behind an auth front the launcher judges tokens for (not probed)".into());
+                }
                 (caps, notes)
             }
         };

@@ -24,6 +24,7 @@ use crate::prediction::{Predictor, SessionFacts};
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
 use crate::scenario::{Expectation, NAME_PREFIX, PrincipalSource, Scenario, Stage, Step, Template, denied_by};
 use crate::saml_idp::IdentityProvider;
+use crate::target::database::LocalDatabases;
 use crate::service::{Call, Rendering, SamlRendering};
 use crate::steps::{self, Principal};
 use crate::target_facts::Capabilities;
@@ -106,6 +107,8 @@ pub(super) struct ScenarioRun<'r> {
     accounts: Vec<ReachedAccount>,
     /// The identity provider of the scenario's SAML provider principals, if it has any.
     saml_idp: Option<IdentityProvider>,
+    /// The local PostgreSQL standing for its RDS instances (an embedded target), if a step connects to one.
+    databases: Option<LocalDatabases>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -124,7 +127,7 @@ impl<'r> ScenarioRun<'r> {
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new(), saml_idp: None }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new(), saml_idp: None, databases: None }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -146,6 +149,9 @@ impl<'r> ScenarioRun<'r> {
             }
         }
         self.retire_organization().await;
+        if let Some(databases) = self.databases.take() {
+            databases.stop().await;
+        }
         self.finish()
     }
 
@@ -154,10 +160,12 @@ impl<'r> ScenarioRun<'r> {
         let runner = self.runner;
         let config_error = |err: &dyn std::fmt::Display| ScenarioStop { phase: Phase::Config, message: err.to_string() };
         self.scenario.check_outputs(terraform::declared_outputs).map_err(|e| config_error(&e))?;
+        let tool_error = |err: &dyn std::fmt::Display| ScenarioStop { phase: Phase::Tools, message: err.to_string() };
         if self.scenario.principals.values().any(|p| matches!(p, PrincipalSource::SamlProvider { .. })) {
             let python = crate::target::moto::find_python(None);
-            self.saml_idp = Some(IdentityProvider::start(&python, &prefix).map_err(|e| config_error(&crate::sdk::error_chain(&e)))?);
+            self.saml_idp = Some(IdentityProvider::start(&python, &prefix).map_err(|e| tool_error(&crate::sdk::error_chain(&e)))?);
         }
+        self.databases = self.local_databases().await.map_err(|e| tool_error(&e))?;
         self.vars = Some(RunVariables {
             name_prefix: prefix,
             region: runner.target.endpoint.region.clone(),
@@ -182,6 +190,21 @@ impl<'r> ScenarioRun<'r> {
         let copy = WorkingCopy::create(&runner.terraform, first, &target, &vars).map_err(|e| config_error(&e))?;
         self.timed(Phase::Init(None), copy.init(&runner.cancel)).await?;
         Ok(copy)
+    }
+
+    /// A local PostgreSQL for the database users the steps connect as, where the target's launcher judges tokens.
+    async fn local_databases(&self) -> Result<Option<LocalDatabases>, crate::target::database::DatabaseError> {
+        let mut users: Vec<String> = self.scenario.steps().filter_map(|s| match &s.action {
+            crate::service::Action::Rds(crate::service::rds::Rds::Connect { db_user, .. }) => Some(db_user.clone()),
+            _ => None,
+        }).collect();
+        users.sort();
+        users.dedup();
+        let target = &self.runner.target;
+        match (users.is_empty() || !target.plays_rds(), &target.endpoint.url) {
+            (false, Some(endpoint)) => Ok(Some(LocalDatabases::start(endpoint, &users).await?)),
+            _ => Ok(None),
+        }
     }
 
     /// The variables of a stage's config: the run's, and the stage's own.
@@ -294,7 +317,10 @@ impl<'r> ScenarioRun<'r> {
             (Some(Known { provider: Some(Provider::Saml), arn, .. }), Some(idp)) => Some(SamlRendering { provider_arn: arn, signer: idp }),
             _ => None,
         };
-        let call = step.action.render(&Rendering { outputs, issuer, saml }).map_err(unknown_output)?;
+        let admin = &self.runner.target.admin;
+        let databases = self.databases.as_ref().map(|d| d as &dyn crate::service::rds::DatabaseFronts);
+        let rendering = Rendering { outputs, issuer, saml, account: Some((admin.partition(), &admin.account_id)), databases };
+        let call = step.action.render(&rendering).map_err(unknown_output)?;
         let denied_by = self.denied_by(step.denied_by.as_ref(), outputs)?;
         let (predicted, performed) = match self.principals.get(&step.principal) {
             Some(known) => (

@@ -170,6 +170,11 @@ impl Scenario {
         self.principals.values().any(|p| matches!(p, PrincipalSource::TokenIssuer { .. }))
     }
 
+    /// Whether a step connects to an RDS instance (rds-db:connect).
+    pub fn connects_to_databases(&self) -> bool {
+        self.steps().any(|s| matches!(s.action, crate::service::Action::Rds(_)))
+    }
+
     /// Every step, stage after stage.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.stages.iter().flat_map(|stage| &stage.steps)

@@ -9,6 +9,7 @@
 pub mod ec2;
 mod fields;
 pub mod kms;
+pub mod rds;
 pub mod s3;
 pub mod sts;
 
@@ -51,6 +52,10 @@ pub struct Rendering<'a> {
     pub outputs: &'a BTreeMap<String, String>,
     pub issuer: Option<&'a str>,
     pub saml: Option<SamlRendering<'a>>,
+    /// The target's partition and account (what an ARN the step makes names).
+    pub account: Option<(&'a str, &'a str)>,
+    /// Where an embedded target's databases are reached.
+    pub databases: Option<&'a dyn rds::DatabaseFronts>,
 }
 
 /// The acting SAML provider principal's ARN and the run's identity provider.
@@ -113,6 +118,7 @@ mod made {
             // An S3 call refused by the KMS key S3 would use for it (SSE-KMS).
             Some(PolicyType::KeyPolicy) if !caps.key_policies => Err("the target does not enforce KMS key policies"),
             Some(PolicyType::PublicAccessBlock) if !caps.public_access_block => Err("the target does not apply S3 Block Public Access"),
+            Some(PolicyType::TokenExpiry) if !caps.rds_iam_auth => Err("the target does not check IAM database authentication tokens"),
             _ => Ok(()),
         }
     }
@@ -128,6 +134,8 @@ pub enum Authorization<'a> {
     /// A request: the IAM action, the resource's ARN, the resource whose
     /// policy takes part, and the keys the request itself carries.
     Request { action: &'static str, resource: String, governed_by: Governing<'a>, keys: Vec<(String, Vec<String>)> },
+    /// Refused before any policy is read (an RDS auth token past its 15 minutes): the rule, and why.
+    Refused { rule: crate::policy::PolicyType, why: String },
     /// A token exchanged for a session: STS checks the provider, then the trust.
     WebIdentity { role_arn: &'a str, issuer: &'a str, claims: &'a BTreeMap<String, String> },
     /// A SAML response exchanged for a session: STS checks the response
@@ -146,6 +154,8 @@ pub enum Governing<'a> {
     Key(&'a str),
     /// GetFederationToken's federated user (its name): the caller's own policies alone.
     Federation(&'a str),
+    /// No resource policy takes part (rds-db:connect): the caller's own policies decide.
+    CallerOnly,
 }
 
 /// A call as an `aws` command in the instance script. The script's files,
@@ -289,6 +299,7 @@ registry! {
     S3(s3::S3),
     Sts(sts::Sts),
     Kms(kms::Kms),
+    Rds(rds::Rds),
     /// The harness's own lookups, made as the admin (never written in a scenario).
     Ec2(ec2::Ec2),
 }

@@ -7,7 +7,7 @@ use super::*;
 /// A value of the right type for every field a service declares.
 fn sample(field: &str) -> Value {
     match field {
-        "duration_seconds" => Value::Integer(3600),
+        "duration_seconds" | "token_age_seconds" => Value::Integer(3600),
         "tags" | "claims" | "encryption_context" | "attributes" => Value::Table([("team".to_string(), Value::String("data".into()))].into_iter().collect()),
         "transitive_tag_keys" => Value::Array(vec![Value::String("team".into())]),
         "expect_keys" | "policy_arns" => Value::Array(vec![Value::String("x".into())]),
@@ -46,7 +46,7 @@ fn every_declared_field_is_read_by_its_service() {
         let parsed = parse(action, fields).unwrap_or_else(|err| panic!("{action} with all its fields: {err:?}"));
         assert_eq!(parsed.name(), action);
         let saml = Some(SamlRendering { provider_arn: "arn:aws:iam::1:saml-provider/p", signer: &NoSigner });
-        parsed.render(&Rendering { outputs: &outputs, issuer: Some("issuer"), saml }).unwrap();
+        parsed.render(&Rendering { outputs: &outputs, issuer: Some("issuer"), saml, account: Some(("aws", "111111111111")), databases: None }).unwrap();
         for field in fields {
             let Err(ParseError::Field(err)) = parse_with(action, fields, Some(field)) else { panic!("{action} ignores `{field}`") };
             assert!(err.message.contains(&format!("`{field}` must be")), "{action}: {}", err.message);

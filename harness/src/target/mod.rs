@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 pub mod capabilities;
 pub mod container;
+pub mod database;
 pub mod endpoint;
 mod error;
 mod http;
@@ -98,6 +99,12 @@ impl Target {
             Backend::Endpoint { flavor: endpoint::Flavor::HarnessMoto, http } | Backend::Container { flavor: endpoint::Flavor::HarnessMoto, http, .. } => Some(http),
             Backend::Endpoint { .. } | Backend::Container { .. } | Backend::Aws => None,
         }
+    }
+
+    /// Whether the harness's launcher judges RDS auth tokens here, so local
+    /// databases behind auth fronts can stand for the config's RDS instances.
+    pub fn plays_rds(&self) -> bool {
+        self.launcher().is_some()
     }
 
     /// Start the embedded, IAM-enforcing moto target.

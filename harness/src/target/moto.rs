@@ -17,12 +17,13 @@ use super::TargetError;
 use super::readiness::{Check, Readiness};
 
 /// The launcher and the modules it imports (the policy evaluator, STS's
-/// SAML checks), written (or copied into a container) side by side under
+/// SAML checks, RDS's token checks), written (or copied into a container) side by side under
 /// these names; the first is run.
-pub const LAUNCHER_FILES: [(&str, &str); 3] = [
+pub const LAUNCHER_FILES: [(&str, &str); 4] = [
     ("moto_launcher.py", include_str!("../../emulator/moto_launcher.py")),
     ("iam_policy.py", include_str!("../../emulator/iam_policy.py")),
     ("saml_sp.py", include_str!("../../emulator/saml_sp.py")),
+    ("rds_auth.py", include_str!("../../emulator/rds_auth.py")),
 ];
 /// What `make setup` installs: the moto release the launcher is tested against.
 const REQUIREMENTS: &str = include_str!("../../emulator/requirements.txt");
