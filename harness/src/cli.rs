@@ -243,6 +243,12 @@ pub struct RunArgs {
     /// aws: how long the instance's SSM agent may take to answer after apply.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub ssm_timeout: Duration,
+    /// Skip the IAM Policy Simulator's third opinion on --target aws (it needs iam:SimulatePrincipalPolicy).
+    #[arg(long, env = "HARNESS_NO_SIMULATOR")]
+    pub no_simulator: bool,
+    /// Ask the Policy Simulator at this endpoint, on any target (a stand-in that replays recorded answers, offline).
+    #[arg(long, env = "HARNESS_SIMULATOR_ENDPOINT")]
+    pub simulator_endpoint: Option<String>,
 }
 
 #[derive(clap::Args)]

@@ -40,6 +40,7 @@ pub mod sdk;
 pub mod secret;
 pub mod service;
 pub mod shell;
+pub mod simulator;
 pub mod steps;
 pub mod sweep;
 pub mod target;

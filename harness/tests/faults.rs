@@ -817,3 +817,76 @@ fn two_sandbox_accounts_on_the_aws_target_each_get_what_their_provider_applies_a
     }
     emulator.assert_nothing_left();
 }
+
+/// A stand-in for IAM's Policy Simulator: it replays the answers recorded in
+/// tests/fixtures/simulator (one per action) and keeps every request it got.
+struct SimulatorStandIn {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl SimulatorStandIn {
+    fn start() -> Self {
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let kept = requests.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new().route("/", axum::routing::post(move |body: String| replay(body, kept.clone())));
+                axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
+            });
+        });
+        SimulatorStandIn { url, requests, _thread: thread }
+    }
+}
+
+/// The recorded answer for the request's action, for its resource.
+async fn replay(body: String, requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> (axum::http::StatusCode, [(&'static str, &'static str); 1], String) {
+    let form: std::collections::BTreeMap<String, String> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    requests.lock().unwrap().push(body.clone());
+    let action = form.get("ActionNames.member.1").cloned().unwrap_or_default();
+    let recorded = project(&format!("harness/tests/fixtures/simulator/{}.xml", action.replace(':', "_")));
+    match std::fs::read_to_string(&recorded) {
+        Ok(xml) => (axum::http::StatusCode::OK, [("content-type", "text/xml")], xml.replace("RESOURCE", form.get("ResourceArns.member.1").map(String::as_str).unwrap_or("*"))),
+        Err(_) => (axum::http::StatusCode::BAD_REQUEST, [("content-type", "text/xml")], format!("<ErrorResponse><Error><Code>NoRecording</Code><Message>no answer recorded for {action}</Message></Error></ErrorResponse>")),
+    }
+}
+
+/// The Policy Simulator is a third opinion: the report shows AWS's answer,
+/// the evaluator's and the simulator's, and a note where the simulator differs
+/// (it does not read a role's trust policy for sts:AssumeRole, so it allows
+/// what the trust's external ID condition refuses); its answer changes no verdict.
+#[test]
+fn the_policy_simulator_is_a_third_opinion_with_a_note_where_it_differs() {
+    let emulator = Emulator::start();
+    let stand_in = SimulatorStandIn::start();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = emulator.harness(&["-s", "external_id", "--simulator-endpoint", &stand_in.url, "--report-json", json.to_str().unwrap()]);
+    cmd.env_remove("HARNESS_NO_SIMULATOR");
+    let done = Run::spawn(cmd).finish();
+    assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "the simulator changes no verdict:\n{}", done.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let steps = report["scenarios"][0]["steps"].as_array().unwrap().clone();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}")).clone();
+    let refused = step("app cannot assume the partner role with a wrong external ID");
+    assert_eq!(refused["simulator"]["simulator"], "answered", "{refused}");
+    assert_eq!(refused["simulator"]["decision"], "allowed");
+    assert!(refused["simulator"]["caveat"].as_str().unwrap_or_default().contains("aws-cli #10314"));
+    assert_eq!(refused["simulator"]["note"], "the Policy Simulator says allow, but AWS answered deny and the evaluator predicts deny (the simulator reads the caller's policies, not the role's trust policy, for sts:AssumeRole (aws-cli #10314))");
+    let allowed = step("app assumes the partner role with the external ID");
+    assert!(allowed["simulator"]["decision"] == "allowed" && allowed["simulator"].get("note").is_none(), "{allowed}");
+    // The user's own lookup is the harness's: never asked.
+    assert!(step("app is the IAM user of its access key").get("simulator").is_none());
+    assert!(done.stderr.contains("\n    simulator: allowed (by app (IAM Policy))\n    NOTE: the Policy Simulator says allow, but AWS answered deny"), "{}", done.stderr);
+    // What it was asked: the user's policies, the role, and the request's own keys.
+    let requests = stand_in.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), steps.iter().filter(|s| s["action"] == "sts:AssumeRole").count(), "{requests:?}");
+    let wrong_id = requests.iter().find(|r| r.contains("Unique-9999")).expect("the external ID was sent as a context entry");
+    assert!(wrong_id.contains("Action=SimulatePrincipalPolicy") && wrong_id.contains("PolicySourceArn=arn%3Aaws%3Aiam%3A%3A") && wrong_id.contains("%3Auser%2F"), "{wrong_id}");
+    emulator.assert_nothing_left();
+}

@@ -12,7 +12,7 @@ use crate::cli::{AccessArgs, RunArgs, TargetKind};
 use crate::kept::{self, Lease, LeaseError};
 use crate::partition::Partition;
 use crate::reporter::{Reporter, Reporters, progress::Progress, table::Table};
-use crate::runner::{self, RunOptions, Runner, SsmOptions};
+use crate::runner::{self, RunOptions, Runner, SimulatorChoice, SsmOptions};
 use crate::scenario::Scenario;
 use crate::target::{Consistency, Target, TargetSpec, moto::MotoOptions};
 use crate::terraform::{self, Terraform};
@@ -43,6 +43,11 @@ async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, Comman
         consistency: consistency(&args),
         ssm: SsmOptions { overlay: !args.no_ssm_overlay, online_deadline: args.ssm_timeout },
         access,
+        simulator: match (&args.simulator_endpoint, args.no_simulator) {
+            (_, true) => SimulatorChoice::Off,
+            (Some(url), false) => SimulatorChoice::At(url.clone()),
+            (None, false) => SimulatorChoice::OnAws,
+        },
         ..RunOptions::default()
     };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];

@@ -20,7 +20,7 @@ pub fn sample() -> RunReport {
             error: None,
             cleanup: Cleanup::Destroyed,
             phases: vec![PhaseReport { name: Phase::Apply(None), latency_ms: 30000.0, ok: true }],
-            steps: vec![denied_list("role1 cannot list the bucket", None, Verdict::Pass)],
+            steps: vec![StepReport { simulator: Some(simulator_agrees()), ..denied_list("role1 cannot list the bucket", None, Verdict::Pass) }],
             accounts: BTreeMap::new(),
             interrupted: false,
             access: None,
@@ -174,6 +174,12 @@ fn target() -> TargetReport {
     }
 }
 
+/// The Policy Simulator's answer where it agrees (a real account's run).
+fn simulator_agrees() -> crate::simulator::Opinion {
+    let answer = crate::simulator::Answer::Answered { decision: "implicitDeny".into(), statements: Vec::new(), missing_context: Vec::new() };
+    crate::simulator::Opinion { answer, caveat: None, note: None }
+}
+
 fn denied_list(name: &str, stage: Option<String>, verdict: Verdict) -> StepReport {
     StepReport {
         name: name.into(),
@@ -208,6 +214,7 @@ fn denied_list(name: &str, stage: Option<String>, verdict: Verdict) -> StepRepor
         }),
         prediction_error: None,
         warning: None,
+        simulator: None,
     }
 }
 
@@ -245,6 +252,7 @@ fn allowed(name: &str, stage: Option<String>, action: &str) -> StepReport {
         }),
         prediction_error: None,
         warning: None,
+        simulator: None,
     }
 }
 

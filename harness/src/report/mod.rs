@@ -245,6 +245,9 @@ pub struct StepReport {
     pub prediction_error: Option<String>,
     /// On AWS: the evaluator disagreed with the observation (which stands).
     pub warning: Option<String>,
+    /// The IAM Policy Simulator's answer, where it was asked (a third opinion: it decides nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulator: Option<crate::simulator::Opinion>,
 }
 
 impl StepReport {

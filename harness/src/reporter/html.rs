@@ -222,8 +222,10 @@ fn reasons(scenario: &ScenarioReport) -> String {
         };
         let asserted = step.because.map(|b| format!(" The scenario asserts: because {b}.")).unwrap_or_default();
         let why = step.why.as_deref().map(|w| format!(" {}: {w}.", step.verdict.label())).unwrap_or_default();
+        // The third opinion, where the Policy Simulator was asked.
+        let simulator = step.simulator.as_ref().map(|o| format!(" The Policy Simulator: {}.{}", o.answer.line(), o.note.as_deref().map(|n| format!(" Note: {n}.")).unwrap_or_default())).unwrap_or_default();
         out.push_str(&format!(
-            "<li class=\"reason\" data-step=\"{}\" data-verdict=\"{}\"><b>{}</b> ({}, observed {}): {}.{}{}</li>\n",
+            "<li class=\"reason\" data-step=\"{}\" data-verdict=\"{}\"><b>{}</b> ({}, observed {}): {}.{}{}{}</li>\n",
             escape(&step.name),
             step.verdict.label(),
             escape(&step.name),
@@ -232,6 +234,7 @@ fn reasons(scenario: &ScenarioReport) -> String {
             escape(&reason),
             escape(&asserted),
             escape(&why),
+            escape(&simulator),
         ));
     }
     out.push_str("</ul>\n");

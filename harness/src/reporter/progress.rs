@@ -127,5 +127,12 @@ fn step_lines(scenario: &str, step: &StepReport) -> String {
     if let Some(warning) = &step.warning {
         line.push_str(&format!("\n    WARNING: {warning}"));
     }
+    // The third opinion: AWS observed, the evaluator predicted, the Policy Simulator says.
+    if let Some(opinion) = &step.simulator {
+        line.push_str(&format!("\n    simulator: {}", opinion.answer.line()));
+        if let Some(note) = &opinion.note {
+            line.push_str(&format!("\n    NOTE: {note}"));
+        }
+    }
     line
 }

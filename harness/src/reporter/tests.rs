@@ -114,6 +114,8 @@ fn a_denial_shows_its_predicted_reason() {
     let step = &report.scenarios[0].steps[0];
     let line = progress::line(&Event::StepFinished { scenario: "problem_demo", step });
     assert!(line.contains("\n    reason: no statement of the identity policies of assumed-role/role1/i-1 allows s3:ListBucket"), "{line}");
+    // The third opinion, where the Policy Simulator was asked: it agrees, so no note.
+    assert!(line.ends_with("\n    simulator: implicitDeny"), "{line}");
     let story = super::story::step_text(step);
     assert!(story.contains("because no statement of the identity policies"), "{story}");
 }

@@ -57,6 +57,19 @@ pub struct RunOptions {
     pub stop_at: BTreeMap<String, String>,
     /// The access snapshot beside each scenario: checked when there is one, or written (`harness access --accept`).
     pub access: SnapshotMode,
+    /// The Policy Simulator's third opinion: asked on AWS (unless off), or at a given endpoint on any target.
+    pub simulator: SimulatorChoice,
+}
+
+/// Whether, and where, the IAM Policy Simulator is asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SimulatorChoice {
+    /// On a real account only, at its IAM endpoint.
+    #[default]
+    OnAws,
+    Off,
+    /// At this endpoint, whatever the target.
+    At(String),
 }
 
 /// On a real account the instance's steps run on it through SSM Run Command.
@@ -78,7 +91,7 @@ impl Default for SsmOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None, stop_at: BTreeMap::new(), access: SnapshotMode::Check }
+        Self { jobs: 3, strict: false, imds_lifetime: None, always_destroy: false, consistency: None, ssm: SsmOptions::default(), keep: false, probed: None, stop_at: BTreeMap::new(), access: SnapshotMode::Check, simulator: SimulatorChoice::OnAws }
     }
 }
 

@@ -23,7 +23,9 @@ use crate::policy::{self, Because, DeniedBy};
 use crate::prediction::{Predictor, SessionFacts};
 use crate::report::{Cleanup, Event, PhaseReport, ScenarioStop, ScenarioReport, StepReport};
 use crate::scenario::{Expectation, NAME_PREFIX, PrincipalSource, Scenario, Stage, Step, Template, denied_by};
+use crate::runner::SimulatorChoice;
 use crate::saml_idp::IdentityProvider;
+use crate::simulator::{Opinion, Simulator};
 use crate::target::database::LocalDatabases;
 use crate::service::{Call, Rendering, SamlRendering};
 use crate::steps::{self, Principal};
@@ -78,6 +80,8 @@ struct StepInput<'a> {
     error_code: Option<String>,
     /// The principal the step makes available (an AssumeRole's `save_as`, an instance's role).
     yields: Option<String>,
+    /// The Policy Simulator's answer, where it was asked.
+    simulator: Option<Opinion>,
 }
 
 pub(super) struct ScenarioRun<'r> {
@@ -109,6 +113,8 @@ pub(super) struct ScenarioRun<'r> {
     saml_idp: Option<IdentityProvider>,
     /// The local PostgreSQL standing for its RDS instances (an embedded target), if a step connects to one.
     databases: Option<LocalDatabases>,
+    /// The Policy Simulator, where the run asks it.
+    simulator: Option<Simulator>,
 }
 
 impl<'r> ScenarioRun<'r> {
@@ -127,7 +133,7 @@ impl<'r> ScenarioRun<'r> {
         };
         // A kept copy that is gone (a cleaned /tmp) cannot be reused: start afresh.
         let kept = runner.kept.lock().unwrap_or_else(|p| p.into_inner()).remove(&scenario.name).filter(|k| k.dir.is_dir());
-        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new(), saml_idp: None, databases: None }
+        Self { runner, scenario, caps, events, report, principals: BTreeMap::new(), overlays: Vec::new(), imds: Vec::new(), kept, applied: Vec::new(), outputs: BTreeMap::new(), vars: None, side_copies: Vec::new(), accounts: Vec::new(), saml_idp: None, databases: None, simulator: None }
     }
 
     /// The whole scenario. From the first apply on something may exist on
@@ -166,6 +172,7 @@ impl<'r> ScenarioRun<'r> {
             self.saml_idp = Some(IdentityProvider::start(&python, &prefix).map_err(|e| tool_error(&crate::sdk::error_chain(&e)))?);
         }
         self.databases = self.local_databases().await.map_err(|e| tool_error(&e))?;
+        self.simulator = self.simulator().await;
         self.vars = Some(RunVariables {
             name_prefix: prefix,
             region: runner.target.endpoint.region.clone(),
@@ -190,6 +197,17 @@ impl<'r> ScenarioRun<'r> {
         let copy = WorkingCopy::create(&runner.terraform, first, &target, &vars).map_err(|e| config_error(&e))?;
         self.timed(Phase::Init(None), copy.init(&runner.cancel)).await?;
         Ok(copy)
+    }
+
+    /// The Policy Simulator: on a real account unless turned off, or at the endpoint the run names.
+    async fn simulator(&self) -> Option<Simulator> {
+        let target = &self.runner.target;
+        let endpoint = match (&self.runner.options.simulator, target.profile.ground) {
+            (SimulatorChoice::At(url), _) => Some(url.as_str()),
+            (SimulatorChoice::OnAws, crate::target_facts::Ground::Aws) => None,
+            _ => return None,
+        };
+        Some(Simulator::new(&target.admin_config().await, endpoint))
     }
 
     /// A local PostgreSQL for the database users the steps connect as, where the target's launcher judges tokens.
@@ -338,6 +356,7 @@ impl<'r> ScenarioRun<'r> {
                 ),
             ),
         };
+        let simulator = self.simulator_opinion(&call, &step.principal, &performed, predicted.as_ref().ok()).await;
         let input = StepInput {
             name: step.name.clone(),
             stage: self.stage_name(stage),
@@ -348,12 +367,26 @@ impl<'r> ScenarioRun<'r> {
             denied_by,
             error_code: step.error_code.clone(),
             yields: step.action.save_as().map(str::to_string),
+            simulator,
         };
         self.record_step(&input, &performed, predicted);
         if let Some(session) = call.new_session() {
             self.save_session(&step.principal, session.save_as, (session.role_arn, session.session_name, &session.params), &performed, session.federated).await;
         }
         Ok(())
+    }
+
+    /// The Policy Simulator's answer for a step, with a note where it differs from AWS's or the evaluator's.
+    async fn simulator_opinion(&self, call: &Call, principal: &str, performed: &Performed, predicted: Option<&policy::Reason>) -> Option<Opinion> {
+        let (simulator, known) = (self.simulator.as_ref()?, self.principals.get(principal)?);
+        let mut opinion = simulator.opinion(call, &known.arn, &known.facts, self.runner.target.admin.partition()).await;
+        let observed = match performed.observed {
+            Observed::Allowed => Some(policy::Decision::Allow),
+            Observed::Denied { .. } => Some(policy::Decision::Deny),
+            Observed::Error { .. } => None,
+        };
+        opinion.note = crate::simulator::note(&opinion.answer, observed, predicted.map(|p| p.decision), opinion.caveat.as_deref());
+        Some(opinion)
     }
 
     /// A `denied_by` named with the run's values (the outputs and `${name_prefix}`).
@@ -418,6 +451,7 @@ impl<'r> ScenarioRun<'r> {
             reason: prediction,
             prediction_error,
             warning: judged.warning,
+            simulator: input.simulator.clone(),
         };
         (self.events)(Event::StepFinished { scenario: &self.report.name, step: &step });
         self.report.steps.push(step);

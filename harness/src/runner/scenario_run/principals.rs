@@ -129,6 +129,7 @@ impl ScenarioRun<'_> {
             denied_by: None,
             error_code: None,
             yields: None,
+            simulator: None,
         };
         let predicted = predictor.predict(&call, name, &SessionFacts::default()).await;
         let verdict = self.record_step(&lookup, &performed, predicted);
@@ -163,6 +164,7 @@ impl ScenarioRun<'_> {
             denied_by: None,
             error_code: None,
             yields: Some(name.to_string()),
+            simulator: None,
         };
         let verdict = self.record_step(&lookup, &performed, Err("the harness's own lookup, made as the admin".into()));
         Ok(match (verdict, performed.role_name) {

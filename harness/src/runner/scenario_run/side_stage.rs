@@ -101,6 +101,7 @@ impl ScenarioRun<'_> {
             denied_by,
             error_code: None,
             yields: None,
+            simulator: None,
         };
         self.record_step(&input, &performed, predicted);
     }
