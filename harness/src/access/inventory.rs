@@ -113,6 +113,9 @@ pub struct Database {
     pub region: String,
     /// Its DbiResourceId.
     pub resource_id: String,
+    /// Its endpoint: what its auth tokens name.
+    pub host: String,
+    pub port: String,
 }
 
 impl Database {
@@ -320,7 +323,9 @@ impl Inventory {
         for db in of("aws_db_instance").filter(|db| db.flag("iam_database_authentication_enabled") == Some(true)) {
             let arn: Vec<&str> = db.text("arn").split(':').collect();
             let (region, account) = (arn.get(3).copied().unwrap_or_default(), arn.get(4).copied().unwrap_or_default());
-            inventory.databases.push(Database { address: db.address.clone(), account: account.into(), region: region.into(), resource_id: db.text("resource_id").to_string() });
+            let port = db.attributes.get("port").map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default();
+            let (resource_id, host) = (db.text("resource_id").to_string(), db.text("address").to_string());
+            inventory.databases.push(Database { address: db.address.clone(), account: account.into(), region: region.into(), resource_id, host, port });
         }
         inventory.organization = read_organization(&all)?;
         inventory.region = of("aws_s3_bucket").map(|b| b.text("region")).find(|r| !r.is_empty()).map(str::to_string);

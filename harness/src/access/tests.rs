@@ -505,3 +505,35 @@ fn a_federated_user_a_bucket_names_is_a_path_of_the_users_that_may_make_it() {
     assert!(found.contains("aws_iam_user.broker as federated-user/auditor -> aws_s3_bucket.data: s3:GetObject"), "{found:#?}");
     assert!(!found.iter().any(|l| l.contains("clerk")), "a user that may not federate makes no federated user: {found:#?}");
 }
+
+/// An RDS instance with IAM authentication: each principal reaches the
+/// database users its own statements of rds-db:connect name (no resource
+/// policy takes part), the broadest first; the walk connects as that user at
+/// the instance's endpoint. An instance without IAM authentication opens nothing.
+#[test]
+fn a_role_reaches_the_database_users_its_own_policy_names() {
+    let instance = |name: &str, iam: bool| {
+        let attributes = json!({"arn": format!("arn:aws:rds:us-east-1:{ACCOUNT}:db:{name}"), "resource_id": format!("db-{name}"), "address": format!("{name}.x.us-east-1.rds.amazonaws.com"), "port": 5432, "iam_database_authentication_enabled": iam});
+        resource("aws_db_instance", name, attributes)
+    };
+    let dbuser = |db: &str, user: &str| format!("arn:aws:rds-db:us-east-1:{ACCOUNT}:dbuser:db-{db}/{user}");
+    let resources = vec![
+        instance("app", true),
+        instance("legacy", false),
+        role("app", ec2_trust()),
+        role_policy("app", json!([{"Effect": "Allow", "Action": "rds-db:connect", "Resource": [dbuser("app", "app_user"), dbuser("legacy", "app_user")]}])),
+        role("admin", ec2_trust()),
+        role_policy("admin", json!([{"Effect": "Allow", "Action": "rds-db:*", "Resource": [dbuser("app", "*"), dbuser("app", "admin")]}])),
+    ];
+    assert_eq!(
+        lines(&resources),
+        set(&["aws_iam_role.admin -> aws_db_instance.app as any user: rds-db:connect", "aws_iam_role.app -> aws_db_instance.app as app_user: rds-db:connect"])
+    );
+    let state = json!({"version": 4, "resources": resources});
+    let inventory = Inventory::from_states(&[state], &AccountNames::single(ACCOUNT)).unwrap();
+    let namer = snapshot::Namer::new(&inventory, &AccountNames::single(ACCOUNT), None);
+    let found = snapshot::lines(&paths::analyse(&inventory), &inventory, &namer, &|_| None);
+    let app = found.iter().find(|l| l.text.starts_with("aws_iam_role.app ")).unwrap();
+    let database = app.walk.as_ref().unwrap().database.clone().unwrap();
+    assert_eq!((database.host.as_str(), database.port.as_str(), database.user.as_str()), ("app.x.us-east-1.rds.amazonaws.com", "5432", "app_user"));
+}

@@ -39,6 +39,18 @@ pub struct Walk {
     pub bucket: Option<WalkedBucket>,
     /// The bucket actions, puts first (a get reads what the walk put).
     pub actions: Vec<&'static str>,
+    /// The database user the path connects as, if it ends at one.
+    pub database: Option<WalkedDatabase>,
+}
+
+/// A connection a walk makes: the instance's endpoint, its dbuser ARN, the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkedDatabase {
+    pub host: String,
+    pub port: String,
+    pub resource_id: String,
+    /// The user (a pattern's wildcards filled, as an object key's are).
+    pub user: String,
 }
 
 /// A role a walk enters, with what its trust's conditions ask of the request.
@@ -114,29 +126,36 @@ pub fn plan(path: &Path, actions: &[&'static str], inventory: &Inventory) -> Res
             false => hop(&inventory.roles[h.role].arn, &h.opened.conditions),
         })
         .collect::<Result<_, _>>()?;
-    let bucket = match &path.reach {
-        None => None,
+    let (mut bucket, mut database) = (None, None);
+    match &path.reach {
+        None => {}
         Some(reach) => {
             let index = match reach.target {
                 Target::Bucket(index) => index,
                 Target::Key(_) => return Err("it ends at a KMS key: the harness walks roles and buckets, not key calls, yet".into()),
-                Target::Database(_) => return Err("it ends at a database user: the scenario's rds-db:connect steps connect, a walk does not".into()),
+                Target::Database(index) => {
+                    let db = &inventory.databases[index];
+                    let users = reach.objects.as_deref().unwrap_or("*");
+                    let user = object_key(users).ok_or_else(|| format!("its database users ({users}) are named by a policy variable"))?;
+                    database = Some(WalkedDatabase { host: db.host.clone(), port: db.port.clone(), resource_id: db.resource_id.clone(), user });
+                    return Ok(Walk { walker, roles, bucket, actions: vec![super::paths::DB_CONNECT], database });
+                }
             };
             let key = match reach.objects.as_deref() {
                 None => None,
                 Some(pattern) => Some(object_key(pattern).ok_or_else(|| format!("its objects ({pattern}) are named by a policy variable"))?),
             };
-            let bucket = &inventory.buckets[index];
-            Some(WalkedBucket { name: bucket.name.clone(), account: bucket.account.clone(), key })
+            let found = &inventory.buckets[index];
+            bucket = Some(WalkedBucket { name: found.name.clone(), account: found.account.clone(), key });
         }
-    };
+    }
     let mut actions = actions.to_vec();
     actions.sort_by_key(|a| match *a {
         "s3:PutObject" => 0,
         "s3:GetObject" => 1,
         _ => 2,
     });
-    Ok(Walk { walker, roles, bucket, actions })
+    Ok(Walk { walker, roles, bucket, actions, database })
 }
 
 /// A user of provider `arn` walking `path`: an OIDC provider's by a token, a SAML provider's by a response.

@@ -212,12 +212,15 @@ impl<'r> ScenarioRun<'r> {
 
     /// A local PostgreSQL for the database users the steps connect as, where the target's launcher judges tokens.
     async fn local_databases(&self) -> Result<Option<LocalDatabases>, crate::target::database::DatabaseError> {
-        let mut users: Vec<String> = self.scenario.steps().filter_map(|s| match &s.action {
-            crate::service::Action::Rds(crate::service::rds::Rds::Connect { db_user, .. }) => Some(db_user.clone()),
-            _ => None,
-        }).collect();
-        users.sort();
-        users.dedup();
+        let users: std::collections::BTreeSet<String> = self
+            .scenario
+            .steps()
+            .filter_map(|s| match &s.action {
+                crate::service::Action::Rds(crate::service::rds::Rds::Connect { db_user, .. }) => Some(db_user.clone()),
+                _ => None,
+            })
+            .collect();
+        let users: Vec<String> = users.into_iter().collect();
         let target = &self.runner.target;
         match (users.is_empty() || !target.plays_rds(), &target.endpoint.url) {
             (false, Some(endpoint)) => Ok(Some(LocalDatabases::start(endpoint, &users).await?)),

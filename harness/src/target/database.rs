@@ -117,6 +117,14 @@ impl LocalDatabases {
         Ok(databases)
     }
 
+    /// Make `user` (holding rds_iam) unless it exists: the user an access walk connects as.
+    pub async fn ensure_user(&self, user: &str) -> Result<(), DatabaseError> {
+        let quoted = user.replace('"', "\"\"");
+        let literal = user.replace('\'', "''");
+        let script = format!("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{literal}') THEN CREATE ROLE \"{quoted}\" LOGIN; GRANT rds_iam TO \"{quoted}\"; END IF; END $$;");
+        self.sql(&script).await.map(|_| ())
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.path().join(format!(".s.PGSQL.{SOCKET_PORT}"))
     }

@@ -222,8 +222,8 @@ fn trust_trials(handle: &Handle) -> Vec<Trial> {
     vec![
         trial(&handle, "target::capability_probes_find_everything_enforced", |s| async move {
             let (caps, notes) = capabilities::probe(&s.admin, &s.target.endpoint, s.account(), &s.name("probe")).await;
-            // SCPs and RCPs are not probed (an account holds one Organization): the launcher plays them.
-            let probed = Capabilities { organization_policies: s.target.plays_organizations(), ..caps };
+            // SCPs and RCPs are not probed (an account holds one Organization), nor RDS tokens: the launcher plays them.
+            let probed = Capabilities { organization_policies: s.target.plays_organizations(), rds_iam_auth: s.target.plays_rds(), ..caps };
             if probed == Capabilities::ENFORCED {
                 Ok(())
             } else {

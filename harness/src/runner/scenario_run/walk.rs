@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 use super::ScenarioRun;
-use crate::access::walk::WalkedBucket;
+use crate::access::walk::{WalkedBucket, WalkedDatabase};
 use crate::access::{AccessReport, Proof, Walk, Walker};
 use crate::identity;
 use crate::outcome::{Observed, Performed};
@@ -22,6 +22,7 @@ use crate::scenario::Expectation;
 use crate::sdk::{self, call_error};
 use crate::service::sts::saml::{AssertionRequest, AssertionSigner};
 use crate::service::sts::{SessionParams, Sts};
+use crate::service::rds::{DatabaseFronts, Rds};
 use crate::service::{Call, s3::S3};
 use crate::steps::{self, Principal};
 
@@ -54,6 +55,9 @@ impl ScenarioRun<'_> {
         if !self.caps.identity_policies || (!walk.roles.is_empty() && !self.caps.trust_policies) {
             return Some("the target does not enforce identity and trust policies: a walk it allows proves nothing");
         }
+        if walk.database.is_some() && !self.caps.rds_iam_auth {
+            return Some("the target does not check IAM database authentication tokens: a walk it allows proves nothing");
+        }
         match walk.walker {
             Walker::WebIdentity { .. } if !self.caps.web_identity => Some("the target does not check web identity tokens: a walk it allows proves nothing"),
             Walker::Saml { .. } if !self.caps.saml => Some("the target does not check SAML responses: a walk it allows proves nothing"),
@@ -72,14 +76,7 @@ impl ScenarioRun<'_> {
             _ => None,
         };
         let Some(mut principal) = anyone.or_else(|| self.walker(&walk.walker)) else {
-            let who = match &walk.walker {
-                Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
-                Walker::User { arn } => arn.clone(),
-                Walker::WebIdentity { issuer, .. } => format!("a token issuer of {issuer} (the harness mints tokens only where the scenario plays the provider)"),
-                Walker::Saml { provider, .. } => format!("the SAML provider {provider} (the harness signs responses only where the scenario plays it)"),
-                Walker::Anonymous => "anyone".into(),
-            };
-            return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {who}"));
+            return Proof::predicted(format!("none of the scenario's principals (acting here, with the SDK) is {}", who(&walk.walker)));
         };
         let (mut latency, mut calls) = (Duration::ZERO, 0);
         let mut roles = walk.roles.iter();
@@ -116,7 +113,38 @@ impl ScenarioRun<'_> {
                 Err(stopped) => return stopped.into_proof(),
             }
         }
+        if let Some(database) = &walk.database {
+            let call = match self.connection(database).await {
+                Ok(call) => call,
+                Err(why) => return Proof::predicted(why),
+            };
+            match self.walk_call(&call, &principal).await {
+                Ok(done) => (latency, calls) = (latency + done.latency, calls + 1),
+                Err(stopped) => return stopped.into_proof(),
+            }
+        }
         Proof::Proven { calls, latency_ms: latency.as_secs_f64() * 1000.0 }
+    }
+
+    /// A walk's connection as its database user, through the instance's local
+    /// auth front (the user made there first, holding rds_iam, as on RDS).
+    async fn connection(&self, database: &WalkedDatabase) -> Result<Call, String> {
+        let local = self.databases.as_ref().ok_or("on this target the walk does not connect to the database (its users are the database's own)")?;
+        local.ensure_user(&database.user).await.map_err(|e| e.to_string())?;
+        let via = local.front_of(&database.host, &database.port).ok_or("no auth front for the instance")?;
+        let admin = &self.runner.target.admin;
+        let region = crate::service::rds::region_of(&database.host).unwrap_or(&self.runner.target.endpoint.region).to_string();
+        let arn = format!("arn:{}:rds-db:{region}:{}:dbuser:{}/{}", admin.partition(), admin.account_id, database.resource_id, database.user);
+        Ok(Call::Rds(Rds::Connect {
+            host: database.host.clone(),
+            port: database.port.clone(),
+            resource_id: database.resource_id.clone(),
+            db_user: database.user.clone(),
+            database: "postgres".into(),
+            token_age_seconds: None,
+            arn: Some(arn),
+            via: Some(via),
+        }))
     }
 
     /// A provider's user entering its first role: with a token, or a response the run's identity provider signs.
@@ -237,5 +265,16 @@ impl Stopped {
             Stopped::Refused(proof) => proof,
             Stopped::Failed(why) => Proof::predicted(format!("its walk stopped: {why}")),
         }
+    }
+}
+
+/// Whom a walk starts as, for a person.
+fn who(walker: &Walker) -> String {
+    match walker {
+        Walker::RoleSession { role, .. } => format!("a plain session of {role}"),
+        Walker::User { arn } => arn.clone(),
+        Walker::WebIdentity { issuer, .. } => format!("a token issuer of {issuer} (the harness mints tokens only where the scenario plays the provider)"),
+        Walker::Saml { provider, .. } => format!("the SAML provider {provider} (the harness signs responses only where the scenario plays it)"),
+        Walker::Anonymous => "anyone".into(),
     }
 }
