@@ -102,6 +102,13 @@ impl Scratch {
         path
     }
 
+    /// Spare the folder from a later start's removal should this run be
+    /// killed outright (a working copy whose state names what a target that
+    /// outlives the run still holds); the run still removes it when done.
+    pub fn outlive_a_kill(&self) {
+        disown(self.path());
+    }
+
     /// Hand the folder over to what outlives the run (a kept emulator's
     /// lease): no longer this run's, so not even a hard stop removes it.
     pub fn hand_over(self) -> PathBuf {
@@ -194,6 +201,17 @@ mod tests {
         assert!(!kept.exists(), "a hard stop removes a kept folder it does not spare");
         assert!(handed.is_dir(), "a handed-over folder outlives even a hard stop");
         std::fs::remove_dir_all(handed).unwrap();
+    }
+
+    #[test]
+    fn a_working_copy_on_a_lasting_target_outlives_a_kill_but_not_its_run() {
+        let run = registry();
+        let copy = run.folder("harness-test-").unwrap();
+        copy.outlive_a_kill();
+        let path = copy.path().to_path_buf();
+        assert!(!path.join(OWNER_FILE).exists(), "a later start would remove the state a killed run's destroy needs");
+        drop(copy);
+        assert!(!path.exists(), "a run that ends removes its working copy all the same");
     }
 
     #[test]

@@ -172,6 +172,9 @@ pub struct ProviderTarget {
     /// The role each `aws` provider block (by alias; None: the unaliased one)
     /// assumes to reach its account; absent: the credentials' own account.
     pub account_roles: BTreeMap<Option<String>, String>,
+    /// What is applied outlives the harness (an endpoint, an account): a
+    /// killed run's working copy then stays, its state naming what to destroy.
+    pub outlives_run: bool,
 }
 
 /// Variables every harness run sets: the per-run name prefix and tags.
@@ -237,6 +240,9 @@ impl WorkingCopy {
         let module = read_module(config)?;
         let (_, relative) = root_module::layout(config, &module.local_modules);
         let dir = crate::scratch::folder("harness-tf-").map_err(wrap)?;
+        if target.outlives_run {
+            dir.outlive_a_kill();
+        }
         let path = dir.path().join(relative);
         std::fs::create_dir_all(&path).map_err(wrap)?;
         if let Some(mirror) = &terraform.mirror {

@@ -272,6 +272,28 @@ fn apply_failing_halfway_shows_terraforms_error_and_leaves_nothing() {
     emulator.assert_nothing_left();
 }
 
+/// SIGKILL runs no cleanup at all: a run killed while its PostgreSQL serves
+/// leaves no process behind (the database stops when the harness dies, as
+/// terraform and the emulator do), also when it runs as `postgres` under root.
+#[test]
+fn a_killed_rds_run_leaves_no_database_running() {
+    let marked = Marked::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(["run", "--target", "moto", "-s", "rds_iam"]).current_dir(project(""));
+    marked.apply(&mut cmd);
+    let run = Run::spawn(cmd);
+    // The server, not initdb's bootstrap: its command line names the socket folder (-k).
+    let serving = |pid: &i32| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == b"-k"));
+    run_support::poll_until("the run's PostgreSQL server", || marked.processes().iter().any(|(pid, name)| name == "postgres" && serving(pid)));
+    run.kill();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !marked.processes().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = marked.processes();
+    assert!(left.is_empty(), "the killed run left {left:?}");
+}
+
 #[test]
 fn an_rds_scenario_without_postgresql_stops_with_its_remedy_and_its_own_exit_code() {
     // RDS steps need the local PostgreSQL: without it the scenario stops before any apply, never skipped in silence.
@@ -553,7 +575,13 @@ fn sweep_finds_and_deletes_what_a_killed_run_left() {
     let left = emulator.leftovers();
     assert!(left.iter().any(|l| l.starts_with("role problem-demo-")), "the killed run left its roles: {left:?}");
 
-    let dry = emulator.command("sweep", &["--older-than", "0s"]).output().unwrap();
+    // The next start removes a killed run's folders, but not a working copy
+    // whose state names what an endpoint still holds.
+    let copies = || files_under(scratch.path()).into_iter().filter(|f| f.ends_with("terraform.tfstate")).collect::<Vec<_>>();
+    assert!(!copies().is_empty(), "the killed run left no state: the check below proves nothing");
+    let mut dry = emulator.command("sweep", &["--older-than", "0s"]);
+    let dry = dry.env("TMPDIR", scratch.path()).output().unwrap();
+    assert!(!copies().is_empty(), "the next start removed the state a destroy of the killed run needs");
     let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     for item in &left {

@@ -3,9 +3,9 @@
 //! it runs as root: PostgreSQL refuses root) and, for each instance a step
 //! connects to, an auth front on loopback that lets a login in only as RDS
 //! would with IAM database authentication ([`front`]). The database users
-//! the steps name exist in it and hold `rds_iam`, as on RDS. A PostgreSQL left
-//! by a killed harness stops by itself once the next start removes its
-//! folder (it checks its lock file every minute).
+//! the steps name exist in it and hold `rds_iam`, as on RDS. PostgreSQL stops
+//! when the harness dies, however it dies; the next start removes the folder
+//! a killed harness left.
 
 mod front;
 
@@ -76,10 +76,12 @@ fn as_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A command of PostgreSQL's, as the user that may run it.
+/// A command of PostgreSQL's, as the user that may run it. A change of user
+/// clears the signal a child gets when the harness dies: setpriv sets it again,
+/// so a harness killed outright leaves no database running.
 fn pg_command(summary: &str, bin: &Path, program: &str, timeout: Duration) -> Command {
     if as_root() {
-        Command::new(summary, "setpriv", timeout).args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(bin.join(program))
+        Command::new(summary, "setpriv", timeout).args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--pdeathsig=keep", "--"]).arg(bin.join(program))
     } else {
         Command::new(summary, bin.join(program), timeout)
     }

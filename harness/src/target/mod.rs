@@ -256,7 +256,8 @@ impl Target {
 
     /// How Terraform reaches this target (as the admin, in its own account).
     pub fn provider_target(&self) -> ProviderTarget {
-        ProviderTarget { region: self.endpoint.region.clone(), endpoint: self.endpoint.url.clone(), env: self.admin.env.clone(), account_roles: BTreeMap::new() }
+        let endpoint = &self.endpoint;
+        ProviderTarget { region: endpoint.region.clone(), endpoint: endpoint.url.clone(), env: self.admin.env.clone(), account_roles: BTreeMap::new(), outlives_run: self.profile.outlives_run }
     }
 
     /// Stop what the harness started without owning the target (a static

@@ -27,7 +27,7 @@ fn a_missing_config_is_reported() {
 fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone() {
     let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
-    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
+    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
     let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
     let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
     let override_text = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
@@ -44,7 +44,7 @@ fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone(
 fn a_command_prepared_after_the_copy_was_removed_leaves_no_folder() {
     let config = config_dir(&[("main.tf", "provider \"aws\" {}\n")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
-    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
+    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
     let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
     let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
     let _ = copy.command("terraform plan", Duration::from_secs(1), &["plan"]);
@@ -59,7 +59,7 @@ fn switching_config_keeps_state_and_harness_files() {
     let first = config_dir(&[("main.tf", "provider \"aws\" {}\n"), ("old.tf", "# only in the first\n")]);
     let second = config_dir(&[("main.tf", "# no provider block\n")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")), plugin_cache: None };
-    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
+    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
     let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
     let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();
     std::fs::write(copy.path().join("terraform.tfstate"), "{}").unwrap();
@@ -83,7 +83,7 @@ fn a_repository_is_copied_with_its_local_modules_its_backend_replaced_and_every_
     write("live/main.tf", "terraform {\n  backend \"s3\" {\n    bucket = \"state\"\n  }\n}\nprovider \"aws\" {}\nprovider \"aws\" {\n  alias = \"prod\"\n}\nvariable \"tags\" {}\nmodule \"r\" {\n  source = \"../modules/r\"\n}\n");
     write("modules/r/main.tf", "output \"arn\" { value = \"x\" }\n");
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
-    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new() };
+    let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
     let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]), extra: BTreeMap::new(), saml_metadata: None };
     let before = fingerprint(&repo.path().join("live")).unwrap();
     let copy = WorkingCopy::create(&tf, &repo.path().join("live"), &target, &vars).unwrap();
@@ -112,7 +112,7 @@ fn each_provider_block_reaches_its_account_through_its_role_unless_it_assumes_on
     let account_roles = BTreeMap::from([(None, role("111111111111")), (Some("prod".to_string()), role("222222222222")), (Some("own".to_string()), role("333333333333"))]);
     let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
     for endpoint in [Some("http://127.0.0.1:4000".to_string()), None] {
-        let target = ProviderTarget { region: "us-east-1".into(), endpoint: endpoint.clone(), env: vec![], account_roles: account_roles.clone() };
+        let target = ProviderTarget { region: "us-east-1".into(), endpoint: endpoint.clone(), env: vec![], account_roles: account_roles.clone(), outlives_run: false };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
         let overrides = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
         let blocks: Vec<&str> = overrides.split("provider \"aws\"").skip(1).collect();
@@ -122,7 +122,7 @@ fn each_provider_block_reaches_its_account_through_its_role_unless_it_assumes_on
         assert!(!overrides.contains(&role("333333333333")), "a block with its own assume_role keeps it\n{overrides}");
         assert_eq!(overrides.contains("endpoints {"), endpoint.is_some(), "{overrides}");
     }
-    let plain = ProviderTarget { region: "us-east-1".into(), endpoint: None, env: vec![], account_roles: BTreeMap::new() };
+    let plain = ProviderTarget { region: "us-east-1".into(), endpoint: None, env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
     let copy = WorkingCopy::create(&tf, config.path(), &plain, &vars).unwrap();
     assert!(!copy.path().join(OVERRIDE_FILE).exists(), "a real account in the credentials' own account: the config as it is");
 }
