@@ -39,7 +39,7 @@ case "${1:-}" in
     "$harness" merge-reports "$@" --report-json "$reports/report.json" --junit "$reports/report.xml"
     ;;
   summary)
-    # Markdown for $GITHUB_STEP_SUMMARY: the result, then every step's verdict and its reason.
+    # Markdown for $GITHUB_STEP_SUMMARY: the result, every step's verdict and its reason, then the scenarios left out and why.
     python3 - "$reports/report.json" <<'PY'
 import json, sys
 try:
@@ -57,6 +57,11 @@ for scenario, st in steps:
     observed = st["observed"] + (f" ({st['error_code']})" if st.get("error_code") else "")
     reason = (st.get("why") or (st.get("reason") or {}).get("text") or "").replace("|", "\\|")
     print(f"| {scenario} | {st['name']} | {st['expected']} | {observed} | **{st['verdict'].upper()}** | {reason} |")
+left_out = report.get("left_out", [])
+if left_out:
+    print("\n### Left out of this run\n")
+    for left in left_out:
+        print(f"- **{left['name']}**: {left['why']}")
 PY
     ;;
   *)

@@ -343,3 +343,16 @@ fn the_readme_container_lines_fail_loudly() {
         assert!(!out.contains("DOCKER_HOST"), "{line}: {out}");
     }
 }
+
+/// The nightly job's summary (Markdown for the job page) names each scenario
+/// the run left out and why, beside the verdicts.
+#[test]
+fn the_nightly_summary_says_what_the_run_left_out() {
+    let reports = tempfile::tempdir().unwrap();
+    std::fs::copy(project("harness/tests/fixtures/reports/fixed_run.json"), reports.path().join("report.json")).unwrap();
+    let out = Command::new("bash").arg(project("ci/nightly.sh")).arg("summary").env("REPORTS", reports.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("## Sandbox run: FAILED"), "{summary}");
+    assert!(summary.contains("### Left out of this run\n\n- **rds_iam**: its RDS instance takes minutes to create"), "{summary}");
+}

@@ -11,9 +11,9 @@ pub async fn demo(args: DemoArgs) -> Result<i32, CommandError> {
     let mut target = args.target.clone();
     target.always_destroy = true;
     let invocation = Invocation::resolve(&target)?;
-    let scenarios = invocation.load_scenarios(std::slice::from_ref(&args.scenario), None)?;
+    let selection = invocation.load_scenarios(std::slice::from_ref(&args.scenario), None)?;
     let options = RunOptions { jobs: 1, always_destroy: true, ..RunOptions::default() };
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Story::new(std::io::stdout())), Box::new(Table::summary_only(std::io::stdout()))];
     let reporters = reporters(console, &args.files)?;
-    invocation.execute(&scenarios, options, reporters).await
+    invocation.execute(&selection, options, reporters).await
 }

@@ -26,7 +26,7 @@ pub use error::{CommandError, exit_code};
 use crate::accounts::SandboxAccounts;
 use crate::root_module::RootModule;
 use crate::cli::{ReportFiles, TargetArgs, TargetKind};
-use crate::report::RunReport;
+use crate::report::{LeftOut, RunReport};
 use crate::reporter::{Reporter, Reporters, graph::Graph, html::Html, json::Json, junit::JUnit};
 use crate::runner::{self, RunOptions, Runner};
 use crate::scenario::{self, Scenario};
@@ -109,20 +109,21 @@ impl Invocation {
     }
 
     /// Load and check every scenario before anything starts.
-    pub fn load_scenarios(&self, names: &[String], config: Option<&Path>) -> Result<Vec<Scenario>, CommandError> {
+    pub fn load_scenarios(&self, names: &[String], config: Option<&Path>) -> Result<Selection, CommandError> {
         let (dir, configs) = (self.scenarios_dir(), self.configs_dir());
         let files = if names.is_empty() { scenario::discover(&dir)? } else { names.iter().map(|s| scenario::find(&dir, s)).collect::<Result<_, _>>()? };
-        let mut loaded = Vec::new();
+        let mut selection = Selection::default();
         for file in files {
             let scenario = Scenario::load(&file, &configs, config)?;
             scenario.check_outputs(terraform::declared_outputs)?;
-            if let Some(skipped) = self.skipped_on_aws(&scenario, !names.is_empty())? {
-                eprintln!("skipping {}: {skipped}", scenario.name);
+            if let Some(why) = self.skipped_on_aws(&scenario, !names.is_empty())? {
+                eprintln!("skipping {}: {why}", scenario.name);
+                selection.left_out.push(LeftOut { name: scenario.name.clone(), why });
                 continue;
             }
-            loaded.push(scenario);
+            selection.scenarios.push(scenario);
         }
-        Ok(loaded)
+        Ok(selection)
     }
 
     /// On a real account, why a scenario waits (Some): AWS accepts only a
@@ -162,14 +163,22 @@ impl Invocation {
         }))
     }
 
-    /// Run the scenarios on the target, then hand the report to the reporters.
-    pub async fn execute(&self, scenarios: &[Scenario], options: RunOptions, reporters: Reporters) -> Result<i32, CommandError> {
+    /// Run the scenarios on the target, then hand the report (with what was left out) to the reporters.
+    pub async fn execute(&self, selection: &Selection, options: RunOptions, reporters: Reporters) -> Result<i32, CommandError> {
         let cancel = CancellationToken::new();
         let (terraform, target) = self.prepare(&cancel).await?;
-        let result = run_on(target, terraform, options, &cancel, scenarios, &reporters).await;
+        let mut result = run_on(target, terraform, options, &cancel, &selection.scenarios, &reporters).await;
+        result.left_out.clone_from(&selection.left_out);
         reporters.finish(&result)?;
         Ok(result.exit_code(cancel.is_cancelled()))
     }
+}
+
+/// The scenarios a command runs, and those a whole run leaves out (on a real account), each with why.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub scenarios: Vec<Scenario>,
+    pub left_out: Vec<LeftOut>,
 }
 
 /// The first config of `scenario` that changes its account's own S3 Block Public Access.
@@ -304,7 +313,7 @@ mod tests {
     #[test]
     fn scenarios_are_loaded_and_checked_before_anything_starts() {
         let invocation = resolved(&["--target", "moto"]).unwrap();
-        let loaded = invocation.load_scenarios(&["problem_demo".into()], None).unwrap();
+        let loaded = invocation.load_scenarios(&["problem_demo".into()], None).unwrap().scenarios;
         assert_eq!(loaded.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["problem_demo"]);
         let unknown = invocation.load_scenarios(&["problem_dem".into()], None).err().unwrap();
         assert_eq!(unknown.exit_code(), exit_code::USAGE);
@@ -316,6 +325,19 @@ mod tests {
         assert_eq!(invalid.exit_code(), exit_code::SCENARIO_INVALID);
         let missing = invocation.load_scenarios(&["problem_demo".into()], Some(&dir.path().join("no-config"))).err().unwrap();
         assert_eq!(missing.exit_code(), exit_code::CONFIG_MISSING);
+    }
+
+    #[test]
+    fn a_whole_run_on_a_real_account_says_what_it_leaves_out_and_why() {
+        let invocation = resolved(&["--target", "aws", "--sandbox-account", "123456789012"]).unwrap();
+        let selection = invocation.load_scenarios(&[], None).unwrap();
+        let why = |name: &str| selection.left_out.iter().find(|l| l.name == name).map(|l| l.why.clone()).unwrap_or_default();
+        assert!(why("rds_iam").contains("its RDS instance takes minutes to create"), "{:?}", selection.left_out);
+        assert!(why("github_oidc").contains("web identity tokens, which only an emulator accepts"), "{:?}", selection.left_out);
+        let run: Vec<&str> = selection.scenarios.iter().map(|s| s.name.as_str()).collect();
+        assert!(run.contains(&"solution_demo") && !run.contains(&"rds_iam"), "{run:?}");
+        let named = invocation.load_scenarios(&["rds_iam".into()], None).unwrap();
+        assert!(named.left_out.is_empty() && named.scenarios.len() == 1, "a scenario named by the user is run");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{CommandError, Invocation, kept_dir, reporters, sole};
+use super::{CommandError, Invocation, Selection, kept_dir, reporters, sole};
 use crate::access::SnapshotMode;
 use crate::cli::{AccessArgs, RunArgs, TargetKind};
 use crate::kept::{self, Lease, LeaseError};
@@ -28,7 +28,7 @@ pub async fn access(args: AccessArgs) -> Result<i32, CommandError> {
 
 async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, CommandError> {
     let invocation = Invocation::resolve(&args.target)?;
-    let scenarios = invocation.load_scenarios(&args.scenarios, args.config.as_deref())?;
+    let Selection { scenarios, left_out } = invocation.load_scenarios(&args.scenarios, args.config.as_deref())?;
     check_configs(&scenarios)?;
     check_accounts(&scenarios, &invocation)?;
     check_organization_changes(&scenarios, &invocation)?;
@@ -36,6 +36,7 @@ async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, Comman
         Some(partition) => shard(scenarios, partition)?,
         None => scenarios,
     };
+    let selection = Selection { scenarios, left_out };
     let options = RunOptions {
         jobs: args.jobs,
         strict: args.strict,
@@ -53,9 +54,9 @@ async fn run_checking(args: RunArgs, access: SnapshotMode) -> Result<i32, Comman
     let console: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(std::io::stderr())), Box::new(Table::new(std::io::stdout()))];
     let reporters = reporters(console, &args.files)?;
     if args.kept.keep || args.kept.reuse {
-        run_kept(&scenarios, &args, &invocation, options, reporters).await
+        run_kept(&selection.scenarios, &args, &invocation, options, reporters).await
     } else {
-        invocation.execute(&scenarios, options, reporters).await
+        invocation.execute(&selection, options, reporters).await
     }
 }
 

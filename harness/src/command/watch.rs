@@ -17,7 +17,7 @@ use crate::scenario::Scenario;
 
 pub async fn watch(args: WatchArgs) -> Result<i32, CommandError> {
     let invocation = Invocation::resolve(&args.target)?;
-    let mut all = invocation.load_scenarios(&args.scenarios, None)?;
+    let mut all = invocation.load_scenarios(&args.scenarios, None)?.scenarios;
     check_configs(&all)?;
     check_accounts(&all, &invocation)?;
     super::run::check_organization_changes(&all, &invocation)?;
@@ -37,7 +37,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, CommandError> {
         let Some(changed) = crate::watch::next_change(&all, &mut stamps, args.poll, &cancel).await else { break };
         eprintln!("\nchanged: {}", changed.join(", "));
         selected = match invocation.load_scenarios(&changed, None) {
-            Ok(fresh) => fresh,
+            Ok(fresh) => fresh.scenarios,
             Err(err) => {
                 eprintln!("error: {err} (still watching: fix the file)");
                 Vec::new()

@@ -28,6 +28,7 @@ pub fn sample() -> RunReport {
         passed: true,
         strict: false,
         interrupted: false,
+        left_out: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ pub fn fixed_run() -> RunReport {
         passed: false,
         strict: false,
         interrupted: false,
+        left_out: vec![LeftOut { name: "rds_iam".into(), why: "its RDS instance takes minutes to create; run it by name (-s rds_iam) to include it".into() }],
     }
 }
 

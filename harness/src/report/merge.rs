@@ -62,6 +62,12 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, MergeError> {
             }
             merged.scenarios.push(scenario);
         }
+        // Every shard leaves out the same scenarios (they are chosen before the cut): each once.
+        for left_out in shard.left_out {
+            if !merged.left_out.iter().any(|l| l.name == left_out.name) {
+                merged.left_out.push(left_out);
+            }
+        }
     }
     merged.scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     merged.passed = !merged.scenarios.is_empty() && merged.scenarios.iter().all(|s| s.passed);
@@ -94,6 +100,7 @@ mod tests {
         assert_eq!(verdicts(&merged), verdicts(&whole));
         assert_eq!((merged.passed, merged.run_id.as_str()), (whole.passed, "abc123+def456"));
         assert_eq!(merged.exit_code(false), whole.exit_code(false));
+        assert_eq!(merged.left_out, whole.left_out, "each scenario left out is said once");
     }
 
     #[test]

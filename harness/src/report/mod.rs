@@ -36,6 +36,16 @@ pub struct RunReport {
     /// Stopped by Ctrl-C.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The scenarios a whole run left out (on a real account), each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A scenario a run did not run, and why: said in every report, never silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    pub name: String,
+    pub why: String,
 }
 
 impl RunReport {

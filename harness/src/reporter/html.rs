@@ -97,6 +97,9 @@ fn header(report: &RunReport) -> String {
             escape(unenforced.join(", "))
         ));
     }
+    for left in &report.left_out {
+        out.push_str(&format!("<p class=\"left-out caveat\">left out: {} ({})</p>\n", escape(&left.name), escape(&left.why)));
+    }
     out.push_str("</header>\n");
     out
 }

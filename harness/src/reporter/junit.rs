@@ -10,7 +10,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use super::{Reporter, Written, writing};
 use crate::access::{AccessReport, Proof};
 use crate::phase::Phase;
-use crate::report::{Cleanup, RunReport};
+use crate::report::{Cleanup, LeftOut, RunReport};
 use crate::verdict::Verdict;
 
 pub struct JUnit<W> {
@@ -77,7 +77,17 @@ fn junit(report: &RunReport) -> Report {
         }
         junit.add_test_suite(suite);
     }
+    junit.add_test_suites(report.left_out.iter().map(left_out_suite));
     junit
+}
+
+/// A scenario the run left out: one skipped case that says why, so CI shows it.
+fn left_out_suite(left: &LeftOut) -> TestSuite {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(format!("left out: {}", left.why));
+    let mut suite = TestSuite::new(left.name.as_str());
+    suite.add_test_case(TestCase::new("left out", status));
+    suite
 }
 
 /// The access snapshot as test cases: each path (passing when walked,

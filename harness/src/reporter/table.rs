@@ -139,6 +139,9 @@ fn write_summary(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()>
             write_access(&scenario.name, access, out)?;
         }
     }
+    for left in &report.left_out {
+        writeln!(out, "{}: LEFT OUT | {}", left.name, left.why)?;
+    }
     let steps: Vec<&StepReport> = report.scenarios.iter().flat_map(|s| &s.steps).collect();
     let count = |v: Verdict| steps.iter().filter(|s| s.verdict == v).count();
     let stopped: Vec<String> =

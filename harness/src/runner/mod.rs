@@ -163,7 +163,7 @@ impl Runner {
             .collect()
             .await;
         let passed = !reports.is_empty() && reports.iter().all(|r| r.passed);
-        RunReport { schema_version: crate::report::SCHEMA_VERSION, run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict, interrupted: self.cancel.is_cancelled() }
+        RunReport { schema_version: crate::report::SCHEMA_VERSION, run_id: self.run_id.clone(), target, scenarios: reports, passed, strict: self.options.strict, interrupted: self.cancel.is_cancelled(), left_out: Vec::new() }
     }
 
     /// The end of what the runs kept (the watch's end): destroyed where the
