@@ -190,6 +190,10 @@ pub struct RunVariables {
     /// `aws_iam_saml_provider` (a scenario with a `saml_provider` principal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saml_metadata: Option<String>,
+    /// The files (relative to the root module) that metadata replaces in the
+    /// working copy, where the config's provider reads a file instead.
+    #[serde(skip)]
+    pub saml_metadata_files: Vec<PathBuf>,
 }
 
 /// Working copies that exist right now (folder -> destroy command), so an
@@ -295,6 +299,12 @@ impl WorkingCopy {
             let declared: serde_json::Map<String, serde_json::Value> =
                 all.as_object().into_iter().flatten().filter(|(k, _)| module.variables.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
             std::fs::write(self.path.join(VARS_FILE), serde_json::to_string_pretty(&declared).map_err(std::io::Error::other)?)?;
+            // The copy's file only: the user's own metadata stays in their config.
+            if let Some(metadata) = &vars.saml_metadata {
+                for file in vars.saml_metadata_files.iter().map(|file| self.path.join(file)).filter(|file| file.is_file()) {
+                    std::fs::write(file, metadata)?;
+                }
+            }
         }
         for file in [OVERRIDE_FILE, PROVIDER_FILE, BACKEND_FILE] {
             let _ = std::fs::remove_file(self.path.join(file));

@@ -918,3 +918,32 @@ fn the_policy_simulator_is_a_third_opinion_with_a_note_where_it_differs() {
     assert!(wrong_id.contains("Action=SimulatePrincipalPolicy") && wrong_id.contains("PolicySourceArn=arn%3Aaws%3Aiam%3A%3A") && wrong_id.contains("%3Auser%2F"), "{wrong_id}");
     emulator.assert_nothing_left();
 }
+
+/// A user's config that reads its IdP's metadata from a file (no variable):
+/// the scenario's `metadata_file` puts the harness's metadata in that file of
+/// the working copy, so the provider holds the certificate the harness signs
+/// with, and the user's own file is untouched. Without `metadata_file` the
+/// provider holds the user's IdP's certificate and STS refuses the signature.
+#[test]
+fn a_saml_provider_reading_its_metadata_from_a_file_gets_the_harnesss() {
+    let emulator = Emulator::start();
+    let scenario = fixture("scenarios/saml_metadata_file.toml");
+    let users_file = fixture("saml_metadata_file/idp/okta-metadata.xml");
+    let before = std::fs::read(&users_file).unwrap();
+    let done = Run::spawn(emulator.harness(&["-s", scenario.to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::SUCCESS), "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains("[saml_metadata_file] PASSED") || done.stderr.contains("[saml_metadata_file] PASSED"), "{}{}", done.stdout, done.stderr);
+    assert_eq!(std::fs::read(&users_file).unwrap(), before, "the user's own metadata file was changed");
+    emulator.assert_nothing_left();
+
+    // The same scenario without metadata_file: the user's IdP's certificate is the provider's.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("metadata_file = \"idp/okta-metadata.xml\"\n", "");
+    let config = fixture("saml_metadata_file");
+    let without = dir.path().join("saml_metadata_file.toml");
+    std::fs::write(&without, text.replace("config = \"../saml_metadata_file\"", &format!("config = \"{}\"", config.display()))).unwrap();
+    let done = Run::spawn(emulator.harness(&["-s", without.to_str().unwrap()])).finish();
+    assert_eq!(done.status.code(), Some(exit_code::STEPS_FAILED), "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains("InvalidIdentityToken"), "STS refuses the harness's signature against the user's IdP's certificate:\n{}", done.stdout);
+    emulator.assert_nothing_left();
+}

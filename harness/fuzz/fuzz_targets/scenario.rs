@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             scenario::PrincipalSource::TokenIssuer { issuer } => {
                 let _ = issuer.render(&values);
             }
-            scenario::PrincipalSource::SamlProvider { provider } => {
+            scenario::PrincipalSource::SamlProvider { provider, .. } => {
                 let _ = provider.render(&values);
             }
             scenario::PrincipalSource::Anonymous => {}

@@ -183,6 +183,7 @@ impl<'r> ScenarioRun<'r> {
             ]),
             extra: BTreeMap::new(),
             saml_metadata: self.saml_idp.as_ref().map(|idp| idp.metadata.clone()),
+            saml_metadata_files: self.scenario.saml_metadata_files(),
         });
         self.reach_accounts().await?;
         let vars = self.vars_for(&self.scenario.stages[0]);

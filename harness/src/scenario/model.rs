@@ -49,9 +49,18 @@ pub enum PrincipalSource {
     TokenIssuer { issuer: Template },
     /// A SAML 2.0 identity provider (its IAM provider's ARN) whose responses
     /// the harness signs: it only exchanges them (sts:AssumeRoleWithSAML).
-    SamlProvider { provider: Template },
+    /// `metadata_file`: the file (relative to the root module) the config's
+    /// `aws_iam_saml_provider` reads, which the working copy gets the harness's metadata in.
+    SamlProvider { provider: Template, metadata_file: Option<std::path::PathBuf> },
     /// Anyone: unsigned requests, which get only what a policy grants everyone (`"*"`).
     Anonymous,
+}
+
+impl Scenario {
+    /// The metadata files its SAML provider principals name.
+    pub fn saml_metadata_files(&self) -> Vec<std::path::PathBuf> {
+        self.principals.values().filter_map(|p| if let PrincipalSource::SamlProvider { metadata_file, .. } = p { metadata_file.clone() } else { None }).collect()
+    }
 }
 
 impl PrincipalSource {
@@ -60,7 +69,7 @@ impl PrincipalSource {
             PrincipalSource::Instance { instance, role } => std::iter::once(instance).chain(role).collect(),
             PrincipalSource::User { access_key_id, secret_access_key } => vec![access_key_id, secret_access_key],
             PrincipalSource::TokenIssuer { issuer } => vec![issuer],
-            PrincipalSource::SamlProvider { provider } => vec![provider],
+            PrincipalSource::SamlProvider { provider, .. } => vec![provider],
             PrincipalSource::Anonymous => Vec::new(),
         }
     }

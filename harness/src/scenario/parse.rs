@@ -71,6 +71,7 @@ struct RawPrincipal {
     anonymous: bool,
     oidc_provider: Option<Spanned<String>>,
     saml_provider: Option<Spanned<String>>,
+    metadata_file: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
     role: Option<Spanned<String>>,
     access_key_id: Option<Spanned<String>>,
@@ -297,9 +298,23 @@ impl Scenario {
             let name = raw_stage.and_then(|s| s.name.clone());
             stages.push(Stage { config, steps, apply, variables, name });
         }
+        check_metadata_files(&source, &raw.principals, &stages)?;
 
         Ok(Scenario { name, path: path.to_path_buf(), description: raw.description, principals, stages, accounts, organization })
     }
+}
+
+/// A SAML provider's metadata file is one a config of the scenario has: a
+/// mistyped path would leave the user's own IdP's metadata in the provider.
+fn check_metadata_files(source: &Source<'_>, principals: &BTreeMap<String, Spanned<RawPrincipal>>, stages: &[Stage]) -> Result<(), ScenarioError> {
+    for file in principals.values().filter_map(|spec| spec.get_ref().metadata_file.as_ref()) {
+        if !stages.iter().any(|stage| stage.config.join(file.get_ref()).is_file()) {
+            let folders: BTreeSet<String> = stages.iter().map(|stage| stage.config.display().to_string()).collect();
+            let folders = folders.into_iter().collect::<Vec<_>>().join(", ");
+            return Err(source.error(file.span().start, format!("`metadata_file = \"{}\"` is in no config of this scenario ({folders}): name the file its aws_iam_saml_provider reads, relative to the root module", file.get_ref())));
+        }
+    }
+    Ok(())
 }
 
 /// `[organization]`: its management account and members, each an account of `[accounts]`.
@@ -374,9 +389,13 @@ fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>
     let raw = spec.get_ref();
     if let Some(provider) = &raw.saml_provider {
         if raw.anonymous || raw.oidc_provider.is_some() || raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
-            return Err(source.error(spec.span().start, format!("principal `{name}` is a SAML provider: `saml_provider` alone")));
+            return Err(source.error(spec.span().start, format!("principal `{name}` is a SAML provider: `saml_provider` alone (and its `metadata_file`)")));
         }
-        return Ok(PrincipalSource::SamlProvider { provider: source.template(provider)? });
+        let metadata_file = raw.metadata_file.as_ref().map(|file| metadata_path(source, file)).transpose()?;
+        return Ok(PrincipalSource::SamlProvider { provider: source.template(provider)?, metadata_file });
+    }
+    if let Some(file) = &raw.metadata_file {
+        return Err(source.error(file.span().start, format!("`metadata_file` belongs to a SAML provider principal (`saml_provider`); `{name}` is not one")));
     }
     if raw.anonymous {
         if raw.oidc_provider.is_some() || raw.instance.is_some() || raw.role.is_some() || raw.access_key_id.is_some() || raw.secret_access_key.is_some() {
@@ -405,6 +424,16 @@ fn parse_principal(source: &Source<'_>, name: &str, spec: &Spanned<RawPrincipal>
             ),
         )),
     }
+}
+
+/// A SAML provider's metadata file: a path inside the root module, which the working copy's file of that name is.
+fn metadata_path(source: &Source<'_>, file: &Spanned<String>) -> Result<std::path::PathBuf, ScenarioError> {
+    let path = std::path::PathBuf::from(file.get_ref());
+    let inside = !file.get_ref().is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(source.error(file.span().start, format!("`metadata_file = \"{}\"` must be a path inside the config folder (relative, without `..`): the file its aws_iam_saml_provider reads", file.get_ref())));
+    }
+    Ok(path)
 }
 
 /// A stage's steps; `known` holds the principals a step may act as, and

@@ -456,3 +456,25 @@ fn a_saml_provider_only_exchanges_the_responses_its_identity_provider_signs() {
     let err = wrong("saml_provider = \"${provider_arn}\"", "sts:AssumeRoleWithSAML", "role_arn = \"${role2_arn}\"\nsave_as = \"s\"\nassertion = \"forged\"");
     assert!(err.contains("unknown assertion `forged`; one of: signed, unsigned, tampered, expired"), "{err}");
 }
+
+#[test]
+fn a_saml_providers_metadata_file_is_a_file_of_its_config() {
+    let configs = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(configs.path().join("corp/idp")).unwrap();
+    std::fs::write(configs.path().join("corp/idp/metadata.xml"), "<md:EntityDescriptor/>").unwrap();
+    let scenario = |principal: &str| {
+        let text = format!("config = \"corp\"\n[principals.corp]\n{principal}\n[[steps]]\nas = \"corp\"\naction = \"sts:AssumeRoleWithSAML\"\nrole_arn = \"${{role_arn}}\"\nsave_as = \"s\"\nexpect = \"allowed\"\n");
+        Scenario::parse(Path::new("scenarios/corp.toml"), &text, configs.path(), None)
+    };
+    let parsed = scenario("saml_provider = \"${provider_arn}\"\nmetadata_file = \"idp/metadata.xml\"").unwrap();
+    assert_eq!(parsed.saml_metadata_files(), [Path::new("idp/metadata.xml")]);
+    let err = |principal: &str| scenario(principal).unwrap_err().to_string();
+    let missing = err("saml_provider = \"${provider_arn}\"\nmetadata_file = \"idp/okta.xml\"");
+    assert!(missing.contains("scenarios/corp.toml:4:17: `metadata_file = \"idp/okta.xml\"` is in no config of this scenario"), "{missing}");
+    for outside in ["../corp/idp/metadata.xml", "/etc/passwd", ""] {
+        let said = err(&format!("saml_provider = \"${{provider_arn}}\"\nmetadata_file = \"{outside}\""));
+        assert!(said.contains("must be a path inside the config folder (relative, without `..`)"), "{said}");
+    }
+    let not_saml = err("instance = \"${instance_id}\"\nmetadata_file = \"idp/metadata.xml\"");
+    assert!(not_saml.contains("`metadata_file` belongs to a SAML provider principal (`saml_provider`); `corp` is not one"), "{not_saml}");
+}

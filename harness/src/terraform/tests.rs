@@ -28,7 +28,7 @@ fn working_copy_points_the_provider_at_the_emulator_and_leaves_the_config_alone(
     let config = config_dir(&[("main.tf", "provider \"aws\" {\n  region = var.region\n}\n"), ("terraform.tfstate", "{}")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
     let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
-    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
+    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None, saml_metadata_files: Vec::new() };
     let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
     let override_text = std::fs::read_to_string(copy.path().join(OVERRIDE_FILE)).unwrap();
     assert!(override_text.contains("s3  = \"http://127.0.0.1:4000\""));
@@ -45,7 +45,7 @@ fn a_command_prepared_after_the_copy_was_removed_leaves_no_folder() {
     let config = config_dir(&[("main.tf", "provider \"aws\" {}\n")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
     let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
-    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
+    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None, saml_metadata_files: Vec::new() };
     let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();
     let _ = copy.command("terraform plan", Duration::from_secs(1), &["plan"]);
     assert!(copy.root.join(".tmp").is_dir(), "terraform's TMPDIR lives in the copy");
@@ -60,7 +60,7 @@ fn switching_config_keeps_state_and_harness_files() {
     let second = config_dir(&[("main.tf", "# no provider block\n")]);
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: Some(PathBuf::from("/mirror")), plugin_cache: None };
     let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
-    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
+    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None, saml_metadata_files: Vec::new() };
     let mut copy = WorkingCopy::create(&tf, first.path(), &target, &vars).unwrap();
     std::fs::write(copy.path().join("terraform.tfstate"), "{}").unwrap();
     copy.use_config(second.path()).unwrap();
@@ -84,7 +84,7 @@ fn a_repository_is_copied_with_its_local_modules_its_backend_replaced_and_every_
     write("modules/r/main.tf", "output \"arn\" { value = \"x\" }\n");
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
     let target = ProviderTarget { region: "us-east-1".into(), endpoint: Some("http://127.0.0.1:4000".into()), env: vec![], account_roles: BTreeMap::new(), outlives_run: false };
-    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]), extra: BTreeMap::new(), saml_metadata: None };
+    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::from([("harness".into(), "x".into())]), extra: BTreeMap::new(), saml_metadata: None, saml_metadata_files: Vec::new() };
     let before = fingerprint(&repo.path().join("live")).unwrap();
     let copy = WorkingCopy::create(&tf, &repo.path().join("live"), &target, &vars).unwrap();
     assert!(copy.path().ends_with("live") && copy.root().join("modules/r/main.tf").is_file(), "the module sits where `../modules/r` finds it");
@@ -110,7 +110,7 @@ fn each_provider_block_reaches_its_account_through_its_role_unless_it_assumes_on
     let tf = Terraform { binary: PathBuf::from("terraform"), mirror: None, plugin_cache: None };
     let role = |id: &str| format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
     let account_roles = BTreeMap::from([(None, role("111111111111")), (Some("prod".to_string()), role("222222222222")), (Some("own".to_string()), role("333333333333"))]);
-    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None };
+    let vars = RunVariables { name_prefix: "p-1".into(), region: "us-east-1".into(), tags: BTreeMap::new(), extra: BTreeMap::new(), saml_metadata: None, saml_metadata_files: Vec::new() };
     for endpoint in [Some("http://127.0.0.1:4000".to_string()), None] {
         let target = ProviderTarget { region: "us-east-1".into(), endpoint: endpoint.clone(), env: vec![], account_roles: account_roles.clone(), outlives_run: false };
         let copy = WorkingCopy::create(&tf, config.path(), &target, &vars).unwrap();

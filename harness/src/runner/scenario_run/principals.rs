@@ -57,7 +57,7 @@ impl ScenarioRun<'_> {
                     provider: None,
                 },
                 // Its calls carry a SAML response, no credentials; it is the provider the config made.
-                PrincipalSource::SamlProvider { provider } => Known {
+                PrincipalSource::SamlProvider { provider, .. } => Known {
                     principal: Principal::Sdk(Box::new(sdk::anonymous_config(&self.runner.target.endpoint).await)),
                     arn: provider.render(outputs).map_err(unknown_output)?,
                     facts: SessionFacts::default(),
