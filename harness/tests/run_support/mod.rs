@@ -165,15 +165,21 @@ impl Marked {
         entries.map(|e| e.path().display().to_string()).collect()
     }
 
+    /// The marked processes still running once `within` has passed, or none
+    /// sooner: what was signalled is given that long to end.
+    pub fn processes_after(&self, within: Duration) -> Vec<(i32, String)> {
+        let deadline = Instant::now() + within;
+        while !self.processes().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.processes()
+    }
+
     /// What the run left: marked processes still running (after a short
     /// poll, for the kernel to finish what was killed), and entries of its
     /// temporary folder that `output` does not name.
     pub fn leftovers(&self, output: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.processes().is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut left: Vec<String> = self.processes().into_iter().map(|(pid, name)| format!("process {pid} ({name})")).collect();
+        let mut left: Vec<String> = self.processes_after(Duration::from_secs(5)).into_iter().map(|(pid, name)| format!("process {pid} ({name})")).collect();
         for path in self.folders() {
             if !output.contains(&path) {
                 left.push(format!("unnamed folder {path}"));
